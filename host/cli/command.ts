@@ -1,0 +1,71 @@
+// The shape every CLI command has. One command per file under `commands/`, registered in
+// `commands/index.ts`; `main.ts` parses arguments with node:util parseArgs in strict mode, so an
+// unknown flag is an error, never silently ignored.
+import type { ParseArgsOptionsConfig } from 'node:util';
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+export interface Command {
+  /** Words that select the command, e.g. `verify-attestation` or `pki export-root`. */
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** Full `--help` text: usage line, options, notes. */
+  readonly help: string;
+  readonly options: ParseArgsOptionsConfig;
+  readonly positionals?: { readonly min: number; readonly max: number };
+  run(args: ParsedArgs, io: CliIo): Promise<number>;
+}
+
+/** A usage mistake: printed with the command's usage hint, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function stringOpt(args: ParsedArgs, name: string): string | undefined {
+  const v = args.values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`--${name} takes a value`);
+  return v;
+}
+
+export function requiredOpt(args: ParsedArgs, name: string): string {
+  const v = stringOpt(args, name);
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+export function listOpt(args: ParsedArgs, name: string): string[] {
+  const v = args.values[name];
+  if (v === undefined) return [];
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x) => {
+    if (typeof x !== 'string') throw new UsageError(`--${name} takes a value`);
+    return x;
+  });
+}
+
+export function flagOpt(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}
+
+export function intOpt(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
+  const v = stringOpt(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Two cores on the reference machine: keep the pool small so process-heavy suites do not starve.
+    maxWorkers: 2,
+  },
+});
