@@ -11,7 +11,7 @@ export const COSE_SIGN1_TAG = 18;
 /** COSE algorithm identifier for ECDSA w/ SHA-384 (RFC 9053 §2.1). */
 export const ES384 = -35;
 /** The protected header AWS sends: bstr-wrapped `{1: -35}`. */
-export const ES384_PROTECTED: Uint8Array = Object.freeze(new Uint8Array([0xa1, 0x01, 0x38, 0x22])) as Uint8Array;
+const ES384_PROTECTED = new Uint8Array([0xa1, 0x01, 0x38, 0x22]);
 const SIGNATURE_LENGTH = 96;
 
 export interface CoseSign1 {

@@ -3,5 +3,36 @@
 export * from './errors.ts';
 export { abytes, equalBytes, fromHex, toHex } from './bytes.ts';
 export { PCR_COUNT, PCR_LENGTH, LOCKED_AT_BOOT, extendPcr, isZero, measure, measureText, zeroPcr } from './pcr.ts';
-export { COSE_SIGN1_TAG, ES384, ES384_PROTECTED, decodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
+export { COSE_SIGN1_TAG, ES384, decodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
 export { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
+export {
+  MAX_OPTIONAL_FIELD,
+  decodeDocument,
+  decodePayload,
+  encodePayload,
+  makeDocument,
+  signDocument,
+  type AttestationDocument,
+  type DecodedDocument,
+} from './document.ts';
+export { LEAF_LIFETIME_MS, SandboxPki, defaultDataDir, type LeafCredential, type PkiOptions } from './pki.ts';
+export {
+  NSM_MAX_REQUEST,
+  NSM_RANDOM_BYTES,
+  NsmDevice,
+  NsmError,
+  decodeNsmResponse,
+  encodeNsmRequest,
+  type AttestationRequest,
+  type DocumentFields,
+  type DocumentSigner,
+  type NsmDescription,
+  type NsmDeviceOptions,
+  type NsmErrorCode,
+  type NsmRequest,
+} from './nsm.ts';
+export { AttestationAuthority, type CreateDeviceOptions } from './authority.ts';
+export { ChainCache, type ValidatedChain } from './chain.ts';
+export { awsNitroRoot, derSha256, isDebugDocument, verifyAttestation, type TrustAnchor, type VerifiedDocument, type VerifyOptions } from './verify.ts';
+export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots.ts';
+export { describeDocument, type CertificateSummary } from './describe.ts';

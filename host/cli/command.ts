@@ -69,3 +69,30 @@ export function intOpt(args: ParsedArgs, name: string, min: number, max: number)
 export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
+
+/** `--pcr N=HEX` (repeatable) → index → bytes; 48-byte (SHA-384) values unless `lengths` says otherwise. */
+export function pcrListOpt(args: ParsedArgs, name: string, maxIndex: number, lengths: readonly number[] = [48]): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  for (const item of listOpt(args, name)) {
+    const m = /^(\d{1,2})=([0-9a-fA-F]*)$/.exec(item);
+    if (!m) throw new UsageError(`--${name} takes N=HEX, got '${item}'`);
+    const index = Number(m[1]);
+    const hex = m[2] ?? '';
+    if (index > maxIndex) throw new UsageError(`--${name} index must be 0–${maxIndex}, got ${index}`);
+    if (hex.length % 2 !== 0 || !lengths.includes(hex.length / 2)) {
+      throw new UsageError(`--${name} ${index}: value must be ${lengths.join(' or ')} bytes of hex, got ${hex.length / 2}`);
+    }
+    if (out.has(index)) throw new UsageError(`--${name} ${index} given twice`);
+    out.set(index, new Uint8Array(Buffer.from(hex, 'hex')));
+  }
+  return out;
+}
+
+/** `--x HEX` → bytes, or undefined when absent. */
+export function hexOpt(args: ParsedArgs, name: string, maxBytes: number): Uint8Array | undefined {
+  const v = stringOpt(args, name);
+  if (v === undefined) return undefined;
+  if (!/^([0-9a-fA-F]{2})*$/.test(v)) throw new UsageError(`--${name} must be an even-length hex string`);
+  if (v.length / 2 > maxBytes) throw new UsageError(`--${name} must be at most ${maxBytes} bytes`);
+  return new Uint8Array(Buffer.from(v, 'hex'));
+}

@@ -1,4 +1,13 @@
 // Every CLI command, one per file in this folder. Add a command by importing it here.
 import type { Command } from '../command.ts';
+import { attest } from './attest.ts';
+import { demo } from './demo.ts';
+import { pkiExportRoot } from './pki-export-root.ts';
+import { verifyAttestationCommand } from './verify-attestation.ts';
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  demo,
+  attest,
+  verifyAttestationCommand,
+  pkiExportRoot,
+];

@@ -1,0 +1,88 @@
+// `nitro-sandbox attest`: a document from a mock NSM, signed by the sandbox PKI, for tests and demos
+// outside an enclave.
+import { randomBytes, createPublicKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { AttestationAuthority, MAX_OPTIONAL_FIELD } from '../../../attestation/index.ts';
+import { UsageError, flagOpt, hexOpt, pcrListOpt, stringOpt, type Command } from '../command.ts';
+
+export function randomEnclaveId(): string {
+  return `i-${randomBytes(8).toString('hex')}-enc${randomBytes(8).toString('hex')}`;
+}
+
+function readPublicKey(path: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`--public-key: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const text = raw.toString('utf8');
+  const der = text.includes('-----BEGIN')
+    ? (() => {
+        try {
+          return createPublicKey(text).export({ type: 'spki', format: 'der' });
+        } catch {
+          throw new UsageError('--public-key: the PEM file holds no readable public key');
+        }
+      })()
+    : raw;
+  if (der.length > MAX_OPTIONAL_FIELD) throw new UsageError(`--public-key must be at most ${MAX_OPTIONAL_FIELD} bytes of DER`);
+  return new Uint8Array(der);
+}
+
+export const attest: Command = {
+  name: 'attest',
+  summary: 'issue an attestation document from a mock NSM, signed by the sandbox PKI',
+  help: `Usage: nitro-sandbox attest [--data-dir DIR] [--pcr N=HEX ...] [--debug-mode] [--nonce HEX]
+                          [--user-data HEX] [--public-key DER_OR_PEM_FILE] [--module-id ID] [--out FILE]
+
+Issues an AWS-Nitro-shaped attestation document (untagged COSE_Sign1, ES384) from a mock Nitro
+Security Module whose PCR0–15 hold the given values (unnamed ones are zero), signed by a fresh
+3-hour leaf certificate of the sandbox PKI in DIR (created on first use; default
+$NITRO_SANDBOX_HOME or ~/.nitro-sandbox). Verify it with
+'nitro-sandbox verify-attestation --root sandbox'.
+
+WARNING: anyone holding the sandbox root key (DIR/pki/root.key) can mint documents with any PCRs.
+Such documents prove nothing about what code runs; they are for tests and demos.
+
+Options:
+  --data-dir DIR        PKI data directory
+  --pcr N=HEX           PCR N (0–15) as 48 bytes of hex; repeatable
+  --debug-mode          a debug-mode document: PCR0, PCR1, PCR2 read as zero
+  --nonce HEX           nonce field (≤ 1024 bytes)
+  --user-data HEX       user_data field (≤ 1024 bytes)
+  --public-key FILE     public_key field: a DER file, or a PEM public key (stored as SPKI DER)
+  --module-id ID        enclave id (default: a random i-<16 hex>-enc<16 hex>)
+  --out FILE            write the raw document to FILE (default: base64 on standard output)
+`,
+  options: {
+    'data-dir': { type: 'string' },
+    pcr: { type: 'string', multiple: true },
+    'debug-mode': { type: 'boolean' },
+    nonce: { type: 'string' },
+    'user-data': { type: 'string' },
+    'public-key': { type: 'string' },
+    'module-id': { type: 'string' },
+    out: { type: 'string' },
+  },
+  async run(args, io) {
+    const measurements = pcrListOpt(args, 'pcr', 15);
+    const nonce = hexOpt(args, 'nonce', MAX_OPTIONAL_FIELD);
+    const userData = hexOpt(args, 'user-data', MAX_OPTIONAL_FIELD);
+    const pkPath = stringOpt(args, 'public-key');
+    const publicKey = pkPath === undefined ? undefined : readPublicKey(pkPath);
+    const moduleId = stringOpt(args, 'module-id') ?? randomEnclaveId();
+    const dataDir = stringOpt(args, 'data-dir');
+    const authority = await AttestationAuthority.open(dataDir === undefined ? {} : { dataDir });
+    const device = await authority.createDevice({ moduleId, measurements, debug: flagOpt(args, 'debug-mode') });
+    const document = await device.attestation({ nonce: nonce ?? null, userData: userData ?? null, publicKey: publicKey ?? null });
+    const out = stringOpt(args, 'out');
+    if (out !== undefined) {
+      writeFileSync(out, document);
+      io.err(`wrote ${document.length}-byte attestation document for ${moduleId} to ${out}\n`);
+    } else {
+      io.out(`${Buffer.from(document).toString('base64')}\n`);
+    }
+    return 0;
+  },
+};
