@@ -1,0 +1,100 @@
+// One error hierarchy for the enclave domain (images, builds, the bootstrap), after panva/jose: a
+// stable string `code` per class, so callers and tests branch on `code`, never on the message.
+// Security failures (a signature that does not verify) get a fixed message; detail goes in `cause`.
+
+export class EnclaveError extends Error {
+  static readonly code: string = 'ERR_ENCLAVE';
+  readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = (new.target as typeof EnclaveError).code;
+  }
+}
+
+/** Base of every "this file is not a usable image" error, so a caller can catch them as one. */
+export class ImageError extends EnclaveError {
+  static override readonly code: string = 'ERR_IMAGE';
+}
+
+/** The file does not start with the image magic number: not an image at all (or another format). */
+export class ImageBadMagicError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_BAD_MAGIC';
+}
+
+/** The image's format version is not one this build reads. */
+export class ImageUnsupportedVersionError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_UNSUPPORTED_VERSION';
+}
+
+/** The file ends before the header, a section header or a section's data does. */
+export class ImageTruncatedError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_TRUNCATED';
+}
+
+/** The file (or its declared length) exceeds MAX_IMAGE_SIZE. */
+export class ImageTooLargeError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_TOO_LARGE';
+}
+
+/** The CRC32 in the header does not match the bytes: the file was altered or damaged. */
+export class ImageBadChecksumError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_BAD_CHECKSUM';
+}
+
+/** A section header carries a type this format version does not define. */
+export class ImageUnknownSectionError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_UNKNOWN_SECTION';
+}
+
+/**
+ * The checksum is right but the content is not a canonical image: sections missing, repeated or out
+ * of order, reserved fields set, trailing bytes, a descriptor that is not canonical JSON or does
+ * not match its schema.
+ */
+export class ImageMalformedError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_MALFORMED';
+}
+
+/** The signature section does not verify: fixed message, the reason is in `cause`. */
+export class ImageBadSignatureError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_BAD_SIGNATURE';
+  constructor(options?: { cause?: unknown }) {
+    super('image signature verification failed', options);
+  }
+}
+
+/** The bundler refused the entry (syntax error, unresolved import, …); its messages are kept. */
+export class BuildFailedError extends EnclaveError {
+  static override readonly code = 'ERR_BUILD_FAILED';
+}
+
+/** A build option is unusable: bad name, metadata, isolation flags, resources, ports. */
+export class BuildInvalidOptionError extends EnclaveError {
+  static override readonly code = 'ERR_BUILD_INVALID_OPTION';
+}
+
+/** The signing certificate or key is unreadable, not P-384, or the key does not match the certificate. */
+export class SigningKeyError extends EnclaveError {
+  static override readonly code = 'ERR_SIGNING_KEY';
+}
+
+/** The bootstrap runs on a Node other than the one the image's runtime section names. */
+export class RuntimeMismatchError extends EnclaveError {
+  static override readonly code = 'ERR_RUNTIME_MISMATCH';
+}
+
+/** The application module does not export the documented entry point. */
+export class AppEntryPointError extends EnclaveError {
+  static override readonly code = 'ERR_APP_ENTRY_POINT';
+}
+
+/** The application module threw while it was being evaluated (before `main` ran). */
+export class AppLoadError extends EnclaveError {
+  static override readonly code = 'ERR_APP_LOAD';
+}
+
+/** A caller passed an argument of the wrong type to the library API. */
+export class EnclaveInvalidArgumentError extends EnclaveError {
+  static override readonly code = 'ERR_INVALID_ARGUMENT';
+}

@@ -1,0 +1,32 @@
+// Reads an image's layout and its two JSON descriptors, checking both are canonical and match their
+// schema. Deliberately free of crypto and CBOR (no attestation import): the bootstrap bundles this
+// file, and keeping it small keeps PCR1 independent of unrelated library code.
+import { CanonicalJsonError, parseCanonicalJson, type JsonValue } from '../canonical-json.ts';
+import { ImageMalformedError } from '../errors.ts';
+import { readManifest, type Manifest } from '../manifest.ts';
+import { readRuntimeDescriptor, type RuntimeDescriptor } from '../runtime.ts';
+import { parseLayout, type ImageLayout } from './format.ts';
+
+export interface ParsedImage {
+  readonly layout: ImageLayout;
+  readonly runtime: RuntimeDescriptor;
+  readonly manifest: Manifest;
+}
+
+function json(data: Uint8Array, what: string): JsonValue {
+  try {
+    return parseCanonicalJson(data);
+  } catch (cause) {
+    if (cause instanceof CanonicalJsonError) throw new ImageMalformedError(`${what} section: ${cause.message}`, { cause });
+    throw cause;
+  }
+}
+
+export function readImage(bytes: Uint8Array, opts: { enforceChecksum?: boolean } = {}): ParsedImage {
+  const layout = parseLayout(bytes, opts);
+  return {
+    layout,
+    runtime: readRuntimeDescriptor(json(layout.runtime.data, 'runtime')),
+    manifest: readManifest(json(layout.manifest.data, 'manifest')),
+  };
+}

@@ -1,0 +1,22 @@
+// Public surface of the enclave domain: build, measure, load and describe images; the runtime
+// (isolation) description the host launches from; the bootstrap; the error hierarchy.
+export * from './errors.ts';
+export { buildImage, bundledBootstrap, BUILD_DEFAULTS, type BuildOptions, type BuildResult, type SigningOptions } from './build.ts';
+export { loadImage, measureImage, type LoadedImage } from './load.ts';
+export {
+  describeImage,
+  nitroMeasurements,
+  signingCertificateInfo,
+  HASH_ALGORITHM,
+  type ImageDescription,
+  type NitroMeasurements,
+  type SigningCertificateInfo,
+} from './describe.ts';
+export { pcr8 as pcr8FromCertificate, certificateDer } from './image/signature.ts';
+export type { Measurements } from './image/measure.ts';
+export { IMAGE_FORMAT_VERSION, MAX_IMAGE_SIZE, SECTION, imageMagic } from './image/format.ts';
+export { readImageFile } from './image-file.ts';
+export { DEFAULT_ISOLATION, launchArgs, runtimeDescriptor, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
+export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
+export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
+export type { JsonValue } from './canonical-json.ts';

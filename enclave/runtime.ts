@@ -1,0 +1,135 @@
+// The runtime an image demands: the exact Node version and the isolation the enclave process runs
+// under. Both go into the image's RUNTIME section, which PCR1 measures together with the bootstrap
+// (reference/nitro.md: PCR1 = kernel + bootstrap; here the "kernel" is Node plus its isolation
+// flags). A key policy that pins PCR1 therefore pins the isolation, not only the code.
+// The host launches the enclave from this description and nothing else (`launchArgs`), so what is
+// measured is what runs.
+import { BuildInvalidOptionError, ImageMalformedError } from './errors.ts';
+import type { JsonValue } from './canonical-json.ts';
+
+/** How strongly the host must apply an OS-level isolation layer. */
+export type LayerDemand = 'required' | 'preferred' | 'off';
+
+export interface IsolationPolicy {
+  /**
+   * Node options the enclave process starts with, in this exact order. `--permission` with no
+   * `--allow-*` grant denies file system, network, child processes, workers, addons, WASI and the
+   * inspector (Node permission model); the app and the image arrive over the channel, not from disk.
+   */
+  readonly nodeFlags: readonly string[];
+  /**
+   * V8 old-space limit as a percentage of the enclave's `--memory`: the host passes
+   * `--max-old-space-size=floor(memoryMiB × percent / 100)`. The rest is left for code, stacks and
+   * buffers, as the enclave's RAM on Nitro holds more than the JS heap.
+   */
+  readonly heapPercentOfMemory: number;
+  /** The exact environment variables the process gets; `{}` = an empty environment. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** OS layers beyond Node's own: a new network namespace, CPU affinity from `--cpu-count`. */
+  readonly layers: {
+    readonly networkNamespace: LayerDemand;
+    readonly cpuAffinity: LayerDemand;
+  };
+}
+
+export interface RuntimeDescriptor {
+  /** `process.version` of the Node the image was built for (and that must run it). */
+  readonly node: string;
+  readonly isolation: IsolationPolicy;
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === 'object' && x !== null) {
+    for (const v of Object.values(x)) deepFreeze(v);
+    Object.freeze(x);
+  }
+  return x;
+}
+
+/** The default isolation: permission model with no grants, empty env, namespaces when possible. */
+export const DEFAULT_ISOLATION: IsolationPolicy = deepFreeze({
+  nodeFlags: ['--permission'],
+  heapPercentOfMemory: 75,
+  environment: {},
+  layers: { networkNamespace: 'preferred', cpuAffinity: 'preferred' },
+});
+
+/** The runtime descriptor a build on this Node writes, with an optional isolation override. */
+export function runtimeDescriptor(isolation: IsolationPolicy = DEFAULT_ISOLATION, node: string = process.version): RuntimeDescriptor {
+  const checked = checkIsolation(isolation, (m) => new BuildInvalidOptionError(`isolation: ${m}`));
+  if (!/^v\d+\.\d+\.\d+$/.test(node)) throw new BuildInvalidOptionError(`runtime node version must look like v26.1.0, got '${node}'`);
+  return deepFreeze({ node, isolation: checked });
+}
+
+// Flags the host derives itself (heap from --memory) or that would undo the isolation. `--allow-*`
+// grants are refused outright: an enclave has no disk, no network and no children (ARCHITECTURE.md).
+const FORBIDDEN_FLAG = /^--(allow-|inspect|debug|max-old-space-size|experimental-permission|env-file|require|import|loader|experimental-loader|eval|print)/;
+const LAYERS = ['networkNamespace', 'cpuAffinity'] as const;
+const DEMANDS: readonly string[] = ['required', 'preferred', 'off'];
+
+/** Validates an isolation policy of unknown origin (a build option or a parsed image) and copies it. */
+export function checkIsolation(x: unknown, fail: (message: string) => Error): IsolationPolicy {
+  if (!isRecord(x)) throw fail('must be an object');
+  exactKeys(x, ['environment', 'heapPercentOfMemory', 'layers', 'nodeFlags'], '', fail);
+  const { nodeFlags, heapPercentOfMemory, environment, layers } = x;
+  if (!Array.isArray(nodeFlags) || nodeFlags.length > 64) throw fail('nodeFlags must be an array of at most 64 flags');
+  const flags: string[] = [];
+  for (const f of nodeFlags) {
+    if (typeof f !== 'string' || !/^--[a-z0-9][a-z0-9-]*(=[\x21-\x7e]*)?$/.test(f)) throw fail(`nodeFlags: '${String(f)}' is not a --long-flag`);
+    if (FORBIDDEN_FLAG.test(f)) throw fail(`nodeFlags: '${f}' would weaken the isolation or is set by the host`);
+    flags.push(f);
+  }
+  if (!flags.includes('--permission')) throw fail('nodeFlags must include --permission (the Node permission model)');
+  if (typeof heapPercentOfMemory !== 'number' || !Number.isInteger(heapPercentOfMemory) || heapPercentOfMemory < 10 || heapPercentOfMemory > 95) {
+    throw fail('heapPercentOfMemory must be a whole number from 10 to 95');
+  }
+  if (!isRecord(environment)) throw fail('environment must be an object of strings');
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(environment)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') throw fail(`environment: '${k}' must be a NAME with a string value`);
+    if (/^NODE_/.test(k)) throw fail(`environment: '${k}' would change Node's options outside the measured flags`);
+    env[k] = v;
+  }
+  if (!isRecord(layers)) throw fail('layers must be an object');
+  exactKeys(layers, LAYERS, 'layers.', fail);
+  const l: Record<string, LayerDemand> = {};
+  for (const name of LAYERS) {
+    const d = layers[name];
+    if (typeof d !== 'string' || !DEMANDS.includes(d)) throw fail(`layers.${name} must be one of ${DEMANDS.join(', ')}`);
+    l[name] = d as LayerDemand;
+  }
+  return {
+    nodeFlags: flags,
+    heapPercentOfMemory,
+    environment: env,
+    layers: { networkNamespace: l.networkNamespace ?? 'off', cpuAffinity: l.cpuAffinity ?? 'off' },
+  };
+}
+
+/** Reads a runtime descriptor parsed from an image's RUNTIME section. */
+export function readRuntimeDescriptor(x: JsonValue): RuntimeDescriptor {
+  const fail = (m: string): Error => new ImageMalformedError(`runtime section: ${m}`);
+  if (!isRecord(x)) throw fail('must be an object');
+  exactKeys(x, ['isolation', 'node'], '', fail);
+  if (typeof x.node !== 'string' || !/^v\d+\.\d+\.\d+$/.test(x.node)) throw fail('node must be a version like v26.1.0');
+  return deepFreeze({ node: x.node, isolation: checkIsolation(x.isolation, fail) });
+}
+
+/**
+ * The exact `node` argv (before the entry) the host must use to launch an enclave of this runtime
+ * with `memoryMiB` of memory: the measured flags, then the heap limit derived from the policy.
+ */
+export function launchArgs(runtime: RuntimeDescriptor, memoryMiB: number): string[] {
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 64) throw new BuildInvalidOptionError('memoryMiB must be a whole number ≥ 64');
+  const heap = Math.floor((memoryMiB * runtime.isolation.heapPercentOfMemory) / 100);
+  return [...runtime.isolation.nodeFlags, `--max-old-space-size=${heap}`];
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+}
+
+function exactKeys(x: Record<string, unknown>, keys: readonly string[], prefix: string, fail: (m: string) => Error): void {
+  for (const k of Object.keys(x)) if (!keys.includes(k)) throw fail(`unknown field '${prefix}${k}'`);
+  for (const k of keys) if (!(k in x)) throw fail(`missing field '${prefix}${k}'`);
+}
