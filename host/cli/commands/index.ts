@@ -1,7 +1,10 @@
 // Every CLI command, one per file in this folder. Add a command by importing it here.
 import type { Command } from '../command.ts';
 import { attest } from './attest.ts';
+import { buildEnclave } from './build-enclave.ts';
 import { demo } from './demo.ts';
+import { describeEif } from './describe-eif.ts';
+import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
 
@@ -10,4 +13,7 @@ export const commands: readonly Command[] = [
   attest,
   verifyAttestationCommand,
   pkiExportRoot,
+  buildEnclave,
+  describeEif,
+  pcr,
 ];

@@ -1,0 +1,41 @@
+// `nitro-sandbox pcr`: as `nitro-cli pcr` (aws-nitro-enclaves-cli src/lib.rs, `get_file_pcr`):
+// `--input F` prints {"PCR": extend(0⁴⁸, SHA384(F))}, `--signing-certificate C` prints
+// {"PCR8": extend(0⁴⁸, SHA384(DER of C))}, the PCR8 an image signed with C gets.
+import { readFileSync } from 'node:fs';
+import { measure, toHex } from '../../../attestation/index.ts';
+import { pcr8FromCertificate } from '../../../enclave/index.ts';
+import { UsageError, json, stringOpt, type Command } from '../command.ts';
+
+function readBytes(path: string, option: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`--${option}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+export const pcr: Command = {
+  name: 'pcr',
+  summary: 'print the PCR value of a file, or the PCR8 of a signing certificate',
+  help: `Usage: nitro-sandbox pcr (--input FILE | --signing-certificate PEM)
+
+  --input FILE                 prints {"PCR": SHA384(48 zero bytes ‖ SHA384(FILE))}
+  --signing-certificate PEM    prints {"PCR8": …}: the PCR8 of an image signed with this
+                               certificate (SHA384 over the certificate's DER, extended from zero)
+`,
+  options: { input: { type: 'string' }, 'signing-certificate': { type: 'string' } },
+  async run(args, io) {
+    const input = stringOpt(args, 'input');
+    const cert = stringOpt(args, 'signing-certificate');
+    if ((input === undefined) === (cert === undefined)) throw new UsageError('give exactly one of --input or --signing-certificate');
+    if (input !== undefined) {
+      io.out(json({ PCR: toHex(measure(new Uint8Array(readBytes(input, 'input')))) }));
+    } else {
+      const raw = readBytes(cert as string, 'signing-certificate');
+      // nitro-cli reads PEM; DER is accepted too.
+      const text = raw.toString('latin1');
+      io.out(json({ PCR8: toHex(pcr8FromCertificate(text.includes('-----BEGIN') ? text : new Uint8Array(raw))) }));
+    }
+    return 0;
+  },
+};
