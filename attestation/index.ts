@@ -19,6 +19,7 @@ export { LEAF_LIFETIME_MS, SandboxPki, defaultDataDir, type LeafCredential, type
 export {
   NSM_MAX_REQUEST,
   NSM_RANDOM_BYTES,
+  NSM_RESPONSE_MAX,
   NsmDevice,
   NsmError,
   decodeNsmResponse,

@@ -12,6 +12,8 @@ import { MAX_OPTIONAL_FIELD } from './document.ts';
 
 export const NSM_MAX_REQUEST = 4096;
 export const NSM_RANDOM_BYTES = 256;
+/** The response buffer the NSM driver hands the device (nsm-api `NSM_RESPONSE_MAX_SIZE`, 0x3000). */
+export const NSM_RESPONSE_MAX = 0x3000;
 export const NSM_VERSION = { major: 1, minor: 0, patch: 0 } as const;
 
 export type NsmErrorCode =
@@ -184,10 +186,16 @@ export class NsmDevice {
     }
   }
 
-  /** The device protocol: one CBOR request in, one CBOR response out. Never throws. */
-  async process(request: Uint8Array): Promise<Uint8Array> {
+  /**
+   * The device protocol: one CBOR request in, one CBOR response out. Never throws. Like the
+   * driver's ioctl, the caller names its response buffer size; a response that does not fit is
+   * `{"Error":"BufferTooSmall"}`.
+   */
+  async process(request: Uint8Array, responseBufferSize: number = NSM_RESPONSE_MAX): Promise<Uint8Array> {
     try {
-      return encodeCbor(await this.#dispatch(request));
+      const response = encodeCbor(await this.#dispatch(request));
+      if (response.length > responseBufferSize) throw new NsmError('BufferTooSmall');
+      return response;
     } catch (e) {
       return encodeCbor({ Error: e instanceof NsmError ? e.nsmCode : 'InternalError' });
     }

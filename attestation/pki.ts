@@ -6,7 +6,7 @@
 //
 // Whoever can read root.key can mint documents that verify against this root: that is the trust
 // model (ARCHITECTURE.md, "Root of trust"), and why the key files are written with mode 0600.
-import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -105,14 +105,27 @@ async function issue(opts: {
     signingAlgorithm: SIGNING_ALG,
     publicKey,
     signingKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(opts.ca, opts.ca ? opts.pathLen : undefined, true),
-      // AWS marks keyUsage critical on CAs and not on the leaf; we do the same.
-      new x509.KeyUsagesExtension(usages, opts.ca),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-    ],
+    extensions: await extensionsFor(opts.ca, opts.pathLen, usages, publicKey, opts.issuer),
+
   });
   return new Uint8Array(cert.rawData);
+}
+
+/**
+ * Extensions in AWS's order: the root has basicConstraints, subjectKeyIdentifier, keyUsage;
+ * intermediates add authorityKeyIdentifier (AWS's instance CA, pathLen 0, lists them as
+ * basicConstraints, keyUsage, SKI, AKI); the leaf has only basicConstraints and a non-critical
+ * keyUsage (AWS's leaf carries no key identifiers either).
+ */
+async function extensionsFor(ca: boolean, pathLen: number | undefined, usages: number, publicKey: CryptoKey, issuer: Level | null): Promise<x509.Extension[]> {
+  const bc = new x509.BasicConstraintsExtension(ca, ca ? pathLen : undefined, true);
+  if (!ca) return [bc, new x509.KeyUsagesExtension(usages, false)];
+  const ski = await x509.SubjectKeyIdentifierExtension.create(publicKey);
+  const ku = new x509.KeyUsagesExtension(usages, true);
+  if (!issuer) return [bc, ski, ku];
+  const issuerKey = createPublicKey(issuer.key).toCryptoKey(ECDSA_P384, true, ['verify']);
+  const aki = await x509.AuthorityKeyIdentifierExtension.create(issuerKey);
+  return pathLen === 0 ? [bc, ku, ski, aki] : [bc, aki, ski, ku];
 }
 
 function newKey(): { privateKey: KeyObject; publicKey: KeyObject } {
