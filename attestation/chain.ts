@@ -7,7 +7,7 @@
 // documents from one enclave cost one signature check.
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { equalBytes } from './bytes.ts';
-import { ExpiredError, InvalidChainError, NotYetValidError, UntrustedRootError } from './errors.ts';
+import { AttestationError, ExpiredError, InvalidChainError, NotYetValidError, UntrustedRootError } from './errors.ts';
 import { x509 } from './x509.ts';
 
 const ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3';
@@ -44,6 +44,17 @@ function parse(der: Uint8Array, title: string): { node: NodeX509; cert: x509.X50
  * chain can be re-checked against any time (see `checkValidity`).
  */
 export function validateChain(certificate: Uint8Array, cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): ValidatedChain {
+  try {
+    return validate(certificate, cabundle, anchors);
+  } catch (cause) {
+    if (cause instanceof AttestationError) throw cause;
+    // OpenSSL can parse a certificate and still fail later on its key or signature encoding
+    // (found by fuzzing): that is a broken chain, not a crash.
+    throw new InvalidChainError('certificate chain is malformed', { cause, detail: cause instanceof Error ? cause.message : String(cause) });
+  }
+}
+
+function validate(certificate: Uint8Array, cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): ValidatedChain {
   const root = cabundle[0];
   if (root === undefined || !anchors.some((a) => equalBytes(a, root))) {
     throw new UntrustedRootError('certificate chain does not end at a trusted root');

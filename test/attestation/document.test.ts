@@ -159,7 +159,7 @@ describe('COSE_Sign1 envelope checks (ERR_ATTESTATION_MALFORMED)', () => {
     ['three items', [prot, new Map(), payload]],
     ['protected not bytes', [new Map([[1, -35]]), new Map(), payload, sig]],
     ['alg ES256 (-7)', [encodeCbor(new Map([[1, -7]])), new Map(), payload, sig]],
-    ['extra protected header', [encodeCbor(new Map([[1, -35], [4, new Uint8Array(1)]])), new Map(), payload, sig]],
+    ['extra protected header', [encodeCbor(new Map<number, unknown>([[1, -35], [4, new Uint8Array(1)]])), new Map(), payload, sig]],
     ['unprotected not a map', [prot, [], payload, sig]],
     ['unprotected not empty', [prot, new Map([[4, new Uint8Array(2)]]), payload, sig]],
     ['payload not bytes', [prot, new Map(), 'payload', sig]],
