@@ -37,7 +37,8 @@ export const attest: Command = {
                           [--user-data HEX] [--public-key DER_OR_PEM_FILE] [--module-id ID] [--out FILE]
 
 Issues an AWS-Nitro-shaped attestation document (untagged COSE_Sign1, ES384) from a mock Nitro
-Security Module whose PCR0–15 hold the given values (unnamed ones are zero), signed by a fresh
+Security Module whose PCR0–15 hold the given values (unnamed ones are zero: without PCR0–2 the
+document reads as debug mode, as on AWS), signed by a fresh
 3-hour leaf certificate of the sandbox PKI in DIR (created on first use; default
 $NITRO_SANDBOX_HOME or ~/.nitro-sandbox). Verify it with
 'nitro-sandbox verify-attestation --root sandbox'.
