@@ -79,26 +79,25 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
 
 /** The SignCertificateInfo nitro-cli prints for an EIF's signing certificate. */
 export function signingCertificateInfo(der: Uint8Array): SigningCertificateInfo {
-  let parsed: Certificate;
-  let node: X509Certificate;
   try {
-    parsed = AsnConvert.parse(der, Certificate);
-    node = new X509Certificate(Buffer.from(der));
+    const parsed = AsnConvert.parse(der, Certificate);
+    const node = new X509Certificate(Buffer.from(der));
+    const issuer: Record<string, string> = {};
+    for (const rdn of parsed.tbsCertificate.issuer) {
+      for (const atv of rdn) issuer[LONG_NAMES[atv.type] ?? atv.type] = atv.value.toString();
+    }
+    const sorted = Object.fromEntries(Object.entries(issuer).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return {
+      IssuerName: sorted,
+      Algorithm: node.signatureAlgorithm ?? parsed.signatureAlgorithm.algorithm,
+      NotBefore: node.validFrom,
+      NotAfter: node.validTo,
+      Signature: Array.from(new Uint8Array(parsed.signatureValue), (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':'),
+    };
   } catch (cause) {
+    // A certificate we cannot even print cannot have signed anything we would accept.
     throw new ImageBadSignatureError({ cause });
   }
-  const issuer: Record<string, string> = {};
-  for (const rdn of parsed.tbsCertificate.issuer) {
-    for (const atv of rdn) issuer[LONG_NAMES[atv.type] ?? atv.type] = atv.value.toString();
-  }
-  const sorted = Object.fromEntries(Object.entries(issuer).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return {
-    IssuerName: sorted,
-    Algorithm: node.signatureAlgorithm ?? parsed.signatureAlgorithm.algorithm,
-    NotBefore: node.validFrom,
-    NotAfter: node.validTo,
-    Signature: Array.from(new Uint8Array(parsed.signatureValue), (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':'),
-  };
 }
 
 export function describeImage(bytes: Uint8Array): ImageDescription {

@@ -27,24 +27,26 @@ export interface SignatureContent {
 const enc = new TextEncoder();
 const REGISTER_INDEX = enc.encode('register_index');
 const REGISTER_VALUE = enc.encode('register_value');
+const CERTIFICATE_PCR8 = enc.encode('certificate_pcr8');
 
-/** CBOR `{"register_index": 0, "register_value": h'<pcr0>'}`, assembled byte by byte (fixed layout). */
-export function pcr0Payload(pcr0: Uint8Array): Uint8Array {
-  if (pcr0.length !== PCR_LENGTH) throw new TypeError('PCR0 must be 48 bytes');
-  const out = new Uint8Array(1 + 1 + 14 + 1 + 1 + 14 + 2 + PCR_LENGTH);
-  let o = 0;
-  out[o++] = 0xa2; // map(2)
-  out[o++] = 0x6e; // text(14)
-  out.set(REGISTER_INDEX, o);
-  o += 14;
-  out[o++] = 0x00; // unsigned(0)
-  out[o++] = 0x6e;
-  out.set(REGISTER_VALUE, o);
-  o += 14;
-  out[o++] = 0x58; // bytes, 1-byte length
-  out[o++] = PCR_LENGTH;
-  out.set(pcr0, o);
-  return out;
+/**
+ * The signed payload, CBOR assembled byte by byte (fixed layout):
+ * `{"register_index": 0, "register_value": h'<PCR0>', "certificate_pcr8": h'<PCR8>'}`.
+ * The first two fields are EIF's PcrInfo. The third binds the certificate: in EIF the certificate
+ * sits next to the signature unsigned, so it can be swapped for another certificate with the same
+ * key (a different PCR8) without breaking the signature; here that is a bad signature.
+ */
+export function signedPayload(pcr0: Uint8Array, pcr8: Uint8Array): Uint8Array {
+  if (pcr0.length !== PCR_LENGTH || pcr8.length !== PCR_LENGTH) throw new TypeError('PCRs must be 48 bytes');
+  const parts: (number | Uint8Array)[] = [
+    0xa3, // map(3)
+    0x6e, REGISTER_INDEX, 0x00, // text(14), unsigned(0)
+    0x6e, REGISTER_VALUE, 0x58, PCR_LENGTH, pcr0, // text(14), bytes(48)
+    0x70, CERTIFICATE_PCR8, 0x58, PCR_LENGTH, pcr8, // text(16), bytes(48)
+  ];
+  const out: number[] = [];
+  for (const p of parts) typeof p === 'number' ? out.push(p) : out.push(...p);
+  return Uint8Array.from(out);
 }
 
 /** Reads a certificate given as PEM text or DER bytes and returns its DER. */
@@ -79,7 +81,7 @@ export function signatureSection(pcr0: Uint8Array, certificate: string | Uint8Ar
   if (key.type !== 'private' || !isP384(key)) throw new SigningKeyError('private key must be an ECDSA P-384 private key');
   if (!isP384(cert.publicKey)) throw new SigningKeyError('signing certificate must carry an ECDSA P-384 public key');
   if (!cert.checkPrivateKey(key)) throw new SigningKeyError('private key does not match the signing certificate');
-  const cose = signCoseSign1(pcr0Payload(pcr0), key);
+  const cose = signCoseSign1(signedPayload(pcr0, measure(der)), key);
   return encodeCbor([new Map<string, Uint8Array>([['signing_certificate', der], ['signature', cose]])]);
 }
 
@@ -110,17 +112,20 @@ export function readSignatureSection(data: Uint8Array): SignatureContent {
 
 /** True when the COSE_Sign1 is a valid ES384 signature by the certificate's key over this PCR0. */
 export function checkSignature(content: SignatureContent, pcr0: Uint8Array): { ok: true } | { ok: false; reason: string; cause?: unknown } {
-  let cert: X509Certificate;
+  let key: KeyObject;
   try {
-    cert = new X509Certificate(Buffer.from(content.certificate));
+    // Both the DER and the key inside it can be broken (OpenSSL decodes the key lazily).
+    key = new X509Certificate(Buffer.from(content.certificate)).publicKey;
   } catch (cause) {
-    return { ok: false, reason: 'signing certificate is not valid DER X.509', cause };
+    return { ok: false, reason: 'signing certificate is not valid DER X.509 with a readable key', cause };
   }
-  if (!isP384(cert.publicKey)) return { ok: false, reason: 'signing certificate key is not ECDSA P-384' };
+  if (!isP384(key)) return { ok: false, reason: 'signing certificate key is not ECDSA P-384' };
   try {
     const cose = decodeCoseSign1(content.cose);
-    if (!verifyCoseSign1(cose, cert.publicKey)) return { ok: false, reason: 'COSE_Sign1 signature does not verify with the certificate key' };
-    if (!equalBytes(cose.payload, pcr0Payload(pcr0))) return { ok: false, reason: 'signed payload is not this image’s PCR0' };
+    if (!verifyCoseSign1(cose, key)) return { ok: false, reason: 'COSE_Sign1 signature does not verify with the certificate key' };
+    if (!equalBytes(cose.payload, signedPayload(pcr0, measure(content.certificate)))) {
+      return { ok: false, reason: 'signed payload is not this image’s PCR0 and this certificate’s PCR8' };
+    }
   } catch (cause) {
     return { ok: false, reason: 'COSE_Sign1 is malformed', cause };
   }

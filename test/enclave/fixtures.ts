@@ -137,3 +137,12 @@ export function writeFile(dir: string, name: string, content: string | Uint8Arra
   writeFileSync(p, content);
   return p;
 }
+
+/** Sorted-key, whitespace-free JSON (the canonical form IMAGE_FORMAT.md prescribes), written independently. */
+export function sortedJson(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(sortedJson).join(',')}]`;
+  if (typeof x === 'object' && x !== null) {
+    return `{${Object.keys(x).sort().map((k) => `${JSON.stringify(k)}:${sortedJson((x as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(x);
+}
