@@ -4,6 +4,8 @@ import { attest } from './attest.ts';
 import { buildEnclave } from './build-enclave.ts';
 import { demo } from './demo.ts';
 import { describeEif } from './describe-eif.ts';
+import { kmsAuditVerify } from './kms-audit-verify.ts';
+import { kmsServe } from './kms-serve.ts';
 import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
@@ -16,4 +18,6 @@ export const commands: readonly Command[] = [
   buildEnclave,
   describeEif,
   pcr,
+  kmsServe,
+  kmsAuditVerify,
 ];

@@ -1,0 +1,71 @@
+// `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startKmsServer } from '../../../kms-proxy/index.ts';
+import { flagOpt, intOpt, stringOpt, UsageError, type Command } from '../command.ts';
+
+export const kmsServe: Command = {
+  name: 'kms serve',
+  summary: 'Run the AWS-KMS-compatible key service (SigV4, durable store, key policies, audit log)',
+  help: `Usage: nitro-sandbox kms serve [--port 4000] [--host 127.0.0.1] [--data-dir DIR] [--seed FILE]
+                           [--region R] [--account A] [--allow-anonymous]
+
+Serves the AWS KMS JSON API (awsJson1_1, X-Amz-Target: TrentService.<Operation>) so the unmodified
+AWS SDKs and CLI work against it by changing only the endpoint:
+
+  aws kms list-keys --endpoint-url http://127.0.0.1:4000
+
+Options:
+  --port N            TCP port (default 4000; 0 picks a free port)
+  --host ADDR         address to listen on (default 127.0.0.1)
+  --data-dir DIR      key store, master key, credentials and audit log
+                      (default ~/.nitro-sandbox/kms)
+  --seed FILE         YAML or JSON seed file applied at start-up (idempotent)
+  --region R          region in key ARNs and SigV4 scopes (default us-east-1)
+  --account A         12-digit account id in key ARNs (default 111122223333)
+  --allow-anonymous   also accept unsigned requests, as the account root (off by default)
+
+A fresh data directory gets one generated credential, stored with mode 0600 in
+DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with it.`,
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    seed: { type: 'string' },
+    region: { type: 'string' },
+    account: { type: 'string' },
+    'allow-anonymous': { type: 'boolean' },
+  },
+  async run(args, io) {
+    const port = intOpt(args, 'port', 0, 65535) ?? 4000;
+    const account = stringOpt(args, 'account') ?? '111122223333';
+    if (!/^\d{12}$/.test(account)) throw new UsageError(`--account must be 12 digits, got '${account}'`);
+    const region = stringOpt(args, 'region') ?? 'us-east-1';
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region does not look like an AWS region: '${region}'`);
+    const dataDir = stringOpt(args, 'data-dir') ?? join(homedir(), '.nitro-sandbox', 'kms');
+    const seed = stringOpt(args, 'seed');
+    const allowAnonymous = flagOpt(args, 'allow-anonymous');
+    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, ...(seed ? { seed } : {}) });
+    const c = server.credential;
+    io.out(
+      [
+        `KMS listening on ${server.endpoint}  (region ${region}, account ${account})`,
+        `data directory: ${dataDir}${server.credentialsCreated ? '  (new: credential generated)' : ''}`,
+        `credential for ${c.principalArn}:`,
+        `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
+        `  AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
+        allowAnonymous ? 'WARNING: unsigned requests are accepted as the account root (--allow-anonymous)' : '',
+        '',
+      ]
+        .filter((l, i, a) => l !== '' || i === a.length - 1)
+        .join('\n'),
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await server.close();
+    return 0;
+  },
+};

@@ -1,0 +1,12 @@
+// Public surface of the KMS service.
+export { startKmsServer, createKmsApp, MAX_BODY_BYTES, type KmsOptions, type KmsApp, type KmsServer } from './server.ts';
+export { KmsError, type KmsErrorName } from './errors.ts';
+export type { Credential } from './sigv4.ts';
+export { verifyAuditLog, type AuditVerification, type AuditProblem } from './audit.ts';
+export { evaluate, type Decision, type AuthzRequest, type RequestContext, type StatementTrace, type ConditionOutcome } from './policy/evaluate.ts';
+export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';
+export { evaluateClause, parseOperator, OPERATORS } from './policy/conditions.ts';
+export { encodeContext } from './ciphertext.ts';
+export type { KeyStore } from './store/types.ts';
+export { SqliteKeyStore } from './store/sqlite.ts';
+export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';

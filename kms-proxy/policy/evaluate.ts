@@ -1,0 +1,149 @@
+// Authorization as AWS KMS decides it (KMS Developer Guide, "Determining access to a KMS key";
+// IAM "Policy evaluation logic"): an explicit Deny in the key policy wins; otherwise an Allow from
+// the key policy or from a grant; otherwise an implicit deny. A pure function of (policy, grants,
+// request), returning a decision that names what decided and which conditions failed, so a
+// caller can explain it (issue 7's `kms explain`).
+//
+// There is no IAM here: a key-policy principal naming an account (`arn:aws:iam::ACCOUNT:root` or
+// `ACCOUNT`) delegates to IAM in AWS, and this sandbox treats every principal of that account as
+// allowed by IAM. That is what the default key policy means in practice for an account's admins.
+import { evaluateClause, wildcardMatch } from './conditions.ts';
+import type { Clause, PolicyDocument, PrincipalSet, Statement } from './document.ts';
+import type { GrantRecord } from '../model.ts';
+
+/** Condition key → value(s). Keys are matched case-insensitively, as IAM condition keys are. */
+export type RequestContext = ReadonlyMap<string, readonly string[]>;
+
+export interface AuthzRequest {
+  readonly principalArn: string;
+  readonly principalAccount: string;
+  /** `kms:Decrypt` etc. */
+  readonly action: string;
+  readonly resourceArn: string;
+  readonly context: RequestContext;
+  /** The call's encryption context, for grant constraints. */
+  readonly encryptionContext?: Readonly<Record<string, string>>;
+}
+
+export interface ConditionOutcome {
+  readonly operator: string;
+  readonly key: string;
+  readonly expected: readonly string[];
+  readonly actual: readonly string[] | undefined;
+  readonly passed: boolean;
+}
+
+export interface StatementTrace {
+  readonly index: number;
+  readonly sid?: string;
+  readonly effect: 'Allow' | 'Deny';
+  /** Whether the statement applied to the request (principal, action, resource and conditions). */
+  readonly applies: boolean;
+  /** The first element that did not match, when it did not apply. */
+  readonly mismatch?: 'principal' | 'action' | 'resource' | 'condition';
+  readonly conditions: readonly ConditionOutcome[];
+}
+
+export interface GrantTrace {
+  readonly grantId: string;
+  readonly applies: boolean;
+  readonly mismatch?: 'grantee' | 'operation' | 'constraints';
+}
+
+export type Decider = { readonly kind: 'statement'; readonly index: number; readonly sid?: string } | { readonly kind: 'grant'; readonly grantId: string };
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly effect: 'Allow' | 'ExplicitDeny' | 'ImplicitDeny';
+  readonly decidedBy?: Decider;
+  readonly statements: readonly StatementTrace[];
+  readonly grants: readonly GrantTrace[];
+}
+
+function accountOf(arnOrAccount: string): string | undefined {
+  if (/^\d{12}$/.test(arnOrAccount)) return arnOrAccount;
+  const m = /^arn:[^:]+:(iam|sts)::(\d{12}):root$/.exec(arnOrAccount);
+  return m?.[2];
+}
+
+function principalMatches(set: PrincipalSet, req: AuthzRequest): boolean {
+  if (set.any) return true;
+  return set.aws.some((p) => {
+    const acct = accountOf(p);
+    if (acct !== undefined) return acct === req.principalAccount;
+    return p === req.principalArn;
+  });
+}
+
+function actionMatches(patterns: readonly string[], action: string): boolean {
+  return patterns.some((p) => wildcardMatch(p, action, true));
+}
+
+function resourceMatches(patterns: readonly string[], arn: string): boolean {
+  return patterns.some((p) => wildcardMatch(p, arn));
+}
+
+export function lookup(context: RequestContext, key: string): readonly string[] | undefined {
+  return context.get(key.toLowerCase());
+}
+
+function evaluateConditions(conditions: readonly Clause[], context: RequestContext): ConditionOutcome[] {
+  return conditions.map((c) => {
+    const actual = lookup(context, c.key);
+    return { operator: c.operator.name, key: c.key, expected: c.values, actual, passed: evaluateClause(c.operator, c.values, actual) };
+  });
+}
+
+function traceStatement(s: Statement, req: AuthzRequest): StatementTrace {
+  const base = { index: s.index, ...(s.sid !== undefined ? { sid: s.sid } : {}), effect: s.effect };
+  const principalOk = s.principal ? principalMatches(s.principal, req) : s.notPrincipal ? !principalMatches(s.notPrincipal, req) : false;
+  if (!principalOk) return { ...base, applies: false, mismatch: 'principal', conditions: [] };
+  const actionOk = s.action ? actionMatches(s.action, req.action) : s.notAction ? !actionMatches(s.notAction, req.action) : false;
+  if (!actionOk) return { ...base, applies: false, mismatch: 'action', conditions: [] };
+  const resourceOk = s.resource ? resourceMatches(s.resource, req.resourceArn) : s.notResource ? !resourceMatches(s.notResource, req.resourceArn) : false;
+  if (!resourceOk) return { ...base, applies: false, mismatch: 'resource', conditions: [] };
+  const conditions = evaluateConditions(s.conditions, req.context);
+  const ok = conditions.every((c) => c.passed);
+  return { ...base, applies: ok, ...(ok ? {} : { mismatch: 'condition' as const }), conditions };
+}
+
+/** Grant constraints (KMS Developer Guide, "Grant constraints"). */
+function constraintsHold(g: GrantRecord, ctx: Readonly<Record<string, string>> | undefined): boolean {
+  const c = g.constraints;
+  if (!c) return true;
+  const given = ctx ?? {};
+  if (c.EncryptionContextEquals) {
+    const want = c.EncryptionContextEquals;
+    const wk = Object.keys(want);
+    if (wk.length !== Object.keys(given).length) return false;
+    if (!wk.every((k) => given[k] === want[k])) return false;
+  }
+  if (c.EncryptionContextSubset) {
+    const want = c.EncryptionContextSubset;
+    if (!Object.keys(want).every((k) => given[k] === want[k])) return false;
+  }
+  return true;
+}
+
+function traceGrant(g: GrantRecord, req: AuthzRequest): GrantTrace {
+  if (g.granteePrincipal !== req.principalArn && accountOf(g.granteePrincipal) !== req.principalAccount) {
+    return { grantId: g.grantId, applies: false, mismatch: 'grantee' };
+  }
+  const op = req.action.replace(/^kms:/i, '');
+  if (!g.operations.includes(op)) return { grantId: g.grantId, applies: false, mismatch: 'operation' };
+  if (!constraintsHold(g, req.encryptionContext)) return { grantId: g.grantId, applies: false, mismatch: 'constraints' };
+  return { grantId: g.grantId, applies: true };
+}
+
+export function evaluate(policy: PolicyDocument, grants: readonly GrantRecord[], req: AuthzRequest): Decision {
+  const statements = policy.statements.map((s) => traceStatement(s, req));
+  const deny = statements.find((t) => t.applies && t.effect === 'Deny');
+  const grantTraces = grants.map((g) => traceGrant(g, req));
+  const decider = (t: StatementTrace): Decider => ({ kind: 'statement', index: t.index, ...(t.sid !== undefined ? { sid: t.sid } : {}) });
+  if (deny) return { allowed: false, effect: 'ExplicitDeny', decidedBy: decider(deny), statements, grants: grantTraces };
+  const allow = statements.find((t) => t.applies && t.effect === 'Allow');
+  if (allow) return { allowed: true, effect: 'Allow', decidedBy: decider(allow), statements, grants: grantTraces };
+  const grant = grantTraces.find((g) => g.applies);
+  if (grant) return { allowed: true, effect: 'Allow', decidedBy: { kind: 'grant', grantId: grant.grantId }, statements, grants: grantTraces };
+  return { allowed: false, effect: 'ImplicitDeny', statements, grants: grantTraces };
+}

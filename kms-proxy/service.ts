@@ -1,0 +1,300 @@
+// The state every operation works with (store, clock, configuration, audit) and the checks they
+// share: resolving KeyId/alias/ARN, key states, key usage, authorization against the key policy and
+// grants, and KeyMetadata as AWS returns it.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { kmsError, messages } from './errors.ts';
+import { generateMaterial, SPECS } from './keyspec.ts';
+import type { GrantRecord, KeyRecord, Material } from './model.ts';
+import { parsePolicy, type PolicyDocument } from './policy/document.ts';
+import { evaluate, type Decision } from './policy/evaluate.ts';
+import type { KeyStore } from './store/types.ts';
+
+export interface Caller {
+  readonly principalArn: string;
+  readonly account: string;
+  readonly accessKeyId?: string;
+  readonly sourceIp?: string;
+}
+
+export interface ServiceConfig {
+  readonly store: KeyStore;
+  readonly region: string;
+  readonly account: string;
+  /** Epoch milliseconds; injectable so deletion windows, rotation and expiry are testable. */
+  readonly clock: () => number;
+}
+
+export interface Resolved {
+  readonly key: KeyRecord;
+  /** The alias name when the caller named the key by alias (for `kms:RequestAlias`). */
+  readonly alias?: string;
+}
+
+/** Extra condition-key values an operation contributes (encryption context, algorithms, …). */
+export type ContextValues = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MRK = /^mrk-[0-9a-f]{32}$/i;
+export const DAY_MS = 86_400_000;
+
+export class Service {
+  readonly store: KeyStore;
+  readonly region: string;
+  readonly account: string;
+  readonly clock: () => number;
+  readonly #policies = new Map<string, PolicyDocument>();
+  /** Earliest time at which maintenance (deletion, rotation, expiry) has something to do. */
+  #nextDue = 0;
+  #maintaining: Promise<void> | undefined;
+
+  constructor(config: ServiceConfig) {
+    this.store = config.store;
+    this.region = config.region;
+    this.account = config.account;
+    this.clock = config.clock;
+  }
+
+  keyArn(keyId: string): string {
+    return `arn:aws:kms:${this.region}:${this.account}:key/${keyId}`;
+  }
+
+  aliasArn(name: string): string {
+    return `arn:aws:kms:${this.region}:${this.account}:${name}`;
+  }
+
+  newKeyId(): string {
+    return randomUUID();
+  }
+
+  newMaterial(key: Pick<KeyRecord, 'keyId' | 'keySpec'>, version: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND', secret?: Uint8Array): Material {
+    return {
+      keyId: key.keyId,
+      version,
+      id: randomBytes(32).toString('hex'),
+      createdAt: this.clock(),
+      ...(rotationType ? { rotationType } : {}),
+      secret: secret ?? generateMaterial(key.keySpec),
+    };
+  }
+
+  /**
+   * Resolves a key id, key ARN, alias name or alias ARN (where `aliases` allows) to a key record.
+   * Unknown keys are NotFoundException with AWS's messages.
+   */
+  async resolve(id: string, options: { aliases: boolean } = { aliases: true }): Promise<Resolved> {
+    let keyId = id;
+    let alias: string | undefined;
+    if (id.startsWith('arn:')) {
+      const m = /^arn:aws[a-z-]*:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(id);
+      if (!m) throw kmsError('NotFoundException', `Invalid arn ${id}`);
+      const [, region, account, kind, rest = ''] = m;
+      if (region !== this.region) throw kmsError('NotFoundException', `Invalid arn ${region}`);
+      if (account !== this.account) throw kmsError('NotFoundException', kind === 'key' ? messages.notFound(id) : messages.aliasNotFound(id));
+      if (kind === 'alias') {
+        if (!options.aliases) throw kmsError('NotFoundException', `Invalid keyId '${id}'`);
+        alias = `alias/${rest}`;
+      } else keyId = rest;
+    } else if (id.startsWith('alias/')) {
+      if (!options.aliases) throw kmsError('NotFoundException', `Invalid keyId '${id}'`);
+      alias = id;
+    }
+    if (alias !== undefined) {
+      const a = await this.store.getAlias(alias);
+      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(alias)));
+      keyId = a.keyId;
+    } else if (!UUID.test(keyId) && !MRK.test(keyId)) {
+      throw kmsError('NotFoundException', `Invalid keyId '${keyId}'`);
+    }
+    const key = await this.getKeyOrThrow(keyId);
+    return alias === undefined ? { key } : { key, alias };
+  }
+
+  async getKeyOrThrow(keyId: string): Promise<KeyRecord> {
+    await this.maintain();
+    const key = await this.store.getKey(keyId);
+    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(keyId)));
+    return key;
+  }
+
+  /** Cryptographic operations need an Enabled key (KMS Developer Guide, "Key states"). */
+  requireEnabled(key: KeyRecord): void {
+    switch (key.state) {
+      case 'Enabled':
+        return;
+      case 'Disabled':
+        throw kmsError('DisabledException', messages.disabled(key.arn));
+      case 'PendingDeletion':
+        throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+      case 'PendingImport':
+        throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+      default:
+        throw kmsError('KMSInvalidStateException', `${key.arn} is ${key.state}.`);
+    }
+  }
+
+  /** Administrative operations refused while a key waits to be deleted. */
+  requireNotPendingDeletion(key: KeyRecord): void {
+    if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+  }
+
+  requireUsage(key: KeyRecord, usage: KeyRecord['keyUsage'], op: string): void {
+    if (key.keyUsage !== usage) {
+      throw kmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.keyUsage} which is not valid for ${op}.`);
+    }
+  }
+
+  policyOf(key: KeyRecord): PolicyDocument {
+    let p = this.#policies.get(key.policy);
+    if (!p) {
+      p = parsePolicy(key.policy);
+      if (this.#policies.size > 1000) this.#policies.clear();
+      this.#policies.set(key.policy, p);
+    }
+    return p;
+  }
+
+  /** The request context the policy evaluator sees (IAM and KMS global/service condition keys). */
+  requestContext(key: KeyRecord, caller: Caller, extra: ContextValues, alias?: string): Map<string, readonly string[]> {
+    const ctx = new Map<string, readonly string[]>();
+    const set = (k: string, v: string | readonly string[] | undefined) => {
+      if (v === undefined) return;
+      ctx.set(k.toLowerCase(), typeof v === 'string' ? [v] : v);
+    };
+    set('aws:PrincipalArn', caller.principalArn);
+    set('aws:PrincipalAccount', caller.account);
+    set('kms:CallerAccount', caller.account);
+    set('aws:CurrentTime', new Date(this.clock()).toISOString());
+    set('aws:EpochTime', String(Math.floor(this.clock() / 1000)));
+    set('aws:SecureTransport', 'false');
+    set('aws:SourceIp', caller.sourceIp);
+    set('kms:KeySpec', key.keySpec);
+    set('kms:KeyUsage', key.keyUsage);
+    set('kms:KeyOrigin', key.origin);
+    set('kms:MultiRegion', 'false');
+    set('kms:RequestAlias', alias);
+    for (const t of key.tags) set(`aws:ResourceTag/${t.TagKey}`, t.TagValue);
+    for (const [k, v] of Object.entries(extra)) set(k, v);
+    return ctx;
+  }
+
+  /** Context-key values for an encryption context (`kms:EncryptionContext:…`, `…Keys`). */
+  static encryptionContextValues(ec: Readonly<Record<string, string>> | undefined, prefix = ''): Record<string, string | readonly string[]> {
+    const out: Record<string, string | readonly string[]> = {};
+    if (!ec) return out;
+    for (const [k, v] of Object.entries(ec)) out[`kms:${prefix}EncryptionContext:${k}`] = v;
+    const keys = Object.keys(ec);
+    if (keys.length > 0) out[`kms:${prefix}EncryptionContextKeys`] = keys;
+    return out;
+  }
+
+  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
+    const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
+    return evaluate(this.policyOf(key), grants, {
+      principalArn: caller.principalArn,
+      principalAccount: caller.account,
+      action,
+      resourceArn: key.arn,
+      context: this.requestContext(key, caller, extra, alias),
+      ...(encryptionContext ? { encryptionContext } : {}),
+    });
+  }
+
+  /** Throws AccessDeniedException unless the key policy or a grant allows `action`. */
+  async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
+    const d = await this.decide(resolved.key, caller, action, extra, resolved.alias, encryptionContext);
+    if (!d.allowed) {
+      const why = d.effect === 'ExplicitDeny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`;
+      throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resolved.key.arn} ${why}`);
+    }
+    return d;
+  }
+
+  keyMetadata(key: KeyRecord, currentMaterialId?: string): Record<string, unknown> {
+    const info = SPECS[key.keySpec];
+    const sec = (ms: number) => ms / 1000;
+    return {
+      AWSAccountId: key.account,
+      KeyId: key.keyId,
+      Arn: key.arn,
+      CreationDate: sec(key.creationDate),
+      Enabled: key.state === 'Enabled',
+      Description: key.description,
+      KeyUsage: key.keyUsage,
+      KeyState: key.state,
+      ...(key.deletionDate !== undefined ? { DeletionDate: sec(key.deletionDate) } : {}),
+      ...(key.validTo !== undefined ? { ValidTo: sec(key.validTo) } : {}),
+      Origin: key.origin,
+      ...(key.expirationModel ? { ExpirationModel: key.expirationModel } : {}),
+      KeyManager: 'CUSTOMER',
+      CustomerMasterKeySpec: key.keySpec,
+      KeySpec: key.keySpec,
+      ...(info?.encryptionAlgorithms && key.keyUsage === 'ENCRYPT_DECRYPT' ? { EncryptionAlgorithms: info.encryptionAlgorithms } : {}),
+      ...(info?.signingAlgorithms && key.keyUsage === 'SIGN_VERIFY' ? { SigningAlgorithms: info.signingAlgorithms } : {}),
+      ...(info?.macAlgorithms ? { MacAlgorithms: info.macAlgorithms } : {}),
+      ...(info?.keyAgreementAlgorithms && key.keyUsage === 'KEY_AGREEMENT' ? { KeyAgreementAlgorithms: info.keyAgreementAlgorithms } : {}),
+      MultiRegion: false,
+      ...(key.pendingWindowInDays !== undefined && key.state === 'PendingDeletion' ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
+      ...(currentMaterialId !== undefined ? { CurrentKeyMaterialId: currentMaterialId } : {}),
+    };
+  }
+
+  /** Tells maintenance that something becomes due at `when` (deletion date, rotation, expiry). */
+  schedule(when: number): void {
+    if (this.#nextDue === 0 || when < this.#nextDue) this.#nextDue = when;
+  }
+
+  /**
+   * Runs what the clock says is due: keys whose deletion window ended are deleted, keys due for
+   * automatic rotation get new material, imported material past ValidTo is removed. Called before
+   * every key lookup and from a timer, so deletion happens when the window ends even when idle.
+   */
+  async maintain(): Promise<void> {
+    const now = this.clock();
+    if (this.#nextDue === 0 || now < this.#nextDue) return;
+    if (this.#maintaining) return this.#maintaining;
+    this.#maintaining = this.#runMaintenance(now).finally(() => {
+      this.#maintaining = undefined;
+    });
+    return this.#maintaining;
+  }
+
+  async #runMaintenance(now: number): Promise<void> {
+    let next = 0;
+    const later = (t: number | undefined) => {
+      if (t !== undefined && t > now && (next === 0 || t < next)) next = t;
+    };
+    for (const key of await this.store.listKeys()) {
+      if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
+        if (key.deletionDate <= now) {
+          await this.store.deleteKey(key.keyId);
+          continue;
+        }
+        later(key.deletionDate);
+      }
+      if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
+        if (key.validTo <= now) {
+          const { validTo: _v, expirationModel: _e, ...rest } = key;
+          await this.store.deleteMaterials({ ...rest, state: 'PendingImport' });
+          continue;
+        }
+        later(key.validTo);
+      }
+      if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
+        if (key.nextRotationDate <= now && key.state === 'Enabled') {
+          const cur = await this.store.currentMaterial(key.keyId);
+          const version = cur ? cur.version + 1 : 0;
+          const nextRotationDate = key.nextRotationDate + (key.rotationPeriodInDays ?? 365) * DAY_MS;
+          await this.store.addMaterial({ ...key, nextRotationDate }, this.newMaterial(key, version, 'AUTOMATIC'));
+          later(nextRotationDate);
+        } else later(key.nextRotationDate);
+      }
+    }
+    this.#nextDue = next;
+  }
+
+  /** Primes the maintenance schedule from the store (at start-up). */
+  async primeSchedule(): Promise<void> {
+    this.#nextDue = 1;
+    await this.maintain();
+  }
+}

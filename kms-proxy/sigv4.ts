@@ -1,0 +1,137 @@
+// SigV4 request verification (AWS General Reference, "Signature Version 4 signing process":
+// create a canonical request, a string to sign, derive the signing key, compare signatures).
+// Written by hand rather than with @smithy/signature-v4 because verification must rebuild the
+// canonical request from the headers *the client* chose to sign, while the smithy signer decides
+// them itself; the algorithm is four HMACs and two hashes.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { kmsError, messages } from './errors.ts';
+
+export interface Credential {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The IAM principal this key authenticates as, e.g. `arn:aws:iam::111122223333:user/dev`. */
+  readonly principalArn: string;
+  readonly account: string;
+}
+
+export interface VerifyInput {
+  readonly method: string;
+  /** Raw path as received, still percent-encoded. */
+  readonly path: string;
+  readonly query: string;
+  readonly headers: (name: string) => string | undefined;
+  readonly headerNames: readonly string[];
+  readonly body: Uint8Array;
+  readonly now: number;
+  readonly region: string;
+}
+
+export const MAX_SKEW_MS = 5 * 60 * 1000;
+const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;\-_.]+),\s*Signature=([0-9a-f]{64})$/;
+
+const signingKeys = new Map<string, Buffer>();
+
+function hmac(key: Buffer | string, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${secret}\0${date}\0${region}\0${service}`;
+  let k = signingKeys.get(id);
+  if (!k) {
+    k = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    if (signingKeys.size > 1000) signingKeys.clear();
+    signingKeys.set(id, k);
+  }
+  return k;
+}
+
+// RFC 3986 unreserved characters stay; everything else is %XX uppercase (SigV4 "UriEncode").
+function uriEncode(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function canonicalPath(raw: string): string {
+  // Non-S3 services encode the (already encoded) path once more, segment by segment.
+  return raw.split('/').map(uriEncode).join('/');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function canonicalQuery(q: string): string {
+  if (q === '') return '';
+  return q
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => {
+      const i = p.indexOf('=');
+      const k = i < 0 ? p : p.slice(0, i);
+      const v = i < 0 ? '' : p.slice(i + 1);
+      return [uriEncode(safeDecode(k)), uriEncode(safeDecode(v))] as const;
+    })
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+}
+
+function amzDateToMs(d: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(d);
+  if (!m) return undefined;
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+function amzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/**
+ * Verifies the request's SigV4 signature against `lookup(accessKeyId)`. Returns the credential on
+ * success; throws MissingAuthenticationTokenException, UnrecognizedClientException or
+ * InvalidSignatureException as AWS does (all status 400).
+ */
+export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => Credential | undefined): Credential {
+  const auth = req.headers('authorization');
+  if (auth === undefined || auth === '') throw kmsError('MissingAuthenticationTokenException', messages.missingAuth);
+  const m = AUTH_RE.exec(auth.trim());
+  if (!m) throw kmsError('InvalidSignatureException', messages.badSignature, 'malformed Authorization header');
+  const [, akid = '', scopeDate = '', scopeRegion = '', service = '', signedHeaderList = '', signature = ''] = m;
+  const cred = lookup(akid);
+  if (!cred) throw kmsError('UnrecognizedClientException', messages.unrecognizedClient);
+  const dateHeader = req.headers('x-amz-date');
+  const when = dateHeader === undefined ? undefined : amzDateToMs(dateHeader);
+  if (dateHeader === undefined || when === undefined) {
+    throw kmsError('InvalidSignatureException', messages.badSignature, 'missing or malformed X-Amz-Date');
+  }
+  // AWS's own wording for stale and future-dated requests.
+  if (req.now - when > MAX_SKEW_MS) {
+    throw kmsError('InvalidSignatureException', `Signature expired: ${dateHeader} is now earlier than ${amzDate(req.now - MAX_SKEW_MS)} (${amzDate(req.now)} - 5 min.)`);
+  }
+  if (when - req.now > MAX_SKEW_MS) {
+    throw kmsError('InvalidSignatureException', `Signature not yet current: ${dateHeader} is still later than ${amzDate(req.now + MAX_SKEW_MS)} (${amzDate(req.now)} + 5 min.)`);
+  }
+  if (scopeDate !== dateHeader.slice(0, 8)) throw kmsError('InvalidSignatureException', messages.badSignature, 'credential scope date differs from X-Amz-Date');
+  if (scopeRegion !== req.region) throw kmsError('InvalidSignatureException', `Credential should be scoped to a valid region.`);
+  if (service !== 'kms') throw kmsError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
+  const signed = signedHeaderList.split(';');
+  if (!signed.includes('host')) throw kmsError('InvalidSignatureException', messages.badSignature, 'host is not signed');
+  const canonicalHeaders = signed
+    .map((h) => {
+      const v = req.headers(h);
+      if (v === undefined) throw kmsError('InvalidSignatureException', messages.badSignature, `signed header ${h} is absent`);
+      return `${h}:${v.trim().replace(/\s+/g, ' ')}\n`;
+    })
+    .join('');
+  const payloadHash = createHash('sha256').update(req.body).digest('hex');
+  const canonicalRequest = [req.method, canonicalPath(req.path), canonicalQuery(req.query), canonicalHeaders, signedHeaderList, payloadHash].join('\n');
+  const scope = `${scopeDate}/${scopeRegion}/${service}/aws4_request`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${dateHeader}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
+  const expected = createHmac('sha256', signingKey(cred.secretAccessKey, scopeDate, scopeRegion, service)).update(stringToSign, 'utf8').digest();
+  if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw kmsError('InvalidSignatureException', messages.badSignature);
+  return cred;
+}
