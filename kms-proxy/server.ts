@@ -29,8 +29,10 @@ export interface KmsOptions {
   readonly dataDir: string;
   readonly region?: string;
   readonly account?: string;
-  /** Epoch milliseconds for key lifecycle (deletion windows, rotation, expiry) and SigV4 skew. */
+  /** Epoch milliseconds for key lifecycle: deletion windows, rotation, material expiry. */
   readonly clock?: () => number;
+  /** Epoch milliseconds for the SigV4 5-minute skew check; default the real time (Date.now). */
+  readonly authClock?: () => number;
   /** Accepted credentials; default: `credentials.json` in the data directory, generated if absent. */
   readonly credentials?: readonly Credential[];
   /** Accept unsigned requests as the account root. Only when the operator asks for it. */
@@ -75,6 +77,7 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
+  const authClock = options.authClock ?? Date.now;
   const store = options.store ?? new SqliteKeyStore({ dataDir: options.dataDir });
   const { credentials, created } = options.credentials
     ? { credentials: [...options.credentials], created: false }
@@ -123,7 +126,7 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
             headers: (n) => c.req.header(n) ?? (n === 'host' ? url.host : undefined),
             headerNames: [],
             body,
-            now: clock(),
+            now: authClock(),
             region,
           },
           (id) => byId.get(id),

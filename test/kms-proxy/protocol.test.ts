@@ -7,7 +7,7 @@ import { createKmsApp, MAX_BODY_BYTES, type KmsApp } from '../../kms-proxy/index
 import { tempDir } from './helpers.ts';
 import { signedRequest } from './sign.ts';
 
-let now = Date.UTC(2026, 0, 15, 12, 0, 0);
+const now = Date.UTC(2026, 0, 15, 12, 0, 0);
 let k: KmsApp;
 let dir: string;
 let anon: KmsApp;
@@ -15,7 +15,7 @@ let anonDir: string;
 
 beforeAll(async () => {
   dir = tempDir();
-  k = await createKmsApp({ dataDir: dir, clock: () => now });
+  k = await createKmsApp({ dataDir: dir, clock: () => now, authClock: () => now });
   anonDir = tempDir();
   anon = await createKmsApp({ dataDir: anonDir, allowAnonymous: true });
 });
