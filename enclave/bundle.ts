@@ -41,8 +41,9 @@ export async function bundleModule(entry: string, workingDir: string): Promise<U
       charset: 'utf8',
       metafile: false,
       logLevel: 'silent',
-      // The enclave reads nothing from disk, so `import.meta.url` etc. cannot locate files anyway;
-      // keep esbuild from resolving a tsconfig outside the sources (it could change the output).
+      // An explicit (empty) tsconfig stops esbuild from reading tsconfig.json files: one above the
+      // entry's folder (the repository's, for examples/) would otherwise change the output
+      // (e.g. useDefineForClassFields) depending on where the sources sit. Checked on esbuild 0.28.
       tsconfigRaw: {},
     });
   } catch (cause) {

@@ -240,3 +240,14 @@ describe('build errors', () => {
     await expect(buildImage({ entry: join(examplesDir, 'hello', 'main.ts'), ...opts })).rejects.toMatchObject({ code: 'ERR_BUILD_INVALID_OPTION' });
   });
 });
+
+describe('bundling ignores tsconfig files', () => {
+  test('a tsconfig.json next to or above the sources does not change the image', async () => {
+    const d = tempDir();
+    const entry = writeFile(d, 'classy.ts', 'export default async function main() { return new (class { x = 1; })(); }\n');
+    const before = (await buildImage({ entry })).image;
+    writeFile(d, 'tsconfig.json', '{"compilerOptions":{"useDefineForClassFields":false}}');
+    const after = (await buildImage({ entry })).image;
+    expect(Buffer.from(after).equals(Buffer.from(before))).toBe(true);
+  });
+});

@@ -1,0 +1,83 @@
+// The enclave process entry: what the host runs as `node <measured flags> --input-type=module
+// --eval <this bundle>`. It is bundled into the image's BOOTSTRAP section, so PCR1 measures exactly
+// the code that runs first. It opens the channel on the inherited descriptor, receives the image
+// over it (never from disk), verifies it, runs the app and reports status; then the process lives
+// as long as the channel does.
+import { startEnclave } from './bootstrap.ts';
+import { BOOT_PORT, encodeStatus, type BootStatus } from './boot-protocol.ts';
+import { openEnclaveChannel } from './vsock/index.ts';
+import type { Channel, VsockConnection } from './vsock/index.ts';
+import type { EnclaveServices } from './services.ts';
+
+const MAX_IMAGE = 256 << 20;
+
+function readAll(conn: VsockConnection): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    conn.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > MAX_IMAGE) conn.destroy(new Error('image too large'));
+      else chunks.push(c);
+    });
+    conn.once('end', () => resolve(new Uint8Array(Buffer.concat(chunks, n))));
+    conn.once('error', reject);
+  });
+}
+
+function codeOf(e: unknown): string {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'ERR_APP_FAILED';
+}
+
+function services(channel: Channel, ready: () => void, debug: boolean): EnclaveServices {
+  const log = (level: string) => (...args: unknown[]): void => {
+    // Standard output reaches the host's console buffer in debug mode only (the host does not
+    // even open the descriptors otherwise), as an enclave's console is readable only in debug mode.
+    console.error(`[${level}]`, ...args);
+  };
+  return Object.freeze({
+    vsock: Object.freeze({
+      listen: (port: number, handler: (c: VsockConnection) => void) => channel.listen(port, handler),
+      connect: (port: number) => channel.connect(port),
+    }),
+    nsm: Object.freeze({ request: (bytes: Uint8Array) => channel.nsmRequest(bytes) }),
+    log: Object.freeze({ info: log('info'), warn: log('warn'), error: log('error') }),
+    debug,
+    ready,
+  });
+}
+
+async function boot(): Promise<void> {
+  const channel = openEnclaveChannel();
+  const conn = await channel.connect(BOOT_PORT);
+  const send = (s: BootStatus): void => {
+    if (!conn.destroyed && conn.writable) conn.write(encodeStatus(s));
+  };
+  let readySent = false;
+  const ready = (): void => {
+    if (!readySent) {
+      readySent = true;
+      send({ status: 'ready' });
+    }
+  };
+  process.on('uncaughtException', (e) => {
+    send({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
+    // Give the status frame a turn to leave, then die as a crashed process does.
+    setImmediate(() => process.exit(70));
+  });
+  process.on('unhandledRejection', (e) => {
+    send({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
+    setImmediate(() => process.exit(70));
+  });
+  const image = await readAll(conn);
+  const debug = process.argv.includes('--nitro-sandbox-debug');
+  try {
+    await startEnclave(image, services(channel, ready, debug));
+    ready();
+  } catch (e) {
+    send({ status: readySent ? 'crashed' : 'failed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
+    setImmediate(() => process.exit(readySent ? 70 : 78));
+  }
+}
+
+await boot();

@@ -1,0 +1,14 @@
+// The enclave SDK: what an app imports (and bundles) to use the devices the bootstrap provides.
+//
+//     import { nsmClient, type AppContext } from '<path>/enclave/sdk/index.ts';
+//     export default async function main(ctx: AppContext) {
+//       const nsm = nsmClient(ctx);
+//       ctx.vsock.listen(5005, async (conn) => { … await nsm.attestation({ nonce }) … });
+//     }
+export { nsmClient, type NsmClient } from './nsm.ts';
+export type { EnclaveServices } from '../services.ts';
+export type { AppImageInfo } from '../bootstrap.ts';
+import type { AppContext as BaseContext } from '../bootstrap.ts';
+import type { EnclaveServices } from '../services.ts';
+/** The argument of an app's `export default async function main(ctx)`. */
+export type AppContext = BaseContext<EnclaveServices>;
