@@ -2,7 +2,8 @@
 // temporary directories, no timestamp or path inside), which PCRs a change moves, signing and
 // PCR8, and PCRs checked against independent computations (node:crypto over offsets taken from
 // IMAGE_FORMAT.md, and the openssl binary).
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,29 @@ describe('reproducible builds (acceptance: identical bytes and PCRs, no timestam
       expect(text).not.toContain(String(Math.floor(now.getTime() / 1e8)));
     });
   }
+
+  test('the clock does not matter: a build with the date set to 2031 is byte-identical', async () => {
+    const entry = join(examplesDir, 'echo', 'main.ts');
+    const now = (await buildImage({ entry })).image;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2031-06-01T12:00:00Z'));
+      const later = (await buildImage({ entry })).image;
+      expect(Buffer.from(later).equals(Buffer.from(now))).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('the working directory does not matter: the CLI run from two directories writes identical images', () => {
+    const d = tempDir('nsbx-cwd-');
+    copyExample('hello', d, 'one');
+    const cli = join(repoRoot, 'bin', 'nitro-sandbox.js');
+    const env = { PATH: process.env.PATH ?? '' };
+    execFileSync(process.execPath, [cli, 'build-enclave', '--entry', 'main.ts', '--output-file', join(d, 'a.eif')], { cwd: join(d, 'one', 'hello'), env, stdio: 'ignore' });
+    execFileSync(process.execPath, [cli, 'build-enclave', '--entry', 'one/hello/main.ts', '--output-file', join(d, 'b.eif')], { cwd: d, env, stdio: 'ignore' });
+    expect(readFileSync(join(d, 'a.eif')).equals(readFileSync(join(d, 'b.eif')))).toBe(true);
+  });
 
   test('the bootstrap bundle is the same bytes on every build and names repository-relative paths only', async () => {
     const boot = Buffer.from(await bundledBootstrap()).toString('utf8');
