@@ -1,9 +1,9 @@
 // The SIGNATURE section, after EIF's (aws-nitro-enclaves-image-format, `PcrSignature`): a CBOR
 // array holding one `{"signing_certificate", "signature"}` map, where `signature` is a COSE_Sign1
-// (ES384) over the CBOR map `{"register_index": 0, "register_value": PCR0}`. Two deliberate
-// differences from EIF, both for canonical bytes: the certificate is DER (EIF stores PEM, whose
-// line wrapping varies) and `register_value` is a CBOR byte string (serde_cbor writes an array of
-// integers). PCR8 = extend(0⁴⁸, SHA384(certificate DER)), as nitro-cli computes it.
+// (ES384) over a CBOR map holding PCR0 (see `signedPayload`). Deliberate differences from EIF: the
+// certificate is DER (EIF stores PEM, whose line wrapping varies), `register_value` is a CBOR byte
+// string (serde_cbor writes an array of integers), and the payload also binds the certificate.
+// PCR8 = extend(0⁴⁸, SHA384(certificate DER)), as nitro-cli computes it.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   decodeCbor,
@@ -45,7 +45,10 @@ export function signedPayload(pcr0: Uint8Array, pcr8: Uint8Array): Uint8Array {
     0x70, CERTIFICATE_PCR8, 0x58, PCR_LENGTH, pcr8, // text(16), bytes(48)
   ];
   const out: number[] = [];
-  for (const p of parts) typeof p === 'number' ? out.push(p) : out.push(...p);
+  for (const p of parts) {
+    if (typeof p === 'number') out.push(p);
+    else out.push(...p);
+  }
   return Uint8Array.from(out);
 }
 
@@ -71,7 +74,14 @@ function isP384(key: KeyObject): boolean {
 /** Builds the SIGNATURE section data for an image whose PCR0 is `pcr0`. */
 export function signatureSection(pcr0: Uint8Array, certificate: string | Uint8Array, privateKey: string | Uint8Array | KeyObject): Uint8Array {
   const der = certificateDer(certificate);
-  const cert = new X509Certificate(Buffer.from(der));
+  let certKey: KeyObject;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(Buffer.from(der));
+    certKey = cert.publicKey;
+  } catch (cause) {
+    throw new SigningKeyError('signing certificate carries no readable public key', { cause });
+  }
   let key: KeyObject;
   try {
     key = typeof privateKey === 'object' && !(privateKey instanceof Uint8Array) ? privateKey : createPrivateKey(typeof privateKey === 'string' ? privateKey : { key: Buffer.from(privateKey), format: 'der', type: 'pkcs8' });
@@ -79,7 +89,7 @@ export function signatureSection(pcr0: Uint8Array, certificate: string | Uint8Ar
     throw new SigningKeyError('private key is not a readable private key (PEM or PKCS#8 DER)', { cause });
   }
   if (key.type !== 'private' || !isP384(key)) throw new SigningKeyError('private key must be an ECDSA P-384 private key');
-  if (!isP384(cert.publicKey)) throw new SigningKeyError('signing certificate must carry an ECDSA P-384 public key');
+  if (!isP384(certKey)) throw new SigningKeyError('signing certificate must carry an ECDSA P-384 public key');
   if (!cert.checkPrivateKey(key)) throw new SigningKeyError('private key does not match the signing certificate');
   const cose = signCoseSign1(signedPayload(pcr0, measure(der)), key);
   return encodeCbor([new Map<string, Uint8Array>([['signing_certificate', der], ['signature', cose]])]);

@@ -204,6 +204,29 @@ describe('signing (PCR8 = extend(0⁴⁸, SHA384(certificate DER)))', () => {
     expect(other.pcr0).toBe(h.pcr0);
   });
 
+  test('the SIGNATURE section is what IMAGE_FORMAT.md says, checked with cbor-x and node:crypto directly', async () => {
+    const signed = await buildImage({ entry: join(examplesDir, 'hello', 'main.ts'), signing: { certificate: keys.certPem, privateKey: keys.keyPem } });
+    const { Decoder, Encoder } = await import('cbor-x');
+    const { X509Certificate, verify } = await import('node:crypto');
+    const section = new Decoder({ mapsAsObjects: true, useRecords: false }).decode(sectionData(signed.image, SECTION.SIGNATURE)) as { signing_certificate: Uint8Array; signature: Uint8Array }[];
+    expect(section).toHaveLength(1);
+    const entry = section[0] as { signing_certificate: Uint8Array; signature: Uint8Array };
+    expect(Object.keys(entry)).toEqual(['signing_certificate', 'signature']);
+    const der = execFileSync('openssl', ['x509', '-in', keys.certPath, '-outform', 'DER']);
+    expect(Buffer.from(entry.signing_certificate).equals(der)).toBe(true);
+    // COSE_Sign1, untagged: [h'a1013822', {}, payload, r‖s].
+    const [prot, unprot, payload, sig] = new Decoder({ mapsAsObjects: false, useRecords: false }).decode(entry.signature) as [Uint8Array, Map<unknown, unknown>, Uint8Array, Uint8Array];
+    expect(Buffer.from(prot).toString('hex')).toBe('a1013822');
+    expect(unprot.size).toBe(0);
+    const str = (t: string): string => Buffer.from(t).toString('hex');
+    expect(Buffer.from(payload).toString('hex')).toBe(
+      `a36e${str('register_index')}006e${str('register_value')}5830${toHex(signed.measurements.pcr0)}70${str('certificate_pcr8')}5830${toHex(signed.measurements.pcr8 as Uint8Array)}`,
+    );
+    const sigStructure = new Encoder({ useRecords: false, tagUint8Array: false }).encode(['Signature1', prot, new Uint8Array(0), payload]);
+    const key = new X509Certificate(der).publicKey;
+    expect(verify('sha384', sigStructure, { key, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
+  });
+
   test('a signed image is byte-identical to the unsigned one up to the SIGNATURE section', async () => {
     const entry = join(examplesDir, 'hello', 'main.ts');
     const plain = (await buildImage({ entry })).image;
