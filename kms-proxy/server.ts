@@ -84,8 +84,13 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
     : loadOrCreateCredentials(options.dataDir, account);
   const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
   const service = new Service({ store, region, account, clock });
-  if (options.seed !== undefined) await applySeedFile(service, options.seed);
-  await service.primeSchedule();
+  try {
+    if (options.seed !== undefined) await applySeedFile(service, options.seed);
+    await service.primeSchedule();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const audit = new AuditLog(options.dataDir);
   const throttle = new Throttle(options.quotas);
   const timer = setInterval(() => {

@@ -1,0 +1,150 @@
+// Key policies and grants enforced on every call, through @aws-sdk/client-kms with two principals.
+import {
+  CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyPolicyCommand,
+  ListGrantsCommand, ListKeyPoliciesCommand, ListRetirableGrantsCommand, PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand,
+} from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { client, failure, startFixture, type Fixture } from './helpers.ts';
+
+const ACCOUNT = '111122223333';
+const ADMIN = `arn:aws:iam::${ACCOUNT}:user/admin`;
+const APP = `arn:aws:iam::${ACCOUNT}:user/app`;
+const creds = [
+  { accessKeyId: 'AKIAADMIN00000000000', secretAccessKey: 'admin-secret', principalArn: ADMIN, account: ACCOUNT },
+  { accessKeyId: 'AKIAAPP0000000000000', secretAccessKey: 'app-secret', principalArn: APP, account: ACCOUNT },
+];
+
+let f: Fixture;
+let admin: KMSClient;
+let app: KMSClient;
+
+beforeAll(async () => {
+  f = await startFixture({ credentials: creds });
+  admin = f.kms;
+  app = client(f.server, creds[1]);
+});
+afterAll(async () => {
+  app.destroy();
+  await f.stop();
+});
+
+const adminOnly = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'admin', Effect: 'Allow', Principal: { AWS: ADMIN }, Action: 'kms:*', Resource: '*' }],
+});
+
+async function key(policy?: string): Promise<string> {
+  const r = await admin.send(new CreateKeyCommand(policy ? { Policy: policy } : {}));
+  return r.KeyMetadata?.KeyId ?? '';
+}
+
+describe('key policies', () => {
+  test('the default policy gives the account root (so every principal of the account) full access', async () => {
+    const id = await key();
+    const p = JSON.parse((await admin.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: 'default' }))).Policy ?? '{}') as { Statement: { Principal: { AWS: string }; Action: string }[] };
+    expect(p.Statement[0]).toMatchObject({ Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*' });
+    await app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x') }));
+    expect((await admin.send(new ListKeyPoliciesCommand({ KeyId: id }))).PolicyNames).toEqual(['default']);
+    expect((await failure(() => admin.send(new GetKeyPolicyCommand({ KeyId: id, PolicyName: 'other' })))).name).toBe('NotFoundException');
+  });
+
+  test('a principal the policy does not name → AccessDeniedException on every operation', async () => {
+    const id = await key(adminOnly);
+    const blob = (await admin.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x') }))).CiphertextBlob;
+    for (const call of [
+      () => app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x') })),
+      () => app.send(new DecryptCommand({ CiphertextBlob: blob })),
+      () => app.send(new GenerateDataKeyCommand({ KeyId: id, NumberOfBytes: 32 })),
+      () => app.send(new DescribeKeyCommand({ KeyId: id })),
+      () => app.send(new GetKeyPolicyCommand({ KeyId: id })),
+      () => app.send(new PutKeyPolicyCommand({ KeyId: id, Policy: adminOnly })),
+    ]) {
+      const e = await failure(call);
+      expect(e.name).toBe('AccessDeniedException');
+    }
+    const e = await failure(() => app.send(new DecryptCommand({ CiphertextBlob: blob })));
+    expect(e.message).toBe(`User: ${APP} is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:${ACCOUNT}:key/${id} because no resource-based policy allows the kms:Decrypt action`);
+  });
+
+  test('PutKeyPolicy stores and enforces the new policy; an explicit Deny with a condition wins', async () => {
+    const id = await key();
+    const deny = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'root', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+        { Sid: 'tenant-only', Effect: 'Deny', Principal: { AWS: APP }, Action: 'kms:Decrypt', Resource: '*', Condition: { StringNotEquals: { 'kms:EncryptionContext:tenant': 'blue' } } },
+      ],
+    });
+    await admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: deny }));
+    expect((await admin.send(new GetKeyPolicyCommand({ KeyId: id }))).Policy).toBe(deny);
+    const blue = (await app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('b'), EncryptionContext: { tenant: 'blue' } }))).CiphertextBlob;
+    const red = (await app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('r'), EncryptionContext: { tenant: 'red' } }))).CiphertextBlob;
+    await app.send(new DecryptCommand({ CiphertextBlob: blue, EncryptionContext: { tenant: 'blue' } }));
+    const e = await failure(() => app.send(new DecryptCommand({ CiphertextBlob: red, EncryptionContext: { tenant: 'red' } })));
+    expect(e.name).toBe('AccessDeniedException');
+    expect(e.message).toContain('with an explicit deny in a resource-based policy');
+    await admin.send(new DecryptCommand({ CiphertextBlob: red, EncryptionContext: { tenant: 'red' } }));
+  });
+
+  test('PutKeyPolicy validation: malformed → MalformedPolicyDocumentException; lockout check; size limit', async () => {
+    const id = await key();
+    expect((await failure(() => admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: '{"Version":"2012-10-17"}' })))).name).toBe('MalformedPolicyDocumentException');
+    const lockout = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: APP }, Action: 'kms:*', Resource: '*' }] });
+    expect((await failure(() => admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: lockout })))).message).toBe('The new key policy will not allow you to update the key policy in the future.');
+    await admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: lockout, BypassPolicyLockoutSafetyCheck: true }));
+    expect((await failure(() => admin.send(new DescribeKeyCommand({ KeyId: id })))).name).toBe('AccessDeniedException');
+    expect((await failure(() => admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: ' '.repeat(131073) })))).name).toBe('ValidationException');
+  });
+});
+
+describe('grants', () => {
+  test('a grant lets its grantee use the key for its operations, within its constraints', async () => {
+    const id = await key(adminOnly);
+    const g = await admin.send(new CreateGrantCommand({
+      KeyId: id,
+      GranteePrincipal: APP,
+      RetiringPrincipal: ADMIN,
+      Operations: ['Encrypt', 'Decrypt'],
+      Constraints: { EncryptionContextSubset: { tenant: 'blue' } },
+      Name: 'app-blue',
+    }));
+    expect(g.GrantId).toMatch(/^[0-9a-f]{64}$/);
+    expect(g.GrantToken).toBeTruthy();
+    const blob = (await app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x'), EncryptionContext: { tenant: 'blue', v: '1' }, GrantTokens: [g.GrantToken ?? ''] }))).CiphertextBlob;
+    await app.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { tenant: 'blue', v: '1' } }));
+    expect((await failure(() => app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x'), EncryptionContext: { tenant: 'red' } })))).name).toBe('AccessDeniedException');
+    expect((await failure(() => app.send(new GenerateDataKeyCommand({ KeyId: id, NumberOfBytes: 32, EncryptionContext: { tenant: 'blue' } })))).name).toBe('AccessDeniedException');
+    // Same Name and parameters: CreateGrant is idempotent.
+    const again = await admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, RetiringPrincipal: ADMIN, Operations: ['Decrypt', 'Encrypt'], Constraints: { EncryptionContextSubset: { tenant: 'blue' } }, Name: 'app-blue' }));
+    expect(again.GrantId).toBe(g.GrantId);
+    const listed = await admin.send(new ListGrantsCommand({ KeyId: id }));
+    expect(listed.Grants).toHaveLength(1);
+    expect(listed.Grants?.[0]).toMatchObject({ GrantId: g.GrantId, GranteePrincipal: APP, RetiringPrincipal: ADMIN, Name: 'app-blue', IssuingAccount: `arn:aws:iam::${ACCOUNT}:root` });
+    expect((await admin.send(new ListRetirableGrantsCommand({ RetiringPrincipal: ADMIN }))).Grants?.map((x) => x.GrantId)).toContain(g.GrantId);
+    // The grantee may not retire it (no RetireGrant operation); the retiring principal may.
+    expect((await failure(() => app.send(new RetireGrantCommand({ GrantToken: g.GrantToken })))).name).toBe('AccessDeniedException');
+    await admin.send(new RetireGrantCommand({ KeyId: id, GrantId: g.GrantId }));
+    expect((await failure(() => app.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x'), EncryptionContext: { tenant: 'blue' } })))).name).toBe('AccessDeniedException');
+    expect((await failure(() => admin.send(new RetireGrantCommand({ GrantToken: g.GrantToken })))).name).toBe('InvalidGrantTokenException');
+  });
+
+  test('RevokeGrant removes a grant at once; unknown grant ids are refused', async () => {
+    const id = await key(adminOnly);
+    const g = await admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, Operations: ['DescribeKey'] }));
+    await app.send(new DescribeKeyCommand({ KeyId: id }));
+    await admin.send(new RevokeGrantCommand({ KeyId: id, GrantId: g.GrantId }));
+    expect((await failure(() => app.send(new DescribeKeyCommand({ KeyId: id })))).name).toBe('AccessDeniedException');
+    expect((await failure(() => admin.send(new RevokeGrantCommand({ KeyId: id, GrantId: g.GrantId })))).name).toBe('NotFoundException');
+    expect((await failure(() => admin.send(new RetireGrantCommand({ KeyId: id, GrantId: 'f'.repeat(64) })))).name).toBe('InvalidGrantIdException');
+  });
+
+  test('CreateGrant validation: operations enum, required grantee, and the policy must allow kms:CreateGrant', async () => {
+    const id = await key(adminOnly);
+    const badOp = await failure(() => admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, Operations: ['Fly' as never] })));
+    expect(badOp.name).toBe('ValidationException');
+    expect(badOp.message).toContain("Value 'Fly' at 'operations.1.member' failed to satisfy constraint: Member must satisfy enum value set");
+    expect((await failure(() => admin.send(new CreateGrantCommand({ KeyId: id, Operations: ['Decrypt'] } as never)))).name).toBe('ValidationException');
+    expect((await failure(() => app.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, Operations: ['Decrypt'] })))).name).toBe('AccessDeniedException');
+  });
+});
