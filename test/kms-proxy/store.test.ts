@@ -18,7 +18,7 @@ afterAll(() => {
 });
 
 const SEED_KEY = '0b6a5a3e-2b8e-4a0e-9f55-2f1a4c1f7e01';
-const MATERIAL = Buffer.alloc(32, 0).map((_b, i) => (i * 37 + 11) & 0xff);
+const MATERIAL = Buffer.from(Array.from({ length: 32 }, (_b, i) => (i * 37 + 11) & 0xff));
 const seedYaml = `
 keys:
   - id: ${SEED_KEY}

@@ -44,7 +44,8 @@ describe('Encrypt / Decrypt', () => {
   test('a wrong, missing or extra context entry → InvalidCiphertextException with an empty message', async () => {
     const k = await newKey();
     const e = await f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), EncryptionContext: { a: 'bc' } }));
-    for (const EncryptionContext of [{ a: 'bd' }, {}, { a: 'bc', z: '1' }, { ab: 'c' }, { A: 'bc' }]) {
+    const wrong: Record<string, string>[] = [{ a: 'bd' }, {}, { a: 'bc', z: '1' }, { ab: 'c' }, { A: 'bc' }];
+    for (const EncryptionContext of wrong) {
       const err = await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: e.CiphertextBlob, EncryptionContext })));
       expect(err.name).toBe('InvalidCiphertextException');
       // AWS sends an empty message; the SDK reports an empty message as 'UnknownError'.
