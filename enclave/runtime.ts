@@ -4,7 +4,7 @@
 // flags). A key policy that pins PCR1 therefore pins the isolation, not only the code.
 // The host launches the enclave from this description and nothing else (`launchArgs`), so what is
 // measured is what runs.
-import { BuildInvalidOptionError, ImageMalformedError } from './errors.ts';
+import { BuildInvalidOptionError, EnclaveInvalidArgumentError, ImageMalformedError } from './errors.ts';
 import type { JsonValue } from './canonical-json.ts';
 
 /** How strongly the host must apply an OS-level isolation layer. */
@@ -120,7 +120,7 @@ export function readRuntimeDescriptor(x: JsonValue): RuntimeDescriptor {
  * with `memoryMiB` of memory: the measured flags, then the heap limit derived from the policy.
  */
 export function launchArgs(runtime: RuntimeDescriptor, memoryMiB: number): string[] {
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 64) throw new BuildInvalidOptionError('memoryMiB must be a whole number ≥ 64');
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 64) throw new EnclaveInvalidArgumentError('memoryMiB must be a whole number ≥ 64');
   const heap = Math.floor((memoryMiB * runtime.isolation.heapPercentOfMemory) / 100);
   return [...runtime.isolation.nodeFlags, `--max-old-space-size=${heap}`];
 }

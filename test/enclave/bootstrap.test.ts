@@ -1,13 +1,15 @@
 // The bootstrap: verifies the image, evaluates the app from memory (no disk) and calls its
-// `export default async function main(ctx)`. Run in-process, and once for real: the bundled
-// bootstrap taken from the image's BOOTSTRAP section, in a child `node` started with exactly the
-// measured flags (launchArgs) and an empty environment, the image arriving on stdin.
+// `export default async function main(ctx)`. Run in-process, and once for real: enclave/bootstrap.ts
+// bundled by esbuild and evaluated from a data: URL in a child `node` started with exactly the
+// measured flags (launchArgs) and an empty environment, the image arriving on stdin. (The process
+// entry that wires this to the vsock channel, enclave/boot.ts, is issue 5's and tested there.)
 import { afterAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { buildImage, launchArgs, loadImage, startEnclave, type BuildResult } from '../../enclave/index.ts';
-import { cleanup, examplesDir, fixCrc, tempDir, writeFile } from './fixtures.ts';
+import { build } from 'esbuild';
+import { cleanup, examplesDir, fixCrc, repoRoot, tempDir, writeFile } from './fixtures.ts';
 
 afterAll(cleanup);
 
@@ -85,14 +87,19 @@ describe('the bundled bootstrap in an isolated process (node --permission, no gr
       }`;
     const { image } = await buildSource(app, 'isolated.ts');
     const loaded = loadImage(image);
-    // The host's side, in miniature (issue 5 wires it to the channel): evaluate the BOOTSTRAP
-    // section from memory, hand it the image, print what main returned.
+    const bundled = await build({
+      entryPoints: [join(repoRoot, 'enclave', 'bootstrap.ts')], absWorkingDir: repoRoot, bundle: true, format: 'esm',
+      platform: 'node', target: 'node26', write: false, outfile: 'bootstrap.js', logLevel: 'silent', tsconfigRaw: {},
+    });
+    const bootstrap = bundled.outputFiles[0]?.contents ?? new Uint8Array(0);
+    // The host's side, in miniature (issue 5 wires it to the channel): evaluate the bootstrap
+    // from memory, hand it the image, print what main returned.
     const host = `
       const boot = await import('data:text/javascript;base64,' + process.argv[1]);
       const chunks = []; for await (const c of process.stdin) chunks.push(c);
       const result = await boot.startEnclave(new Uint8Array(Buffer.concat(chunks)), {});
       process.stdout.write(JSON.stringify(result));`;
-    const args = [...launchArgs(loaded.runtime, 128), '--input-type=module', '-e', host, Buffer.from(loaded.bootstrap).toString('base64')];
+    const args = [...launchArgs(loaded.runtime, 128), '--input-type=module', '-e', host, Buffer.from(bootstrap).toString('base64')];
     expect(args.slice(0, 2)).toEqual(['--permission', '--max-old-space-size=96']);
     const out = execFileSync(process.execPath, args, { input: image, env: {}, timeout: 20_000 }).toString();
     expect(JSON.parse(out)).toEqual({

@@ -180,6 +180,7 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     const loaded = loadImage(r.image);
     expect(loaded.runtime.isolation).toEqual(isolation);
     expect(launchArgs(loaded.runtime, 512)).toEqual(['--permission', '--disable-proto=throw', '--max-old-space-size=384']);
+    expect(() => launchArgs(loaded.runtime, 16)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
 

@@ -171,6 +171,13 @@ describe('each corruption has its own code', () => {
     ftruncateSync(fd, MAX_IMAGE_SIZE + 4096);
     closeSync(fd);
     expect(codeOf(() => readImageFile(path))).toBe('ERR_IMAGE_TOO_LARGE');
+    // …unless it is not an image at all: a huge foreign file is reported as foreign.
+    const foreign = join(tempDir(), 'huge.iso');
+    const fd2 = openSync(foreign, 'w');
+    writeSync(fd2, new TextEncoder().encode('CD001 not an image'));
+    ftruncateSync(fd2, MAX_IMAGE_SIZE + 4096);
+    closeSync(fd2);
+    expect(codeOf(() => readImageFile(foreign))).toBe('ERR_IMAGE_BAD_MAGIC');
   });
 
   test('wrong version: version 0, 2 and 0xffff → ERR_IMAGE_UNSUPPORTED_VERSION, checked before the checksum', () => {
