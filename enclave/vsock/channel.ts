@@ -124,6 +124,7 @@ export class Channel extends EventEmitter implements ConnectionHost {
   #nsmChain: Promise<void> = Promise.resolve();
 
   #closeReason: VsockError | undefined;
+  #graceful = false;
   readonly #closed: Promise<VsockError>;
   #resolveClosed!: (e: VsockError) => void;
 
@@ -263,19 +264,28 @@ export class Channel extends EventEmitter implements ConnectionHost {
     });
   }
 
-  /** Tears the channel down: every open connection fails with ERR_VSOCK_CHANNEL_CLOSED. */
+  /**
+   * Tears the channel down. With a reason (a peer violation, a failed transport), every open
+   * connection fails with ERR_VSOCK_CHANNEL_CLOSED carrying it as `cause`; without one (the host
+   * chose to close), connections are destroyed quietly, as socket.destroy() does.
+   */
   destroy(reason?: Error): void {
     if (this.#closeReason) return;
     const err =
       reason instanceof VsockError ? reason : new VsockError('ERR_VSOCK_CHANNEL_CLOSED', 'vsock channel closed', reason ? { cause: reason } : undefined);
     this.#closeReason = err;
     const connErr =
-      err.code === 'ERR_VSOCK_CHANNEL_CLOSED' ? err : new VsockError('ERR_VSOCK_CHANNEL_CLOSED', 'vsock channel closed', { cause: err });
+      reason === undefined
+        ? undefined
+        : err.code === 'ERR_VSOCK_CHANNEL_CLOSED'
+          ? err
+          : new VsockError('ERR_VSOCK_CHANNEL_CLOSED', 'vsock channel closed', { cause: err });
     for (const conn of [...this.#conns.values()]) conn._onChannelClosed(connErr);
     this.#conns.clear();
-    for (const p of this.#nsmPending.values()) p.reject(connErr);
+    const nsmErr = connErr ?? err;
+    for (const p of this.#nsmPending.values()) p.reject(nsmErr);
     this.#nsmPending.clear();
-    for (const b of this.#nsmBacklog) b.pending.reject(connErr);
+    for (const b of this.#nsmBacklog) b.pending.reject(nsmErr);
     this.#nsmBacklog.length = 0;
     this.#drainWaiters = [];
     this.#waiting.clear();
@@ -285,16 +295,21 @@ export class Channel extends EventEmitter implements ConnectionHost {
     t.off('data', this.#onTransportData);
     t.off('drain', this.#onDrain);
     // Keep an error listener: a late EPIPE on a dead transport must not become an uncaught error.
-    t.destroy();
+    if (this.#graceful) t.end(() => t.destroy());
+    else t.destroy();
     this.#resolveClosed(err);
     this.emit('close', err);
   }
 
-  /** Graceful close: queued frames are written, then the transport is ended and the channel torn down. */
+  /**
+   * Graceful close: frames already queued are still written, then the transport is ended; open
+   * connections are destroyed quietly here and fail with ERR_VSOCK_CHANNEL_CLOSED on the peer.
+   */
   close(): Promise<VsockError> {
     if (this.alive) {
       this.#flush();
-      this.#transport.end(() => this.destroy());
+      this.#graceful = true;
+      this.destroy();
     }
     return this.#closed;
   }

@@ -188,9 +188,9 @@ export class VsockConnection extends Duplex {
   }
 
   /** @internal The channel is gone: no frames may be sent any more. */
-  _onChannelClosed(err: VsockError): void {
+  _onChannelClosed(err: VsockError | undefined): void {
     this.#silent = true;
-    if (this.#finSent && this.#finReceived) this.destroy();
+    if (err === undefined || (this.#finSent && this.#finReceived)) this.destroy();
     else this.destroy(err);
   }
 
