@@ -16,22 +16,18 @@ export {
   type DecodedDocument,
 } from './document.ts';
 export { LEAF_LIFETIME_MS, SandboxPki, defaultDataDir, type LeafCredential, type PkiOptions } from './pki.ts';
+export { NsmDevice, type AttestationRequest, type DocumentFields, type DocumentSigner, type NsmDescription, type NsmDeviceOptions } from './nsm.ts';
+// nsm-protocol.ts is also a public entry on its own: the light one enclave bundles import.
 export {
   NSM_MAX_REQUEST,
   NSM_RANDOM_BYTES,
   NSM_RESPONSE_MAX,
-  NsmDevice,
   NsmError,
   decodeNsmResponse,
   encodeNsmRequest,
-  type AttestationRequest,
-  type DocumentFields,
-  type DocumentSigner,
-  type NsmDescription,
-  type NsmDeviceOptions,
   type NsmErrorCode,
   type NsmRequest,
-} from './nsm.ts';
+} from './nsm-protocol.ts';
 export { AttestationAuthority, type CreateDeviceOptions } from './authority.ts';
 export { ChainCache, type ValidatedChain } from './chain.ts';
 export { awsNitroRoot, derSha256, isDebugDocument, verifyAttestation, type TrustAnchor, type VerifiedDocument, type VerifyOptions } from './verify.ts';

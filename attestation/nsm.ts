@@ -6,46 +6,10 @@
 // InvalidIndex, a write to a locked PCR ReadOnlyIndex. Documents carry every locked PCR.
 import { randomBytes } from 'node:crypto';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
-import { AttestationError, InvalidArgumentError } from './errors.ts';
+import { InvalidArgumentError } from './errors.ts';
+import { NSM_MAX_REQUEST, NSM_RANDOM_BYTES, NSM_RESPONSE_MAX, NSM_VERSION, NsmError } from './nsm-protocol.ts';
 import { extendPcr, LOCKED_AT_BOOT, PCR_COUNT, PCR_LENGTH, zeroPcr } from './pcr.ts';
 import { MAX_OPTIONAL_FIELD } from './document.ts';
-
-export const NSM_MAX_REQUEST = 4096;
-export const NSM_RANDOM_BYTES = 256;
-/** The response buffer the NSM driver hands the device (nsm-api `NSM_RESPONSE_MAX_SIZE`, 0x3000). */
-export const NSM_RESPONSE_MAX = 0x3000;
-export const NSM_VERSION = { major: 1, minor: 0, patch: 0 } as const;
-
-export type NsmErrorCode =
-  | 'InvalidArgument'
-  | 'InvalidIndex'
-  | 'InvalidResponse'
-  | 'ReadOnlyIndex'
-  | 'InvalidOperation'
-  | 'BufferTooSmall'
-  | 'InputTooLarge'
-  | 'InternalError';
-
-const ERROR_CODES: readonly NsmErrorCode[] = [
-  'InvalidArgument',
-  'InvalidIndex',
-  'InvalidResponse',
-  'ReadOnlyIndex',
-  'InvalidOperation',
-  'BufferTooSmall',
-  'InputTooLarge',
-  'InternalError',
-];
-
-/** An NSM request failed with one of the device's error codes (also the wire `{"Error": …}`). */
-export class NsmError extends AttestationError {
-  static override readonly code = 'ERR_NSM';
-  readonly nsmCode: NsmErrorCode;
-  constructor(nsmCode: NsmErrorCode, message?: string) {
-    super(message ?? `NSM error: ${nsmCode}`);
-    this.nsmCode = nsmCode;
-  }
-}
 
 export interface NsmDescription {
   readonly versionMajor: number;
@@ -268,37 +232,4 @@ function bytes(v: CborValue | undefined, nullable: boolean): Uint8Array | null {
   if (typeof v === 'string') return new TextEncoder().encode(v);
   if (nullable && (v === null || v === undefined)) return null;
   throw new NsmError('InvalidOperation');
-}
-
-// ---- client side: what enclave code sends and reads back ----
-
-export type NsmRequest =
-  | 'DescribeNSM'
-  | 'GetRandom'
-  | { DescribePCR: { index: number } }
-  | { ExtendPCR: { index: number; data: Uint8Array } }
-  | { LockPCR: { index: number } }
-  | { LockPCRs: { range: number } }
-  | { Attestation: { user_data: Uint8Array | null; nonce: Uint8Array | null; public_key: Uint8Array | null } };
-
-export function encodeNsmRequest(request: NsmRequest): Uint8Array {
-  return encodeCbor(request);
-}
-
-/**
- * Decodes a device response; `{"Error": code}` becomes a thrown NsmError, a response that is not
- * one of the API's shapes an NsmError('InvalidResponse').
- */
-export function decodeNsmResponse(bytes: Uint8Array): CborValue {
-  let r: CborValue;
-  try {
-    r = decodeCbor(bytes, 'NSM response');
-  } catch {
-    throw new NsmError('InvalidResponse');
-  }
-  if (r instanceof Map && r.size === 1 && r.has('Error')) {
-    const code = r.get('Error');
-    throw new NsmError(ERROR_CODES.includes(code as NsmErrorCode) ? (code as NsmErrorCode) : 'InvalidResponse');
-  }
-  return r;
 }

@@ -4,7 +4,7 @@
 // over it (never from disk), verifies it, runs the app and reports status; then the process lives
 // as long as the channel does.
 import { startEnclave } from './bootstrap.ts';
-import { BOOT_PORT, encodeStatus, type BootStatus } from './boot-protocol.ts';
+import { BOOT_PORT, HEARTBEAT_MS, encodeStatus, type BootStatus } from './boot-protocol.ts';
 import { openEnclaveChannel } from './vsock/index.ts';
 import type { Channel, VsockConnection } from './vsock/index.ts';
 import type { EnclaveServices } from './services.ts';
@@ -49,6 +49,8 @@ function services(channel: Channel, ready: () => void, debug: boolean): EnclaveS
 
 async function boot(): Promise<void> {
   const channel = openEnclaveChannel();
+  // The host is our only world: when the channel goes (host exit, terminate), so do we.
+  void channel.closed.then(() => process.exit(0));
   const conn = await channel.connect(BOOT_PORT);
   const send = (s: BootStatus): void => {
     if (!conn.destroyed && conn.writable) conn.write(encodeStatus(s));
@@ -70,6 +72,7 @@ async function boot(): Promise<void> {
     setImmediate(() => process.exit(70));
   });
   const image = await readAll(conn);
+  setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
   const debug = process.argv.includes('--nitro-sandbox-debug');
   try {
     await startEnclave(image, services(channel, ready, debug));

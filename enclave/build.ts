@@ -57,10 +57,10 @@ let bootstrapBundle: Promise<Uint8Array> | undefined;
 
 /**
  * The bootstrap, bundled once per process. Paths in it are relative to the repository root
- * (`enclave/bootstrap.ts`), so every checkout of the same commit yields the same bytes and PCR1.
+ * (`enclave/boot.ts`, the process entry, with `bootstrap.ts` and the channel), so every checkout of the same commit yields the same bytes and PCR1.
  */
 export function bundledBootstrap(): Promise<Uint8Array> {
-  bootstrapBundle ??= bundleModule(join(here, 'bootstrap.ts'), repoRoot).catch((e: unknown) => {
+  bootstrapBundle ??= bundleModule(join(here, 'boot.ts'), repoRoot).catch((e: unknown) => {
     bootstrapBundle = undefined;
     throw e;
   });

@@ -1,7 +1,10 @@
 // The NSM API for apps, over the device interface the bootstrap provides: typed calls that build
 // the nsm-api CBOR requests and read the responses (device errors become NsmError with the
 // device's code, e.g. 'ReadOnlyIndex').
-import { decodeNsmResponse, encodeNsmRequest, NsmError, type CborValue, type NsmDescription } from '../../attestation/index.ts';
+// The light protocol entry of attestation/, not its index: apps bundle this, and must not carry the
+// PKI and X.509 code with them.
+import { decodeNsmResponse, encodeNsmRequest, NsmError, type CborValue } from '../../attestation/nsm-protocol.ts';
+import type { NsmDescription } from '../../attestation/index.ts';
 import type { EnclaveServices } from '../services.ts';
 
 function field(r: CborValue, name: string): Map<CborValue, CborValue> {

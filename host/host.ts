@@ -1,0 +1,300 @@
+// The host: launches enclaves from images, gives each an NSM device backed by the attestation
+// authority, addresses them by CID, and keeps the nitro-cli view of them (describe, terminate,
+// console). In-process for tests and the library API; the daemon wraps one for the CLI.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AttestationAuthority, measureText, toHex } from '../attestation/index.ts';
+import { loadImage, type LoadedImage, type NitroMeasurements } from '../enclave/index.ts';
+import type { ConnectionHandler, VsockConnection, VsockListener } from '../enclave/vsock/index.ts';
+import { VsockRegistry } from './vsock/index.ts';
+import { EnclaveProcess, type EnclaveState, type ProcessLimits } from './enclave-process.ts';
+import { ConsoleUnavailableError, EnclaveBootError, EnclaveConflictError, EnclaveNotFoundError, InvalidEnclaveArgumentError } from './errors.ts';
+import { planLaunch, probeIsolation, type IsolationReport, type LaunchPlan } from './isolation.ts';
+
+export interface HostOptions {
+  /** Where the PKI lives (default $NITRO_SANDBOX_HOME or ~/.nitro-sandbox). */
+  readonly dataDir?: string;
+  /** The parent instance id, in enclave ids and PCR4 (default: random `i-<16 hex>`). */
+  readonly instanceId?: string;
+  /** Measured into PCR3 as AWS measures the parent's IAM role (optional). */
+  readonly parentRoleArn?: string;
+  readonly hangTimeoutMs?: number;
+  readonly bootTimeoutMs?: number;
+  readonly watchdogIntervalMs?: number;
+  readonly clock?: () => number;
+}
+
+export interface RunOptions {
+  readonly memoryMiB: number;
+  readonly cpuCount?: number;
+  readonly cpuIds?: readonly number[];
+  readonly cid?: number;
+  readonly debugMode?: boolean;
+  readonly name?: string;
+  readonly allowWeakerIsolation?: boolean;
+}
+
+/** `run-enclave` output, as nitro-cli prints it. */
+export interface RunResult {
+  readonly EnclaveName: string;
+  readonly EnclaveID: string;
+  readonly ProcessID: number;
+  readonly EnclaveCID: number;
+  readonly NumberOfCPUs: number;
+  readonly CPUIDs: readonly number[];
+  readonly MemoryMiB: number;
+}
+
+/** `describe-enclaves` entry: nitro-cli's fields plus the isolation layers and, once ended, why. */
+export interface EnclaveDescription extends RunResult {
+  readonly State: EnclaveState;
+  readonly Flags: 'NONE' | 'DEBUG_MODE';
+  readonly Measurements: NitroMeasurements;
+  readonly Isolation: IsolationReport;
+  readonly ExitReason?: string;
+}
+
+interface Enclave {
+  readonly id: string;
+  readonly name: string;
+  readonly cid: number;
+  readonly cpuIds: readonly number[];
+  readonly memoryMiB: number;
+  readonly debug: boolean;
+  readonly measurements: NitroMeasurements;
+  readonly proc: EnclaveProcess;
+}
+
+const MIN_MEMORY_MIB = 64;
+const KEEP_ENDED = 32;
+
+function hex(x: Uint8Array): string {
+  return toHex(x);
+}
+
+export class Host {
+  readonly instanceId: string;
+  readonly authority: AttestationAuthority;
+  readonly vsock = new VsockRegistry();
+  readonly #options: HostOptions;
+  readonly #limits: Omit<ProcessLimits, 'memoryMiB'>;
+  readonly #enclaves = new Map<string, Enclave>();
+  readonly #ended: Enclave[] = [];
+  readonly #warm = new Map<string, EnclaveProcess[]>();
+  #closed = false;
+
+  private constructor(authority: AttestationAuthority, options: HostOptions) {
+    this.authority = authority;
+    this.#options = options;
+    this.instanceId = options.instanceId ?? `i-${randomBytes(8).toString('hex')}`;
+    if (!/^i-[0-9a-f]{8,17}$/.test(this.instanceId)) throw new InvalidEnclaveArgumentError('instanceId must look like i-0123456789abcdef');
+    this.#limits = {
+      hangTimeoutMs: options.hangTimeoutMs ?? 10_000,
+      bootTimeoutMs: options.bootTimeoutMs ?? 20_000,
+      watchdogIntervalMs: options.watchdogIntervalMs ?? 250,
+    };
+  }
+
+  static async start(options: HostOptions = {}): Promise<Host> {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const authority = await AttestationAuthority.open({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+    return new Host(authority, options);
+  }
+
+  #cpuIds(opts: RunOptions): number[] {
+    const machine = probeIsolation();
+    if (opts.cpuIds && opts.cpuCount !== undefined) throw new InvalidEnclaveArgumentError('give --cpu-count or --cpu-ids, not both');
+    if (opts.cpuIds) {
+      const ids = [...opts.cpuIds];
+      if (ids.length === 0 || ids.some((c) => !Number.isInteger(c) || c < 0) || new Set(ids).size !== ids.length) {
+        throw new InvalidEnclaveArgumentError('--cpu-ids must be distinct non-negative integers');
+      }
+      return ids;
+    }
+    const n = opts.cpuCount ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new InvalidEnclaveArgumentError('--cpu-count must be a positive integer');
+    if (n > machine.cpus) throw new InvalidEnclaveArgumentError(`--cpu-count ${n} exceeds the ${machine.cpus} CPUs of this machine`);
+    return Array.from({ length: n }, (_, i) => i);
+  }
+
+  #plan(image: LoadedImage, opts: RunOptions, cpuIds: readonly number[]): LaunchPlan {
+    return planLaunch({
+      runtime: image.runtime,
+      memoryMiB: opts.memoryMiB,
+      cpuIds,
+      debug: opts.debugMode === true,
+      allowWeakerIsolation: opts.allowWeakerIsolation === true,
+      bootstrap: new TextDecoder().decode(image.bootstrap),
+    });
+  }
+
+  static #poolKey(plan: LaunchPlan): string {
+    return JSON.stringify([plan.command, plan.args, plan.env]);
+  }
+
+  /** Boots an enclave from image bytes and resolves once its app reports ready. */
+  async runEnclave(imageBytes: Uint8Array, opts: RunOptions): Promise<RunResult> {
+    if (this.#closed) throw new EnclaveBootError('the host is stopped');
+    if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < MIN_MEMORY_MIB) {
+      throw new InvalidEnclaveArgumentError(`--memory must be a whole number of MiB ≥ ${MIN_MEMORY_MIB}`);
+    }
+    const image = loadImage(imageBytes);
+    if (image.runtime.node !== process.version) {
+      throw new EnclaveBootError(`the image was built for Node ${image.runtime.node}; this host runs ${process.version} (rebuild the image)`);
+    }
+    const name = opts.name ?? image.manifest.name;
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidEnclaveArgumentError('--enclave-name must be 1–64 of [A-Za-z0-9._-]');
+    for (const e of this.#enclaves.values()) if (e.name === name) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
+    const cpuIds = this.#cpuIds(opts);
+    const plan = this.#plan(image, opts, cpuIds);
+    const cid = this.vsock.reserve(opts.cid);
+    const id = `${this.instanceId}-enc${randomBytes(8).toString('hex')}`;
+    const debug = opts.debugMode === true;
+    const m = image.measurements;
+    const pcrs = new Map<number, Uint8Array>([
+      [0, m.pcr0],
+      [1, m.pcr1],
+      [2, m.pcr2],
+      [4, measureText(this.instanceId)],
+    ]);
+    if (this.#options.parentRoleArn) pcrs.set(3, measureText(this.#options.parentRoleArn));
+    if (m.pcr8) pcrs.set(8, m.pcr8);
+    let proc: EnclaveProcess | undefined;
+    try {
+      const device = await this.authority.createDevice({ moduleId: id, measurements: pcrs, debug });
+      proc = this.#takeWarm(plan) ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
+      this.vsock.attach(cid, proc.channel);
+      await proc.boot(imageBytes, device);
+    } catch (e) {
+      proc?.kill('boot failed');
+      this.vsock.release(cid);
+      throw e;
+    }
+    const measurements: NitroMeasurements = {
+      HashAlgorithm: 'Sha384 { ... }',
+      PCR0: debug ? '0'.repeat(96) : hex(m.pcr0),
+      PCR1: debug ? '0'.repeat(96) : hex(m.pcr1),
+      PCR2: debug ? '0'.repeat(96) : hex(m.pcr2),
+      ...(m.pcr8 ? { PCR8: hex(m.pcr8) } : {}),
+    };
+    const enclave: Enclave = { id, name, cid, cpuIds, memoryMiB: opts.memoryMiB, debug, measurements, proc };
+    this.#enclaves.set(id, enclave);
+    void proc.exited.then(() => {
+      this.#enclaves.delete(id);
+      this.#ended.push(enclave);
+      if (this.#ended.length > KEEP_ENDED) this.#ended.shift();
+    });
+    return this.#runResult(enclave);
+  }
+
+  #runResult(e: Enclave): RunResult {
+    return {
+      EnclaveName: e.name,
+      EnclaveID: e.id,
+      ProcessID: e.proc.pid ?? 0,
+      EnclaveCID: e.cid,
+      NumberOfCPUs: e.cpuIds.length,
+      CPUIDs: e.cpuIds,
+      MemoryMiB: e.memoryMiB,
+    };
+  }
+
+  /** Running enclaves, then recently ended ones with their exit reason. */
+  describeEnclaves(): EnclaveDescription[] {
+    return [...this.#enclaves.values(), ...this.#ended].map((e) => ({
+      ...this.#runResult(e),
+      State: e.proc.state,
+      Flags: e.debug ? 'DEBUG_MODE' : 'NONE',
+      Measurements: e.measurements,
+      Isolation: e.proc.plan.report,
+      ...(e.proc.state === 'TERMINATED' || e.proc.exitReason ? { ExitReason: e.proc.exitReason ?? 'terminated' } : {}),
+    }));
+  }
+
+  #find(ref: { id?: string; name?: string }): Enclave {
+    for (const e of this.#enclaves.values()) {
+      if ((ref.id !== undefined && e.id === ref.id) || (ref.name !== undefined && e.name === ref.name)) return e;
+    }
+    throw new EnclaveNotFoundError(`no running enclave with ${ref.id !== undefined ? `id ${ref.id}` : `name ${ref.name}`}`);
+  }
+
+  /** Terminates one enclave (by id or name) or all; nitro-cli's JSON for each. */
+  async terminate(ref: { id?: string; name?: string } | 'all'): Promise<{ EnclaveName: string; EnclaveID: string; Terminated: boolean }[]> {
+    const targets = ref === 'all' ? [...this.#enclaves.values()] : [this.#find(ref)];
+    await Promise.all(
+      targets.map(async (e) => {
+        e.proc.kill('terminated');
+        await e.proc.exited;
+      }),
+    );
+    return targets.map((e) => ({ EnclaveName: e.name, EnclaveID: e.id, Terminated: true }));
+  }
+
+  /** The enclave's console (history + live); refused unless it runs in debug mode. */
+  console(ref: { id?: string; name?: string }, onChunk: (chunk: Buffer | null) => void): () => void {
+    const e = this.#find(ref);
+    if (!e.debug) throw new ConsoleUnavailableError(`enclave ${e.id} is not running in debug mode; its console is not readable`);
+    return e.proc.subscribeConsole(onChunk);
+  }
+
+  /** Connects to `port` of the enclave with `cid` (ECONNREFUSED when nobody listens). */
+  connect(cid: number, port: number): Promise<VsockConnection> {
+    return this.vsock.connect(cid, port);
+  }
+
+  /** Listens on the parent's `port` (CID 3) for connections from every enclave. */
+  listenParent(port: number, handler: ConnectionHandler): VsockListener {
+    return this.vsock.listen(port, handler);
+  }
+
+  /**
+   * Keeps `count` processes booted for images with this image's runtime and bootstrap, so a
+   * matching runEnclave skips process start-up. The pool refills itself after each take.
+   */
+  async prewarm(imageBytes: Uint8Array, opts: RunOptions & { count: number }): Promise<void> {
+    const image = loadImage(imageBytes);
+    const plan = this.#plan(image, opts, this.#cpuIds(opts));
+    const key = Host.#poolKey(plan);
+    const pool = this.#warm.get(key) ?? [];
+    this.#warm.set(key, pool);
+    const memoryMiB = opts.memoryMiB;
+    while (pool.length < opts.count) pool.push(EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }));
+    this.#poolSizes.set(key, { count: opts.count, plan, memoryMiB });
+    await Promise.all(pool.map((p) => p.waitBootConnection()));
+  }
+
+  readonly #poolSizes = new Map<string, { count: number; plan: LaunchPlan; memoryMiB: number }>();
+
+  #takeWarm(plan: LaunchPlan): EnclaveProcess | undefined {
+    const key = Host.#poolKey(plan);
+    const pool = this.#warm.get(key);
+    if (!pool) return undefined;
+    let p: EnclaveProcess | undefined;
+    while ((p = pool.shift()) && (p.state !== 'BOOTING' || !p.channel.alive));
+    const spec = this.#poolSizes.get(key);
+    if (spec && !this.#closed) {
+      while (pool.length < spec.count) pool.push(EnclaveProcess.spawn(spec.plan, { ...this.#limits, memoryMiB: spec.memoryMiB }));
+    }
+    return p;
+  }
+
+  get warmCount(): number {
+    let n = 0;
+    for (const pool of this.#warm.values()) n += pool.filter((p) => p.state === 'BOOTING' && p.channel.alive).length;
+    return n;
+  }
+
+  /** Terminates every enclave and warm process. */
+  async stop(): Promise<void> {
+    this.#closed = true;
+    const warm = [...this.#warm.values()].flat();
+    this.#warm.clear();
+    for (const p of warm) p.kill('host stopped');
+    await Promise.all([this.terminate('all'), ...warm.map((p) => p.exited)]);
+  }
+}
+
+export function defaultRuntimeDir(): string {
+  return process.env.NITRO_SANDBOX_RUNTIME_DIR ?? join(process.env.XDG_RUNTIME_DIR ?? '/tmp', `nitro-sandbox-${process.getuid?.() ?? 'user'}`);
+}

@@ -1,0 +1,134 @@
+// The isolation layers an enclave process runs under, what this machine offers of them, and the
+// exact command that applies them. Each layer is real and reported (describe-enclaves):
+//   - network namespace: `unshare --net` (as root) or `unshare --user --map-root-user --net`
+//     (unprivileged user namespaces): the process sees only a down loopback;
+//   - Node's permission model: the image's measured flags (`--permission`, no grants);
+//   - empty environment, standard input on /dev/null, no descriptors but the channel (fd 3), and
+//     stdout/stderr opened only in debug mode;
+//   - heap limit from --memory (measured policy) plus an RSS watchdog in the host;
+//   - CPU affinity with `taskset` when the machine has the CPUs asked for.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { launchArgs, type RuntimeDescriptor } from '../enclave/index.ts';
+import { IsolationUnavailableError, InvalidEnclaveArgumentError } from './errors.ts';
+
+export interface MachineIsolation {
+  /** How to enter a new network namespace here, or null when the kernel or permissions refuse. */
+  readonly netns: readonly string[] | null;
+  readonly netnsReason: string;
+  /** `taskset` path, or null. */
+  readonly taskset: string | null;
+  readonly cpus: number;
+}
+
+let probed: MachineIsolation | undefined;
+
+function which(name: string): string | null {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
+    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return null;
+}
+
+/** Probes once per process what this machine allows (a real `unshare … true` run). */
+export function probeIsolation(): MachineIsolation {
+  if (probed) return probed;
+  const unshare = which('unshare');
+  let netns: string[] | null = null;
+  let reason = 'unshare(1) not found';
+  if (unshare) {
+    for (const candidate of [[unshare, '--net'], [unshare, '--user', '--map-root-user', '--net']]) {
+      const r = spawnSync(candidate[0]!, [...candidate.slice(1), '--', 'true'], { env: {}, stdio: 'ignore', timeout: 5000 });
+      if (r.status === 0) {
+        netns = candidate;
+        reason = candidate.includes('--user') ? 'user + network namespace' : 'network namespace';
+        break;
+      }
+      reason = 'the kernel refused new network namespaces (unshare failed)';
+    }
+  }
+  probed = Object.freeze({ netns, netnsReason: reason, taskset: which('taskset'), cpus: availableParallelism() });
+  return probed;
+}
+
+export interface LaunchRequest {
+  readonly runtime: RuntimeDescriptor;
+  readonly memoryMiB: number;
+  readonly cpuIds: readonly number[];
+  readonly debug: boolean;
+  /** Accept running without a layer the image prefers or requires (`--allow-weaker-isolation`). */
+  readonly allowWeakerIsolation: boolean;
+  readonly bootstrap: string;
+}
+
+/** What describe-enclaves shows: every layer and whether it is active. */
+export interface IsolationReport {
+  readonly NetworkNamespace: boolean;
+  readonly PermissionModel: boolean;
+  readonly NodeFlags: readonly string[];
+  readonly EmptyEnvironment: boolean;
+  readonly StdinClosed: boolean;
+  /** fd → what it is: 0 is /dev/null, 1–2 the console (debug mode) or /dev/null, 3 the channel. */
+  readonly Descriptors: Readonly<Record<string, string>>;
+  readonly HeapLimitMiB: number;
+  readonly RssLimitMiB: number;
+  readonly CpuAffinity: readonly number[] | null;
+  readonly Weakened: readonly string[];
+}
+
+export interface LaunchPlan {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly report: IsolationReport;
+}
+
+/** Builds the exact command line for an enclave, or refuses when a demanded layer is missing. */
+export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probeIsolation()): LaunchPlan {
+  const { layers } = req.runtime.isolation;
+  const weakened: string[] = [];
+  const prefix: string[] = [];
+  if (layers.networkNamespace !== 'off') {
+    if (machine.netns) prefix.push(...machine.netns, '--');
+    else if (req.allowWeakerIsolation) weakened.push(`network namespace: ${machine.netnsReason}`);
+    else {
+      throw new IsolationUnavailableError(
+        `the image demands a network namespace and this machine cannot make one (${machine.netnsReason}); pass --allow-weaker-isolation to run without it`,
+      );
+    }
+  }
+  let affinity: number[] | null = null;
+  if (layers.cpuAffinity !== 'off') {
+    const missing = req.cpuIds.filter((c) => c >= machine.cpus);
+    if (missing.length) throw new InvalidEnclaveArgumentError(`CPU ids ${missing.join(', ')} do not exist on this machine (${machine.cpus} CPUs)`);
+    if (machine.taskset) {
+      prefix.push(machine.taskset, '--cpu-list', req.cpuIds.join(','));
+      affinity = [...req.cpuIds];
+    } else if (req.allowWeakerIsolation) weakened.push('CPU affinity: taskset(1) not found');
+    else throw new IsolationUnavailableError('the image demands CPU affinity and taskset(1) is not installed; pass --allow-weaker-isolation to run without it');
+  }
+  const nodeArgs = launchArgs(req.runtime, req.memoryMiB);
+  const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeArgs.join(' '))?.[1] ?? 0);
+  // The bootstrap reads this marker to know it runs in debug mode (the host also zeroes PCR0–2).
+  const tail = ['--input-type=module', '--eval', req.bootstrap, ...(req.debug ? ['--', '--nitro-sandbox-debug'] : [])];
+  const args = [...prefix.slice(1), process.execPath, ...nodeArgs, ...tail];
+  const command = prefix[0] ?? process.execPath;
+  return {
+    command,
+    args: prefix.length ? args : [...nodeArgs, ...tail],
+    env: { ...req.runtime.isolation.environment },
+    report: {
+      NetworkNamespace: prefix.includes('--net'),
+      PermissionModel: req.runtime.isolation.nodeFlags.includes('--permission'),
+      NodeFlags: nodeArgs,
+      EmptyEnvironment: Object.keys(req.runtime.isolation.environment).length === 0,
+      StdinClosed: true,
+      Descriptors: { '0': '/dev/null', '1': req.debug ? 'console' : '/dev/null', '2': req.debug ? 'console' : '/dev/null', '3': 'vsock channel' },
+      HeapLimitMiB: heap,
+      RssLimitMiB: req.memoryMiB,
+      CpuAffinity: affinity,
+      Weakened: weakened,
+    },
+  };
+}
