@@ -5,11 +5,11 @@
 // as long as the channel does.
 import { startEnclave } from './bootstrap.ts';
 import { BOOT_PORT, HEARTBEAT_MS, encodeStatus, type BootStatus } from './boot-protocol.ts';
+import { MAX_IMAGE_SIZE } from './image/format.ts';
 import { openEnclaveChannel } from './vsock/index.ts';
 import type { Channel, VsockConnection } from './vsock/index.ts';
 import type { EnclaveServices } from './services.ts';
 
-const MAX_IMAGE = 256 << 20;
 
 function readAll(conn: VsockConnection): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -17,7 +17,7 @@ function readAll(conn: VsockConnection): Promise<Uint8Array> {
     let n = 0;
     conn.on('data', (c: Buffer) => {
       n += c.length;
-      if (n > MAX_IMAGE) conn.destroy(new Error('image too large'));
+      if (n > MAX_IMAGE_SIZE) conn.destroy(new Error('image too large'));
       else chunks.push(c);
     });
     conn.once('end', () => resolve(new Uint8Array(Buffer.concat(chunks, n))));

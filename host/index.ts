@@ -1,0 +1,15 @@
+// Public surface of the host domain: the in-process host (run, describe, terminate, console,
+// connect, warm pool), its isolation probe and errors. The CLI (host/cli) is built on it.
+export * from './errors.ts';
+export { Host, defaultRuntimeDir, type EnclaveDescription, type HostOptions, type RunOptions, type RunResult } from './host.ts';
+export { probeIsolation, planLaunch, type IsolationReport, type LaunchPlan, type MachineIsolation } from './isolation.ts';
+export type { EnclaveState } from './enclave-process.ts';
+export {
+  InvalidCidError,
+  MAX_ENCLAVE_CID,
+  MIN_ENCLAVE_CID,
+  VMADDR_CID_PARENT,
+  parseEnclaveCid,
+  validateEnclaveCid,
+  VsockRegistry,
+} from './vsock/index.ts';
