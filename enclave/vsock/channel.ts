@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, VsockConnection, type ConnectionHost } from './connection.ts';
-import { ProtocolError, VsockError } from './errors.ts';
+import { MalformedFrameError, ProtocolError, VsockError } from './errors.ts';
 import {
   encodeAccept,
   encodeDataHeader,
@@ -318,6 +318,7 @@ export class Channel extends EventEmitter implements ConnectionHost {
 
   /** @internal */
   sendData(id: number, chunk: Buffer, start: number, end: number): void {
+    if (!this.alive) return;
     const n = end - start;
     // Small payloads: one buffer (header + copy) is cheaper than two; bulk: no copy.
     if (n <= 1024) this.#enqueue(encodeDataSmall(id, chunk.subarray(start, end)));
@@ -408,8 +409,18 @@ export class Channel extends EventEmitter implements ConnectionHost {
     try {
       this.#decoder.push(chunk);
     } catch (err) {
-      // Anything the peer can cause lands here as a typed error and ends only this channel.
-      this.destroy(err instanceof VsockError ? err : new ProtocolError(`internal error while decoding: ${String(err)}`));
+      if (err instanceof MalformedFrameError || err instanceof ProtocolError) {
+        // Anything the peer can cause lands here as a typed error and ends only this channel.
+        this.destroy(err);
+        return;
+      }
+      // An application handler ('data', 'connect', …) threw while frames were being delivered. The
+      // rest of this read is lost, so the channel cannot go on; the exception itself stays the
+      // application's, uncaught, as it would be from a net.Socket handler.
+      this.destroy(new VsockError('ERR_VSOCK_CHANNEL_CLOSED', 'an event handler threw during frame delivery', { cause: err }));
+      process.nextTick(() => {
+        throw err;
+      });
     }
   };
 

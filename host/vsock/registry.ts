@@ -29,24 +29,24 @@ export class VsockRegistry {
   }
 
   /**
-   * Reserves a CID: the requested one after nitro-cli's checks, or (undefined / 0, nitro-cli's
-   * "pick one") the first free CID from firstAutoCid up, wrapping to 4.
+   * Reserves a CID: the requested one after nitro-cli's checks (0, 1, 2, 3 and ≥ 2^32−1 refused),
+   * or, with none requested, the first free CID from firstAutoCid up, wrapping to 4.
    */
   reserve(requested?: number): number {
-    if (requested === undefined || requested === 0) return this.#reserveAuto();
+    if (requested === undefined) return this.#reserveAuto();
     validateEnclaveCid(requested);
     if (this.#cids.has(requested)) throw new VsockError('ERR_VSOCK_CID_IN_USE', `CID ${requested} is already in use`);
     this.#cids.set(requested, null);
     return requested;
   }
 
+  // Each loop stops at the first free CID, so it walks at most (number of reserved CIDs) steps.
   #reserveAuto(): number {
     for (let cid = this.#firstAuto; cid <= MAX_ENCLAVE_CID; cid++) {
       if (!this.#cids.has(cid)) {
         this.#cids.set(cid, null);
         return cid;
       }
-      // Bounded by the number of reserved CIDs: the loop never walks far.
     }
     for (let cid = MIN_ENCLAVE_CID; cid < this.#firstAuto; cid++) {
       if (!this.#cids.has(cid)) {
