@@ -192,6 +192,10 @@ export class Channel extends EventEmitter implements ConnectionHost {
     };
   }
 
+  isListening(port: number): boolean {
+    return this.#listeners.has(port);
+  }
+
   /**
    * Opens a stream to the peer's `port` and returns it at once, like net.connect(): it emits
    * 'connect' when accepted, or 'error' with code ECONNREFUSED. Writes before 'connect' are buffered.
@@ -395,7 +399,12 @@ export class Channel extends EventEmitter implements ConnectionHost {
     this.#waiting.clear();
     for (let i = 0; i < waiters.length; i++) {
       if (this.#congested) {
+        // The stream that just blocked again re-queued itself; put the ones not yet served first.
+        const blockedAgain = this.#drainWaiters;
+        this.#drainWaiters = [];
+        this.#waiting.clear();
         for (let j = i; j < waiters.length; j++) this.waitForDrain(waiters[j]!);
+        for (const c of blockedAgain) this.waitForDrain(c);
         break;
       }
       const c = waiters[i]!;

@@ -67,7 +67,11 @@ export class VsockRegistry {
     channel.localCid = VMADDR_CID_PARENT;
     channel.remoteCid = cid;
     this.#cids.set(cid, channel);
-    for (const [port, l] of this.#parentListeners) l.perChannel.set(channel, channel.listen(port, l.handler, l.options));
+    for (const [port, l] of this.#parentListeners) {
+      // A listener the channel already has on that port is more specific than the parent-wide one
+      // (like a bind to one address beside a wildcard bind) and keeps it.
+      if (!channel.isListening(port)) l.perChannel.set(channel, channel.listen(port, l.handler, l.options));
+    }
     void channel.closed.then(() => {
       if (this.#cids.get(cid) === channel) this.release(cid);
     });
@@ -112,7 +116,8 @@ export class VsockRegistry {
     if (this.#parentListeners.has(port)) throw new VsockError('EADDRINUSE', `parent vsock port ${port} is already listened on`);
     const l: ParentListener = { handler, options, perChannel: new Map() };
     for (const channel of this.#cids.values()) {
-      if (channel?.alive) l.perChannel.set(channel, channel.listen(port, handler, options));
+      // Channels with their own listener on the port keep it (see attach).
+      if (channel?.alive && !channel.isListening(port)) l.perChannel.set(channel, channel.listen(port, handler, options));
     }
     this.#parentListeners.set(port, l);
     return {

@@ -163,6 +163,20 @@ describe('CID registry', () => {
     await expect(b.enclave.connect(8000)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('a channel’s own listener on a port wins over a parent-wide one', async () => {
+    const r = new VsockRegistry();
+    const a = await enclavePair();
+    const b = await enclavePair();
+    a.host.listen(8100, (c) => c.end('own'));
+    r.attach(r.reserve(), a.host);
+    const l = r.listen(8100, (c) => c.end('parent'));
+    r.attach(r.reserve(), b.host);
+    expect((await readAll(await a.enclave.connect(8100))).toString()).toBe('own');
+    expect((await readAll(await b.enclave.connect(8100))).toString()).toBe('parent');
+    l.close();
+    expect((await readAll(await a.enclave.connect(8100))).toString()).toBe('own');
+  });
+
   it('releases a CID when its channel closes', async () => {
     const r = new VsockRegistry();
     const { host } = await enclavePair();
