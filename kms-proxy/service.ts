@@ -36,6 +36,7 @@ export type ContextValues = Readonly<Record<string, string | readonly string[] |
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
+const EMPTY_CONTEXT: ReadonlyMap<string, readonly string[]> = new Map();
 
 export class Service {
   readonly store: KeyStore;
@@ -189,12 +190,16 @@ export class Service {
 
   async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
     const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
-    return evaluate(this.policyOf(key), grants, {
+    const policy = this.policyOf(key);
+    // Condition values are only needed when some statement has conditions; skipping the context
+    // keeps the common (unconditioned) policy cheap on the hot path.
+    const needsContext = policy.statements.some((st) => st.conditions.length > 0);
+    return evaluate(policy, grants, {
       principalArn: caller.principalArn,
       principalAccount: caller.account,
       action,
       resourceArn: key.arn,
-      context: this.requestContext(key, caller, extra, alias),
+      context: needsContext ? this.requestContext(key, caller, extra, alias) : EMPTY_CONTEXT,
       ...(encryptionContext ? { encryptionContext } : {}),
     });
   }

@@ -25,6 +25,16 @@ export type Input = Readonly<Record<string, unknown>>;
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+const patterns = new Map<string, RegExp>();
+function patternOf(p: string): RegExp {
+  let re = patterns.get(p);
+  if (!re) {
+    re = new RegExp(p, 'u');
+    patterns.set(p, re);
+  }
+  return re;
+}
+
 function jsonKind(v: unknown): string {
   if (typeof v === 'string') return 'STRING_VALUE';
   if (typeof v === 'number') return 'NUMBER_VALUE';
@@ -90,7 +100,7 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
       if (typeof v !== 'string') serialization(v, 'a String');
       lengthCheck(errors, at, quote(v), [...v].length, f.min, f.max);
       if (f.enum && !f.enum.includes(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy enum value set: [${f.enum.join(', ')}]`);
-      if (f.pattern && !new RegExp(f.pattern, 'u').test(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${f.pattern}`);
+      if (f.pattern && !patternOf(f.pattern).test(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${f.pattern}`);
       return v;
     }
     case 'int': {

@@ -14,10 +14,21 @@ interface Operator {
 
 /** `*` matches any run of characters, `?` any single character (StringLike, ArnLike). */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  let re = '^';
-  for (const ch of pattern) re += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  return new RegExp(`${re}$`, ignoreCase ? 'isu' : 'su').test(value);
+  if (pattern === '*') return true;
+  if (!pattern.includes('*') && !pattern.includes('?')) return ignoreCase ? pattern.toLowerCase() === value.toLowerCase() : pattern === value;
+  const id = `${ignoreCase ? 'i' : 's'}${pattern}`;
+  let re = wildcards.get(id);
+  if (!re) {
+    let src = '^';
+    for (const ch of pattern) src += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+    re = new RegExp(`${src}$`, ignoreCase ? 'isu' : 'su');
+    if (wildcards.size > 10_000) wildcards.clear();
+    wildcards.set(id, re);
+  }
+  return re.test(value);
 }
+
+const wildcards = new Map<string, RegExp>();
 
 function num(s: string): number | undefined {
   if (!/^-?\d+(\.\d+)?$/.test(s.trim())) return undefined;

@@ -41,6 +41,10 @@ export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
   readonly #master: Uint8Array;
   readonly #cache = new Map<string, Material>();
+  // This process owns the database file, so read-through caches with write-through invalidation
+  // are exact; they keep SQL and JSON parsing off the Decrypt path.
+  readonly #keys = new Map<string, KeyRecord | null>();
+  readonly #grantsByKey = new Map<string, readonly GrantRecord[]>();
   readonly #stmt: Record<string, StatementSync>;
 
   constructor(options: SqliteStoreOptions) {
@@ -122,16 +126,23 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const hit = this.#keys.get(keyId);
+    if (hit !== undefined) return hit ?? undefined;
     const row = this.#s('getKey').get(keyId) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as KeyRecord) : undefined;
+    const key = row ? (JSON.parse(row.record) as KeyRecord) : undefined;
+    if (this.#keys.size > 10_000) this.#keys.clear();
+    this.#keys.set(keyId, key ?? null);
+    return key;
   }
   async listKeys(): Promise<readonly KeyRecord[]> {
     return (this.#s('listKeys').all() as { record: string }[]).map((r) => JSON.parse(r.record) as KeyRecord);
   }
   async putKey(key: KeyRecord): Promise<void> {
+    this.#keys.delete(key.keyId);
     this.#s('putKey').run(key.keyId, JSON.stringify(key));
   }
   async createKey(key: KeyRecord, material?: Material): Promise<void> {
+    this.#keys.delete(key.keyId);
     this.#tx(() => {
       this.#s('putKey').run(key.keyId, JSON.stringify(key));
       if (material) this.#insertMaterial(material);
@@ -142,6 +153,8 @@ export class SqliteKeyStore implements KeyStore {
       for (const s of ['delMat', 'delAliasesOfKey', 'delGrantsOfKey', 'delImportsOfKey', 'delKey']) this.#s(s).run(keyId);
     });
     this.#forget(keyId);
+    this.#keys.delete(keyId);
+    this.#grantsByKey.delete(keyId);
   }
   async getMaterial(keyId: string, version: number): Promise<Material | undefined> {
     const hit = this.#cache.get(`${keyId}\0${version}`);
@@ -155,12 +168,14 @@ export class SqliteKeyStore implements KeyStore {
     return (this.#s('listMat').all(keyId) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
   }
   async addMaterial(key: KeyRecord, material: Material): Promise<void> {
+    this.#keys.delete(key.keyId);
     this.#tx(() => {
       this.#insertMaterial(material);
       this.#s('putKey').run(key.keyId, JSON.stringify(key));
     });
   }
   async deleteMaterials(key: KeyRecord): Promise<void> {
+    this.#keys.delete(key.keyId);
     this.#tx(() => {
       this.#s('delMat').run(key.keyId);
       this.#s('putKey').run(key.keyId, JSON.stringify(key));
@@ -190,13 +205,24 @@ export class SqliteKeyStore implements KeyStore {
     return r ? (JSON.parse(r.record) as GrantRecord) : undefined;
   }
   async listGrants(keyId?: string): Promise<readonly GrantRecord[]> {
+    if (keyId !== undefined) {
+      const hit = this.#grantsByKey.get(keyId);
+      if (hit) return hit;
+    }
     const rows = (keyId === undefined ? this.#s('listGrants').all() : this.#s('listGrantsOfKey').all(keyId)) as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as GrantRecord);
+    const grants = rows.map((r) => JSON.parse(r.record) as GrantRecord);
+    if (keyId !== undefined) {
+      if (this.#grantsByKey.size > 10_000) this.#grantsByKey.clear();
+      this.#grantsByKey.set(keyId, grants);
+    }
+    return grants;
   }
   async putGrant(g: GrantRecord): Promise<void> {
+    this.#grantsByKey.delete(g.keyId);
     this.#s('putGrant').run(g.grantId, g.keyId, JSON.stringify(g));
   }
   async deleteGrant(grantId: string): Promise<void> {
+    this.#grantsByKey.clear();
     this.#s('delGrant').run(grantId);
   }
   async getImportParameters(token: string): Promise<ImportParameters | undefined> {
