@@ -1,0 +1,175 @@
+// The vsock-proxy: listens on a parent vsock port (CID 3) for every enclave and forwards each
+// connection to one TCP endpoint, as AWS's vsock-proxy does for KMS. As there, the remote given at
+// start must itself be allowlisted or the proxy refuses to start; unlike AWS (which checks once at
+// start and then re-resolves the name on DNS TTL expiry without checking again), every connection
+// re-resolves the remote and re-checks the current allowlist, and the TCP connection goes to the
+// exact address that was checked, so neither a DNS change nor an allowlist reload lets a
+// connection through to an endpoint that is not on the list. Each refusal is logged with its reason.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Host } from '../host.ts';
+import type { DaemonClient } from '../daemon/index.ts';
+import { splice } from '../daemon/splice.ts';
+import { defaultLookup, findAllowed, validAddress, validPort, type AllowlistEntry, type Endpoint, type Lookup } from './allowlist.ts';
+import { RemoteNotAllowedError, VsockProxyArgumentError } from './errors.ts';
+
+export interface VsockProxyOptions {
+  /** An in-process host, or … */
+  readonly host?: Host;
+  /** … the daemon that owns the CLI's enclaves. Exactly one of the two. */
+  readonly daemon?: DaemonClient;
+  /** The parent vsock port enclaves connect to. */
+  readonly localPort: number;
+  readonly remote: Endpoint;
+  readonly allowlist: readonly AllowlistEntry[];
+  readonly lookup?: Lookup;
+  /** One line per event (accept, refusal with reason, close); default: none. */
+  readonly log?: (line: string) => void;
+  /** TCP connect timeout for the remote (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+export interface VsockProxyStats {
+  readonly accepted: number;
+  readonly forwarded: number;
+  readonly refused: number;
+}
+
+export interface VsockProxy {
+  readonly localPort: number;
+  readonly remote: Endpoint;
+  readonly stats: VsockProxyStats;
+  /** Replaces the allowlist for later connections (the CLI reloads its file on SIGHUP). */
+  setAllowlist(allowlist: readonly AllowlistEntry[]): void;
+  /** Stops listening and resets every forwarded connection. */
+  close(): Promise<void>;
+  /** Resolves when the proxy stops: after close(), or when the daemon goes away (reason given). */
+  readonly closed: Promise<{ reason: string }>;
+}
+
+async function resolveRemote(remote: Endpoint, lookup: Lookup): Promise<string> {
+  const addrs = await lookup(remote.address);
+  const first = addrs[0];
+  if (first === undefined) throw new Error(`${remote.address} resolves to no address`);
+  return first;
+}
+
+/** Starts a proxy; rejects with ERR_VSOCK_PROXY_NOT_ALLOWED when the remote is not allowlisted. */
+export async function startVsockProxy(options: VsockProxyOptions): Promise<VsockProxy> {
+  const { host, daemon, localPort, remote } = options;
+  if ((host === undefined) === (daemon === undefined)) throw new VsockProxyArgumentError('give exactly one of host or daemon');
+  if (!Number.isInteger(localPort) || localPort < 0 || localPort > 0xffffffff) throw new VsockProxyArgumentError(`local port must be a vsock port (0–4294967295), got ${localPort}`);
+  if (!validAddress(remote.address)) throw new VsockProxyArgumentError(`remote address '${String(remote.address)}' is not a host name or IP address`);
+  if (!validPort(remote.port)) throw new VsockProxyArgumentError(`remote port must be 1–65535, got ${remote.port}`);
+  const lookup = options.lookup ?? defaultLookup;
+  const log = options.log ?? (() => undefined);
+  let allowlist = [...options.allowlist];
+  const where = `${remote.address}:${remote.port}`;
+
+  let ip: string;
+  try {
+    ip = await resolveRemote(remote, lookup);
+  } catch (e) {
+    throw new RemoteNotAllowedError(`${where}: cannot resolve the remote address (${(e as Error).message}); it cannot be checked against the allowlist`, { cause: e });
+  }
+  if (!(await findAllowed(allowlist, remote, ip, lookup))) {
+    throw new RemoteNotAllowedError(`${where} is not on the allowlist${allowlist.length === 0 ? ' (the allowlist is empty)' : ''}`);
+  }
+
+  const stats = { accepted: 0, forwarded: 0, refused: 0 };
+  const active = new Set<Duplex>();
+  let stopped = false;
+  let resolveClosed!: (v: { reason: string }) => void;
+  const closed = new Promise<{ reason: string }>((r) => (resolveClosed = r));
+
+  const refuse = (conn: Duplex, cid: number | undefined, reason: string): void => {
+    stats.refused++;
+    log(`refused connection from CID ${cid ?? '?'} to ${where}: ${reason}`);
+    conn.destroy();
+  };
+
+  const handle = (conn: Duplex, cid: number | undefined): void => {
+    stats.accepted++;
+    conn.on('error', () => undefined);
+    if (stopped) {
+      conn.destroy();
+      return;
+    }
+    active.add(conn);
+    conn.once('close', () => active.delete(conn));
+    void (async () => {
+      let target: string;
+      try {
+        target = await resolveRemote(remote, lookup);
+      } catch (e) {
+        refuse(conn, cid, `cannot resolve ${remote.address}: ${(e as Error).message}`);
+        return;
+      }
+      const entry = await findAllowed(allowlist, remote, target, lookup);
+      if (!entry) {
+        refuse(conn, cid, `${where} (${target}) is not on the allowlist`);
+        return;
+      }
+      if (conn.destroyed || stopped) return;
+      const tcp = net.connect({ host: target, port: remote.port, allowHalfOpen: true });
+      active.add(tcp);
+      tcp.once('close', () => active.delete(tcp));
+      const timer = setTimeout(() => tcp.destroy(new Error('connect timed out')), options.connectTimeoutMs ?? 10_000);
+      let connected = false;
+      tcp.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (!connected) refuse(conn, cid, `TCP connect to ${target}:${remote.port} failed: ${e.code ?? e.message}`);
+      });
+      tcp.once('connect', () => {
+        connected = true;
+        clearTimeout(timer);
+        stats.forwarded++;
+        log(`forwarding connection from CID ${cid ?? '?'} to ${target}:${remote.port}`);
+        void splice(conn, tcp);
+      });
+      conn.once('close', () => {
+        if (tcp.connecting) tcp.destroy();
+      });
+    })();
+  };
+
+  let stopListening: () => void;
+  if (host) {
+    const l = host.listenParent(localPort, (conn) => handle(conn, conn.remoteCid));
+    stopListening = () => l.close();
+  } else {
+    const l = await daemon!.listenParent(localPort, (conn, info) => handle(conn, info.cid), (e) => log(`accept failed: ${e.message}`));
+    stopListening = () => l.close();
+    void l.closed.then(() => {
+      if (!stopped) {
+        stopped = true;
+        for (const s of active) s.destroy();
+        log('the daemon closed the listening connection; proxy stopped');
+        resolveClosed({ reason: 'daemon connection lost' });
+      }
+    });
+  }
+  log(`listening on vsock port ${localPort} (CID 3), forwarding to ${where}`);
+
+  return {
+    localPort,
+    remote,
+    get stats() {
+      return { ...stats };
+    },
+    setAllowlist(list) {
+      allowlist = [...list];
+    },
+    async close() {
+      if (stopped) return;
+      stopped = true;
+      stopListening();
+      const all = [...active];
+      for (const s of all) s.destroy();
+      await Promise.all(all.map((s) => (s.destroyed && s.closed ? undefined : new Promise<void>((r) => s.once('close', () => r())))));
+      log('stopped');
+      resolveClosed({ reason: 'closed' });
+    },
+    closed,
+  };
+}
