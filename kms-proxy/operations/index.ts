@@ -1,5 +1,6 @@
 // Every operation this KMS implements, by its X-Amz-Target name. Operations of the KMS model that
 // are not here (multi-Region, custom key stores, …) answer UnsupportedOperationException.
+import { DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac, GetPublicKey, Sign, Verify, VerifyMac } from './asymmetric.ts';
 import { CreateAlias, DeleteAlias, ListAliases, UpdateAlias } from './aliases.ts';
 import { CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant } from './grants.ts';
 import { CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion, UpdateKeyDescription } from './keys.ts';
@@ -17,6 +18,7 @@ const ALL: readonly Operation[] = [
   EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations,
   CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant,
   GetKeyPolicy, PutKeyPolicy, ListKeyPolicies,
+  Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
 ];
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(ALL.map((o) => [o.name, o]));
@@ -26,7 +28,5 @@ export const UNSUPPORTED: ReadonlySet<string> = new Set([
   'ConnectCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore', 'DescribeCustomKeyStores',
   'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'ReplicateKey', 'UpdatePrimaryRegion',
   'GetKeyLastUsage', 'Encapsulate', 'Decapsulate',
-  'Sign', 'Verify', 'GetPublicKey', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
-  'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext',
   'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial',
 ]);
