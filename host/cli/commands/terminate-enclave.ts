@@ -1,0 +1,53 @@
+// `nitro-sandbox terminate-enclave (--enclave-id I | --enclave-name N | --all)`: as nitro-cli, one
+// `{EnclaveName, EnclaveID, Terminated}` JSON object per terminated enclave.
+import { defaultRuntimeDir, EnclaveNotFoundError } from '../../index.ts';
+import { findDaemon, type Target } from '../../daemon/index.ts';
+import { UsageError, flagOpt, json, stringOpt, type Command, type ParsedArgs } from '../command.ts';
+
+/** Enclave ids as the host makes them: `i-<instance hex>-enc<16 hex>` (nitro-cli's shape). */
+export const ENCLAVE_ID = /^i-[0-9a-f]{8,17}-enc[0-9a-f]{16}$/;
+
+/** `--enclave-id` / `--enclave-name` (and `--all` where allowed): exactly one. */
+export function enclaveTarget(args: ParsedArgs, allowAll: boolean): Target | 'all' {
+  const id = stringOpt(args, 'enclave-id');
+  const name = stringOpt(args, 'enclave-name');
+  const all = allowAll && flagOpt(args, 'all');
+  const given = [id !== undefined, name !== undefined, all].filter(Boolean).length;
+  const choices = allowAll ? '--enclave-id, --enclave-name or --all' : '--enclave-id or --enclave-name';
+  if (given !== 1) throw new UsageError(`give exactly one of ${choices}`);
+  if (all) return 'all';
+  if (id !== undefined) {
+    if (!ENCLAVE_ID.test(id)) throw new UsageError(`--enclave-id must look like i-1234567890abcdef0-enc9876543210abcdef, got '${id}'`);
+    return { id };
+  }
+  return { name: name! };
+}
+
+export const terminateEnclave: Command = {
+  name: 'terminate-enclave',
+  summary: 'terminate one enclave (by id or name) or all of them',
+  help: `Usage: nitro-sandbox terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)
+
+Terminates (SIGKILL: an enclave is destroyed, not asked) and prints, as nitro-cli does, one JSON
+object per terminated enclave:
+  {EnclaveName, EnclaveID, Terminated}
+--all prints one such object per enclave, nothing when none runs. An unknown id or name is
+ERR_ENCLAVE_NOT_FOUND (exit 1).
+
+Options:
+  --enclave-id ID       e.g. i-1234567890abcdef0-enc9876543210abcdef
+  --enclave-name NAME   the name given at run-enclave (or the image's name)
+  --all                 every enclave of the host daemon
+`,
+  options: { 'enclave-id': { type: 'string' }, 'enclave-name': { type: 'string' }, all: { type: 'boolean' } },
+  async run(args, io) {
+    const target = enclaveTarget(args, true);
+    const client = await findDaemon(defaultRuntimeDir());
+    if (!client) {
+      if (target === 'all') return 0;
+      throw new EnclaveNotFoundError(`no running enclave with ${'id' in target ? `id ${target.id}` : `name ${target.name}`} (no host daemon is running)`);
+    }
+    for (const r of await client.terminate(target)) io.out(json(r));
+    return 0;
+  },
+};
