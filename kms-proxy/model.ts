@@ -41,6 +41,8 @@ export interface KeyRecord {
   readonly nextRotationDate?: number;
   readonly validTo?: number;
   readonly expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  /** EXTERNAL keys: SHA-256 (hex) of the first material imported; later imports must match it. */
+  readonly importedMaterialDigest?: string;
   readonly tags: readonly Tag[];
 }
 

@@ -4,6 +4,7 @@ import { DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlai
 import { CreateAlias, DeleteAlias, ListAliases, UpdateAlias } from './aliases.ts';
 import { CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant } from './grants.ts';
 import { CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion, UpdateKeyDescription } from './keys.ts';
+import { DeleteImportedKeyMaterial, GetParametersForImport, ImportKeyMaterial } from './import.ts';
 import { GetKeyPolicy, ListKeyPolicies, PutKeyPolicy } from './policies.ts';
 import { DisableKeyRotation, EnableKeyRotation, GetKeyRotationStatus, ListKeyRotations, RotateKeyOnDemand } from './rotation.ts';
 import { Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt } from './symmetric.ts';
@@ -19,6 +20,7 @@ const ALL: readonly Operation[] = [
   CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant,
   GetKeyPolicy, PutKeyPolicy, ListKeyPolicies,
   Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
+  GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial,
 ];
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(ALL.map((o) => [o.name, o]));
@@ -28,5 +30,4 @@ export const UNSUPPORTED: ReadonlySet<string> = new Set([
   'ConnectCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore', 'DescribeCustomKeyStores',
   'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'ReplicateKey', 'UpdatePrimaryRegion',
   'GetKeyLastUsage', 'Encapsulate', 'Decapsulate',
-  'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial',
 ]);
