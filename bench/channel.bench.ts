@@ -26,8 +26,8 @@ sink.on('data', (d) => { n += d.length; while (n >= ${BULK}) { n -= ${BULK}; sin
 const CHANNEL_CHILD = `
 import { openEnclaveChannel } from './enclave/vsock/index.ts';
 const ch = openEnclaveChannel();
-ch.listen(1, (c) => c.on('data', (d) => c.write(d)));
-ch.listen(2, (c) => { let n = 0; c.on('data', (d) => { n += d.length; while (n >= ${BULK}) { n -= ${BULK}; c.write('k'); } }); });
+ch.listen(1, (c) => { c.on('error', () => {}); c.on('data', (d) => c.write(d)); });
+ch.listen(2, (c) => { c.on('error', () => {}); let n = 0; c.on('data', (d) => { n += d.length; while (n >= ${BULK}) { n -= ${BULK}; c.write('k'); } }); });
 `;
 
 async function bundle(code: string): Promise<string> {
@@ -120,8 +120,12 @@ async function setup(kind: 'rtt' | 'bulk'): Promise<Pair> {
   };
 }
 
-/** Alternates figure and baseline for `rounds` rounds and keeps the best of each (harness.interleaved, async). */
-async function interleavedAsync(figure: () => Promise<number>, baseline: () => Promise<number>, rounds = 3) {
+/**
+ * Alternates figure and baseline for `rounds` short rounds and keeps the best of each
+ * (harness.interleaved, async): on a shared 2-core machine the other processes' load moves the
+ * absolute numbers by 2×, and best-of-rounds lets each side have its quiet moment.
+ */
+async function interleavedAsync(figure: () => Promise<number>, baseline: () => Promise<number>, rounds = 5) {
   let f = 0;
   let b = 0;
   for (let i = 0; i < rounds; i++) {
@@ -138,8 +142,8 @@ export const benchmarks: Benchmark[] = [
       const p = await setup('rtt');
       try {
         const r = await interleavedAsync(
-          () => rate(p.channel, 1000),
-          () => rate(p.raw, 1000),
+          () => rate(p.channel, 600),
+          () => rate(p.raw, 600),
         );
         const us = (x: number): string => (1e6 / x).toFixed(1);
         return result(
@@ -160,8 +164,8 @@ export const benchmarks: Benchmark[] = [
       const p = await setup('bulk');
       try {
         const r = await interleavedAsync(
-          async () => (await rate(p.channel, 1500)) * BULK,
-          async () => (await rate(p.raw, 1500)) * BULK,
+          async () => (await rate(p.channel, 800)) * BULK,
+          async () => (await rate(p.raw, 800)) * BULK,
         );
         const mib = (x: number): string => (x / (1 << 20)).toFixed(0);
         return result(

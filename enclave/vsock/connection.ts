@@ -148,10 +148,14 @@ export class VsockConnection extends Duplex {
     this.#recvWindowLeft -= n;
     this.#bytesReceived += n;
     if (this.destroyed) return;
-    // A small view of a big socket read would pin the whole read buffer while it waits here; copy
-    // it so the memory held is bounded by the window, not by the sender's framing.
-    if (piece.byteLength * 2 < piece.buffer.byteLength) piece = Buffer.from(piece);
-    if (this.#wantRead && this.#queuedBytes === 0) {
+    const direct = this.#wantRead && this.#queuedBytes === 0;
+    // A small view of a big socket read would pin the whole read buffer while it waits in a
+    // buffer; copy it so the memory held is bounded by the window, not by the sender's framing.
+    // Not needed when push() hands it straight to a flowing 'data' listener with nothing buffered.
+    if (piece.byteLength * 2 < piece.buffer.byteLength && !(direct && this.readableFlowing === true && this.readableLength === 0)) {
+      piece = Buffer.from(piece);
+    }
+    if (direct) {
       this.#wantRead = this.push(piece);
       this.#consumed(n);
     } else {

@@ -112,7 +112,7 @@ describe('channel to an enclave process under the permission model', () => {
     const c = await enc.channel.connect(PORTS.sinkHash);
     const reply = readAll(c);
     c.end('some bytes');
-    expect(c.writableFinished || c.writableEnded).toBe(true);
+    // The agent answers only on 'end', i.e. after our FIN, on the same stream.
     expect((await reply).toString()).toBe(sha(Buffer.from('some bytes')));
   });
 
