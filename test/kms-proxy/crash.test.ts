@@ -1,13 +1,14 @@
 // Durability under kill -9: a child KMS under concurrent write load is killed with SIGKILL several
-// times; after restart, every acknowledged CreateKey and PutKeyPolicy is there, every acknowledged
+// times; after restart, every acknowledged CreateKey, PutKeyPolicy and ImportKeyMaterial is there,
+// every acknowledged
 // ciphertext decrypts, and the audit chain still verifies (the store commits with WAL +
 // synchronous=FULL before answering).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { afterAll, expect, test } from 'vitest';
 import { verifyAuditLog, type Credential } from '../../kms-proxy/index.ts';
 import { tempDir } from './helpers.ts';
@@ -44,6 +45,7 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
   /** key → policies in the order sent; the acknowledged prefix length. */
   const policies = new Map<string, { sent: string[]; acked: number }>();
   const ciphertexts: { blob: Uint8Array; plaintext: Buffer }[] = [];
+  const imported = new Set<string>();
   for (let round = 0; round < 3; round++) {
     const { child, kms } = await startChild();
     let stop = false;
@@ -65,6 +67,17 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
           const plaintext = randomBytes(32);
           const e = await kms.send(new EncryptCommand({ KeyId: id, Plaintext: plaintext }));
           if (e.CiphertextBlob) ciphertexts.push({ blob: e.CiphertextBlob, plaintext });
+          if (i % 2 === w % 2) {
+            const ext = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId ?? '';
+            const p = await kms.send(new GetParametersForImportCommand({ KeyId: ext, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+            const pub = createPublicKey({ key: Buffer.from(p.PublicKey ?? []), format: 'der', type: 'spki' });
+            const wrapped = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32));
+            await kms.send(new ImportKeyMaterialCommand({ KeyId: ext, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+            imported.add(ext);
+            const pt = randomBytes(16);
+            const c = await kms.send(new EncryptCommand({ KeyId: ext, Plaintext: pt }));
+            if (c.CiphertextBlob) ciphertexts.push({ blob: c.CiphertextBlob, plaintext: pt });
+          }
           i++;
         } catch {
           return; // the server died under us: stop this worker
@@ -80,6 +93,7 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
   }
   expect(keys.size).toBeGreaterThan(5);
+  expect(imported.size).toBeGreaterThan(0);
   const { child, kms } = await startChild();
   for (const id of keys) expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyId).toBe(id);
   for (const [id, p] of policies) {
@@ -88,6 +102,7 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
     // The last acknowledged policy, or one sent after it whose answer was lost in the kill.
     expect(p.sent.slice(p.acked - 1)).toContain(stored);
   }
+  for (const id of imported) expect((await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState).toBe('Enabled');
   for (const c of ciphertexts) {
     const d = await kms.send(new DecryptCommand({ CiphertextBlob: c.blob }));
     expect(Buffer.from(d.Plaintext ?? []).equals(c.plaintext)).toBe(true);

@@ -1,0 +1,52 @@
+// `nitro-sandbox kms serve`: prints its endpoint and credential, serves signed requests, stops
+// cleanly on SIGTERM; usage errors exit 2.
+import { spawn } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import { afterAll, expect, test } from 'vitest';
+import { main } from '../../host/cli/main.ts';
+import { tempDir } from './helpers.ts';
+
+const dir = tempDir('kms-cli-');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bin = fileURLToPath(new URL('../../bin/nitro-sandbox.js', import.meta.url));
+
+test('kms serve prints endpoint and credential, serves the SDK, exits 0 on SIGTERM', async () => {
+  const data = join(dir, 'kms');
+  const child = spawn(process.execPath, [bin, 'kms', 'serve', '--port', '0', '--data-dir', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('AWS_SECRET_ACCESS_KEY=')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`exited ${c}: ${out}`)));
+  });
+  const endpoint = /KMS listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
+  const accessKeyId = /AWS_ACCESS_KEY_ID=(\S+)/.exec(out)?.[1] ?? '';
+  const secretAccessKey = /AWS_SECRET_ACCESS_KEY=(\S+)/.exec(out)?.[1] ?? '';
+  expect(out).toContain('(new: credential generated)');
+  expect(statSync(join(data, 'credentials.json')).mode & 0o777).toBe(0o600);
+  const kms = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
+  expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
+  kms.destroy();
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+  expect(code).toBe(0);
+});
+
+test('usage errors exit 2 with the reason', async () => {
+  let err = '';
+  const io = { out: () => undefined, err: (t: string) => (err += t) };
+  expect(await main(['kms', 'serve', '--account', 'abc'], io)).toBe(2);
+  expect(err).toContain('--account must be 12 digits');
+  expect(await main(['kms', 'serve', '--port', '70000'], io)).toBe(2);
+  expect(await main(['kms', 'serve', '--bogus'], io)).toBe(2);
+  let help = '';
+  expect(await main(['kms', 'serve', '--help'], { out: (t) => (help += t), err: () => undefined })).toBe(0);
+  expect(help).toContain('--allow-anonymous');
+});
