@@ -34,11 +34,18 @@ export type ConnectionHandler = (conn: VsockConnection) => void;
 export interface ChannelOptions {
   /** Which end this is. Host-opened streams get even ids, enclave-opened ones odd ids. */
   readonly role: ChannelRole;
-  /** Receive window per connection in bytes (default 256 KiB): the most a peer may have in flight. */
+  /**
+   * Receive window per connection in bytes: the most a peer may have in flight. Default 256 KiB,
+   * Linux vsock's default socket buffer (VSOCK_DEFAULT_BUFFER_SIZE), whose virtio transport uses
+   * the same credit scheme (buf_alloc / fwd_cnt).
+   */
   readonly window?: number;
   /** Largest DATA frame this side sends (default 64 KiB, at most 1 MiB). */
   readonly maxFrameSize?: number;
-  /** Concurrent connections; OPENs beyond it are refused (default 4096). */
+  /**
+   * Concurrent connections; OPENs beyond it are refused (default 1024). With the window this bounds
+   * what a peer can make us buffer: maxConnections × (window + readableHighWaterMark).
+   */
   readonly maxConnections?: number;
   /** Transport bytes queued above which data senders pause until 'drain' (default 256 KiB). */
   readonly highWaterMark?: number;
@@ -136,7 +143,7 @@ export class Channel extends EventEmitter implements ConnectionHost {
     this.role = options.role;
     this.window = positiveInt(options.window, 256 * 1024, MAX_U32, 'window');
     this.maxFrameSize = positiveInt(options.maxFrameSize, 64 * 1024, MAX_DATA_PAYLOAD, 'maxFrameSize');
-    this.maxConnections = positiveInt(options.maxConnections, 4096, 1 << 30, 'maxConnections');
+    this.maxConnections = positiveInt(options.maxConnections, 1024, 1 << 30, 'maxConnections');
     this.highWaterMark = positiveInt(options.highWaterMark, 256 * 1024, 1 << 30, 'highWaterMark');
     this.hardLimit = positiveInt(options.hardLimit, 8 << 20, 1 << 30, 'hardLimit');
     this.localCid = options.localCid;
@@ -423,13 +430,9 @@ export class Channel extends EventEmitter implements ConnectionHost {
         this.destroy(err);
         return;
       }
-      // An application handler ('data', 'connect', …) threw while frames were being delivered. The
-      // rest of this read is lost, so the channel cannot go on; the exception itself stays the
-      // application's, uncaught, as it would be from a net.Socket handler.
-      this.destroy(new VsockError('ERR_VSOCK_CHANNEL_CLOSED', 'an event handler threw during frame delivery', { cause: err }));
-      process.nextTick(() => {
-        throw err;
-      });
+      // Only a bug of this module can get here (#applicationThrew handles the application's):
+      // the rest of this read is lost, so the channel cannot go on.
+      this.destroy(new ProtocolError(`internal error while decoding: ${String(err)}`));
     }
   };
 
@@ -469,45 +472,72 @@ export class Channel extends EventEmitter implements ConnectionHost {
     return undefined;
   }
 
+  /**
+   * Delivering a frame runs application code synchronously ('data' and 'connect' listeners, write
+   * callbacks). If that throws, it is the application's exception: raised uncaught, as it would be
+   * from a net.Socket handler, while the channel and its other streams go on. The peer's faults
+   * (MalformedFrameError, ProtocolError) propagate and tear the channel down.
+   */
+  #applicationThrew(err: unknown): void {
+    if (err instanceof MalformedFrameError || err instanceof ProtocolError) throw err;
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+
   readonly #sink: FrameSink = {
     onData: (id, piece) => {
       if (!this.alive) return;
-      this.#stream(FrameType.DATA, id)?._onData(piece);
+      const conn = this.#stream(FrameType.DATA, id);
+      if (!conn) return;
+      try {
+        conn._onData(piece);
+      } catch (err) {
+        this.#applicationThrew(err);
+      }
     },
     onControl: (type, id, payload) => {
       if (!this.alive) return;
-      switch (type) {
-        case FrameType.OPEN:
-          return this.#onOpen(id, payload.readUInt32BE(0), payload.readUInt32BE(4), payload.readUInt32BE(8));
-        case FrameType.ACCEPT: {
-          if (this.#isPeerId(id)) throw new ProtocolError(`ACCEPT for stream ${id} opened by the peer`);
-          const w = payload.readUInt32BE(0);
-          if (w === 0) throw new ProtocolError(`ACCEPT for stream ${id} with a zero window`);
-          return this.#stream(type, id)?._onAccept(w);
-        }
-        case FrameType.REFUSE:
-          if (this.#isPeerId(id)) throw new ProtocolError(`REFUSE for stream ${id} opened by the peer`);
-          return this.#stream(type, id)?._onRefuse();
-        case FrameType.CREDIT: {
-          const inc = payload.readUInt32BE(0);
-          if (inc === 0) throw new ProtocolError(`CREDIT of 0 on stream ${id}`, 'ERR_VSOCK_FLOW_CONTROL');
-          return this.#stream(type, id)?._onCredit(inc);
-        }
-        case FrameType.FIN:
-          return this.#stream(type, id)?._onFin();
-        case FrameType.RESET:
-          return this.#stream(type, id)?._onReset();
-        case FrameType.NSM_REQUEST:
-          return this.#onNsmRequest(id, payload);
-        case FrameType.NSM_RESPONSE:
-        case FrameType.NSM_ERROR:
-          return this.#onNsmResponse(type, id, payload);
-        default:
-          // checkHeader already refused unknown types; this guards a future type added there only.
-          throw new ProtocolError(`unexpected ${frameTypeName(type)} frame`);
+      try {
+        this.#dispatchControl(type, id, payload);
+      } catch (err) {
+        this.#applicationThrew(err);
       }
     },
   };
+
+  #dispatchControl(type: number, id: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.OPEN:
+        return this.#onOpen(id, payload.readUInt32BE(0), payload.readUInt32BE(4), payload.readUInt32BE(8));
+      case FrameType.ACCEPT: {
+        if (this.#isPeerId(id)) throw new ProtocolError(`ACCEPT for stream ${id} opened by the peer`);
+        const w = payload.readUInt32BE(0);
+        if (w === 0) throw new ProtocolError(`ACCEPT for stream ${id} with a zero window`);
+        return this.#stream(type, id)?._onAccept(w);
+      }
+      case FrameType.REFUSE:
+        if (this.#isPeerId(id)) throw new ProtocolError(`REFUSE for stream ${id} opened by the peer`);
+        return this.#stream(type, id)?._onRefuse();
+      case FrameType.CREDIT: {
+        const inc = payload.readUInt32BE(0);
+        if (inc === 0) throw new ProtocolError(`CREDIT of 0 on stream ${id}`, 'ERR_VSOCK_FLOW_CONTROL');
+        return this.#stream(type, id)?._onCredit(inc);
+      }
+      case FrameType.FIN:
+        return this.#stream(type, id)?._onFin();
+      case FrameType.RESET:
+        return this.#stream(type, id)?._onReset();
+      case FrameType.NSM_REQUEST:
+        return this.#onNsmRequest(id, payload);
+      case FrameType.NSM_RESPONSE:
+      case FrameType.NSM_ERROR:
+        return this.#onNsmResponse(type, id, payload);
+      default:
+        // checkHeader already refused unknown types; this guards a future type added there only.
+        throw new ProtocolError(`unexpected ${frameTypeName(type)} frame`);
+    }
+  }
 
   #onOpen(id: number, port: number, srcPort: number, peerWindow: number): void {
     if (!this.#isPeerId(id) || id <= this.#peerMaxId) {

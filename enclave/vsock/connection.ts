@@ -156,8 +156,9 @@ export class VsockConnection extends Duplex {
       piece = Buffer.from(piece);
     }
     if (direct) {
-      this.#wantRead = this.push(piece);
+      // Account first: push() may run a 'data' listener that throws.
       this.#consumed(n);
+      this.#wantRead = this.push(piece);
     } else {
       this.#queue.push(piece);
       this.#queuedBytes += n;

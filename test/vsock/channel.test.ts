@@ -367,3 +367,16 @@ describe('channel fuzzing (fast-check): random frame sequences never crash the h
     );
   });
 });
+
+describe('application errors', () => {
+  it('an exception from a listener is raised uncaught as from a socket, and is not blamed on the peer', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const script = fileURLToPath(new URL('./fixtures/app-throws.ts', import.meta.url));
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => child.once('exit', r));
+    expect(JSON.parse(out)).toEqual({ uncaught: ['application bug'], echo: 'still flowing', hostAlive: true, enclaveAlive: true });
+  });
+});
