@@ -8,7 +8,6 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { AuditLog } from './audit.ts';
 import { loadOrCreateCredentials } from './credentials.ts';
 import { KmsError, kmsError } from './errors.ts';
@@ -68,13 +67,21 @@ function errorResponse(e: KmsError): Response {
 }
 
 /**
- * The request body. Under @hono/node-server it is read straight from the IncomingMessage (the
- * WHATWG stream adapter costs more than the rest of a Decrypt); the size limit is enforced while
- * reading, so an oversized body without Content-Length is cut off at 1 MiB + 1 byte too.
+ * The request body, at most 1 MiB, refused before parsing: a larger Content-Length is refused
+ * before reading, and a chunked body is cut off at the first byte past the limit. Under
+ * @hono/node-server it is read straight from the IncomingMessage (the WHATWG stream adapter and
+ * hono's body-limit middleware, which materializes a full Request, cost more than the rest of a
+ * Decrypt).
  */
 async function readBody(c: Context): Promise<Uint8Array> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming || incoming.readableEnded) return new Uint8Array(await c.req.arrayBuffer());
+  if (!incoming || incoming.readableEnded) {
+    const b = new Uint8Array(await c.req.arrayBuffer());
+    if (b.length > MAX_BODY_BYTES) throw tooLarge();
+    return b;
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -134,15 +141,6 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   timer.unref();
 
   const app = new Hono();
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw tooLarge();
-      },
-    }),
-  );
-
   app.all('*', async (c) => {
     const started = clock();
     const trail: Trail = {};
