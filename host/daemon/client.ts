@@ -120,8 +120,7 @@ export class DaemonClient {
   /** The enclave's console (history, then live) as a readable socket that ends when the enclave does. */
   async console(target: Target): Promise<net.Socket> {
     const { socket } = await this.#start({ op: 'console', target });
-    socket.end(); // nothing to send: half-close our side
-    return socket;
+    return socket; // destroy() it to stop reading; the daemon takes our FIN as a disconnect
   }
 
   /** A byte stream to (cid, port) of an enclave, through the daemon. ECONNREFUSED when nobody listens. */

@@ -275,7 +275,9 @@ export class Daemon {
     for (const c of history) onChunk(c);
     live = true;
     socket.once('close', () => unsubscribe?.());
-    socket.resume(); // the client sends nothing more; its end is ignored until it closes
+    // The client sends nothing more: its end (FIN) means it has gone.
+    socket.once('end', () => socket.destroy());
+    socket.resume();
   }
 
   #listen(port: number, control: net.Socket): void {
@@ -298,7 +300,9 @@ export class Daemon {
     const l: Listening = { token, port, control, vsock, pending };
     this.#listeners.set(port, l);
     control.write(okLine({ port, listener: token }));
-    control.resume(); // nothing more is read; the client closes the connection to stop listening
+    // Nothing more is read; the client's end (FIN) or close stops the listener.
+    control.once('end', () => control.destroy());
+    control.resume();
     control.once('close', () => {
       vsock.close();
       for (const p of pending.values()) {

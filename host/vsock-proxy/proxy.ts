@@ -54,6 +54,26 @@ async function resolveRemote(remote: Endpoint, lookup: Lookup): Promise<string> 
   return first;
 }
 
+/**
+ * The start-up check (AWS's check_allowlist): resolves the remote and finds an allowlist entry
+ * admitting it, or throws ERR_VSOCK_PROXY_NOT_ALLOWED. Returns the address that was checked.
+ */
+export async function checkRemoteAllowed(remote: Endpoint, allowlist: readonly AllowlistEntry[], lookup: Lookup = defaultLookup): Promise<string> {
+  if (!validAddress(remote.address)) throw new VsockProxyArgumentError(`remote address '${String(remote.address)}' is not a host name or IP address`);
+  if (!validPort(remote.port)) throw new VsockProxyArgumentError(`remote port must be 1–65535, got ${remote.port}`);
+  const where = `${remote.address}:${remote.port}`;
+  let ip: string;
+  try {
+    ip = await resolveRemote(remote, lookup);
+  } catch (e) {
+    throw new RemoteNotAllowedError(`${where}: cannot resolve the remote address (${(e as Error).message}); it cannot be checked against the allowlist`, { cause: e });
+  }
+  if (!(await findAllowed(allowlist, remote, ip, lookup))) {
+    throw new RemoteNotAllowedError(`${where} is not on the allowlist${allowlist.length === 0 ? ' (the allowlist is empty)' : ''}`);
+  }
+  return ip;
+}
+
 /** Starts a proxy; rejects with ERR_VSOCK_PROXY_NOT_ALLOWED when the remote is not allowlisted. */
 export async function startVsockProxy(options: VsockProxyOptions): Promise<VsockProxy> {
   const { host, daemon, localPort, remote } = options;
@@ -66,15 +86,7 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   let allowlist = [...options.allowlist];
   const where = `${remote.address}:${remote.port}`;
 
-  let ip: string;
-  try {
-    ip = await resolveRemote(remote, lookup);
-  } catch (e) {
-    throw new RemoteNotAllowedError(`${where}: cannot resolve the remote address (${(e as Error).message}); it cannot be checked against the allowlist`, { cause: e });
-  }
-  if (!(await findAllowed(allowlist, remote, ip, lookup))) {
-    throw new RemoteNotAllowedError(`${where} is not on the allowlist${allowlist.length === 0 ? ' (the allowlist is empty)' : ''}`);
-  }
+  await checkRemoteAllowed(remote, allowlist, lookup);
 
   const stats = { accepted: 0, forwarded: 0, refused: 0 };
   const active = new Set<Duplex>();

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { defaultRuntimeDir } from '../../index.ts';
 import { DaemonUnavailableError, ensureDaemon } from '../../daemon/index.ts';
-import { loadAllowlist, startVsockProxy } from '../../vsock-proxy/index.ts';
+import { checkRemoteAllowed, loadAllowlist, startVsockProxy } from '../../vsock-proxy/index.ts';
 import { UsageError, stringOpt, type Command } from '../command.ts';
 
 /** AWS's default allowlist location (vsock_proxy README). */
@@ -47,10 +47,13 @@ Options:
     const remotePort = port(rp, 'REMOTE_PORT', 65535);
     const configPath = stringOpt(args, 'config') ?? DEFAULT_ALLOWLIST;
     const allowlist = loadAllowlist(configPath);
+    const remote = { address: addr, port: remotePort };
+    // Refuse a remote that is not allowlisted before any daemon is started (AWS refuses at start too).
+    await checkRemoteAllowed(remote, allowlist);
     const dataDir = stringOpt(args, 'data-dir');
     const log = (line: string): void => io.err(`vsock-proxy: ${line}\n`);
     const daemon = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
-    const proxy = await startVsockProxy({ daemon, localPort, remote: { address: addr, port: remotePort }, allowlist, log });
+    const proxy = await startVsockProxy({ daemon, localPort, remote, allowlist, log });
     const onHup = (): void => {
       try {
         proxy.setAllowlist(loadAllowlist(configPath));

@@ -1,0 +1,134 @@
+// The daemon protocol (host/daemon/PROTOCOL.md): the request validator, property-tested, and a live
+// in-process daemon answering malformed requests with typed errors and staying up.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, DaemonBadRequestError, DaemonVersionError, parseRequest } from '../../host/daemon/index.ts';
+import { cleanupDaemons, rawRequest, tempDir, waitFor } from './helpers.ts';
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+describe('parseRequest', () => {
+  it('accepts every op of PROTOCOL.md with its fields', () => {
+    expect(parseRequest('{"v":1,"op":"ping"}')).toEqual({ v: 1, op: 'ping' });
+    expect(parseRequest('{"v":1,"op":"run-enclave","imageSize":10,"options":{"memoryMiB":128,"cpuIds":[0,1],"debugMode":true,"name":"x"}}')).toEqual({
+      v: 1,
+      op: 'run-enclave',
+      imageSize: 10,
+      options: { memoryMiB: 128, cpuIds: [0, 1], debugMode: true, name: 'x' },
+    });
+    expect(parseRequest('{"v":1,"op":"terminate-enclave","target":{"all":true}}')).toEqual({ v: 1, op: 'terminate-enclave', target: { all: true } });
+    expect(parseRequest('{"v":1,"op":"console","target":{"name":"a"}}')).toEqual({ v: 1, op: 'console', target: { name: 'a' } });
+    expect(parseRequest('{"v":1,"op":"connect","cid":16,"port":5005}')).toEqual({ v: 1, op: 'connect', cid: 16, port: 5005 });
+    expect(parseRequest('{"v":1,"op":"listen","port":8000}')).toEqual({ v: 1, op: 'listen', port: 8000 });
+    expect(parseRequest('{"v":1,"op":"accept","listener":"ab","connection":3}')).toEqual({ v: 1, op: 'accept', listener: 'ab', connection: 3 });
+  });
+
+  it.each([
+    ['not JSON', '{"v":1,', 'ERR_DAEMON_BAD_REQUEST'],
+    ['not an object', '[1]', 'ERR_DAEMON_BAD_REQUEST'],
+    ['wrong version', '{"v":2,"op":"ping"}', 'ERR_DAEMON_VERSION'],
+    ['missing version', '{"op":"ping"}', 'ERR_DAEMON_VERSION'],
+    ['unknown op', '{"v":1,"op":"format-disk"}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['unknown field', '{"v":1,"op":"ping","x":1}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['unknown run option', '{"v":1,"op":"run-enclave","imageSize":1,"options":{"memoryMiB":1,"evil":true}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['image size 0', '{"v":1,"op":"run-enclave","imageSize":0,"options":{"memoryMiB":1}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['image over 64 MiB', `{"v":1,"op":"run-enclave","imageSize":${64 * 1024 * 1024 + 1},"options":{"memoryMiB":1}}`, 'ERR_DAEMON_BAD_REQUEST'],
+    ['memory a string', '{"v":1,"op":"run-enclave","imageSize":1,"options":{"memoryMiB":"1"}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['cpuIds not integers', '{"v":1,"op":"run-enclave","imageSize":1,"options":{"memoryMiB":1,"cpuIds":[0.5]}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['two targets', '{"v":1,"op":"terminate-enclave","target":{"id":"a","name":"b"}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['console of all', '{"v":1,"op":"console","target":{"all":true}}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['negative port', '{"v":1,"op":"connect","cid":16,"port":-1}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['fractional cid', '{"v":1,"op":"connect","cid":16.5,"port":1}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['accept without listener', '{"v":1,"op":"accept","connection":1}', 'ERR_DAEMON_BAD_REQUEST'],
+  ])('refuses %s', (_t, line, code) => {
+    expect(codeOf(() => parseRequest(line))).toBe(code);
+  });
+
+  it('throws only its own typed errors on arbitrary input (property)', () => {
+    const jsonish = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.record({ v: fc.constantFrom(1, 2, '1'), op: fc.constantFrom('ping', 'run-enclave', 'connect', 'listen', 'accept', 'console', 'terminate-enclave', 'x'), target: fc.anything(), cid: fc.anything(), port: fc.anything(), options: fc.anything(), imageSize: fc.anything() }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+    );
+    fc.assert(
+      fc.property(jsonish, (line) => {
+        try {
+          const r = parseRequest(line);
+          // Whatever is accepted re-validates to itself (the validator is a projection).
+          expect(parseRequest(JSON.stringify(r))).toEqual(r);
+        } catch (e) {
+          expect(e instanceof DaemonBadRequestError || e instanceof DaemonVersionError).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('a live daemon and malformed requests', () => {
+  let daemon: Daemon;
+  let runtimeDir: string;
+  beforeAll(async () => {
+    runtimeDir = tempDir();
+    daemon = await Daemon.start({ runtimeDir, dataDir: tempDir(), requestTimeoutMs: 2000 });
+  });
+  afterAll(async () => {
+    await daemon.close();
+    await cleanupDaemons([runtimeDir]);
+  });
+
+  const ask = async (bytes: string | Buffer): Promise<{ ok: boolean; error?: { code: string }; result?: unknown }> => {
+    const text = await rawRequest(daemon.socketPath, bytes);
+    return JSON.parse(text.split('\n')[0]!) as { ok: boolean; error?: { code: string } };
+  };
+
+  it('answers each bad request with its code and keeps serving', async () => {
+    expect((await ask('garbage\n')).error?.code).toBe('ERR_DAEMON_BAD_REQUEST');
+    expect((await ask('{"v":9,"op":"ping"}\n')).error?.code).toBe('ERR_DAEMON_VERSION');
+    expect((await ask('{"v":1,"op":"nope"}\n')).error?.code).toBe('ERR_DAEMON_BAD_REQUEST');
+    expect((await ask(`${'x'.repeat((1 << 20) + 10)}\n`)).error?.code).toBe('ERR_DAEMON_BAD_REQUEST');
+    // A run-enclave whose body ends early.
+    expect((await ask('{"v":1,"op":"run-enclave","imageSize":1000,"options":{"memoryMiB":128}}\nshort')).error?.code).toBe('ERR_DAEMON_BAD_REQUEST');
+    // A body that is not an image: the image loader's own code comes back.
+    expect((await ask(`{"v":1,"op":"run-enclave","imageSize":16,"options":{"memoryMiB":128}}\n${'z'.repeat(16)}`)).error?.code).toMatch(/^ERR_IMAGE_/);
+    expect((await ask('{"v":1,"op":"connect","cid":3,"port":1}\n')).error?.code).toBe('ERR_VSOCK_INVALID_CID');
+    expect((await ask('{"v":1,"op":"connect","cid":77,"port":1}\n')).error?.code).toBe('ERR_VSOCK_UNKNOWN_CID');
+    expect((await ask('{"v":1,"op":"console","target":{"name":"ghost"}}\n')).error?.code).toBe('ERR_ENCLAVE_NOT_FOUND');
+    expect((await ask('{"v":1,"op":"accept","listener":"00","connection":1}\n')).error?.code).toBe('ERR_DAEMON_BAD_REQUEST');
+    const ping = await ask('{"v":1,"op":"ping"}\n');
+    expect(ping.ok).toBe(true);
+    expect(ping.result).toMatchObject({ pid: process.pid, protocol: 1, runtimeDir });
+  });
+
+  it('refuses a second listener on the same parent port', async () => {
+    const { DaemonClient } = await import('../../host/daemon/index.ts');
+    const client = new DaemonClient(runtimeDir);
+    const l = await client.listenParent(8123, () => undefined);
+    await expect(client.listenParent(8123, () => undefined)).rejects.toMatchObject({ code: 'ERR_DAEMON_LISTENER' });
+    l.close();
+    await l.closed;
+    // Closing the LISTEN connection frees the port (once the daemon has seen the close).
+    let again: Awaited<ReturnType<typeof client.listenParent>> | undefined;
+    await waitFor(async () => {
+      again = await client.listenParent(8123, () => undefined).catch(() => undefined);
+      return again !== undefined;
+    }, 'the port to be free again');
+    again!.close();
+  });
+
+  it('drops a client that never finishes its request line', async () => {
+    const text = await rawRequest(daemon.socketPath, '{"v":1,', false);
+    expect(text).toBe('');
+  });
+
+  it('refuses to start a second daemon on the same runtime directory', async () => {
+    await expect(Daemon.start({ runtimeDir })).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON' });
+  });
+});
