@@ -1,0 +1,57 @@
+// Over a real socket: oversized bodies (declared or chunked) are refused before parsing with a
+// 400, and the server keeps serving.
+import { request } from 'node:http';
+import { GenerateRandomCommand } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { MAX_BODY_BYTES } from '../../kms-proxy/index.ts';
+import { startFixture, type Fixture } from './helpers.ts';
+
+let f: Fixture;
+beforeAll(async () => {
+  f = await startFixture();
+});
+afterAll(async () => f.stop());
+
+function post(body: Buffer, chunked: boolean): Promise<{ status: number; json: Record<string, unknown> }> {
+  const url = new URL(f.server.endpoint);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: '/',
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'TrentService.GenerateRandom',
+          ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    if (chunked) {
+      for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
+      req.end();
+    } else req.end(body);
+  });
+}
+
+test.each([
+  ['with Content-Length', false],
+  ['chunked, without Content-Length', true],
+])('a 2 MiB body %s → 400 ValidationException, and the next request is served', async (_what, chunked) => {
+  const r = await post(Buffer.alloc(2 * MAX_BODY_BYTES, 0x20), chunked);
+  expect(r.status).toBe(400);
+  expect(r.json).toEqual({ __type: 'ValidationException', message: `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.` });
+  expect((await f.kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))).Plaintext).toHaveLength(16);
+});
+
+test('an unsigned request of exactly 1 MiB is read, then refused for missing authentication (not for size)', async () => {
+  const r = await post(Buffer.alloc(MAX_BODY_BYTES, 0x20), false);
+  expect(r.json.__type).toBe('MissingAuthenticationTokenException');
+});
