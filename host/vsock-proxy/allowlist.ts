@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { AllowlistConfigError } from './errors.ts';
 
 export interface AllowlistEntry {
@@ -46,7 +46,11 @@ export function validPort(p: unknown): p is number {
 export function parseAllowlist(text: string, source = 'allowlist'): AllowlistEntry[] {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 0 });
+    const parsed = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
+    // Warnings (unknown tags, …) are refused too: the file must mean exactly what it says.
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new AllowlistConfigError(`${source}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
