@@ -6,7 +6,7 @@ export { verifyAuditLog, type AuditVerification, type AuditProblem } from './aud
 export { evaluate, type Decision, type AuthzRequest, type RequestContext, type StatementTrace, type ConditionOutcome } from './policy/evaluate.ts';
 export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';
 export { evaluateClause, parseOperator, OPERATORS } from './policy/conditions.ts';
-export { encodeContext } from './ciphertext.ts';
+export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
 export type { KeyStore } from './store/types.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';

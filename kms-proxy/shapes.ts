@@ -16,7 +16,8 @@ export type Field =
   | { readonly t: 'context'; readonly required?: boolean }
   | { readonly t: 'tags'; readonly required?: boolean }
   | { readonly t: 'constraints'; readonly required?: boolean }
-  | { readonly t: 'timestamp'; readonly required?: boolean };
+  | { readonly t: 'timestamp'; readonly required?: boolean }
+  | { readonly t: 'recipient'; readonly required?: boolean };
 
 export type Shape = Readonly<Record<string, Field>>;
 
@@ -162,6 +163,18 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
         return { TagKey: tag.TagKey ?? '', TagValue: tag.TagValue ?? '' };
       });
     }
+    case 'recipient': {
+      // RecipientInfo (attestation-gated release, issue 7): KeyEncryptionAlgorithm + document.
+      if (typeof v !== 'object' || Array.isArray(v)) serialization(v, 'a structure');
+      const out: Record<string, unknown> = {};
+      for (const [rk, rv] of Object.entries(v as Record<string, unknown>)) {
+        if (rv === null) continue;
+        if (rk === 'KeyEncryptionAlgorithm') out[rk] = convert('keyEncryptionAlgorithm', { t: 'string', enum: ['RSAES_OAEP_SHA_256'] }, rv, errors);
+        else if (rk === 'AttestationDocument') out[rk] = convert('attestationDocument', { t: 'blob', min: 1, max: 262144 }, rv, errors);
+        else throw kmsError('SerializationException', `Unrecognized field '${rk}'`);
+      }
+      return out;
+    }
     case 'constraints': {
       if (typeof v !== 'object' || Array.isArray(v)) serialization(v, 'a structure');
       const c: Record<string, Record<string, string>> = {};
@@ -183,3 +196,4 @@ export const ContextField = { t: 'context' } as const satisfies Field;
 export const LimitField = { t: 'int', min: 1, max: 1000 } as const satisfies Field;
 export const MarkerField = { t: 'string', min: 1, max: 1024, pattern: '[\\u0020-\\u00FF]*' } as const satisfies Field;
 export const DryRunField = { t: 'bool' } as const satisfies Field;
+export const RecipientField = { t: 'recipient' } as const satisfies Field;

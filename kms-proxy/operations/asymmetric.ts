@@ -7,9 +7,9 @@ import { kmsError, messages } from '../errors.ts';
 import { SPECS } from '../keyspec.ts';
 import type { KeyRecord, KeySpec, Material } from '../model.ts';
 import { Service, type Caller, type Resolved } from '../service.ts';
-import { ContextField, DryRunField, GrantTokensField, KeyIdField } from '../shapes.ts';
+import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../shapes.ts';
 import { signMessage, SIGNING_ALGORITHMS, verifyMessage } from '../signing.ts';
-import { bytes, ctx, dryRun, reqStr, str, type Operation, type Trail } from './types.ts';
+import { bytes, ctx, dryRun, refuseRecipient, reqStr, str, type Operation, type Trail } from './types.ts';
 
 const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
 const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
@@ -163,8 +163,10 @@ export const DeriveSharedSecret: Operation = {
     PublicKey: { t: 'blob', min: 1, max: 8192, required: true },
     GrantTokens: GrantTokensField,
     DryRun: DryRunField,
+    Recipient: RecipientField,
   },
   async run({ svc, caller, input, trail }) {
+    refuseRecipient(input);
     const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': 'ECDH' });
     svc.requireUsage(r.key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
     const mine = privateKeyOf(m);
@@ -196,6 +198,7 @@ const PairShape = {
   KeyId: KeyIdField,
   KeyPairSpec: { t: 'string', enum: KEY_PAIR_SPECS, required: true },
   GrantTokens: GrantTokensField,
+  Recipient: RecipientField,
   DryRun: DryRunField,
 } as const;
 
@@ -218,6 +221,7 @@ export const GenerateDataKeyPair: Operation = {
   readOnly: true,
   shape: PairShape,
   async run(call) {
+    refuseRecipient(call.input);
     const p = await dataKeyPair(call, 'kms:GenerateDataKeyPair');
     return { PrivateKeyCiphertextBlob: p.blob, PrivateKeyPlaintext: p.privateDer, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
   },
@@ -227,7 +231,7 @@ export const GenerateDataKeyPairWithoutPlaintext: Operation = {
   name: 'GenerateDataKeyPairWithoutPlaintext',
   quota: 'cryptographic',
   readOnly: true,
-  shape: PairShape,
+  shape: { EncryptionContext: ContextField, KeyId: KeyIdField, KeyPairSpec: PairShape.KeyPairSpec, GrantTokens: GrantTokensField, DryRun: DryRunField },
   async run(call) {
     const p = await dataKeyPair(call, 'kms:GenerateDataKeyPairWithoutPlaintext');
     return { PrivateKeyCiphertextBlob: p.blob, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };

@@ -9,8 +9,8 @@ import { kmsError, messages } from '../errors.ts';
 import { isAsymmetric } from '../keyspec.ts';
 import type { KeyRecord } from '../model.ts';
 import { Service, type Caller, type Resolved } from '../service.ts';
-import { ContextField, DryRunField, GrantTokensField, KeyIdField, OptKeyIdField } from '../shapes.ts';
-import { bytes, ctx, dryRun, int, reqStr, str, type Operation, type Trail } from './types.ts';
+import { ContextField, DryRunField, GrantTokensField, KeyIdField, OptKeyIdField, RecipientField } from '../shapes.ts';
+import { bytes, ctx, dryRun, int, refuseRecipient, reqStr, str, type Operation, type Trail } from './types.ts';
 
 export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
 const AlgField = { t: 'string', enum: ENCRYPTION_ALGORITHMS } as const;
@@ -103,8 +103,9 @@ export const Decrypt: Operation = {
   name: 'Decrypt',
   quota: 'cryptographic',
   readOnly: true,
-  shape: { CiphertextBlob: CiphertextField, EncryptionContext: ContextField, GrantTokens: GrantTokensField, KeyId: OptKeyIdField, EncryptionAlgorithm: AlgField, DryRun: DryRunField },
+  shape: { CiphertextBlob: CiphertextField, EncryptionContext: ContextField, GrantTokens: GrantTokensField, KeyId: OptKeyIdField, EncryptionAlgorithm: AlgField, Recipient: RecipientField, DryRun: DryRunField },
   async run({ svc, caller, input, trail }) {
+    refuseRecipient(input);
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'));
     dryRun(input);
@@ -168,8 +169,9 @@ export const GenerateDataKey: Operation = {
   name: 'GenerateDataKey',
   quota: 'cryptographic',
   readOnly: true,
-  shape: { KeyId: KeyIdField, EncryptionContext: ContextField, NumberOfBytes: NumberOfBytesField, KeySpec: DataKeySpecField, GrantTokens: GrantTokensField, DryRun: DryRunField },
+  shape: { KeyId: KeyIdField, EncryptionContext: ContextField, NumberOfBytes: NumberOfBytesField, KeySpec: DataKeySpecField, GrantTokens: GrantTokensField, Recipient: RecipientField, DryRun: DryRunField },
   async run(call) {
+    refuseRecipient(call.input);
     const d = await generateDataKey(call, 'kms:GenerateDataKey');
     return { CiphertextBlob: d.blob, Plaintext: d.plaintext, KeyId: d.arn };
   },
@@ -190,8 +192,9 @@ export const GenerateRandom: Operation = {
   name: 'GenerateRandom',
   quota: 'random',
   readOnly: true,
-  shape: { NumberOfBytes: NumberOfBytesField, CustomKeyStoreId: { t: 'string', min: 1, max: 64 } },
+  shape: { NumberOfBytes: NumberOfBytesField, CustomKeyStoreId: { t: 'string', min: 1, max: 64 }, Recipient: RecipientField },
   async run({ input }) {
+    refuseRecipient(input);
     if (str(input, 'CustomKeyStoreId') !== undefined) throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
     const n = int(input, 'NumberOfBytes');
     if (n === undefined) throw kmsError('ValidationException', 'Please specify either number of bytes or key spec.');

@@ -60,6 +60,16 @@ export function dryRun(i: Input): void {
   if (i.DryRun === true) throw kmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
 }
 
+/**
+ * `Recipient` (attestation-gated release) is accepted by the shapes that carry it and validated,
+ * but answering CiphertextForRecipient is the next issue's work: until then it is refused
+ * explicitly rather than ignored, because ignoring it would return plaintext the caller expected
+ * to be sealed to an enclave.
+ */
+export function refuseRecipient(i: Input): void {
+  if (i.Recipient !== undefined) throw kmsError('UnsupportedOperationException', 'Recipient (attested key release) is not supported by this KMS yet.');
+}
+
 /** `Limit`/`Marker` paging as KMS does it: Marker is opaque to the caller (here: an offset). */
 export function page<T>(items: readonly T[], i: Input, defaultLimit = 100): { items: T[]; out: Record<string, unknown> } {
   const limit = int(i, 'Limit') ?? defaultLimit;

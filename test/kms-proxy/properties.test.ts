@@ -1,0 +1,81 @@
+// Property tests for the parsers and formats: ciphertext blob headers, input shapes, the audit
+// chain, and the Recipient slot (validated now, served by the next issue).
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { KmsError, parseBlobHeader, verifyAuditLog } from '../../kms-proxy/index.ts';
+import { failure, startFixture, tempDir, type Fixture } from './helpers.ts';
+
+let f: Fixture;
+const dir = tempDir('kms-prop-');
+let keyId = '';
+beforeAll(async () => {
+  f = await startFixture({ dataDir: join(dir, 'data') });
+  keyId = (await f.kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+});
+afterAll(async () => {
+  await f.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ciphertext blobs', () => {
+  test('property: any byte string either parses as a header or is InvalidCiphertextException', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (b) => {
+        try {
+          parseBlobHeader(b);
+        } catch (e) {
+          expect((e as KmsError).awsName).toBe('InvalidCiphertextException');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('property: flipping any single bit of a real blob makes Decrypt fail with InvalidCiphertextException (or NotFound/IncorrectKey for the key id)', async () => {
+    const blob = Buffer.from((await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('bits'), EncryptionContext: { p: 'q' } }))).CiphertextBlob ?? []);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: blob.length * 8 - 1 }), async (bit) => {
+        const t = Buffer.from(blob);
+        t[bit >> 3] = (t[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+        const e = await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: t, EncryptionContext: { p: 'q' } })));
+        expect(['InvalidCiphertextException', 'NotFoundException']).toContain(e.name);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('audit chain', () => {
+  test('property: any single-character change anywhere in the log is detected', async () => {
+    for (let i = 0; i < 3; i++) await f.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 16 }));
+    await f.stop();
+    const log = readFileSync(join(dir, 'data', 'audit.log'), 'utf8');
+    const head = readFileSync(join(dir, 'data', 'audit.head'), 'utf8');
+    f = await startFixture({ dataDir: join(dir, 'data') });
+    let n = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: log.length - 2 }), fc.constantFrom('x', '0', '"', '}', ' '), (pos, ch) => {
+        if (log[pos] === ch || log[pos] === '\n') return;
+        const d = join(dir, `m${n++}`);
+        mkdirSync(d);
+        writeFileSync(join(d, 'audit.log'), log.slice(0, pos) + ch + log.slice(pos + 1));
+        writeFileSync(join(d, 'audit.head'), head);
+        expect(verifyAuditLog(d).ok).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('Recipient (next issue) is validated and refused explicitly, never ignored', () => {
+  test('a well-formed Recipient → UnsupportedOperationException; a malformed one → Serialization/ValidationException', async () => {
+    const blob = (await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))).CiphertextBlob;
+    const e = await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: Buffer.from('doc') } })));
+    expect(e.name).toBe('UnsupportedOperationException');
+    const bad = await failure(() => f.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, Recipient: { KeyEncryptionAlgorithm: 'RSA_PLAIN' as never } })));
+    expect(bad.name).toBe('ValidationException');
+  });
+});
