@@ -1,0 +1,175 @@
+// Attested sessions end to end: a client verifies the enclave and talks to it through a relay the
+// test controls (standing in for the untrusted host), which replays, reorders, splices and reads.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { duplexPair, type Duplex } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { measure } from '../../attestation/index.ts';
+import { buildImage } from '../../enclave/index.ts';
+import { AttestedSession } from '../../enclave/session/index.ts';
+import { RecordCipher } from '../../enclave/session/record-cipher.ts';
+import { DIR, RECORD, RecordReader, frame } from '../../enclave/session/protocol.ts';
+import { Host, type RunResult } from '../../host/index.ts';
+import { tempDir } from '../attestation/fixtures.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = tempDir();
+let host: Host;
+let enclave: RunResult;
+let pcrs: { 0: Uint8Array; 1: Uint8Array; 2: Uint8Array };
+
+beforeAll(async () => {
+  host = await Host.start({ dataDir: dir.path });
+  const { image, measurements } = await buildImage({ entry: join(root, 'examples/sensitive-payload/main.ts') });
+  pcrs = { 0: measurements.pcr0, 1: measurements.pcr1, 2: measurements.pcr2 };
+  enclave = await host.runEnclave(image, { memoryMiB: 256 });
+});
+afterAll(async () => {
+  await host?.stop();
+  dir.cleanup();
+});
+
+type Hook = (dir: 'up' | 'down', type: number, record: Buffer, send: (b: Buffer) => void) => void;
+
+/** A relay between the client and the enclave that sees every record and may alter the flow. */
+async function relay(hook: Hook = (_d, _t, r, send) => send(r)): Promise<{ client: Duplex; seen: Buffer[] }> {
+  const [client, inner] = duplexPair();
+  const enclaveConn = await host.connect(enclave.EnclaveCID, 5007);
+  const seen: Buffer[] = [];
+  const wire = (from: Duplex, to: Duplex, dir: 'up' | 'down'): void => {
+    const reader = new RecordReader();
+    from.on('data', (c: Buffer) => {
+      seen.push(Buffer.from(c));
+      for (const r of reader.push(c)) hook(dir, r.type, frame(r.type, r.body), (b) => to.write(b));
+    });
+    from.on('end', () => to.end());
+    from.on('error', () => to.destroy());
+  };
+  wire(inner, enclaveConn, 'up');
+  wire(enclaveConn, inner, 'down');
+  enclaveConn.on('error', () => inner.destroy());
+  enclaveConn.on('close', () => inner.destroy());
+  return { client, seen };
+}
+
+const code = (c: string) => expect.objectContaining({ code: c });
+const opts = () => ({ trustAnchors: [host.authority.rootCertificate], expectedPcrs: pcrs, maxAgeMs: 60_000 });
+
+describe('attested session', () => {
+  it('verifies the enclave, processes the payload, and the relay sees ciphertext only', async () => {
+    const { client, seen } = await relay();
+    const s = await AttestedSession.open(client, opts());
+    expect(s.document.moduleId).toBe(enclave.EnclaveID);
+    const secret = 'card 4111 1111 1111 1111 belongs to alice@example.com';
+    const out = JSON.parse((await s.request(new TextEncoder().encode(secret))).toString('utf8'));
+    expect(out).toEqual({ text: 'card [number] belongs to [email]', emails: 1, numbers: 1 });
+    const second = JSON.parse((await s.request(new TextEncoder().encode('bob@example.org'))).toString('utf8'));
+    expect(second.emails).toBe(1);
+    const wire = Buffer.concat(seen);
+    for (const marker of ['4111', 'alice@example.com', 'belongs', '[email]', 'bob@example.org']) expect(wire.includes(marker)).toBe(false);
+    s.close();
+  });
+
+  it('refuses an enclave whose PCRs differ from the expected ones (ERR_PCR_MISMATCH)', async () => {
+    const { client } = await relay();
+    await expect(AttestedSession.open(client, { ...opts(), expectedPcrs: { ...pcrs, 2: measure(new Uint8Array([1])) } })).rejects.toMatchObject({ code: 'ERR_PCR_MISMATCH' });
+  });
+
+  it("refuses a document replayed from another session: wrong nonce (ERR_NONCE_MISMATCH)", async () => {
+    // Capture a genuine document from a first session…
+    let old: Buffer | undefined;
+    const first = await relay((d, t, r, send) => {
+      if (d === 'down' && t === RECORD.ATTEST) old = r;
+      send(r);
+    });
+    (await AttestedSession.open(first.client, opts())).close();
+    // …and hand it to the next client in place of the fresh one.
+    const second = await relay((d, t, r, send) => send(d === 'down' && t === RECORD.ATTEST ? old! : r));
+    await expect(AttestedSession.open(second.client, opts())).rejects.toMatchObject({ code: 'ERR_NONCE_MISMATCH' });
+  });
+
+  it('refuses a replayed response (ERR_SESSION_REPLAY)', async () => {
+    const { client } = await relay((d, t, r, send) => {
+      send(r);
+      if (d === 'down' && t === RECORD.DATA) send(r); // every response twice
+    });
+    const s = await AttestedSession.open(client, opts());
+    const first = s.request(new TextEncoder().encode('one'));
+    const second = s.request(new TextEncoder().encode('two'));
+    await expect(first).resolves.toBeInstanceOf(Buffer);
+    await expect(second).rejects.toMatchObject({ code: 'ERR_SESSION_REPLAY' });
+  });
+
+  it('refuses reordered responses (ERR_SESSION_OUT_OF_ORDER)', async () => {
+    let held: Buffer | undefined;
+    const { client } = await relay((d, t, r, send) => {
+      if (d === 'down' && t === RECORD.DATA && !held) {
+        held = r; // hold response 0, send response 1 first
+        return;
+      }
+      send(r);
+      if (held && d === 'down' && t === RECORD.DATA) send(held);
+    });
+    const s = await AttestedSession.open(client, opts());
+    const a = s.request(new TextEncoder().encode('a'));
+    const b = s.request(new TextEncoder().encode('b'));
+    await expect(a).rejects.toMatchObject({ code: 'ERR_SESSION_OUT_OF_ORDER' });
+    await expect(b).rejects.toMatchObject({ code: 'ERR_SESSION_OUT_OF_ORDER' });
+  });
+
+  it('refuses a record spliced in from another session (ERR_SESSION_AUTH)', async () => {
+    let foreign: Buffer | undefined;
+    const a = await relay((d, t, r, send) => {
+      if (d === 'down' && t === RECORD.DATA) foreign = r;
+      send(r);
+    });
+    const sa = await AttestedSession.open(a.client, opts());
+    await sa.request(new TextEncoder().encode('from session A'));
+    const b = await relay((d, t, r, send) => send(d === 'down' && t === RECORD.DATA ? foreign! : r));
+    const sb = await AttestedSession.open(b.client, opts());
+    await expect(sb.request(new TextEncoder().encode('to session B'))).rejects.toMatchObject({ code: 'ERR_SESSION_AUTH' });
+  });
+
+  it('the enclave ends a session whose client replays a request', async () => {
+    const { client } = await relay((d, t, r, send) => {
+      send(r);
+      if (d === 'up' && t === RECORD.DATA) send(r); // replay every request
+    });
+    const s = await AttestedSession.open(client, opts());
+    // The enclave refuses the replayed record and tears the session down; the client learns it.
+    const outcome = await s.request(new TextEncoder().encode('x')).then(
+      () => s.request(new TextEncoder().encode('y')),
+      (e: unknown) => Promise.reject(e),
+    ).catch((e: { code?: string }) => e.code);
+    expect(outcome).toBe('ERR_SESSION_CLOSED');
+  });
+});
+
+describe('record cipher (both directions share these rules)', () => {
+  const key = randomBytes(32);
+  const id = randomBytes(32);
+  it('replay, reorder, reflection and forgery each have their code', () => {
+    const tx = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
+    const rx = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
+    const r0 = tx.seal(Buffer.from('a'));
+    const r1 = tx.seal(Buffer.from('b'));
+    expect(() => rx.open(r1)).toThrow(code('ERR_SESSION_OUT_OF_ORDER'));
+    expect(rx.open(r0).toString()).toBe('a');
+    expect(() => rx.open(r0)).toThrow(code('ERR_SESSION_REPLAY'));
+    const forged = Buffer.from(r1);
+    forged[10]! ^= 1;
+    expect(() => rx.open(forged)).toThrow(code('ERR_SESSION_AUTH'));
+    expect(rx.open(r1).toString()).toBe('b');
+    // a record sealed for the other direction does not open here
+    const back = new RecordCipher(key, id, DIR.ENCLAVE_TO_CLIENT).seal(Buffer.from('c'));
+    const rx2 = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
+    expect(() => rx2.open(back)).toThrow(code('ERR_SESSION_AUTH'));
+    expect(() => rx2.open(Buffer.alloc(5))).toThrow(code('ERR_SESSION_PROTOCOL'));
+  });
+  it('oversize and empty records are refused by the reader (ERR_SESSION_PROTOCOL)', () => {
+    const big = Buffer.alloc(4);
+    big.writeUInt32BE(17 << 20);
+    expect(() => new RecordReader().push(big)).toThrow(code('ERR_SESSION_PROTOCOL'));
+    expect(() => new RecordReader().push(Buffer.alloc(4))).toThrow(code('ERR_SESSION_PROTOCOL'));
+  });
+});
