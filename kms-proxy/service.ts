@@ -47,6 +47,8 @@ export class Service {
   /** Earliest time at which maintenance (deletion, rotation, expiry) has something to do. */
   #nextDue = 0;
   #maintaining: Promise<void> | undefined;
+  /** Dates scheduled while a maintenance run was in progress, so the run cannot forget them. */
+  #scheduledDuringRun = 0;
 
   constructor(config: ServiceConfig) {
     this.store = config.store;
@@ -246,6 +248,7 @@ export class Service {
   /** Tells maintenance that something becomes due at `when` (deletion date, rotation, expiry). */
   schedule(when: number): void {
     if (this.#nextDue === 0 || when < this.#nextDue) this.#nextDue = when;
+    if (this.#maintaining && (this.#scheduledDuringRun === 0 || when < this.#scheduledDuringRun)) this.#scheduledDuringRun = when;
   }
 
   /**
@@ -288,13 +291,19 @@ export class Service {
         if (key.nextRotationDate <= now && key.state === 'Enabled') {
           const cur = await this.store.currentMaterial(key.keyId);
           const version = cur ? cur.version + 1 : 0;
-          const nextRotationDate = key.nextRotationDate + (key.rotationPeriodInDays ?? 365) * DAY_MS;
+          // Next date = this one + period, skipping periods missed while the clock jumped or the
+          // server was down (one rotation per run, never a burst of catch-up rotations).
+          const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
+          let nextRotationDate = key.nextRotationDate + period;
+          while (nextRotationDate <= now) nextRotationDate += period;
           await this.store.addMaterial({ ...key, nextRotationDate }, this.newMaterial(key, version, 'AUTOMATIC'));
           later(nextRotationDate);
         } else later(key.nextRotationDate);
       }
     }
-    this.#nextDue = next;
+    const during = this.#scheduledDuringRun;
+    this.#scheduledDuringRun = 0;
+    this.#nextDue = during !== 0 && (next === 0 || during < next) ? during : next;
   }
 
   /** Primes the maintenance schedule from the store (at start-up). */

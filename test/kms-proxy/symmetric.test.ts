@@ -184,6 +184,18 @@ describe('rotation', () => {
     expect((await f.kms.send(new GetKeyRotationStatusCommand({ KeyId: k.KeyId }))).KeyRotationEnabled).toBe(false);
   });
 
+  test('after a clock jump over several periods: one rotation, and the next date is in the future', async () => {
+    const k = await newKey();
+    await f.kms.send(new EnableKeyRotationCommand({ KeyId: k.KeyId, RotationPeriodInDays: 100 }));
+    const start = now;
+    now += 350 * DAY;
+    expect((await f.kms.send(new ListKeyRotationsCommand({ KeyId: k.KeyId }))).Rotations).toHaveLength(1);
+    const next = (await f.kms.send(new GetKeyRotationStatusCommand({ KeyId: k.KeyId }))).NextRotationDate?.getTime();
+    expect(next).toBe(start + 400 * DAY);
+    now += 51 * DAY;
+    expect((await f.kms.send(new ListKeyRotationsCommand({ KeyId: k.KeyId }))).Rotations).toHaveLength(2);
+  });
+
   test('asymmetric and imported keys do not rotate → UnsupportedOperationException', async () => {
     const rsa = await newKey({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' });
     expect((await failure(() => f.kms.send(new EnableKeyRotationCommand({ KeyId: rsa.KeyId })))).name).toBe('UnsupportedOperationException');
