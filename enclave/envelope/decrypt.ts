@@ -1,0 +1,198 @@
+// Decryption: `decryptStream` (a node Transform: envelope in, plaintext out) and `decrypt` (bytes
+// in). Order of checks: header structure (ERR_ENVELOPE_BAD_HEADER, as soon as the bytes present are
+// wrong) → the caller's expected context (ERR_ENVELOPE_CONTEXT_MISMATCH, before any key service is
+// asked) → the data key from the key source (ERR_ENVELOPE_DATA_KEY, or ERR_ENVELOPE_TAMPERED when it
+// proves the encrypted key inauthentic) → key commitment and header tag (ERR_ENVELOPE_TAMPERED) →
+// each frame's sequence number, IV and tag, before any of its plaintext is released
+// (ERR_ENVELOPE_TAMPERED) → the end: no final frame (ERR_ENVELOPE_TRUNCATED), bytes after it
+// (ERR_ENVELOPE_TRAILING_DATA).
+import { Transform, type TransformCallback } from 'node:stream';
+import { contextContains, contextEquals, type EncryptionContext } from './context.ts';
+import { EnvelopeContextMismatchError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeTruncatedError } from './errors.ts';
+import { FrameDecoder } from './frames.ts';
+import { DEFAULT_HEADER_LIMITS, openHeader, parseHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
+import { toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
+
+export interface DecryptOptions extends Partial<HeaderLimits> {
+  /** Refuse envelopes whose encryption context is not this one (see `contextMatch`). */
+  readonly expectedContext?: EncryptionContext;
+  /**
+   * `exact` (default): the envelope's context must equal `expectedContext`. `subset`: it must
+   * contain every entry of `expectedContext` (the ESDK's "required encryption context").
+   */
+  readonly contextMatch?: 'exact' | 'subset';
+}
+
+/** What the header says, for callers (the context to act on, which key, the framing). */
+export interface EnvelopeInfo {
+  readonly version: number;
+  readonly suiteId: number;
+  readonly frameSize: number;
+  readonly messageId: Uint8Array;
+  readonly context: EncryptionContext;
+  readonly encryptedDataKeys: readonly EncryptedDataKey[];
+  readonly headerLength: number;
+}
+
+function info(h: EnvelopeHeader): EnvelopeInfo {
+  return Object.freeze({
+    version: h.version,
+    suiteId: h.suiteId,
+    frameSize: h.frameSize,
+    messageId: h.messageId,
+    context: h.context,
+    encryptedDataKeys: h.encryptedDataKeys,
+    headerLength: h.length,
+  });
+}
+
+interface Settings {
+  readonly limits: HeaderLimits;
+  readonly expected: EncryptionContext | undefined;
+  readonly subset: boolean;
+}
+
+function settings(opts: DecryptOptions): Settings {
+  const limits: HeaderLimits = {
+    maxHeaderBytes: opts.maxHeaderBytes ?? DEFAULT_HEADER_LIMITS.maxHeaderBytes,
+    maxFrameSize: opts.maxFrameSize ?? DEFAULT_HEADER_LIMITS.maxFrameSize,
+    maxEncryptedDataKeys: opts.maxEncryptedDataKeys ?? DEFAULT_HEADER_LIMITS.maxEncryptedDataKeys,
+  };
+  for (const [k, v] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new EnvelopeInvalidArgumentError(`${k} must be a positive integer`);
+  }
+  if (opts.contextMatch !== undefined && opts.contextMatch !== 'exact' && opts.contextMatch !== 'subset') {
+    throw new EnvelopeInvalidArgumentError('contextMatch must be "exact" or "subset"');
+  }
+  return { limits, expected: opts.expectedContext, subset: opts.contextMatch === 'subset' };
+}
+
+function checkContext(s: Settings, context: EncryptionContext): void {
+  if (s.expected === undefined) return;
+  const ok = s.subset ? contextContains(context, s.expected) : contextEquals(context, s.expected);
+  if (!ok) throw new EnvelopeContextMismatchError('the envelope was not encrypted under the expected encryption context');
+}
+
+async function openWith(manager: MaterialsManager, header: EnvelopeHeader): Promise<FrameDecoder> {
+  const dataKey = await manager.decryptionKey(header.encryptedDataKeys, header.context);
+  try {
+    const { contentKey, digest } = openHeader(header, dataKey);
+    return new FrameDecoder(contentKey, digest, header.messageId, header.frameSize);
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+export class EnvelopeDecryptStream extends Transform {
+  readonly #manager: MaterialsManager;
+  readonly #settings: Settings;
+  #headerBytes: Buffer[] = [];
+  #headerLength = 0;
+  #header: EnvelopeHeader | undefined;
+  #decoder: FrameDecoder | undefined;
+  readonly #emit = (pieces: Buffer[]) => {
+    for (const p of pieces) this.push(p);
+  };
+
+  constructor(keys: KeySource, opts: DecryptOptions = {}) {
+    super();
+    this.#manager = toMaterialsManager(keys);
+    this.#settings = settings(opts);
+  }
+
+  /** The parsed header, once it has arrived (also emitted as the `header` event). */
+  get header(): EnvelopeInfo | undefined {
+    return this.#header && info(this.#header);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (this.#decoder) {
+        this.#decoder.write(chunk, this.#emit);
+        callback();
+        return;
+      }
+      this.#headerBytes.push(chunk);
+      this.#headerLength += chunk.length;
+      const bytes = this.#headerBytes.length === 1 ? chunk : Buffer.concat(this.#headerBytes, this.#headerLength);
+      this.#headerBytes = [bytes];
+      const header = parseHeader(bytes, this.#settings.limits);
+      if (!header) {
+        callback();
+        return;
+      }
+      this.#header = header;
+      this.#headerBytes = [];
+      checkContext(this.#settings, header.context);
+      this.emit('header', info(header));
+      const rest = bytes.subarray(header.length);
+      openWith(this.#manager, header).then(
+        (decoder) => {
+          if (this.destroyed) {
+            decoder.destroy();
+            return;
+          }
+          this.#decoder = decoder;
+          try {
+            if (rest.length > 0) decoder.write(rest, this.#emit);
+            callback();
+          } catch (e) {
+            callback(e as Error);
+          }
+        },
+        (e: unknown) => callback(e as Error),
+      );
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      if (!this.#decoder) throw new EnvelopeTruncatedError({ cause: new Error('the input ends inside the header') });
+      this.#decoder.end();
+      callback();
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#decoder?.destroy();
+    callback(error);
+  }
+}
+
+/** A Transform that decrypts one envelope written to it; plaintext is released frame by frame. */
+export function decryptStream(keys: KeySource, opts: DecryptOptions = {}): EnvelopeDecryptStream {
+  return new EnvelopeDecryptStream(keys, opts);
+}
+
+export interface Decrypted {
+  readonly plaintext: Buffer;
+  readonly context: EncryptionContext;
+  readonly header: EnvelopeInfo;
+}
+
+/** Decrypts one whole envelope held in memory. */
+export async function decrypt(keys: KeySource, envelope: Uint8Array, opts: DecryptOptions = {}): Promise<Decrypted> {
+  if (!(envelope instanceof Uint8Array)) throw new EnvelopeInvalidArgumentError('envelope must be a Uint8Array');
+  const manager = toMaterialsManager(keys);
+  const s = settings(opts);
+  const bytes = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
+  const header = parseHeader(bytes, s.limits);
+  if (!header) throw new EnvelopeTruncatedError({ cause: new Error('the input ends inside the header') });
+  checkContext(s, header.context);
+  const decoder = await openWith(manager, header);
+  const out: Buffer[] = [];
+  try {
+    decoder.write(bytes.subarray(header.length), (pieces) => out.push(...pieces));
+    decoder.end();
+  } catch (e) {
+    for (const p of out) p.fill(0);
+    decoder.destroy();
+    if (e instanceof EnvelopeError) throw e;
+    throw new EnvelopeInvalidArgumentError('decryption failed', { cause: e });
+  }
+  return { plaintext: Buffer.concat(out), context: header.context, header: info(header) };
+}
