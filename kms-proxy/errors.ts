@@ -1,6 +1,7 @@
 // One error class for the KMS domain. Every failure an operation can report is a KmsError whose
 // `awsName` is the `__type` AWS answers (kms-2014-11-01 error shapes) and whose `code` is a stable
 // `ERR_KMS_…` string derived from it. The HTTP mapping lives in one place: `server.ts` (hono onError).
+import type { Decision } from './policy/evaluate.ts';
 
 export type KmsErrorName =
   | 'AccessDeniedException'
@@ -55,6 +56,15 @@ export class KmsError extends Error {
     this.code = codeOf(awsName);
     this.status = awsName === 'KMSInternalException' ? 500 : 400;
     this.detail = options?.detail;
+  }
+}
+
+/** AccessDeniedException with the policy decision that produced it (for the audit log only). */
+export class AccessDeniedError extends KmsError {
+  readonly decision: Decision;
+  constructor(message: string, decision: Decision) {
+    super('AccessDeniedException', message);
+    this.decision = decision;
   }
 }
 

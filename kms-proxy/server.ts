@@ -10,7 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { AuditLog } from './audit.ts';
 import { loadOrCreateCredentials } from './credentials.ts';
-import { KmsError, kmsError } from './errors.ts';
+import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
 import { applySeedFile } from './seed.ts';
@@ -43,6 +43,8 @@ export interface KmsOptions {
   readonly store?: KeyStore;
   /** How often maintenance (deletion, rotation, expiry) runs when idle; default 1000 ms. */
   readonly maintenanceIntervalMs?: number;
+  /** Called with errors that are bugs (answered 500); default: stack trace to stderr. */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 export interface KmsApp {
@@ -162,7 +164,6 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
             path: url.pathname,
             query: url.search.slice(1),
             headers: (n) => c.req.header(n) ?? (n === 'host' ? url.host : undefined),
-            headerNames: [],
             body,
             now: authClock(),
             region,
@@ -209,6 +210,8 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
       return new Response(toJson(output), { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
     } catch (e) {
       const err = e instanceof KmsError ? e : undefined;
+      // A denial carries the decision that made it, so the log says which statement denied.
+      if (e instanceof AccessDeniedError) trail.decision = e.decision;
       audit.append({
         eventTime: started,
         eventName,
@@ -230,6 +233,8 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
 
   app.onError((e) => {
     if (e instanceof KmsError) return errorResponse(e);
+    // A bug, not bad input: tell the operator, answer 500 KMSInternalException as AWS would.
+    (options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)))(e);
     return errorResponse(new KmsError('KMSInternalException', 'An internal error occurred.', { cause: e }));
   });
 

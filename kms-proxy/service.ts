@@ -2,7 +2,7 @@
 // share: resolving KeyId/alias/ARN, key states, key usage, authorization against the key policy and
 // grants, and KeyMetadata as AWS returns it.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { kmsError, messages } from './errors.ts';
+import { AccessDeniedError, kmsError, messages } from './errors.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
@@ -211,7 +211,7 @@ export class Service {
     const d = await this.decide(resolved.key, caller, action, extra, resolved.alias, encryptionContext);
     if (!d.allowed) {
       const why = d.effect === 'ExplicitDeny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`;
-      throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resolved.key.arn} ${why}`);
+      throw new AccessDeniedError(`User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resolved.key.arn} ${why}`, d);
     }
     return d;
   }

@@ -20,7 +20,6 @@ export interface VerifyInput {
   readonly path: string;
   readonly query: string;
   readonly headers: (name: string) => string | undefined;
-  readonly headerNames: readonly string[];
   readonly body: Uint8Array;
   readonly now: number;
   readonly region: string;

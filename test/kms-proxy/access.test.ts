@@ -1,4 +1,6 @@
 // Key policies and grants enforced on every call, through @aws-sdk/client-kms with two principals.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyPolicyCommand,
   ListGrantsCommand, ListKeyPoliciesCommand, ListRetirableGrantsCommand, PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand,
@@ -85,6 +87,11 @@ describe('key policies', () => {
     expect(e.name).toBe('AccessDeniedException');
     expect(e.message).toContain('with an explicit deny in a resource-based policy');
     await admin.send(new DecryptCommand({ CiphertextBlob: red, EncryptionContext: { tenant: 'red' } }));
+    // The audit log names the statement that denied, with the failing condition's values.
+    await new Promise((r) => setTimeout(r, 50));
+    const denied = readFileSync(join(f.dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.eventName === 'Decrypt' && r.errorCode === 'AccessDeniedException');
+    expect(denied.at(-1)?.additionalEventData).toEqual({ authorization: { effect: 'ExplicitDeny', decidedBy: { kind: 'statement', index: 1, sid: 'tenant-only' } } });
   });
 
   test('PutKeyPolicy validation: malformed → MalformedPolicyDocumentException; lockout check; size limit', async () => {
