@@ -41,6 +41,10 @@ export interface ConnectionInit {
 
 export type ConnectionState = 'opening' | 'open' | 'closed';
 
+/** Received pieces smaller than this are gathered into BLOCK_SIZE blocks while queued. */
+const SMALL_PIECE = 4096;
+const BLOCK_SIZE = 16 * 1024;
+
 export class VsockConnection extends Duplex {
   readonly id: number;
   readonly localPort: number;
@@ -56,11 +60,14 @@ export class VsockConnection extends Duplex {
   #bytesSent = 0;
 
   // Receive side.
-  readonly #window: number;
   readonly #creditThreshold: number;
   #recvWindowLeft: number;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
+  #block: Buffer | null = null; // where small pieces are gathered (see #enqueue)
+  #blockStart = 0;
+  #blockUsed = 0;
+  #blockQueued = false; // the queue's last entry is block[blockStart, blockUsed)
   #wantRead = false;
   #unacked = 0;
   #bytesReceived = 0;
@@ -81,7 +88,6 @@ export class VsockConnection extends Duplex {
     this.id = init.id;
     this.localPort = init.localPort;
     this.remotePort = init.remotePort;
-    this.#window = init.window;
     this.#recvWindowLeft = init.window;
     // Acknowledge in quarter-window steps: few CREDIT frames, and the sender never idles waiting.
     this.#creditThreshold = Math.max(1, Math.floor(init.window / 4));
@@ -148,21 +154,78 @@ export class VsockConnection extends Duplex {
     this.#recvWindowLeft -= n;
     this.#bytesReceived += n;
     if (this.destroyed) return;
-    const direct = this.#wantRead && this.#queuedBytes === 0;
-    // A small view of a big socket read would pin the whole read buffer while it waits in a
-    // buffer; copy it so the memory held is bounded by the window, not by the sender's framing.
-    // Not needed when push() hands it straight to a flowing 'data' listener with nothing buffered.
-    if (piece.byteLength * 2 < piece.buffer.byteLength && !(direct && this.readableFlowing === true && this.readableLength === 0)) {
-      piece = Buffer.from(piece);
-    }
-    if (direct) {
-      // Account first: push() may run a 'data' listener that throws.
-      this.#consumed(n);
+    if (this.#wantRead && this.#queue.length === 0 && this.readableFlowing === true && this.readableLength === 0) {
+      // Fast path: push() hands the bytes straight to a 'data' listener; nothing is kept.
+      this.#consumed(n); // account first: the listener may throw
       this.#wantRead = this.push(piece);
-    } else {
-      this.#queue.push(piece);
-      this.#queuedBytes += n;
+      return;
     }
+    this.#enqueue(piece);
+    // Hand over only into an empty Readable buffer; otherwise read() does it once the application
+    // has emptied that buffer. Pushing every piece would let a peer that sends one-byte frames to
+    // a paused reader fill the Readable buffer with tens of thousands of tiny entries, each
+    // costing far more memory than its byte; queued here, they are gathered into blocks.
+    if (this.#wantRead && this.readableLength === 0) this.#drain();
+  }
+
+  /**
+   * Readable.read, plus: once the application has emptied the Readable buffer, hand over what was
+   * held back above. Node does not call _read() again until we push, so this is the hook that
+   * keeps a held-back queue from stalling the stream. flow() and 'readable' consumers all go
+   * through read().
+   */
+  override read(size?: number): any {
+    const r: unknown = super.read(size);
+    if (this.#wantRead && this.#queue.length > 0 && this.readableLength === 0) this.#drain();
+    return r;
+  }
+
+  /**
+   * Queues received bytes, bounded in memory by the window whatever the peer's framing: pieces
+   * under SMALL_PIECE are copied together into shared blocks, and a bigger piece that is a small
+   * part of a larger socket read is copied so it does not pin the whole read buffer.
+   */
+  #enqueue(piece: Buffer): void {
+    const n = piece.length;
+    this.#queuedBytes += n;
+    if (n < SMALL_PIECE) {
+      let block = this.#block;
+      if (block === null || this.#blockUsed + n > block.length) {
+        block = this.#block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+        this.#blockStart = this.#blockUsed = 0;
+        this.#blockQueued = false;
+      }
+      piece.copy(block, this.#blockUsed);
+      this.#blockUsed += n;
+      const view = block.subarray(this.#blockStart, this.#blockUsed);
+      if (this.#blockQueued) this.#queue[this.#queue.length - 1] = view;
+      else {
+        this.#queue.push(view);
+        this.#blockQueued = true;
+      }
+      return;
+    }
+    if (piece.byteLength * 2 < piece.buffer.byteLength) piece = Buffer.from(piece);
+    this.#queue.push(piece);
+    this.#sealBlock();
+  }
+
+  /** Later small pieces start a new view: the current one is no longer the queue's last entry. */
+  #sealBlock(): void {
+    this.#blockQueued = false;
+    this.#blockStart = this.#blockUsed;
+  }
+
+  /** Pushes queued bytes while the Readable wants them. */
+  #drain(): void {
+    while (this.#wantRead && this.#queue.length > 0) {
+      const piece = this.#queue.shift()!;
+      if (this.#queue.length === 0 && this.#blockQueued) this.#sealBlock();
+      this.#queuedBytes -= piece.length;
+      this.#consumed(piece.length);
+      this.#wantRead = this.push(piece);
+    }
+    if (this.#queuedBytes === 0 && this.#finReceived) this.#pushEof();
   }
 
   /** @internal */
@@ -208,15 +271,7 @@ export class VsockConnection extends Duplex {
 
   override _read(): void {
     this.#wantRead = true;
-    let n = 0;
-    while (this.#wantRead && this.#queue.length > 0) {
-      const piece = this.#queue.shift()!;
-      this.#queuedBytes -= piece.length;
-      n += piece.length;
-      this.#wantRead = this.push(piece);
-    }
-    if (n > 0) this.#consumed(n);
-    if (this.#queuedBytes === 0 && this.#finReceived) this.#pushEof();
+    this.#drain();
   }
 
   #pushEof(): void {
@@ -292,6 +347,7 @@ export class VsockConnection extends Duplex {
     this.#pendingCb = null;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#block = null;
     if (wasOpen) {
       if (!this.#silent && this.#host.alive && !(this.#finSent && this.#finReceived)) {
         this.#host.sendControl(encodeEmpty(FrameType.RESET, this.id));

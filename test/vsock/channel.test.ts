@@ -197,6 +197,31 @@ describe('streams', () => {
     expect(channel.alive).toBe(true);
   });
 
+  it('one-byte DATA frames to a paused reader are gathered, not kept as 65 536 separate buffers', async () => {
+    const { channel, peer } = await rawPeer('host', { window: 65536 });
+    const accepted = new Promise<VsockConnection>((r) => channel.listen(1, r));
+    peer.write(encodeOpen(1, 1, 1024, 65536));
+    const c = await accepted;
+    c.pause();
+    c.read(0); // a paused reader that has asked once: Node's buffer would take every push up to its high-water mark
+    const frames = Buffer.concat(Array.from({ length: 65536 }, () => encodeDataSmall(1, Buffer.of(0x61))));
+    for (let off = 0; off < frames.length; off += 997) peer.write(frames.subarray(off, off + 997)); // many small reads
+    await until(() => c.bytesReceived === 65536, 'whole window received');
+    expect(channel.alive).toBe(true);
+    expect(c.receiveBuffered).toBe(65536);
+    // Node's own buffer (an undocumented but stable BufferList) holds a couple of entries, not 65 536.
+    expect((c as unknown as { readableBuffer: { length: number } }).readableBuffer.length).toBeLessThanOrEqual(2);
+    const all = await new Promise<Buffer>((resolve) => {
+      const parts: Buffer[] = [];
+      c.on('data', (d: Buffer) => {
+        parts.push(d);
+        if (parts.reduce((a, p) => a + p.length, 0) === 65536) resolve(Buffer.concat(parts));
+      });
+      c.resume();
+    });
+    expect(all.equals(Buffer.alloc(65536, 0x61))).toBe(true);
+  });
+
   it('transport backpressure bounds the bytes queued even when credit does not', async () => {
     // A 64 MiB window takes flow control out of the picture; the peer process does not read its socket.
     const { host, enclave, sp } = await pair({ window: 64 << 20 }, { window: 64 << 20 });
