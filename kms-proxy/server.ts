@@ -106,6 +106,13 @@ async function readBody(c: Context): Promise<Uint8Array> {
   });
 }
 
+/** Grant tokens are opaque, but one this KMS never issued is malformed (InvalidGrantToken). */
+const GRANT_TOKEN = /^[A-Za-z0-9_-]{64}$/;
+function checkGrantTokens(tokens: unknown): void {
+  if (!Array.isArray(tokens)) return;
+  for (const t of tokens) if (typeof t !== 'string' || !GRANT_TOKEN.test(t)) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+}
+
 function tooLarge(): KmsError {
   return kmsError('ValidationException', `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.`);
 }
@@ -189,6 +196,7 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
       }
       const input = validate(op.shape, json);
       params = input;
+      checkGrantTokens(input.GrantTokens);
       throttle.take(caller.account, op.quota);
       const output = await op.run({ svc: service, caller, input, trail });
       audit.append({

@@ -72,6 +72,7 @@ export const CreateGrant: Operation = {
       }
     }
     const grantId = createHash('sha256').update(randomBytes(32)).digest('hex');
+    // 64 base64url characters: the shape server.ts accepts in GrantTokens.
     const grantToken = randomBytes(48).toString('base64url');
     const g: GrantRecord = {
       grantId,

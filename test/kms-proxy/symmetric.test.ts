@@ -83,11 +83,12 @@ describe('Encrypt / Decrypt', () => {
     expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: new Uint8Array(0) })))).name).toBe('ValidationException');
   });
 
-  test('11 grant tokens → ValidationException; DryRun → DryRunOperationException; wrong algorithm → InvalidKeyUsageException', async () => {
+  test('11 grant tokens → ValidationException; a malformed one → InvalidGrantTokenException; DryRun → DryRunOperationException; wrong algorithm → InvalidKeyUsageException', async () => {
     const k = await newKey();
-    const many = await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), GrantTokens: Array.from({ length: 11 }, () => 't') })));
+    const many = await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), GrantTokens: Array.from({ length: 11 }, () => 'A'.repeat(64)) })));
     expect(many.name).toBe('ValidationException');
     expect(many.message).toMatch(/at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10$/);
+    expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), GrantTokens: ['not-a-token'] })))).name).toBe('InvalidGrantTokenException');
     expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), DryRun: true })))).name).toBe('DryRunOperationException');
     expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: k.KeyId, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })))).name).toBe('InvalidKeyUsageException');
     const sign = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
