@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel, MAX_NSM_IN_FLIGHT, type ChannelOptions, type VsockConnection } from '../../enclave/vsock/index.ts';
+import { Channel, MAX_NSM_IN_FLIGHT, openEnclaveChannel, type ChannelOptions, type VsockConnection } from '../../enclave/vsock/index.ts';
+import { openHostChannel } from '../../host/vsock/index.ts';
 import {
   encodeAccept,
   encodeCredit,
@@ -87,6 +88,15 @@ describe('API rules', () => {
     expect(() => new Channel(d, { role: 'host', maxFrameSize: (1 << 20) + 1 })).toThrow(
       expect.objectContaining({ code: 'ERR_VSOCK_INVALID_ARGUMENT' }),
     );
+  });
+
+  it('refuses to open channel ends on things that are not the channel', () => {
+    expect(() => openEnclaveChannel({ fd: -1 })).toThrow(expect.objectContaining({ code: 'ERR_VSOCK_INVALID_ARGUMENT' }));
+    expect(() => openEnclaveChannel({ fd: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_VSOCK_INVALID_ARGUMENT' }));
+    // A descriptor that is not open: Node says ERR_INVALID_FD_TYPE, we say the channel is not there.
+    expect(() => openEnclaveChannel({ fd: 999 })).toThrow(expect.objectContaining({ code: 'ERR_VSOCK_CHANNEL_CLOSED' }));
+    expect(() => openHostChannel(null)).toThrow(expect.objectContaining({ code: 'ERR_VSOCK_INVALID_ARGUMENT' }));
+    expect(() => openHostChannel({} as Duplex)).toThrow(expect.objectContaining({ code: 'ERR_VSOCK_INVALID_ARGUMENT' }));
   });
 
   it('fails connects on a closed channel with ERR_VSOCK_CHANNEL_CLOSED', async () => {
