@@ -132,8 +132,8 @@ export class VsockConnection extends Duplex {
     if (this.#state !== 'opening') throw new ProtocolError(`ACCEPT for stream ${this.id} that is not opening`);
     this.#state = 'open';
     this.#sendCredit = peerWindow;
+    this.#pump(); // writes made while opening go first, whatever a 'connect' listener does
     this.emit('connect');
-    this.#pump();
   }
 
   /** @internal */
