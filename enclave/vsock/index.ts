@@ -1,4 +1,5 @@
-// Public surface of the vsock channel (enclave side and shared pieces the host builds on).
+// Public surface of the vsock channel: the multiplexer both ends use, the enclave's end on fd 3,
+// and the errors. The frame codec (frame.ts) stays private; PROTOCOL.md documents the wire format.
 export { Channel, MAX_NSM_IN_FLIGHT, VMADDR_PORT_ANY, assertPort } from './channel.ts';
 export type { ChannelOptions, ChannelRole, ConnectionHandler, NsmHandler, VsockListener } from './channel.ts';
 export { VsockConnection } from './connection.ts';
@@ -11,7 +12,6 @@ export {
   VsockError,
 } from './errors.ts';
 export type { VsockErrorCode } from './errors.ts';
-export { FrameDecoder, FrameType, HEADER_SIZE, MAX_DATA_PAYLOAD, NSM_REQUEST_MAX_SIZE, NSM_RESPONSE_MAX_SIZE } from './frame.ts';
-export type { FrameSink } from './frame.ts';
+export { NSM_REQUEST_MAX_SIZE, NSM_RESPONSE_MAX_SIZE } from './frame.ts';
 export { CHANNEL_FD, PARENT_CID, openEnclaveChannel } from './transport.ts';
 export type { EnclaveChannelOptions } from './transport.ts';
