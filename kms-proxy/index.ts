@@ -10,3 +10,6 @@ export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts
 export type { KeyStore } from './store/types.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
+export type { Service, Caller, ContextValues, Resolved } from './service.ts';
+export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './model.ts';
+export { applySeed, type SeedKey } from './seed.ts';

@@ -46,6 +46,8 @@ test('usage errors exit 2 with the reason', async () => {
   expect(err).toContain('--account must be 12 digits');
   expect(await main(['kms', 'serve', '--port', '70000'], io)).toBe(2);
   expect(await main(['kms', 'serve', '--bogus'], io)).toBe(2);
+  expect(await main(['kms', 'serve', '--quota', 'crypto=5'], io)).toBe(2);
+  expect(err).toContain("--quota must look like cryptographic=10000 or write=50:100, got 'crypto=5'");
   let help = '';
   expect(await main(['kms', 'serve', '--help'], { out: (t) => (help += t), err: () => undefined })).toBe(0);
   expect(help).toContain('--allow-anonymous');

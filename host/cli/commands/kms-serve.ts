@@ -1,8 +1,8 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { startKmsServer } from '../../../kms-proxy/index.ts';
-import { flagOpt, intOpt, stringOpt, UsageError, type Command } from '../command.ts';
+import { startKmsServer, type Quota } from '../../../kms-proxy/index.ts';
+import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
 
 export const kmsServe: Command = {
   name: 'kms serve',
@@ -20,10 +20,16 @@ Options:
   --host ADDR         address to listen on (default 127.0.0.1)
   --data-dir DIR      key store, master key, credentials and audit log
                       (default ~/.nitro-sandbox/kms)
-  --seed FILE         YAML or JSON seed file applied at start-up (idempotent)
+  --seed FILE         YAML or JSON seed file applied at start-up (idempotent); see
+                      kms-proxy/README.md, "Seed files"
   --region R          region in key ARNs and SigV4 scopes (default us-east-1)
   --account A         12-digit account id in key ARNs (default 111122223333)
   --allow-anonymous   also accept unsigned requests, as the account root (off by default)
+  --quota G=RATE[:BURST]
+                      request quota per account for group G (cryptographic, random, management,
+                      list, write) in requests/second; repeatable. Default cryptographic=10000
+                      (AWS's default), management=2000, list=1000, write=500, random=10000.
+                      Over quota: ThrottlingException, which the AWS SDKs retry with backoff.
 
 A fresh data directory gets one generated credential, stored with mode 0600 in
 DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with it.`,
@@ -35,6 +41,7 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     region: { type: 'string' },
     account: { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
+    quota: { type: 'string', multiple: true },
   },
   async run(args, io) {
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
@@ -45,7 +52,13 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     const dataDir = stringOpt(args, 'data-dir') ?? join(homedir(), '.nitro-sandbox', 'kms');
     const seed = stringOpt(args, 'seed');
     const allowAnonymous = flagOpt(args, 'allow-anonymous');
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, ...(seed ? { seed } : {}) });
+    const quotas: Record<string, Quota> = {};
+    for (const q of listOpt(args, 'quota')) {
+      const m = /^(cryptographic|random|management|list|write)=(\d+)(?::(\d+))?$/.exec(q);
+      if (!m || Number(m[2]) < 1) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
+      quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
+    }
+    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, ...(seed ? { seed } : {}) });
     const c = server.credential;
     io.out(
       [
