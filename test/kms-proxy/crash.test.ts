@@ -85,7 +85,15 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
       }
     };
     const workers = [0, 1, 2, 3].map(worker);
-    await new Promise((r) => setTimeout(r, 400 + round * 100));
+    // Kill mid-load, once this round has some acknowledged writes (and, in the first round, an
+    // acknowledged import), so the test does not depend on the machine's speed.
+    const keysBefore = keys.size;
+    const started = Date.now();
+    while (Date.now() - started < 15_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      const enough = keys.size - keysBefore >= 3 && (round > 0 || imported.size > 0);
+      if (enough && Date.now() - started >= 300 + round * 100) break;
+    }
     child.kill('SIGKILL');
     stop = true;
     await Promise.all(workers);
