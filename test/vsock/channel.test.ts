@@ -252,6 +252,42 @@ describe('streams', () => {
   });
 });
 
+describe('fairness under transport congestion', () => {
+  it('streams waiting for the transport to drain take turns (round robin)', async () => {
+    // A transport whose writes complete only when the test says so.
+    const pendingCbs: (() => void)[] = [];
+    const written: Buffer[] = [];
+    const t = new Duplex({
+      read() {},
+      writableHighWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        written.push(chunk);
+        pendingCbs.push(cb);
+      },
+    });
+    const channel = new Channel(t, { role: 'host', maxFrameSize: 1024, highWaterMark: 2048 });
+    const streams = [0, 1, 2].map(() => channel.createConnection(1));
+    for (const s of streams) t.push(encodeAccept(s.id, 1 << 20));
+    await until(() => streams.every((s) => s.state === 'open'), 'accepted');
+    // Each stream has 64 KiB to send, in one write: nothing but the transport holds it back.
+    for (const s of streams) s.write(Buffer.alloc(64 * 1024, s.id));
+    for (let round = 0; round < 10_000 && streams.some((s) => s.bytesSent < 64 * 1024); round++) {
+      while (pendingCbs.length > 0) pendingCbs.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    // Decode what went out and look at the order of DATA frames.
+    const ids: number[] = [];
+    const { FrameDecoder: Decoder } = await import('../../enclave/vsock/frame.ts');
+    const dec = new Decoder({ onControl: () => {}, onData: (id, _p, end) => end && ids.push(id) });
+    for (const w of written) dec.push(w);
+    expect(ids.length).toBe(3 * 64);
+    // Past the first burst (written before the transport pushed back), every six consecutive
+    // frames carry all three streams: each drain serves each waiting stream in turn.
+    for (let i = 6; i + 6 <= 150; i++) expect(new Set(ids.slice(i, i + 6)).size).toBe(3);
+    channel.destroy();
+  });
+});
+
 describe('NSM routing', () => {
   it('answers in arrival order, one at a time, queueing beyond MAX_NSM_IN_FLIGHT on the enclave side', async () => {
     const { host, enclave } = await pair();
