@@ -153,7 +153,7 @@ describe('key states', () => {
     expect((await f.kms.send(new DescribeKeyCommand({ KeyId: m.KeyId }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
     now += 2000;
     // The maintenance timer (10 ms here) deletes it without any request arriving.
-    for (let i = 0; i < 100 && (await f.server.service.store.getKey(m.KeyId)); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (await f.server.service.store.getKey(m.KeyId)); i++) await new Promise((r) => setTimeout(r, 10));
     expect(await f.server.service.store.getKey(m.KeyId)).toBeUndefined();
     expect(await f.server.service.store.getAlias('alias/doomed')).toBeUndefined();
     expect((await failure(() => f.kms.send(new DescribeKeyCommand({ KeyId: m.KeyId })))).name).toBe('NotFoundException');
