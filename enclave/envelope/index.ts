@@ -20,3 +20,16 @@ export { directMaterials, type DataKeyProvider, type GeneratedDataKey, type Encr
 export { InMemoryDataKeyProvider, IN_MEMORY_PROVIDER_ID, type InMemoryProviderOptions } from './memory-provider.ts';
 export { encrypt, encryptStream, EnvelopeEncryptStream, type EncryptOptions } from './encrypt.ts';
 export { decrypt, decryptStream, EnvelopeDecryptStream, type DecryptOptions, type Decrypted, type EnvelopeInfo } from './decrypt.ts';
+export { CachingMaterialsManager, DEFAULT_CACHE_CAPACITY, MAX_BYTES_PER_CACHED_KEY, MAX_MESSAGES_PER_CACHED_KEY, type CachingOptions } from './cache.ts';
+export {
+  KmsDataKeyProvider,
+  kmsClientMethods,
+  KMS_PROVIDER_ID,
+  type KmsDataKeyClient,
+  type KmsProviderOptions,
+  type KmsCommandClasses,
+  type KmsGenerateDataKeyInput,
+  type KmsGenerateDataKeyOutput,
+  type KmsDecryptInput,
+  type KmsDecryptOutput,
+} from './kms-provider.ts';
