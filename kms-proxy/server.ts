@@ -10,6 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { AuditLog } from './audit.ts';
 import { loadOrCreateCredentials } from './credentials.ts';
+import { lockDataDir } from './lock.ts';
 import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
@@ -125,6 +126,16 @@ function sourceIp(c: Context): string | undefined {
 /** Builds the hono app and its service without listening (tests use `app.request()`). */
 export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(options.dataDir);
+  try {
+    return await openKms(options, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp> {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
@@ -255,6 +266,7 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
       clearInterval(timer);
       audit.close();
       await store.close();
+      unlock();
     },
   };
 }

@@ -76,6 +76,16 @@ describe('durability', () => {
     }
   });
 
+  test('one KMS per data directory: a second is refused while the first runs, a dead owner\'s lock is taken over', async () => {
+    const d = dir();
+    const a = await createKmsApp({ dataDir: d });
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining(`in use by another KMS (pid ${process.pid})`) });
+    await a.close();
+    writeFileSync(join(d, 'kms.lock'), '999999999');
+    const b = await createKmsApp({ dataDir: d });
+    await b.close();
+  });
+
   test('a corrupt master key file is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'master.key'), 'short');
