@@ -196,14 +196,16 @@ describe('streams', () => {
   });
 
   it('ignores frames that crossed a RESET on the wire (stale stream ids)', async () => {
-    const { channel, peer } = await rawPeer('host');
+    const { channel, peer, received } = await rawPeer('host');
     const c = channel.createConnection(1); // id 2
     c.on('error', () => {});
     peer.write(encodeAccept(2, 65536));
     await until(() => c.state === 'open', 'accepted');
     c.destroy();
-    peer.write(Buffer.concat([encodeDataSmall(2, Buffer.from('late')), encodeCredit(2, 1), encodeEmpty(FrameType.FIN, 2)]));
-    await new Promise((r) => setTimeout(r, 20));
+    // Stale frames for stream 2, then an OPEN to a closed port: its REFUSE proves all were processed.
+    peer.write(Buffer.concat([encodeDataSmall(2, Buffer.from('late')), encodeCredit(2, 1), encodeEmpty(FrameType.FIN, 2), encodeOpen(1, 4242, 1024, 10)]));
+    const refuse = encodeEmpty(FrameType.REFUSE, 1);
+    await until(() => received().includes(refuse), 'REFUSE for stream 1');
     expect(channel.alive).toBe(true);
   });
 
@@ -331,9 +333,13 @@ describe('NSM routing', () => {
 
   it('rejects outstanding requests with ERR_VSOCK_CHANNEL_CLOSED when the channel goes', async () => {
     const { host, enclave } = await pair();
-    host.setNsmHandler(() => new Promise<Uint8Array>(() => {}));
+    let reached = false;
+    host.setNsmHandler(() => {
+      reached = true;
+      return new Promise<Uint8Array>(() => {});
+    });
     const p = enclave.nsmRequest(Uint8Array.of(1));
-    await new Promise((r) => setTimeout(r, 10));
+    await until(() => reached, 'request reached the host');
     host.destroy();
     await expect(p).rejects.toMatchObject({ code: 'ERR_VSOCK_CHANNEL_CLOSED' });
   });
