@@ -36,6 +36,22 @@ function rssKiB(pid: number): number | undefined {
 }
 
 /**
+ * VmRSS of a process plus its descendants: in a PID namespace the spawned process is `unshare`,
+ * and the enclave's Node is its child (isolation.ts), so the enclave's memory is the tree's.
+ */
+export function treeRssKiB(pid: number, depth = 0): number | undefined {
+  const own = rssKiB(pid);
+  if (own === undefined || depth > 4) return own;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    // gone, or a kernel without CONFIG_PROC_CHILDREN: count the process alone
+  }
+  return children.reduce((sum, c) => sum + (treeRssKiB(c, depth + 1) ?? 0), own);
+}
+
+/**
  * A spawned enclave process: booting (waiting on the boot port for the image) or running. Created
  * by `spawnEnclaveProcess`; a warm pool keeps some spawned but without an image.
  */
@@ -176,7 +192,7 @@ export class EnclaveProcess {
     const tick = setInterval(() => {
       const pid = this.child.pid;
       if (pid === undefined || this.state !== 'RUNNING') return;
-      const rss = rssKiB(pid);
+      const rss = treeRssKiB(pid);
       if (rss !== undefined && rss > limitKiB) {
         this.kill(`out of memory: RSS ${Math.round(rss / 1024)} MiB > ${this.#limits.memoryMiB} MiB`);
         return;

@@ -38,11 +38,21 @@ export function probeIsolation(): MachineIsolation {
   let netns: string[] | null = null;
   let reason = 'unshare(1) not found';
   if (unshare) {
-    for (const candidate of [[unshare, '--net'], [unshare, '--user', '--map-root-user', '--net']]) {
+    // A PID namespace comes with the network one: without it an enclave (Node's permission model
+    // does not cover process.kill or os.setPriority) can signal its host, pid 1 and every process
+    // of its user. `--fork` makes the enclave pid 1 of the new namespace; `--kill-child` has the
+    // kernel SIGKILL it when unshare dies (PR_SET_PDEATHSIG), so killing ProcessID kills the enclave.
+    const pid = ['--pid', '--fork', '--kill-child'];
+    for (const candidate of [
+      [unshare, '--net', ...pid],
+      [unshare, '--user', '--map-root-user', '--net', ...pid],
+      [unshare, '--net'],
+      [unshare, '--user', '--map-root-user', '--net'],
+    ]) {
       const r = spawnSync(candidate[0]!, [...candidate.slice(1), '--', 'true'], { env: {}, stdio: 'ignore', timeout: 5000 });
       if (r.status === 0) {
         netns = candidate;
-        reason = candidate.includes('--user') ? 'user + network namespace' : 'network namespace';
+        reason = `${candidate.includes('--user') ? 'user + ' : ''}network${candidate.includes('--pid') ? ' + PID' : ''} namespace`;
         break;
       }
       reason = 'the kernel refused new network namespaces (unshare failed)';
@@ -65,6 +75,8 @@ export interface LaunchRequest {
 /** What describe-enclaves shows: every layer and whether it is active. */
 export interface IsolationReport {
   readonly NetworkNamespace: boolean;
+  /** The enclave is pid 1 of its own PID namespace: it cannot see or signal other processes. */
+  readonly PidNamespace: boolean;
   readonly PermissionModel: boolean;
   readonly NodeFlags: readonly string[];
   readonly EmptyEnvironment: boolean;
@@ -83,6 +95,9 @@ export interface LaunchPlan {
   readonly env: Readonly<Record<string, string>>;
   readonly report: IsolationReport;
 }
+
+/** Node flags the host adds to every enclave, whatever the image says (APIs that escape --permission). */
+export const HOST_HARDENING_FLAGS: readonly string[] = Object.freeze(['--no-experimental-sqlite']);
 
 /** Builds the exact command line for an enclave, or refuses when a demanded layer is missing. */
 export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probeIsolation()): LaunchPlan {
@@ -108,7 +123,11 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
     } else if (req.allowWeakerIsolation) weakened.push('CPU affinity: taskset(1) not found');
     else throw new IsolationUnavailableError('the image demands CPU affinity and taskset(1) is not installed; pass --allow-weaker-isolation to run without it');
   }
-  const nodeArgs = launchArgs(req.runtime, req.memoryMiB);
+  // node:sqlite opens database files without consulting the permission model (Node 26.10: an app
+  // under --permission with no grants creates and writes files anywhere it likes; see
+  // test/host/escape.test.ts), so the host always removes it. A flag that only takes an API away
+  // cannot weaken what PCR1 attests; it belongs in DEFAULT_ISOLATION too, where it would be measured.
+  const nodeArgs = [...launchArgs(req.runtime, req.memoryMiB), ...HOST_HARDENING_FLAGS];
   const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeArgs.join(' '))?.[1] ?? 0);
   // The bootstrap reads this marker to know it runs in debug mode (the host also zeroes PCR0–2).
   const tail = ['--input-type=module', '--eval', req.bootstrap, ...(req.debug ? ['--', '--nitro-sandbox-debug'] : [])];
@@ -120,6 +139,7 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
     env: { ...req.runtime.isolation.environment },
     report: {
       NetworkNamespace: prefix.includes('--net'),
+      PidNamespace: prefix.includes('--pid'),
       PermissionModel: req.runtime.isolation.nodeFlags.includes('--permission'),
       NodeFlags: nodeArgs,
       EmptyEnvironment: Object.keys(req.runtime.isolation.environment).length === 0,
