@@ -1,0 +1,289 @@
+// The escape suite (issue 5 acceptance): enclave code tries every route out we know of, and each must
+// fail inside an enclave. The very same probe code (examples/escape-probe/probes.ts) also runs in a
+// plain `node` child outside the sandbox against the very same targets, where each route must
+// work, so no route can pass by being broken everywhere. One enclave runs every probe.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../enclave/index.ts';
+import { Host, probeIsolation, type EnclaveDescription } from '../../host/index.ts';
+import { PROBES, type ProbeOutcome, type ProbeTargets } from '../../examples/escape-probe/probes.ts';
+import { PROBE_PORT } from '../../examples/escape-probe/main.ts';
+import { repoRoot } from '../enclave/fixtures.ts';
+
+const ROUTES = Object.keys(PROBES);
+const TOKEN = `outside-${process.pid}-${Date.now()}`;
+
+/** Any native addon installed under node_modules (which one varies with the platform packages). */
+function findAddon(dir = join(repoRoot, 'node_modules'), depth = 0): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isFile() && e.name.endsWith('.node') && !e.name.includes('musl')) return p;
+    if (e.isDirectory() && depth < 3) {
+      const found = findAddon(p, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+const ADDON = findAddon() ?? '/nonexistent.node';
+
+/**
+ * The isolation layer an error code points to. ERR_ACCESS_DENIED and ERR_DLOPEN_DISABLED come from
+ * Node's permission model (checked before any syscall); the socket errors from the network
+ * namespace (no interface but a down loopback); ESRCH from the PID namespace; EOF, EBADF and
+ * NO_INHERITED_FD from the descriptor layer (stdin on /dev/null, nothing inherited but fd 3).
+ */
+function layerOf(code: string | undefined): string | undefined {
+  if (code === undefined) return undefined;
+  if (/^ERR_ACCESS_DENIED$|^ERR_DLOPEN_DISABLED$/.test(code)) return 'permission model';
+  if (/^(ENETUNREACH|EADDRNOTAVAIL|ECONNREFUSED|EAI_AGAIN|ENOTFOUND|ECONNRESET)$/.test(code)) return 'network namespace';
+  if (code === 'ESRCH' || code === 'NO_PARENT' || code === 'SELF') return 'PID namespace';
+  if (code === 'EOF' || code === 'EBADF' || code === 'NO_INHERITED_FD') return 'descriptors';
+  if (code === 'EMPTY_ENV') return 'empty environment';
+  if (code === 'ERR_UNKNOWN_BUILTIN_MODULE') return 'Node flags (API removed)';
+  return undefined;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'nsbx-escape-'));
+const servers: { close(): void }[] = [];
+const children: ChildProcess[] = [];
+let host: Host | undefined;
+let inside: Map<string, ProbeOutcome>;
+let outside: Map<string, ProbeOutcome>;
+let nsOnly: Map<string, ProbeOutcome> | undefined;
+let insideDecoyAlive: boolean;
+let insideWritten: string[];
+let outsideDecoyAlive: boolean;
+let outsideWritten: string[];
+let described: EnclaveDescription | undefined;
+
+function listening(server: net.Server | http.Server | tls.Server, ...args: unknown[]): Promise<number> {
+  servers.push(server);
+  return new Promise((resolve) => server.listen(...(args as [number, string]), () => resolve((server.address() as net.AddressInfo | null)?.port ?? 0)));
+}
+
+/** A one-answer DNS server: every A question gets 10.1.2.3 (RFC 1035 §4.1). */
+function dnsServer(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (q, from) => {
+    let i = 12;
+    while (i < q.length && q[i] !== 0) i += (q[i] ?? 0) + 1;
+    const question = q.subarray(12, i + 5);
+    const head = Buffer.from([q[0] ?? 0, q[1] ?? 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+    const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 2, 3]);
+    s.send(Buffer.concat([head, question, answer]), from.port, from.address);
+  });
+  servers.push(s);
+  return new Promise((resolve) => s.bind(0, '127.0.0.1', () => resolve(s.address().port)));
+}
+
+function udpEcho(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  s.on('message', (_m, from) => s.send(TOKEN, from.port, from.address));
+  servers.push(s);
+  return new Promise((resolve) => s.bind(0, '127.0.0.1', () => resolve(s.address().port)));
+}
+
+function decoy(): ChildProcess {
+  const c = spawn('sleep', ['120'], { stdio: 'ignore' });
+  children.push(c);
+  return c;
+}
+
+function alive(c: ChildProcess): boolean {
+  return c.exitCode === null && c.signalCode === null && c.pid !== undefined && existsSync(`/proc/${c.pid}`);
+}
+
+function writtenFiles(dir: string): string[] {
+  return ['written-by-probe.txt', 'probe.db', 'report.json'].filter((f) => existsSync(join(dir, f)));
+}
+
+async function targets(writeDir: string, decoyPid: number): Promise<ProbeTargets> {
+  const serve = (s: net.Socket): void => {
+    s.on('error', () => undefined);
+    s.end(TOKEN);
+  };
+  const key = join(work, 'key.pem');
+  const cert = join(work, 'cert.pem');
+  if (!existsSync(cert)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], {
+      stdio: 'ignore',
+    });
+  }
+  const unixPath = join(work, `probe-${servers.length}.sock`);
+  const abstractName = `nsbx-escape-${process.pid}-${servers.length}`;
+  const [httpPort, tcpPort, tlsPort, udpPort, dnsPort] = await Promise.all([
+    listening(http.createServer((_q, r) => r.end(TOKEN)), 0, '127.0.0.1'),
+    listening(net.createServer(serve), 0, '127.0.0.1'),
+    listening(tls.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, serve), 0, '127.0.0.1'),
+    udpEcho(),
+    dnsServer(),
+    listening(net.createServer(serve), unixPath),
+    listening(net.createServer(serve), `\0${abstractName}`),
+  ]);
+  mkdirSync(writeDir, { recursive: true });
+  return {
+    token: TOKEN,
+    httpPort: httpPort!,
+    tcpPort: tcpPort!,
+    tlsPort: tlsPort!,
+    udpPort: udpPort!,
+    dnsPort: dnsPort!,
+    unixPath,
+    abstractName,
+    secretFile: join(work, 'secret.txt'),
+    secretMjs: join(work, 'secret.mjs'),
+    secretCjs: join(work, 'secret.cjs'),
+    envFile: join(work, 'probe.env'),
+    imagePath: join(work, 'escape-probe.eif'),
+    writeDir,
+    addonPath: ADDON,
+    parentPid: process.pid,
+    decoyPid,
+  };
+}
+
+async function runInside(t: ProbeTargets): Promise<ProbeOutcome[]> {
+  host = await Host.start({ dataDir: join(work, 'host') });
+  const r = await host.runEnclave(readFileSync(t.imagePath), { memoryMiB: 256 });
+  described = host.describeEnclaves().find((d) => d.EnclaveID === r.EnclaveID);
+  const conn = await host.connect(r.EnclaveCID, PROBE_PORT);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    conn.on('data', (c: Buffer) => chunks.push(c));
+    conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeOutcome[]));
+    conn.on('error', reject);
+    conn.end(JSON.stringify(t));
+  });
+}
+
+/** The same probes in a plain `node` process: normal permissions, an environment, fds 4 and 5. */
+async function runOutside(t: ProbeTargets, prefix: readonly string[] = []): Promise<ProbeOutcome[]> {
+  const secretFd = openSync(t.secretFile, 'r');
+  const argv = [...prefix, process.execPath, join(repoRoot, 'examples/escape-probe/outside.ts'), JSON.stringify(t)];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PROBE_ENV: 'set' },
+    stdio: ['pipe', 'pipe', 'ignore', 'ignore', secretFd, 'pipe'],
+  });
+  children.push(child);
+  closeSync(secretFd);
+  child.stdin!.end(TOKEN);
+  (child.stdio as unknown as net.Socket[])[5]!.end(TOKEN);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => child.once('exit', resolve));
+  return JSON.parse(out) as ProbeOutcome[];
+}
+
+const byRoute = (report: ProbeOutcome[]): Map<string, ProbeOutcome> => new Map(report.map((o) => [o.route, o]));
+
+beforeAll(async () => {
+  writeFileSync(join(work, 'secret.txt'), TOKEN);
+  writeFileSync(join(work, 'secret.mjs'), `export default ${JSON.stringify(TOKEN)};\n`);
+  writeFileSync(join(work, 'secret.cjs'), `module.exports = ${JSON.stringify(TOKEN)};\n`);
+  writeFileSync(join(work, 'probe.env'), `PROBE_TOKEN=${TOKEN}\n`);
+  const { image } = await buildImage({ entry: join(repoRoot, 'examples/escape-probe/main.ts'), vsockPorts: [PROBE_PORT] });
+  writeFileSync(join(work, 'escape-probe.eif'), image);
+
+  const inDecoy = decoy();
+  const inTargets = await targets(join(work, 'inside'), inDecoy.pid!);
+  inside = byRoute(await runInside(inTargets));
+  await new Promise((r) => setTimeout(r, 100)); // let a delivered SIGTERM land before looking
+  insideDecoyAlive = alive(inDecoy);
+  insideWritten = writtenFiles(inTargets.writeDir);
+
+  const outDecoy = decoy();
+  const outTargets = await targets(join(work, 'outside'), outDecoy.pid!);
+  outside = byRoute(await runOutside(outTargets));
+  await new Promise((r) => setTimeout(r, 100));
+  outsideDecoyAlive = alive(outDecoy);
+  outsideWritten = writtenFiles(outTargets.writeDir);
+
+  // The namespaces alone (no permission model): which routes they stop by themselves.
+  const ns = probeIsolation().netns;
+  if (ns) {
+    const nsDecoy = decoy();
+    nsOnly = byRoute(await runOutside(await targets(join(work, 'ns-only'), nsDecoy.pid!), [...ns, '--']));
+  }
+});
+
+afterAll(async () => {
+  await host?.stop();
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const s of servers) s.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('escape suite: at least 25 routes, each blocked inside an enclave and working outside', () => {
+  it('has at least 25 routes, and both runs report every one of them', () => {
+    expect(ROUTES.length).toBeGreaterThanOrEqual(25);
+    expect([...inside.keys()]).toEqual(ROUTES);
+    expect([...outside.keys()]).toEqual(ROUTES);
+  });
+
+  it('the enclave ran with every isolation layer this machine offers', () => {
+    expect(described?.Isolation).toMatchObject({ PermissionModel: true, EmptyEnvironment: true, StdinClosed: true, Weakened: [] });
+    expect(described?.Isolation.NetworkNamespace).toBe(probeIsolation().netns !== null);
+    expect(described?.Isolation.PidNamespace).toBe(probeIsolation().netns?.includes('--pid') === true);
+    expect(described?.Isolation.NodeFlags).toContain('--no-experimental-sqlite');
+  });
+
+  describe.each(ROUTES)('%s', (route) => {
+    it('works in a plain node process outside the sandbox', () => {
+      const o = outside.get(route);
+      expect(o, JSON.stringify(o)).toMatchObject({ ok: true });
+    });
+
+    it('is blocked inside the enclave, by a recognised isolation layer', () => {
+      const o = inside.get(route);
+      expect(o, JSON.stringify(o)).toMatchObject({ ok: false });
+      expect(layerOf(o?.code), `${route}: ${o?.code} ${o?.message}`).toBeDefined();
+    });
+  });
+
+  // Defence in depth: the routes the namespaces stop on their own, with Node's permission model
+  // out of the way (the same probes under `unshare --net --pid …` without --permission). Loopback
+  // listen, getaddrinfo of /etc/hosts and path-named unix sockets are not network-namespaced, so
+  // for those (and files, processes, code loading) the permission model is the only barrier.
+  const NAMESPACED = [
+    'fetch() to a loopback HTTP server',
+    'http.get() to a loopback HTTP server',
+    'net.connect() TCP to a loopback server',
+    'tls.connect() to a loopback TLS server',
+    'dgram send to a loopback UDP echo server',
+    'dns resolve4 through a loopback DNS server',
+    'abstract unix socket (\\0name)',
+    'process.kill(parent, 0)',
+    'process.kill(process.ppid, 0)',
+    'process.kill(1, 0)',
+    'os.setPriority() of another process',
+    "process.kill(decoy, 'SIGTERM')",
+  ];
+  // Skipped (not failed) where the kernel refuses new namespaces: then only Node's layers apply.
+  it.skipIf(probeIsolation().netns === null).each(NAMESPACED)('defence in depth: the namespaces alone also stop %s', (route) => {
+    expect(ROUTES).toContain(route);
+    const o = nsOnly?.get(route);
+    expect(o, JSON.stringify(o)).toMatchObject({ ok: false });
+    expect(['network namespace', 'PID namespace']).toContain(layerOf(o?.code));
+  });
+
+  it('side effects: outside, the decoy got SIGTERM and the files were written; inside, neither', () => {
+    expect(outsideDecoyAlive).toBe(false);
+    expect(outsideWritten).toEqual(['written-by-probe.txt', 'probe.db', 'report.json']);
+    expect(insideDecoyAlive).toBe(true);
+    expect(insideWritten).toEqual([]);
+  });
+});
+
+afterAll(() => {
+  // The per-route verdicts, for the record (which layer stopped what).
+  const rows = ROUTES.map((r) => `${r} | outside: ${outside?.get(r)?.ok ? 'works' : `FAILS ${outside?.get(r)?.code}`} | inside: ${inside?.get(r)?.ok ? 'ESCAPED' : `${inside?.get(r)?.code} (${layerOf(inside?.get(r)?.code) ?? '?'})`} | namespaces only: ${nsOnly?.get(r)?.ok ? 'works' : nsOnly?.get(r)?.code}`);
+  if (process.env.ESCAPE_REPORT) console.log(rows.join('\n'));
+});
