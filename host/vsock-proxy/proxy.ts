@@ -97,7 +97,15 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   const refuse = (conn: Duplex, cid: number | undefined, reason: string): void => {
     stats.refused++;
     log(`refused connection from CID ${cid ?? '?'} to ${where}: ${reason}`);
-    conn.destroy();
+    // Closed with FIN, not reset: the enclave reads an empty stream, as from a proxy that drops
+    // the connection. (A reset that reaches the enclave together with the connection's ACCEPT can
+    // raise 'error' before its connect() continuation attached a listener.) Whatever the enclave
+    // still sends is discarded; the stream is destroyed once it closes its side, or after 5 s.
+    conn.end();
+    conn.resume();
+    const t = setTimeout(() => conn.destroy(), 5_000);
+    t.unref();
+    conn.once('close', () => clearTimeout(t));
   };
 
   const handle = (conn: Duplex, cid: number | undefined): void => {

@@ -1,14 +1,51 @@
-// Every operation this KMS implements, by its X-Amz-Target name. Operations of the KMS model that
+// Every operation this KMS implements, by its X-Amz-Target name; one file per operation, named
+// after it (decrypt.ts, create-grant.ts, …), helpers shared by related operations in lib/. Operations of the KMS model that
 // are not here (multi-Region, custom key stores, …) answer UnsupportedOperationException.
-import { DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateMac, GetPublicKey, Sign, Verify, VerifyMac } from './asymmetric.ts';
-import { CreateAlias, DeleteAlias, ListAliases, UpdateAlias } from './aliases.ts';
-import { CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant } from './grants.ts';
-import { CancelKeyDeletion, CreateKey, DescribeKey, DisableKey, EnableKey, ListKeys, ScheduleKeyDeletion, UpdateKeyDescription } from './keys.ts';
-import { DeleteImportedKeyMaterial, GetParametersForImport, ImportKeyMaterial } from './import.ts';
-import { GetKeyPolicy, ListKeyPolicies, PutKeyPolicy } from './policies.ts';
-import { DisableKeyRotation, EnableKeyRotation, GetKeyRotationStatus, ListKeyRotations, RotateKeyOnDemand } from './rotation.ts';
-import { Decrypt, Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom, ReEncrypt } from './symmetric.ts';
-import { ListResourceTags, TagResource, UntagResource } from './tags.ts';
+import { CancelKeyDeletion } from './cancel-key-deletion.ts';
+import { CreateAlias } from './create-alias.ts';
+import { CreateGrant } from './create-grant.ts';
+import { CreateKey } from './create-key.ts';
+import { Decrypt } from './decrypt.ts';
+import { DeleteAlias } from './delete-alias.ts';
+import { DeleteImportedKeyMaterial } from './delete-imported-key-material.ts';
+import { DeriveSharedSecret } from './derive-shared-secret.ts';
+import { DescribeKey } from './describe-key.ts';
+import { DisableKey } from './disable-key.ts';
+import { DisableKeyRotation } from './disable-key-rotation.ts';
+import { EnableKey } from './enable-key.ts';
+import { EnableKeyRotation } from './enable-key-rotation.ts';
+import { Encrypt } from './encrypt.ts';
+import { GenerateDataKey } from './generate-data-key.ts';
+import { GenerateDataKeyPair } from './generate-data-key-pair.ts';
+import { GenerateDataKeyPairWithoutPlaintext } from './generate-data-key-pair-without-plaintext.ts';
+import { GenerateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.ts';
+import { GenerateMac } from './generate-mac.ts';
+import { GenerateRandom } from './generate-random.ts';
+import { GetKeyPolicy } from './get-key-policy.ts';
+import { GetKeyRotationStatus } from './get-key-rotation-status.ts';
+import { GetParametersForImport } from './get-parameters-for-import.ts';
+import { GetPublicKey } from './get-public-key.ts';
+import { ImportKeyMaterial } from './import-key-material.ts';
+import { ListAliases } from './list-aliases.ts';
+import { ListGrants } from './list-grants.ts';
+import { ListKeyPolicies } from './list-key-policies.ts';
+import { ListKeyRotations } from './list-key-rotations.ts';
+import { ListKeys } from './list-keys.ts';
+import { ListResourceTags } from './list-resource-tags.ts';
+import { ListRetirableGrants } from './list-retirable-grants.ts';
+import { PutKeyPolicy } from './put-key-policy.ts';
+import { ReEncrypt } from './re-encrypt.ts';
+import { RetireGrant } from './retire-grant.ts';
+import { RevokeGrant } from './revoke-grant.ts';
+import { RotateKeyOnDemand } from './rotate-key-on-demand.ts';
+import { ScheduleKeyDeletion } from './schedule-key-deletion.ts';
+import { Sign } from './sign.ts';
+import { TagResource } from './tag-resource.ts';
+import { UntagResource } from './untag-resource.ts';
+import { UpdateAlias } from './update-alias.ts';
+import { UpdateKeyDescription } from './update-key-description.ts';
+import { Verify } from './verify.ts';
+import { VerifyMac } from './verify-mac.ts';
 import type { Operation } from './types.ts';
 
 const ALL: readonly Operation[] = [

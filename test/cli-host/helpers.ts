@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
-import { main } from '../../host/cli/main.ts';
 import { findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -27,14 +26,6 @@ export interface CliResult {
   readonly code: number;
   readonly out: string;
   readonly err: string;
-}
-
-/** Runs the CLI in this process (the daemon it starts is still a real, separate process). */
-export async function cli(...argv: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
 }
 
 /** Runs bin/nitro-sandbox.js as its own process. */

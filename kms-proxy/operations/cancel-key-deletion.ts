@@ -1,0 +1,22 @@
+// CancelKeyDeletion (KMS API Reference, "CancelKeyDeletion").
+import { kmsError } from '../errors.ts';
+import { KeyIdField } from '../shapes.ts';
+import { type Operation, reqStr } from './types.ts';
+
+export const CancelKeyDeletion: Operation = {
+  name: 'CancelKeyDeletion',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:CancelKeyDeletion');
+    if (r.key.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${r.key.arn} is not pending deletion.`);
+    const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = r.key;
+    // AWS leaves a cancelled key Disabled; a key without material goes back to PendingImport.
+    const hasMaterial = (await svc.store.currentMaterial(r.key.keyId)) !== undefined;
+    await svc.store.putKey({ ...rest, state: hasMaterial ? 'Disabled' : 'PendingImport' });
+    return { KeyId: r.key.arn };
+  },
+};

@@ -1,0 +1,75 @@
+// CreateKey (KMS API Reference, "CreateKey").
+import { kmsError } from '../errors.ts';
+import { SPECS } from '../keyspec.ts';
+import { KEY_SPECS, KEY_USAGES, type KeyRecord, type KeySpec, type KeyUsage, type Origin, ORIGINS, type Tag } from '../model.ts';
+import { defaultKeyPolicy } from '../policy/document.ts';
+import { dedupeTags, lockoutCheck, PolicyField } from './lib/keys.ts';
+import { checkTags } from './lib/tags.ts';
+import { bool, type Operation, str } from './types.ts';
+
+export const CreateKey: Operation = {
+  name: 'CreateKey',
+  quota: 'write',
+  readOnly: false,
+  shape: {
+    Policy: PolicyField,
+    Description: { t: 'string', min: 0, max: 8192 },
+    KeyUsage: { t: 'string', enum: KEY_USAGES },
+    CustomerMasterKeySpec: { t: 'string', enum: KEY_SPECS.slice(0, 12) },
+    KeySpec: { t: 'string', enum: KEY_SPECS },
+    Origin: { t: 'string', enum: ORIGINS },
+    CustomKeyStoreId: { t: 'string', min: 1, max: 64 },
+    BypassPolicyLockoutSafetyCheck: { t: 'bool' },
+    Tags: { t: 'tags' },
+    MultiRegion: { t: 'bool' },
+    XksKeyId: { t: 'string', min: 1, max: 128 },
+  },
+  async run({ svc, caller, input, trail }) {
+    const specIn = str(input, 'KeySpec');
+    const cmkSpec = str(input, 'CustomerMasterKeySpec');
+    if (specIn !== undefined && cmkSpec !== undefined) {
+      throw kmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.');
+    }
+    const keySpec = (specIn ?? cmkSpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
+    const info = SPECS[keySpec];
+    if (!info) throw kmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by this KMS.`);
+    const origin = (str(input, 'Origin') ?? 'AWS_KMS') as Origin;
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', `Origin ${origin} is not supported by this KMS: it has no custom key stores.`);
+    if (str(input, 'CustomKeyStoreId') !== undefined || str(input, 'XksKeyId') !== undefined) {
+      throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
+    }
+    if (bool(input, 'MultiRegion')) throw kmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this KMS.');
+    const usageIn = str(input, 'KeyUsage') as KeyUsage | undefined;
+    if (usageIn === undefined && keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw kmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
+    }
+    const keyUsage = usageIn ?? 'ENCRYPT_DECRYPT';
+    if (!info.usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
+    const tags = (input.Tags as Tag[] | undefined) ?? [];
+    checkTags(tags);
+    const keyId = svc.newKeyId();
+    const arn = svc.keyArn(keyId);
+    const policy = str(input, 'Policy') ?? defaultKeyPolicy(svc.account);
+    const draft = { arn, keySpec, keyUsage, origin, tags };
+    lockoutCheck(svc, policy, draft, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
+    const key: KeyRecord = {
+      keyId,
+      arn,
+      account: svc.account,
+      region: svc.region,
+      creationDate: svc.clock(),
+      description: str(input, 'Description') ?? '',
+      keySpec,
+      keyUsage,
+      origin,
+      state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
+      policy,
+      rotationEnabled: false,
+      tags: dedupeTags(tags),
+    };
+    const material = origin === 'EXTERNAL' ? undefined : svc.newMaterial(key, 0);
+    await svc.store.createKey(key, material);
+    trail.keyArn = arn;
+    return { KeyMetadata: svc.keyMetadata(key, material?.id) };
+  },
+};

@@ -1,0 +1,39 @@
+// DeriveSharedSecret (KMS API Reference, "DeriveSharedSecret").
+import { privateKeyOf } from '../asymmetric.ts';
+import { kmsError } from '../errors.ts';
+import { DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../shapes.ts';
+import { usable } from './lib/asymmetric.ts';
+import { bytes, dryRun, type Operation, refuseRecipient, reqStr } from './types.ts';
+import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+
+export const DeriveSharedSecret: Operation = {
+  name: 'DeriveSharedSecret',
+  quota: 'cryptographic',
+  readOnly: true,
+  shape: {
+    KeyId: KeyIdField,
+    KeyAgreementAlgorithm: { t: 'string', enum: ['ECDH'], required: true },
+    PublicKey: { t: 'blob', min: 1, max: 8192, required: true },
+    GrantTokens: GrantTokensField,
+    DryRun: DryRunField,
+    Recipient: RecipientField,
+  },
+  async run({ svc, caller, input, trail }) {
+    refuseRecipient(input);
+    const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': 'ECDH' });
+    svc.requireUsage(r.key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
+    const mine = privateKeyOf(m);
+    let peer: KeyObject;
+    try {
+      peer = createPublicKey({ key: Buffer.from(bytes(input, 'PublicKey') as Uint8Array), format: 'der', type: 'spki' });
+    } catch {
+      throw kmsError('ValidationException', 'PublicKey is not a DER-encoded X.509 SubjectPublicKeyInfo.');
+    }
+    if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== mine.asymmetricKeyDetails?.namedCurve) {
+      throw kmsError('ValidationException', `PublicKey must be on the same curve as ${r.key.arn} (${r.key.keySpec}).`);
+    }
+    const secret = diffieHellman({ privateKey: mine, publicKey: peer });
+    dryRun(input);
+    return { KeyId: r.key.arn, SharedSecret: new Uint8Array(secret), KeyAgreementAlgorithm: 'ECDH', KeyOrigin: r.key.origin };
+  },
+};

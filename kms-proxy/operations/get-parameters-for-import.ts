@@ -1,0 +1,25 @@
+// GetParametersForImport (KMS API Reference, "GetParametersForImport").
+import { kmsError } from '../errors.ts';
+import { KeyIdField } from '../shapes.ts';
+import { externalKey, PARAMETERS_TTL_MS, WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS } from './lib/import.ts';
+import { type Operation, reqStr } from './types.ts';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+
+export const GetParametersForImport: Operation = {
+  name: 'GetParametersForImport',
+  quota: 'write',
+  readOnly: true,
+  shape: { KeyId: KeyIdField, WrappingAlgorithm: { t: 'string', enum: WRAPPING_ALGORITHMS, required: true }, WrappingKeySpec: { t: 'string', enum: WRAPPING_KEY_SPECS, required: true } },
+  async run({ svc, caller, input, trail }) {
+    const key = await externalKey(svc, reqStr(input, 'KeyId'), caller, 'kms:GetParametersForImport', trail);
+    const alg = reqStr(input, 'WrappingAlgorithm');
+    const spec = reqStr(input, 'WrappingKeySpec');
+    if (alg === 'SM2PKE' || spec === 'SM2') throw kmsError('UnsupportedOperationException', 'SM2 wrapping is only available in China Regions.');
+    const bits = Number(spec.slice(4));
+    const pair = generateKeyPairSync('rsa', { modulusLength: bits, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
+    const token = randomBytes(64);
+    const validTo = svc.clock() + PARAMETERS_TTL_MS;
+    await svc.store.putImportParameters({ token: token.toString('hex'), keyId: key.keyId, wrappingAlgorithm: alg, wrappingKeySpec: spec, privateKey: new Uint8Array(pair.privateKey), validTo });
+    return { KeyId: key.arn, ImportToken: new Uint8Array(token), PublicKey: new Uint8Array(pair.publicKey), ParametersValidTo: validTo / 1000 };
+  },
+};

@@ -1,0 +1,86 @@
+// Asymmetric and HMAC operations: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac,
+// DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext (KMS API Reference).
+// Helpers shared by the asymmetric operations, which live one per file in operations/.
+import { sealBlob } from '../../ciphertext.ts';
+import { kmsError, messages } from '../../errors.ts';
+import { SPECS } from '../../keyspec.ts';
+import type { KeyRecord, KeySpec, Material } from '../../model.ts';
+import { type Caller, type Resolved, Service } from '../../service.ts';
+import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../../shapes.ts';
+import { SIGNING_ALGORITHMS } from '../../signing.ts';
+import { ctx, dryRun, type Operation, reqStr, type Trail } from '../types.ts';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+
+export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
+export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
+export const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519'] as const;
+
+export async function usable(svc: Service, caller: Caller, trail: Trail, keyId: string, action: string, extra: Record<string, string> = {}): Promise<{ r: Resolved; m: Material }> {
+  const r = await svc.resolve(keyId);
+  trail.keyArn = r.key.arn;
+  trail.decision = await svc.authorize(r, caller, action, extra);
+  svc.requireEnabled(r.key);
+  const m = await svc.store.currentMaterial(r.key.keyId);
+  if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));
+  return { r, m };
+}
+
+export function requireSigningAlg(key: KeyRecord, alg: string): void {
+  if (!(SPECS[key.keySpec]?.signingAlgorithms ?? []).includes(alg)) {
+    throw kmsError('InvalidKeyUsageException', `Signing algorithm ${alg} is not valid for ${key.arn} with key spec ${key.keySpec}.`);
+  }
+}
+
+export const SignShape = {
+  KeyId: KeyIdField,
+  Message: { t: 'blob', min: 1, max: 4096, sensitive: true, required: true },
+  MessageType: { t: 'string', enum: MESSAGE_TYPES },
+  GrantTokens: GrantTokensField,
+  SigningAlgorithm: { t: 'string', enum: SIGNING_ALGORITHMS, required: true },
+  DryRun: DryRunField,
+} as const;
+
+export function macOf(key: KeyRecord, m: Material, alg: string, message: Uint8Array): Buffer {
+  if (!(SPECS[key.keySpec]?.macAlgorithms ?? []).includes(alg)) {
+    throw kmsError('InvalidKeyUsageException', `MAC algorithm ${alg} is not valid for ${key.arn} with key spec ${key.keySpec}.`);
+  }
+  return createHmac(alg.replace('HMAC_SHA_', 'sha'), m.secret).update(message).digest();
+}
+
+export const MacShape = {
+  Message: { t: 'blob', min: 1, max: 4096, sensitive: true, required: true },
+  KeyId: KeyIdField,
+  MacAlgorithm: { t: 'string', enum: MAC_ALGORITHMS, required: true },
+  GrantTokens: GrantTokensField,
+  DryRun: DryRunField,
+} as const;
+
+export function keyPair(spec: string): { privateDer: Uint8Array; publicDer: Uint8Array } {
+  const info = SPECS[spec as KeySpec];
+  if (!info || (info.rsaBits === undefined && info.curve === undefined)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by this KMS.`);
+  const enc = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } } as const;
+  const pair = info.rsaBits !== undefined ? generateKeyPairSync('rsa', { modulusLength: info.rsaBits, ...enc }) : generateKeyPairSync('ec', { namedCurve: info.curve ?? '', ...enc });
+  return { privateDer: new Uint8Array(pair.privateKey), publicDer: new Uint8Array(pair.publicKey) };
+}
+
+export const PairShape = {
+  EncryptionContext: ContextField,
+  KeyId: KeyIdField,
+  KeyPairSpec: { t: 'string', enum: KEY_PAIR_SPECS, required: true },
+  GrantTokens: GrantTokensField,
+  Recipient: RecipientField,
+  DryRun: DryRunField,
+} as const;
+
+export async function dataKeyPair(call: Parameters<Operation['run']>[0], action: string) {
+  const { svc, caller, input, trail } = call;
+  const ec = ctx(input, 'EncryptionContext');
+  const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), action, { ...Service.encryptionContextValues(ec) } as Record<string, string>);
+  svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
+  if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
+  const spec = reqStr(input, 'KeyPairSpec');
+  const pair = keyPair(spec);
+  const blob = sealBlob({ keyId: r.key.keyId, materialVersion: m.version }, m.secret, pair.privateDer, ec);
+  dryRun(input);
+  return { arn: r.key.arn, spec, blob, ...pair };
+}

@@ -1,0 +1,29 @@
+// ListKeyRotations (KMS API Reference, "ListKeyRotations").
+import { KeyIdField } from '../shapes.ts';
+import { requireRotatable, rotationKey } from './lib/rotation.ts';
+import { int, type Operation, page, reqStr } from './types.ts';
+
+export const ListKeyRotations: Operation = {
+  name: 'ListKeyRotations',
+  quota: 'list',
+  readOnly: true,
+  shape: { KeyId: KeyIdField, IncludeKeyMaterial: { t: 'string', enum: ['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY'] }, Limit: { t: 'int', min: 1, max: 1000 }, Marker: { t: 'string', min: 1, max: 1024 } },
+  async run({ svc, caller, input, trail }) {
+    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
+    trail.keyArn = key.arn;
+    trail.decision = await svc.authorize({ key }, caller, 'kms:ListKeyRotations');
+    requireRotatable(key);
+    const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
+    const rotations = (await svc.store.listMaterials(key.keyId)).filter((m) => all || m.rotationType !== undefined);
+    const { items, out } = page(rotations, input);
+    return {
+      Rotations: items.map((m) => ({
+        KeyId: key.arn,
+        KeyMaterialId: m.id,
+        ...(m.rotationType ? { RotationDate: m.createdAt / 1000, RotationType: m.rotationType } : {}),
+        KeyMaterialState: m.version === rotations.at(-1)?.version ? 'CURRENT' : 'NON_CURRENT',
+      })),
+      ...out,
+    };
+  },
+};

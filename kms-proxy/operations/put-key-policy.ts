@@ -1,0 +1,23 @@
+// PutKeyPolicy (KMS API Reference, "PutKeyPolicy").
+import { KeyIdField } from '../shapes.ts';
+import { lockoutCheck, PolicyField } from './lib/keys.ts';
+import { checkName, PolicyNameField } from './lib/policies.ts';
+import { bool, type Operation, reqStr, str } from './types.ts';
+
+export const PutKeyPolicy: Operation = {
+  name: 'PutKeyPolicy',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField, PolicyName: PolicyNameField, Policy: { ...PolicyField, required: true }, BypassPolicyLockoutSafetyCheck: { t: 'bool' } },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:PutKeyPolicy');
+    checkName(str(input, 'PolicyName'));
+    svc.requireNotPendingDeletion(r.key);
+    const policy = reqStr(input, 'Policy');
+    lockoutCheck(svc, policy, r.key, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
+    await svc.store.putKey({ ...r.key, policy });
+    return {};
+  },
+};

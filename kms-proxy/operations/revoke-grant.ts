@@ -1,0 +1,22 @@
+// RevokeGrant (KMS API Reference, "RevokeGrant").
+import { kmsError } from '../errors.ts';
+import { DryRunField, KeyIdField } from '../shapes.ts';
+import { GrantIdField } from './lib/grants.ts';
+import { dryRun, type Operation, reqStr } from './types.ts';
+
+export const RevokeGrant: Operation = {
+  name: 'RevokeGrant',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField, GrantId: GrantIdField, DryRun: DryRunField },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:RevokeGrant');
+    const g = await svc.store.getGrant(reqStr(input, 'GrantId'));
+    if (!g || g.keyId !== r.key.keyId) throw kmsError('NotFoundException', 'Grant ID not found');
+    dryRun(input);
+    await svc.store.deleteGrant(g.grantId);
+    return {};
+  },
+};

@@ -1,0 +1,26 @@
+// RotateKeyOnDemand (KMS API Reference, "RotateKeyOnDemand").
+import { kmsError } from '../errors.ts';
+import { KeyIdField } from '../shapes.ts';
+import { MAX_ON_DEMAND_ROTATIONS, requireRotatable, rotationKey } from './lib/rotation.ts';
+import { type Operation, reqStr } from './types.ts';
+
+export const RotateKeyOnDemand: Operation = {
+  name: 'RotateKeyOnDemand',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField },
+  async run({ svc, caller, input, trail }) {
+    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
+    trail.keyArn = key.arn;
+    trail.decision = await svc.authorize({ key }, caller, 'kms:RotateKeyOnDemand');
+    svc.requireEnabled(key);
+    requireRotatable(key);
+    const materials = await svc.store.listMaterials(key.keyId);
+    if (materials.filter((m) => m.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+      throw kmsError('LimitExceededException', `${key.arn} has reached the maximum number of on-demand rotations (${MAX_ON_DEMAND_ROTATIONS}).`);
+    }
+    const version = (materials.at(-1)?.version ?? -1) + 1;
+    await svc.store.addMaterial(key, svc.newMaterial(key, version, 'ON_DEMAND'));
+    return { KeyId: key.arn };
+  },
+};

@@ -1,0 +1,22 @@
+// ScheduleKeyDeletion (KMS API Reference, "ScheduleKeyDeletion").
+import { DAY_MS } from '../service.ts';
+import { KeyIdField } from '../shapes.ts';
+import { type Operation, reqStr } from './types.ts';
+
+export const ScheduleKeyDeletion: Operation = {
+  name: 'ScheduleKeyDeletion',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField, PendingWindowInDays: { t: 'int', min: 7, max: 30 } },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:ScheduleKeyDeletion');
+    svc.requireNotPendingDeletion(r.key);
+    const days = (input.PendingWindowInDays as number | undefined) ?? 30;
+    const deletionDate = svc.clock() + days * DAY_MS;
+    await svc.store.putKey({ ...r.key, state: 'PendingDeletion', deletionDate, pendingWindowInDays: days });
+    svc.schedule(deletionDate);
+    return { KeyId: r.key.arn, DeletionDate: deletionDate / 1000, KeyState: 'PendingDeletion', PendingWindowInDays: days };
+  },
+};

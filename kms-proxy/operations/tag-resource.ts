@@ -1,0 +1,26 @@
+// TagResource (KMS API Reference, "TagResource").
+import type { Tag } from '../model.ts';
+import { KeyIdField } from '../shapes.ts';
+import { checkTags } from './lib/tags.ts';
+import { type Operation, reqStr } from './types.ts';
+
+export const TagResource: Operation = {
+  name: 'TagResource',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField, Tags: { t: 'tags', required: true } },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:TagResource');
+    svc.requireNotPendingDeletion(r.key);
+    const add = input.Tags as Tag[];
+    checkTags(add);
+    const m = new Map(r.key.tags.map((t) => [t.TagKey, t.TagValue]));
+    for (const t of add) m.set(t.TagKey, t.TagValue);
+    const tags = [...m].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+    checkTags(tags);
+    await svc.store.putKey({ ...r.key, tags });
+    return {};
+  },
+};

@@ -1,0 +1,18 @@
+// UpdateKeyDescription (KMS API Reference, "UpdateKeyDescription").
+import { KeyIdField } from '../shapes.ts';
+import { type Operation, reqStr } from './types.ts';
+
+export const UpdateKeyDescription: Operation = {
+  name: 'UpdateKeyDescription',
+  quota: 'write',
+  readOnly: false,
+  shape: { KeyId: KeyIdField, Description: { t: 'string', min: 0, max: 8192, required: true } },
+  async run({ svc, caller, input, trail }) {
+    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
+    trail.keyArn = r.key.arn;
+    trail.decision = await svc.authorize(r, caller, 'kms:UpdateKeyDescription');
+    svc.requireNotPendingDeletion(r.key);
+    await svc.store.putKey({ ...r.key, description: reqStr(input, 'Description') });
+    return {};
+  },
+};
