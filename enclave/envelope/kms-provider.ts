@@ -42,17 +42,15 @@ export interface KmsDataKeyClient {
 }
 
 /** The command classes of @aws-sdk/client-kms, passed in so this file does not import the SDK. */
-export interface KmsCommandClasses<G, D> {
-  readonly GenerateDataKeyCommand: new (input: KmsGenerateDataKeyInput) => G;
-  readonly DecryptCommand: new (input: KmsDecryptInput) => D;
+export interface KmsCommandClasses {
+  readonly GenerateDataKeyCommand: new (input: KmsGenerateDataKeyInput) => object;
+  readonly DecryptCommand: new (input: KmsDecryptInput) => object;
 }
 
 /** Adapts a bare `KMSClient` (`send(command)`) to `KmsDataKeyClient`. */
-export function kmsClientMethods<G, D>(
-  client: { send(command: G): Promise<KmsGenerateDataKeyOutput>; send(command: D): Promise<KmsDecryptOutput> } | { send(command: G | D): Promise<unknown> },
-  commands: KmsCommandClasses<G, D>,
-): KmsDataKeyClient {
-  const send = client.send.bind(client) as (c: G | D) => Promise<unknown>;
+export function kmsClientMethods(client: { send(command: never): Promise<unknown> }, commands: KmsCommandClasses): KmsDataKeyClient {
+  if (typeof client?.send !== 'function') throw new EnvelopeInvalidArgumentError('client must have a send(command) method');
+  const send = (client.send as (command: object) => Promise<unknown>).bind(client);
   return {
     generateDataKey: (input) => send(new commands.GenerateDataKeyCommand(input)) as Promise<KmsGenerateDataKeyOutput>,
     decrypt: (input) => send(new commands.DecryptCommand(input)) as Promise<KmsDecryptOutput>,

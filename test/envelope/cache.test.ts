@@ -209,7 +209,8 @@ describe('decryption cache', () => {
     await decrypt(cmm, env);
     const r = layout(env).edks[0]?.encryptedKey;
     const bad = Buffer.from(env);
-    bad[(r?.start ?? 0) + 20] ^= 1;
+    const i = (r?.start ?? 0) + 20;
+    bad[i] = (bad[i] as number) ^ 1;
     const e = await decrypt(cmm, bad).catch((x: unknown) => x);
     expect((e as EnvelopeError).code).toBe('ERR_ENVELOPE_TAMPERED');
     expect(p.calls.decrypt).toBe(2);
