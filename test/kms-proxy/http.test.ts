@@ -1,7 +1,7 @@
 // Over a real socket: oversized bodies (declared or chunked) are refused before parsing with a
 // 400, and the server keeps serving.
 import { request } from 'node:http';
-import { GenerateRandomCommand } from '@aws-sdk/client-kms';
+import { GenerateRandomCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { MAX_BODY_BYTES } from '../../kms-proxy/index.ts';
 import { startFixture, type Fixture } from './helpers.ts';
@@ -54,4 +54,24 @@ test.each([
 test('an unsigned request of exactly 1 MiB is read, then refused for missing authentication (not for size)', async () => {
   const r = await post(Buffer.alloc(MAX_BODY_BYTES, 0x20), false);
   expect(r.json.__type).toBe('MissingAuthenticationTokenException');
+});
+
+test('a client whose clock is 10 minutes slow is refused, then the SDK corrects its skew from the Date header and succeeds', async () => {
+  const slow = new KMSClient({ endpoint: f.server.endpoint, region: 'us-east-1', credentials: f.server.credential, systemClockOffset: -10 * 60_000, maxAttempts: 3 });
+  try {
+    const r = await slow.send(new ListKeysCommand({}));
+    // Attempt 1 was InvalidSignatureException "Signature expired…", which the SDK recognizes as
+    // clock skew only when the error and the Date header look like AWS's.
+    expect(r.$metadata.attempts).toBe(2);
+  } finally {
+    slow.destroy();
+  }
+  const strict = new KMSClient({ endpoint: f.server.endpoint, region: 'us-east-1', credentials: f.server.credential, systemClockOffset: -10 * 60_000, maxAttempts: 1 });
+  try {
+    const e = await strict.send(new ListKeysCommand({})).then(() => undefined, (err: unknown) => err as Error);
+    expect(e?.name).toBe('InvalidSignatureException');
+    expect(e?.message).toMatch(/^Signature expired: /);
+  } finally {
+    strict.destroy();
+  }
 });
