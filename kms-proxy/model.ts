@@ -32,7 +32,7 @@ export interface KeyRecord {
   readonly keyUsage: KeyUsage;
   readonly origin: Origin;
   readonly state: KeyState;
-  /** State to return to when a deletion is cancelled or material is imported. */
+  /** PendingDeletion keys: when the deletion window ends (epoch ms). */
   readonly deletionDate?: number;
   readonly pendingWindowInDays?: number;
   readonly policy: string;
