@@ -30,7 +30,8 @@ const patterns = new Map<string, RegExp>();
 function patternOf(p: string): RegExp {
   let re = patterns.get(p);
   if (!re) {
-    re = new RegExp(p, 'u');
+    // Whole-value match, as AWS applies the model's @pattern (Java Pattern.matches).
+    re = new RegExp(`^(?:${p})$`, 'u');
     patterns.set(p, re);
   }
   return re;

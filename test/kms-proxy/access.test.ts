@@ -102,6 +102,10 @@ describe('key policies', () => {
     await admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: lockout, BypassPolicyLockoutSafetyCheck: true }));
     expect((await failure(() => admin.send(new DescribeKeyCommand({ KeyId: id })))).name).toBe('AccessDeniedException');
     expect((await failure(() => admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: ' '.repeat(131073) })))).name).toBe('ValidationException');
+    // The model's pattern admits tab, LF, CR and U+0020–U+00FF only, over the whole document.
+    const euro = await failure(() => admin.send(new PutKeyPolicyCommand({ KeyId: id, Policy: adminOnly.replace('"admin"', '"admin€"') })));
+    expect(euro.name).toBe('ValidationException');
+    expect(euro.message).toContain('Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+');
   });
 });
 
