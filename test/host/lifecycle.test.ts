@@ -1,0 +1,375 @@
+// Enclave lifecycle through the host library API, with nitro-cli's shapes (reference/nitro.md,
+// "nitro-cli surface to mirror"): run, describe, console (debug mode only), terminate by id, name
+// and all, CID rules, argument checks, and the fates an enclave can meet (crash, out of memory,
+// hang, a main that throws, a corrupted image), after each of which the host still runs enclaves.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../attestation/index.ts';
+import { buildImage, type BuildResult } from '../../enclave/index.ts';
+import type { VsockConnection } from '../../enclave/vsock/index.ts';
+import { Host, MAX_ENCLAVE_CID, probeIsolation, type EnclaveDescription, type RunResult } from '../../host/index.ts';
+import { repoRoot } from '../enclave/fixtures.ts';
+import { APP_PORT } from './fixtures/lifecycle-app.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'nsbx-lifecycle-'));
+const APP = join(repoRoot, 'test/host/fixtures/lifecycle-app.ts');
+const MEM = 128;
+let app: BuildResult;
+let throwing: BuildResult;
+let host: Host;
+const hosts: Host[] = [];
+
+async function startHost(opts: Parameters<typeof Host.start>[0] = {}): Promise<Host> {
+  const h = await Host.start({ dataDir: join(work, 'pki'), ...opts });
+  hosts.push(h);
+  return h;
+}
+
+beforeAll(async () => {
+  app = await buildImage({ entry: APP, name: 'lifecycle', vsockPorts: [APP_PORT] });
+  throwing = await buildImage({ entry: APP, name: 'thrower', metadata: { main: 'throw' } });
+  host = await startHost();
+});
+
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Sends one command line and collects the reply until the enclave closes the stream. */
+async function command(h: Host, cid: number, line: string): Promise<string> {
+  const conn: VsockConnection = await h.connect(cid, APP_PORT);
+  return new Promise((resolve, reject) => {
+    let got = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (d: string) => (got += d));
+    conn.on('end', () => resolve(got));
+    conn.on('error', reject);
+    conn.write(`${line}\n`);
+  });
+}
+
+function describeOne(h: Host, id: string): EnclaveDescription {
+  const d = h.describeEnclaves().filter((e) => e.EnclaveID === id);
+  expect(d).toHaveLength(1);
+  return d[0]!;
+}
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+/** Waits (without asserting on time) until `cond` holds; the test's own timeout bounds it. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; !cond(); i++) {
+    if (i > 400) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Direct children of this process (the host spawns enclaves, so their pids show up here). */
+function childPids(): Set<number> {
+  const out = new Set<number>();
+  for (const task of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      for (const p of readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) out.add(Number(p));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+describe('run-enclave and describe-enclaves', () => {
+  let run: RunResult;
+  let debugRun: RunResult;
+  beforeAll(async () => {
+    run = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'plain' });
+    debugRun = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'debugged', debugMode: true });
+  });
+  afterAll(async () => {
+    await host.terminate({ id: run.EnclaveID }).catch(() => undefined);
+    await host.terminate({ id: debugRun.EnclaveID }).catch(() => undefined);
+  });
+
+  it("run-enclave returns nitro-cli's fields, with an id i-<16 hex>-enc<16 hex> and an automatic CID ≥ 4", () => {
+    expect(Object.keys(run).sort()).toEqual(['CPUIDs', 'EnclaveCID', 'EnclaveID', 'EnclaveName', 'MemoryMiB', 'NumberOfCPUs', 'ProcessID'].sort());
+    expect(run.EnclaveID).toMatch(/^i-[0-9a-f]{16}-enc[0-9a-f]{16}$/);
+    expect(run.EnclaveID.startsWith(`${host.instanceId}-enc`)).toBe(true);
+    expect(run).toMatchObject({ EnclaveName: 'plain', MemoryMiB: MEM, NumberOfCPUs: 1, CPUIDs: [0] });
+    expect(run.EnclaveCID).toBeGreaterThanOrEqual(4);
+    expect(debugRun.EnclaveCID).not.toBe(run.EnclaveCID);
+    expect(pidAlive(run.ProcessID)).toBe(true);
+  });
+
+  it('the enclave answers on its vsock port', async () => {
+    expect(await command(host, run.EnclaveCID, 'echo hello enclave')).toBe('hello enclave');
+  });
+
+  it('describe: State RUNNING, Flags NONE, Measurements equal to the image PCRs, every isolation layer', () => {
+    const d = describeOne(host, run.EnclaveID);
+    expect(d).toMatchObject({ ...run, State: 'RUNNING', Flags: 'NONE' });
+    expect(d.ExitReason).toBeUndefined();
+    expect(d.Measurements).toEqual({
+      HashAlgorithm: 'Sha384 { ... }',
+      PCR0: toHex(app.measurements.pcr0),
+      PCR1: toHex(app.measurements.pcr1),
+      PCR2: toHex(app.measurements.pcr2),
+    });
+    const ns = probeIsolation().netns;
+    expect(d.Isolation).toMatchObject({
+      NetworkNamespace: ns !== null,
+      PidNamespace: ns?.includes('--pid') === true,
+      PermissionModel: true,
+      EmptyEnvironment: true,
+      StdinClosed: true,
+      Descriptors: { '0': '/dev/null', '1': '/dev/null', '2': '/dev/null', '3': 'vsock channel' },
+      HeapLimitMiB: Math.floor(MEM * 0.75),
+      RssLimitMiB: MEM,
+      Weakened: [],
+    });
+    expect(d.Isolation.NodeFlags).toContain('--permission');
+    expect(d.Isolation.NodeFlags).toContain(`--max-old-space-size=${Math.floor(MEM * 0.75)}`);
+  });
+
+  it('describe in debug mode: Flags DEBUG_MODE and PCR0–2 all zero (as on AWS)', () => {
+    const d = describeOne(host, debugRun.EnclaveID);
+    expect(d).toMatchObject({ State: 'RUNNING', Flags: 'DEBUG_MODE' });
+    expect(d.Measurements).toMatchObject({ PCR0: '0'.repeat(96), PCR1: '0'.repeat(96), PCR2: '0'.repeat(96) });
+    expect(d.Isolation.Descriptors).toMatchObject({ '1': 'console', '2': 'console' });
+  });
+
+  it("console in debug mode shows the app's ctx.log output, history and live", async () => {
+    const chunks: string[] = [];
+    const stop = host.console({ name: 'debugged' }, (c) => {
+      if (c) chunks.push(c.toString());
+    });
+    await until(() => chunks.join('').includes('lifecycle app started'), 'the start-up log line');
+    expect(await command(host, debugRun.EnclaveCID, 'log a line for the console')).toBe('logged');
+    await until(() => chunks.join('').includes('a line for the console'), 'the live log line');
+    stop();
+    expect(chunks.join('')).toContain('[info] a line for the console');
+  });
+
+  it('console is refused with ERR_CONSOLE_NOT_DEBUG_MODE when the enclave is not in debug mode', async () => {
+    expect(await codeOf(() => host.console({ id: run.EnclaveID }, () => undefined))).toBe('ERR_CONSOLE_NOT_DEBUG_MODE');
+    expect(await codeOf(() => host.console({ name: 'plain' }, () => undefined))).toBe('ERR_CONSOLE_NOT_DEBUG_MODE');
+  });
+});
+
+describe('terminate-enclave', () => {
+  it('by id, by name, and all; each returns {EnclaveName, EnclaveID, Terminated: true} and the process goes', async () => {
+    const a = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'term-a' });
+    const b = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'term-b' });
+    const c = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'term-c' });
+    const d = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'term-d' });
+
+    expect(await host.terminate({ id: a.EnclaveID })).toEqual([{ EnclaveName: 'term-a', EnclaveID: a.EnclaveID, Terminated: true }]);
+    expect(describeOne(host, a.EnclaveID)).toMatchObject({ State: 'TERMINATED', ExitReason: 'terminated' });
+    await until(() => !pidAlive(a.ProcessID), 'the terminated process to go');
+
+    expect(await host.terminate({ name: 'term-b' })).toEqual([{ EnclaveName: 'term-b', EnclaveID: b.EnclaveID, Terminated: true }]);
+    expect(describeOne(host, b.EnclaveID).State).toBe('TERMINATED');
+
+    const all = await host.terminate('all');
+    expect(all.map((r) => r.EnclaveID).sort()).toEqual([c.EnclaveID, d.EnclaveID].sort());
+    expect(all.every((r) => r.Terminated)).toBe(true);
+    expect(host.describeEnclaves().filter((e) => e.State !== 'TERMINATED')).toEqual([]);
+    await until(() => !pidAlive(c.ProcessID) && !pidAlive(d.ProcessID), 'every process to go');
+    // A terminated enclave's CID is free again.
+    const again = await host.runEnclave(app.image, { memoryMiB: MEM, cid: c.EnclaveCID, name: 'term-c' });
+    expect(again.EnclaveCID).toBe(c.EnclaveCID);
+    await host.terminate({ id: again.EnclaveID });
+  });
+
+  it('an unknown id or name, or an already terminated enclave, is ERR_ENCLAVE_NOT_FOUND', async () => {
+    expect(await codeOf(host.terminate({ id: 'i-0123456789abcdef-enc0123456789abcdef' }))).toBe('ERR_ENCLAVE_NOT_FOUND');
+    expect(await codeOf(host.terminate({ name: 'no-such-enclave' }))).toBe('ERR_ENCLAVE_NOT_FOUND');
+    const e = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'once' });
+    await host.terminate({ id: e.EnclaveID });
+    expect(await codeOf(host.terminate({ id: e.EnclaveID }))).toBe('ERR_ENCLAVE_NOT_FOUND');
+    expect(await codeOf(() => host.console({ id: e.EnclaveID }, () => undefined))).toBe('ERR_ENCLAVE_NOT_FOUND');
+  });
+});
+
+describe('CIDs, names and resources (run-enclave argument rules)', () => {
+  const refused: [string, number][] = [
+    ['0 (explicit 0; omitting --enclave-cid is what means auto)', 0],
+    ['1 (VMADDR_CID_LOCAL)', 1],
+    ['2 (VMADDR_CID_HOST)', 2],
+    ['3 (the parent)', 3],
+    ['2^32−1 (VMADDR_CID_ANY)', 2 ** 32 - 1],
+    ['2^32', 2 ** 32],
+  ];
+  it.each(refused)('CID %s is refused with ERR_VSOCK_INVALID_CID, before any process starts', async (_t, cid) => {
+    const before = childPids();
+    expect(await codeOf(host.runEnclave(app.image, { memoryMiB: MEM, cid }))).toBe('ERR_VSOCK_INVALID_CID');
+    expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
+  });
+
+  it('the highest CID, 2^32−2, is accepted; a CID in use is refused with ERR_VSOCK_CID_IN_USE', async () => {
+    const top = await host.runEnclave(app.image, { memoryMiB: MEM, cid: MAX_ENCLAVE_CID, name: 'top-cid' });
+    expect(top.EnclaveCID).toBe(2 ** 32 - 2);
+    expect(await command(host, MAX_ENCLAVE_CID, 'echo top')).toBe('top');
+    expect(await codeOf(host.runEnclave(app.image, { memoryMiB: MEM, cid: MAX_ENCLAVE_CID, name: 'other' }))).toBe('ERR_VSOCK_CID_IN_USE');
+    expect(await codeOf(host.runEnclave(app.image, { memoryMiB: MEM, name: 'top-cid' }))).toBe('ERR_ENCLAVE_CONFLICT');
+    await host.terminate({ id: top.EnclaveID });
+  });
+
+  const badArgs: [string, object][] = [
+    ['memory below 64 MiB', { memoryMiB: 63 }],
+    ['fractional memory', { memoryMiB: 128.5 }],
+    ['NaN memory', { memoryMiB: Number.NaN }],
+    ['cpu-count 0', { memoryMiB: MEM, cpuCount: 0 }],
+    ['cpu-count above the machine', { memoryMiB: MEM, cpuCount: 4096 }],
+    ['fractional cpu-count', { memoryMiB: MEM, cpuCount: 1.5 }],
+    ['cpu-ids and cpu-count together', { memoryMiB: MEM, cpuCount: 1, cpuIds: [0] }],
+    ['duplicate cpu-ids', { memoryMiB: MEM, cpuIds: [0, 0] }],
+    ['negative cpu-id', { memoryMiB: MEM, cpuIds: [-1] }],
+    ['empty cpu-ids', { memoryMiB: MEM, cpuIds: [] }],
+    ['a cpu-id the machine lacks', { memoryMiB: MEM, cpuIds: [4096] }],
+    ['a name with a slash', { memoryMiB: MEM, name: '../x' }],
+  ];
+  it.each(badArgs)('%s is refused with ERR_INVALID_ARGUMENT', async (_t, opts) => {
+    expect(await codeOf(host.runEnclave(app.image, opts as { memoryMiB: number }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('--cpu-ids pins the enclave to those CPUs (taskset affinity, reported in describe)', async () => {
+    const r = await host.runEnclave(app.image, { memoryMiB: MEM, cpuIds: [0], name: 'pinned' });
+    expect(r).toMatchObject({ NumberOfCPUs: 1, CPUIDs: [0] });
+    if (probeIsolation().taskset) expect(describeOne(host, r.EnclaveID).Isolation.CpuAffinity).toEqual([0]);
+    await host.terminate({ id: r.EnclaveID });
+  });
+});
+
+describe('fates: crash, out of memory, hang, a throwing main, a corrupted image', () => {
+  it('a crash (uncaught exception) is reported: State TERMINATED, ExitReason crashed with the code', async () => {
+    const r = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'crasher' });
+    expect(await command(host, r.EnclaveCID, 'crash')).toBe('crashing');
+    await until(() => describeOne(host, r.EnclaveID).State === 'TERMINATED', 'the crash');
+    expect(describeOne(host, r.EnclaveID).ExitReason).toMatch(/^crashed: ERR_TEST_CRASH: crashed on request/);
+    expect(await codeOf(host.connect(r.EnclaveCID, APP_PORT))).toBeDefined();
+  });
+
+  it('out of memory (RSS past --memory) is reported as "out of memory" and the process is killed', async () => {
+    const h = await startHost({ watchdogIntervalMs: 50 });
+    const r = await h.runEnclave(app.image, { memoryMiB: MEM, name: 'hog' });
+    expect(await command(h, r.EnclaveCID, 'oom')).toBe('allocating');
+    await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the memory watchdog');
+    expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(new RegExp(`^out of memory: RSS \\d+ MiB > ${MEM} MiB`));
+    await until(() => !pidAlive(r.ProcessID), 'the process to go');
+  });
+
+  it('a hang (blocked event loop, no heartbeat) is reported as "hung" after hangTimeoutMs', async () => {
+    const h = await startHost({ hangTimeoutMs: 1500, watchdogIntervalMs: 100 });
+    const r = await h.runEnclave(app.image, { memoryMiB: MEM, name: 'hanger' });
+    expect(await command(h, r.EnclaveCID, 'hang')).toBe('hanging');
+    await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the hang watchdog');
+    expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(/^hung: no heartbeat for \d+ s/);
+    await until(() => !pidAlive(r.ProcessID), 'the process to go');
+  });
+
+  it('an app whose main throws fails run-enclave with ERR_ENCLAVE_BOOT_FAILED (its code in the message)', async () => {
+    let err: unknown;
+    await host.runEnclave(throwing.image, { memoryMiB: MEM }).catch((e: unknown) => (err = e));
+    expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
+    expect(String((err as Error).message)).toContain('ERR_TEST_CRASH');
+    expect(host.describeEnclaves().filter((e) => e.EnclaveName === 'thrower')).toEqual([]);
+  });
+
+  it('a corrupted image is refused before any process starts (ERR_IMAGE_BAD_CHECKSUM), truncated too', async () => {
+    const bad = Uint8Array.from(app.image);
+    bad[bad.length - 10]! ^= 0xff;
+    const before = childPids();
+    const described = host.describeEnclaves().length;
+    expect(await codeOf(host.runEnclave(bad, { memoryMiB: MEM }))).toBe('ERR_IMAGE_BAD_CHECKSUM');
+    expect(await codeOf(host.runEnclave(app.image.subarray(0, 100), { memoryMiB: MEM }))).toBe('ERR_IMAGE_TRUNCATED');
+    expect(await codeOf(host.runEnclave(new Uint8Array(0), { memoryMiB: MEM }))).toMatch(/^ERR_IMAGE_/);
+    expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
+    expect(host.describeEnclaves()).toHaveLength(described);
+  });
+
+  it('the host survived all of that and still runs a new enclave', async () => {
+    const r = await host.runEnclave(app.image, { memoryMiB: MEM, name: 'survivor' });
+    expect(await command(host, r.EnclaveCID, 'echo still here')).toBe('still here');
+    await host.terminate({ id: r.EnclaveID });
+  });
+});
+
+describe('warm pool', () => {
+  it('after prewarm, a matching runEnclave boots in a process that was already running, and the pool refills', async () => {
+    const h = await startHost();
+    await h.prewarm(app.image, { memoryMiB: MEM, count: 1 });
+    expect(h.warmCount).toBe(1);
+    const warm = childPids();
+    const r = await h.runEnclave(app.image, { memoryMiB: MEM, name: 'from-pool' });
+    expect(warm.has(r.ProcessID)).toBe(true);
+    expect(await command(h, r.EnclaveCID, 'echo warm')).toBe('warm');
+    expect(h.warmCount).toBe(1); // refilled with a new process
+    expect([...childPids()].filter((p) => !warm.has(p))).toHaveLength(1);
+
+    // Another memory size is another launch command (heap flag): it cannot use the pool.
+    const before = childPids();
+    const cold = await h.runEnclave(app.image, { memoryMiB: 2 * MEM, name: 'cold' });
+    expect(before.has(cold.ProcessID)).toBe(false);
+    await h.stop();
+    expect(h.warmCount).toBe(0);
+    expect(h.describeEnclaves().every((e) => e.State === 'TERMINATED')).toBe(true);
+  });
+});
+
+describe('stopping the host', () => {
+  it('host.stop() terminates every enclave and their processes', async () => {
+    const h = await startHost();
+    const rs = await Promise.all(['s1', 's2'].map((name) => h.runEnclave(app.image, { memoryMiB: MEM, name })));
+    await h.stop();
+    expect(h.describeEnclaves().map((e) => e.State)).toEqual(['TERMINATED', 'TERMINATED']);
+    await until(() => rs.every((r) => !pidAlive(r.ProcessID)), 'the processes to go');
+    expect(await codeOf(h.runEnclave(app.image, { memoryMiB: MEM }))).toBe('ERR_ENCLAVE_BOOT_FAILED');
+  });
+
+  it('an enclave exits when its host process dies (kill -9 of the host)', async () => {
+    const imagePath = join(work, 'app.eif');
+    writeFileSync(imagePath, app.image);
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { Host } from ${JSON.stringify(join(repoRoot, 'host/index.ts'))};
+      const host = await Host.start({ dataDir: ${JSON.stringify(join(work, 'pki'))} });
+      const r = await host.runEnclave(readFileSync(${JSON.stringify(imagePath)}), { memoryMiB: ${MEM} });
+      let node = r.ProcessID;
+      try { node = Number(readFileSync('/proc/' + r.ProcessID + '/task/' + r.ProcessID + '/children', 'utf8').trim().split(' ')[0]) || node; } catch {}
+      process.stdout.write(JSON.stringify({ pid: r.ProcessID, node }) + '\\n');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(out);
+      });
+      child.once('exit', (code) => reject(new Error(`host child exited early with ${code}`)));
+    });
+    const { pid, node } = JSON.parse(line) as { pid: number; node: number };
+    expect(pidAlive(pid)).toBe(true);
+    expect(pidAlive(node)).toBe(true);
+    child.kill('SIGKILL');
+    await until(() => !pidAlive(pid) && !pidAlive(node), 'the orphaned enclave to exit');
+  });
+});
