@@ -12,23 +12,37 @@ interface Operator {
   readonly negated: boolean;
 }
 
-/** `*` matches any run of characters, `?` any single character (StringLike, ArnLike). */
+/**
+ * `*` matches any run of characters, `?` any single character (StringLike, ArnLike, Action and
+ * Resource patterns). Greedy matching with one backtrack point: O(pattern × value) at worst, so a
+ * key policy cannot make evaluation exponential the way a translated regular expression could.
+ */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
   if (pattern === '*') return true;
-  if (!pattern.includes('*') && !pattern.includes('?')) return ignoreCase ? pattern.toLowerCase() === value.toLowerCase() : pattern === value;
-  const id = `${ignoreCase ? 'i' : 's'}${pattern}`;
-  let re = wildcards.get(id);
-  if (!re) {
-    let src = '^';
-    for (const ch of pattern) src += ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-    re = new RegExp(`${src}$`, ignoreCase ? 'isu' : 'su');
-    if (wildcards.size > 10_000) wildcards.clear();
-    wildcards.set(id, re);
+  const p = [...(ignoreCase ? pattern.toLowerCase() : pattern)];
+  const v = [...(ignoreCase ? value.toLowerCase() : value)];
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < v.length) {
+    const c = p[i];
+    if (c === '*') {
+      star = i++;
+      mark = j;
+    } else if (c !== undefined && (c === '?' || c === v[j])) {
+      i++;
+      j++;
+    } else if (star !== -1) {
+      i = star + 1;
+      j = ++mark;
+    } else {
+      return false;
+    }
   }
-  return re.test(value);
+  while (p[i] === '*') i++;
+  return i === p.length;
 }
-
-const wildcards = new Map<string, RegExp>();
 
 function num(s: string): number | undefined {
   if (!/^-?\d+(\.\d+)?$/.test(s.trim())) return undefined;

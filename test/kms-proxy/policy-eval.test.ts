@@ -2,7 +2,7 @@
 // "Condition operators"; KMS Developer Guide, "Key policies" and "Grant constraints").
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { evaluate, evaluateClause, KmsError, parseOperator, parsePolicy, type AuthzRequest } from '../../kms-proxy/index.ts';
+import { evaluate, evaluateClause, KmsError, parseOperator, parsePolicy, wildcardMatch, type AuthzRequest } from '../../kms-proxy/index.ts';
 
 const ACCOUNT = '111122223333';
 const ME = `arn:aws:iam::${ACCOUNT}:user/app`;
@@ -143,6 +143,20 @@ describe('condition operators', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  test('property: wildcard matching agrees with an independent regular-expression oracle', () => {
+    const oracle = (p: string, v: string) => new RegExp(`^${[...p].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c)).join('')}$`, 's').test(v);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab*?]{0,8}$/), fc.stringMatching(/^[ab]{0,10}$/), (p, v) => {
+        expect(wildcardMatch(p, v)).toBe(oracle(p, v));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('a pathological pattern stays linear-ish (no regex backtracking blow-up)', () => {
+    expect(wildcardMatch(`${'*a'.repeat(200)}b`, 'a'.repeat(5000))).toBe(false);
   });
 
   test('unknown operators and Null with a set prefix are not operators', () => {
