@@ -36,7 +36,7 @@ export interface DaemonParentListener {
 }
 
 function isMissing(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException).code;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ECONNREFUSED';
 }
 
@@ -208,11 +208,13 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Daemon
     return client;
   };
   for (;;) {
+    let ping: PingResult | undefined;
     try {
-      return checkDataDir(await client.ping());
+      ping = await client.ping();
     } catch (e) {
       if (!(e instanceof DaemonUnavailableError && isMissing(e.cause))) throw e;
     }
+    if (ping) return checkDataDir(ping);
     if (Date.now() > deadline) {
       const holder = readLock(paths.lock);
       throw new DaemonUnavailableError(`the daemon did not come up in time${holder ? ` (lock held by pid ${holder.pid})` : ''}${logTail(paths.log) ? `; daemon.log:\n${logTail(paths.log)}` : ''}`);
