@@ -27,6 +27,10 @@ const SECRET_FIELDS = new Set([
   'CiphertextForRecipient', 'Recipient', 'GrantToken', 'GrantTokens',
 ]);
 
+/** Members that are the caller's own string maps: copied verbatim, keys not re-cased. */
+const MAP_FIELDS = new Set(['EncryptionContext', 'SourceEncryptionContext', 'DestinationEncryptionContext', 'EncryptionContextSubset', 'EncryptionContextEquals']);
+
+/** Drops secrets and writes member names in CloudTrail's lowerCamelCase. */
 export function redact(value: unknown): unknown {
   if (value instanceof Uint8Array) return undefined;
   if (Array.isArray(value)) return value.map(redact);
@@ -34,7 +38,7 @@ export function redact(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       if (SECRET_FIELDS.has(k)) continue;
-      const r = redact(v);
+      const r = MAP_FIELDS.has(k) ? v : redact(v);
       if (r !== undefined) out[k.charAt(0).toLowerCase() + k.slice(1)] = r;
     }
     return out;

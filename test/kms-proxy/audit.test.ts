@@ -22,8 +22,8 @@ beforeAll(async () => {
   keyArn = m?.Arn ?? '';
   const secret = Buffer.from('top secret plaintext 0123456789');
   secretB64 = secret.toString('base64');
-  const e = await f.kms.send(new EncryptCommand({ KeyId: m?.KeyId, Plaintext: secret, EncryptionContext: { who: 'test' } }));
-  await f.kms.send(new DecryptCommand({ CiphertextBlob: e.CiphertextBlob, EncryptionContext: { who: 'test' } }));
+  const e = await f.kms.send(new EncryptCommand({ KeyId: m?.KeyId, Plaintext: secret, EncryptionContext: { Who: 'test' } }));
+  await f.kms.send(new DecryptCommand({ CiphertextBlob: e.CiphertextBlob, EncryptionContext: { Who: 'test' } }));
   const dk = await f.kms.send(new GenerateDataKeyCommand({ KeyId: m?.KeyId, NumberOfBytes: 32 }));
   dataKeyB64 = Buffer.from(dk.Plaintext ?? []).toString('base64');
   await failure(() => f.kms.send(new DescribeKeyCommand({ KeyId: 'alias/missing' })));
@@ -57,7 +57,8 @@ describe('records', () => {
       eventName: 'Encrypt',
       awsRegion: 'us-east-1',
       userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/nitro-sandbox', accountId: '111122223333' },
-      requestParameters: { encryptionContext: { who: 'test' } },
+      // Member names in lowerCamelCase as CloudTrail writes them; the caller's context keys verbatim.
+      requestParameters: { encryptionContext: { Who: 'test' } },
       resources: [{ accountId: '111122223333', type: 'AWS::KMS::Key', ARN: keyArn }],
       eventType: 'AwsApiCall',
       readOnly: true,
