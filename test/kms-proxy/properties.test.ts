@@ -2,7 +2,7 @@
 // chain, and the Recipient slot (validated now, served by the next issue).
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, VerifyCommand, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { KmsError, parseBlobHeader, verifyAuditLog } from '../../kms-proxy/index.ts';
@@ -42,6 +42,22 @@ describe('ciphertext blobs', () => {
         t[bit >> 3] = (t[bit >> 3] ?? 0) ^ (1 << (bit & 7));
         const e = await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: t, EncryptionContext: { p: 'q' } })));
         expect(['InvalidCiphertextException', 'NotFoundException']).toContain(e.name);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('signatures', () => {
+  test('property: arbitrary signature bytes never verify and never break the server', async () => {
+    const ec = (await f.kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P384', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId;
+    const rsa = (await f.kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.KeyId;
+    const algs: [string | undefined, SigningAlgorithmSpec][] = [[ec, 'ECDSA_SHA_384'], [rsa, 'RSASSA_PSS_SHA_256'], [rsa, 'RSASSA_PKCS1_V1_5_SHA_512']];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...algs), fc.uint8Array({ minLength: 1, maxLength: 600 }), fc.constantFrom('RAW' as const, 'DIGEST' as const), async ([KeyId, alg], sig, MessageType) => {
+        const Message = MessageType === 'RAW' ? Buffer.from('m') : Buffer.alloc(alg.endsWith('384') ? 48 : alg.endsWith('512') ? 64 : 32, 1);
+        const e = await failure(() => f.kms.send(new VerifyCommand({ KeyId, Message, MessageType, Signature: sig, SigningAlgorithm: alg })));
+        expect(e.name).toBe('KMSInvalidSignatureException');
       }),
       { numRuns: 60 },
     );
