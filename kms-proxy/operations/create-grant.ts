@@ -1,10 +1,10 @@
 // CreateGrant (KMS API Reference, "CreateGrant").
+import { createHash, randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import type { GrantConstraints, GrantRecord } from '../model.ts';
 import { DryRunField, GrantTokensField, KeyIdField } from '../shapes.ts';
 import { GRANT_OPERATIONS, PrincipalField } from './lib/grants.ts';
 import { dryRun, list, type Operation, reqStr, str } from './types.ts';
-import { createHash, randomBytes } from 'node:crypto';
 
 export const CreateGrant: Operation = {
   name: 'CreateGrant',

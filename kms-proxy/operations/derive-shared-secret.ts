@@ -1,10 +1,10 @@
 // DeriveSharedSecret (KMS API Reference, "DeriveSharedSecret").
+import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { privateKeyOf } from '../asymmetric.ts';
 import { kmsError } from '../errors.ts';
 import { DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../shapes.ts';
 import { usable } from './lib/asymmetric.ts';
 import { bytes, dryRun, type Operation, refuseRecipient, reqStr } from './types.ts';
-import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 
 export const DeriveSharedSecret: Operation = {
   name: 'DeriveSharedSecret',

@@ -1,9 +1,9 @@
 // GenerateRandom (KMS API Reference, "GenerateRandom").
+import { randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import { RecipientField } from '../shapes.ts';
 import { NumberOfBytesField } from './lib/symmetric.ts';
 import { bytes, int, type Operation, refuseRecipient, str } from './types.ts';
-import { randomBytes } from 'node:crypto';
 
 export const GenerateRandom: Operation = {
   name: 'GenerateRandom',

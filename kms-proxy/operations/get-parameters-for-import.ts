@@ -1,9 +1,9 @@
 // GetParametersForImport (KMS API Reference, "GetParametersForImport").
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import { KeyIdField } from '../shapes.ts';
 import { externalKey, PARAMETERS_TTL_MS, WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS } from './lib/import.ts';
 import { type Operation, reqStr } from './types.ts';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 export const GetParametersForImport: Operation = {
   name: 'GetParametersForImport',

@@ -1,10 +1,10 @@
 // ImportKeyMaterial (KMS API Reference, "ImportKeyMaterial").
+import { createHash } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import type { KeyRecord } from '../model.ts';
 import { KeyIdField } from '../shapes.ts';
 import { externalKey, material, unwrap } from './lib/import.ts';
 import { bytes, type Operation, reqStr, str } from './types.ts';
-import { createHash } from 'node:crypto';
 
 export const ImportKeyMaterial: Operation = {
   name: 'ImportKeyMaterial',

@@ -1,8 +1,8 @@
 // VerifyMac (KMS API Reference, "VerifyMac").
+import { timingSafeEqual } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import { macOf, MacShape, usable } from './lib/asymmetric.ts';
 import { bytes, dryRun, type Operation, reqStr } from './types.ts';
-import { timingSafeEqual } from 'node:crypto';
 
 export const VerifyMac: Operation = {
   name: 'VerifyMac',

@@ -1,6 +1,7 @@
 // Asymmetric and HMAC operations: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac,
 // DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext (KMS API Reference).
 // Helpers shared by the asymmetric operations, which live one per file in operations/.
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
@@ -9,7 +10,6 @@ import { type Caller, type Resolved, Service } from '../../service.ts';
 import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../../shapes.ts';
 import { SIGNING_ALGORITHMS } from '../../signing.ts';
 import { ctx, dryRun, type Operation, reqStr, type Trail } from '../types.ts';
-import { createHmac, generateKeyPairSync } from 'node:crypto';
 
 export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
 export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;

@@ -5,12 +5,12 @@
 // by the material under AES Key Wrap with Padding, RFC 5649), with RSA_2048/3072/4096 wrapping
 // keys. SM2PKE exists only in China regions and is refused as unsupported.
 // Helpers shared by the import operations, which live one per file in operations/.
+import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'node:crypto';
 import { kmsError } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
 import type { Service } from '../../service.ts';
 import { bytes } from '../types.ts';
-import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'node:crypto';
 
 export const WRAPPING_ALGORITHMS = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
 export const WRAPPING_KEY_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'SM2'] as const;

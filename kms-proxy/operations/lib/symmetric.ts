@@ -3,6 +3,7 @@
 // RSAES-OAEP with raw RSA output as the ciphertext, so a client holding GetPublicKey's output can
 // make ciphertext KMS decrypts.
 // Helpers shared by the symmetric operations, which live one per file in operations/.
+import { randomBytes } from 'node:crypto';
 import { rsaDecrypt, rsaEncrypt } from '../../asymmetric.ts';
 import { openBlob, parseBlobHeader, sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
@@ -10,7 +11,6 @@ import { isAsymmetric } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
 import { type Caller, type Resolved, Service } from '../../service.ts';
 import { bytes, ctx, dryRun, int, type Operation, reqStr, type Trail } from '../types.ts';
-import { randomBytes } from 'node:crypto';
 
 export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
 export const AlgField = { t: 'string', enum: ENCRYPTION_ALGORITHMS } as const;
