@@ -9,7 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EnclaveDescription, RunOptions, RunResult } from '../host.ts';
-import { DaemonRemoteError, DaemonUnavailableError } from './errors.ts';
+import { DaemonRemoteError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, runtimePaths } from './paths.ts';
 import { PROTOCOL_VERSION, encodeLine, parseResponse, readLine, type ConnectionEvent, type PingResult, type Target } from './protocol.ts';
@@ -66,7 +66,7 @@ export class DaemonClient {
     try {
       socket = await this.#open();
     } catch (e) {
-      throw new DaemonUnavailableError(`no daemon answers on ${this.socketPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+      throw new DaemonError(`no daemon answers on ${this.socketPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
     }
     socket.on('error', () => undefined);
     socket.write(encodeLine({ v: PROTOCOL_VERSION, ...request }));
@@ -76,11 +76,11 @@ export class DaemonClient {
       line = await readLine(socket);
     } catch (e) {
       socket.destroy();
-      throw new DaemonUnavailableError(`reading the daemon's response failed: ${(e as Error).message}`, { cause: e });
+      throw new DaemonError(`reading the daemon's response failed: ${(e as Error).message}`, { cause: e });
     }
     if (line === undefined) {
       socket.destroy();
-      throw new DaemonUnavailableError('the daemon closed the connection without a response');
+      throw new DaemonError('the daemon closed the connection without a response');
     }
     const r = parseResponse(line);
     if (!r.ok) {
@@ -170,7 +170,7 @@ export async function findDaemon(runtimeDir: string): Promise<DaemonClient | und
     await client.ping();
     return client;
   } catch (e) {
-    if (e instanceof DaemonUnavailableError && isMissing(e.cause)) return undefined;
+    if (e instanceof DaemonError && isMissing(e.cause)) return undefined;
     throw e;
   }
 }
@@ -203,7 +203,7 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Daemon
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   const checkDataDir = (ping: PingResult): DaemonClient => {
     if (options.dataDir !== undefined && ping.dataDir !== options.dataDir) {
-      throw new DaemonUnavailableError(`the daemon (pid ${ping.pid}) runs with data dir ${ping.dataDir ?? '(default)'}, not ${options.dataDir}; terminate its enclaves and let it exit, or use the same --data-dir`);
+      throw new DaemonError(`the daemon (pid ${ping.pid}) runs with data dir ${ping.dataDir ?? '(default)'}, not ${options.dataDir}; terminate its enclaves and let it exit, or use the same --data-dir`);
     }
     return client;
   };
@@ -212,12 +212,12 @@ export async function ensureDaemon(options: EnsureDaemonOptions): Promise<Daemon
     try {
       ping = await client.ping();
     } catch (e) {
-      if (!(e instanceof DaemonUnavailableError && isMissing(e.cause))) throw e;
+      if (!(e instanceof DaemonError && isMissing(e.cause))) throw e;
     }
     if (ping) return checkDataDir(ping);
     if (Date.now() > deadline) {
       const holder = readLock(paths.lock);
-      throw new DaemonUnavailableError(`the daemon did not come up in time${holder ? ` (lock held by pid ${holder.pid})` : ''}${logTail(paths.log) ? `; daemon.log:\n${logTail(paths.log)}` : ''}`);
+      throw new DaemonError(`the daemon did not come up in time${holder ? ` (lock held by pid ${holder.pid})` : ''}${logTail(paths.log) ? `; daemon.log:\n${logTail(paths.log)}` : ''}`);
     }
     if (tryCreateLock(paths.lock)) {
       await startDaemonProcess(paths.dir, paths.lock, paths.log, paths.socket, options, deadline);
@@ -263,5 +263,5 @@ async function startDaemonProcess(dir: string, lock: string, log: string, socket
     closeSync(logFd);
   }
   releaseLock(lock);
-  throw new DaemonUnavailableError(`the daemon failed to start (${exited ?? 'timed out'})${logTail(log) ? `; daemon.log:\n${logTail(log)}` : ''}`);
+  throw new DaemonError(`the daemon failed to start (${exited ?? 'timed out'})${logTail(log) ? `; daemon.log:\n${logTail(log)}` : ''}`);
 }

@@ -3,6 +3,10 @@
 // daemon sent, so the CLI prints the same `CODE: message` as an in-process Host would throw.
 import { HostError } from '../errors.ts';
 
+// "The daemon cannot be reached or started" (socket, lock file, runtime directory) is the host
+// domain's DaemonError (ERR_HOST_DAEMON), re-exported here for the daemon's users.
+export { DaemonError } from '../errors.ts';
+
 /** A request the daemon cannot accept: not JSON, too long, unknown op or field, wrong type. */
 export class DaemonBadRequestError extends HostError {
   static override readonly code = 'ERR_DAEMON_BAD_REQUEST';
@@ -11,11 +15,6 @@ export class DaemonBadRequestError extends HostError {
 /** The request's protocol version `v` is not one this daemon speaks. */
 export class DaemonVersionError extends HostError {
   static override readonly code = 'ERR_DAEMON_VERSION';
-}
-
-/** The daemon cannot be reached or started (socket, lock file, runtime directory). */
-export class DaemonUnavailableError extends HostError {
-  static override readonly code = 'ERR_HOST_DAEMON';
 }
 
 /** A LISTEN on a parent port that another client already listens on (like EADDRINUSE). */

@@ -3,7 +3,7 @@
 // enclave, so nobody else may reach it.
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DaemonUnavailableError } from './errors.ts';
+import { DaemonError } from './errors.ts';
 
 export interface RuntimePaths {
   readonly dir: string;
@@ -21,12 +21,12 @@ export function ensureRuntimeDir(dir: string): RuntimePaths {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new DaemonUnavailableError(`cannot create the runtime directory ${dir}: ${(e as Error).message}`, { cause: e });
+    throw new DaemonError(`cannot create the runtime directory ${dir}: ${(e as Error).message}`, { cause: e });
   }
   const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new DaemonUnavailableError(`runtime directory ${dir} is not a directory`);
+  if (!st.isDirectory()) throw new DaemonError(`runtime directory ${dir} is not a directory`);
   const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid) throw new DaemonUnavailableError(`runtime directory ${dir} belongs to uid ${st.uid}, not to us (${uid})`);
+  if (uid !== undefined && st.uid !== uid) throw new DaemonError(`runtime directory ${dir} belongs to uid ${st.uid}, not to us (${uid})`);
   if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
   return runtimePaths(dir);
 }

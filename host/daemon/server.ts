@@ -8,7 +8,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { Host, type HostOptions } from '../host.ts';
 import type { VsockConnection, VsockListener } from '../../enclave/vsock/index.ts';
-import { DaemonBadRequestError, DaemonListenerError, DaemonUnavailableError } from './errors.ts';
+import { DaemonBadRequestError, DaemonListenerError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, rewriteLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, type RuntimePaths } from './paths.ts';
 import { PROTOCOL_VERSION, encodeLine, errorLine, okLine, parseRequest, readExact, readLine, type ConnectionEvent, type PingResult, type Request } from './protocol.ts';
@@ -97,7 +97,7 @@ export class Daemon {
     } catch (e) {
       await host?.stop();
       releaseLock(paths.lock);
-      throw e instanceof DaemonUnavailableError ? e : new DaemonUnavailableError(`daemon failed to start: ${(e as Error).message}`, { cause: e });
+      throw e instanceof DaemonError ? e : new DaemonError(`daemon failed to start: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -110,11 +110,11 @@ export class Daemon {
         return;
       }
       if (holder && holder.pid !== process.pid && pidAlive(holder.pid)) {
-        throw new DaemonUnavailableError(`another daemon (pid ${holder.pid}) holds ${paths.lock}`);
+        throw new DaemonError(`another daemon (pid ${holder.pid}) holds ${paths.lock}`);
       }
       removeStaleLock(paths.lock);
     }
-    throw new DaemonUnavailableError(`cannot take the daemon lock ${paths.lock}`);
+    throw new DaemonError(`cannot take the daemon lock ${paths.lock}`);
   }
 
   /** A socket file nobody answers on is left by a dead daemon: remove it. One that answers is refused. */
@@ -128,7 +128,7 @@ export class Daemon {
       });
       s.once('error', () => resolve(false));
     });
-    if (alive) throw new DaemonUnavailableError(`another daemon answers on ${path}`);
+    if (alive) throw new DaemonError(`another daemon answers on ${path}`);
     unlinkSync(path);
   }
 

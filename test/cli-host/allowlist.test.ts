@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { AllowlistConfigError, checkRemoteAllowed, findAllowed, loadAllowlist, parseAllowlist, type Lookup } from '../../host/vsock-proxy/index.ts';
+import { AllowlistConfigError, checkRemoteAllowed, findAllowed, loadAllowlist, parseAllowlist, type Lookup } from '../../host/index.ts';
 import { cleanupDaemons, tempDir } from './helpers.ts';
 
 // The first lines of AWS's shipped default allowlist, verbatim (flow mappings in a block list).

@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
-import { Host } from '../../host/index.ts';
-import { ensureDaemon, type DaemonClient } from '../../host/daemon/index.ts';
-import { startVsockProxy, type Lookup } from '../../host/vsock-proxy/index.ts';
+import { Host, ensureDaemon, startVsockProxy, type DaemonClient, type Lookup } from '../../host/index.ts';
 import { RELAY_PORT, appEntry, cleanupDaemons, cliProcess, readAll, sha256, tempDir, waitFor } from './helpers.ts';
 import { spawn } from 'node:child_process';
 

@@ -3,7 +3,7 @@
 // port through the host daemon (starting it if needed) and forwards allowlisted connections.
 import { resolve } from 'node:path';
 import { defaultRuntimeDir } from '../../index.ts';
-import { DaemonUnavailableError, ensureDaemon } from '../../daemon/index.ts';
+import { DaemonError, ensureDaemon } from '../../daemon/index.ts';
 import { checkRemoteAllowed, loadAllowlist, startVsockProxy } from '../../vsock-proxy/index.ts';
 import { UsageError, stringOpt, type Command } from '../command.ts';
 
@@ -68,7 +68,7 @@ Options:
     process.once('SIGTERM', stop);
     try {
       const { reason } = await proxy.closed;
-      if (reason !== 'closed') throw new DaemonUnavailableError(`vsock-proxy stopped: ${reason}`);
+      if (reason !== 'closed') throw new DaemonError(`vsock-proxy stopped: ${reason}`);
       return 0;
     } finally {
       process.off('SIGHUP', onHup);
