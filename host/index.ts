@@ -13,3 +13,22 @@ export {
   validateEnclaveCid,
   VsockRegistry,
 } from './vsock/index.ts';
+// The host daemon that owns the CLI's enclaves (daemon/PROTOCOL.md), its client, and the
+// vsock-proxy (parent port → allowlisted TCP endpoint) usable with a Host or through the daemon.
+export {
+  Daemon,
+  DaemonClient,
+  ensureDaemon,
+  findDaemon,
+  DaemonBadRequestError,
+  DaemonListenerError,
+  DaemonRemoteError,
+  DaemonVersionError,
+  RunConfigError,
+  type DaemonOptions,
+  type DaemonParentListener,
+  type EnsureDaemonOptions,
+  type ParentConnectionInfo,
+  type TerminateResult,
+} from './daemon/index.ts';
+export * from './vsock-proxy/index.ts';
