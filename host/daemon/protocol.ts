@@ -233,10 +233,13 @@ export function readLine(stream: Duplex, maxLength = MAX_LINE): Promise<string |
   });
 }
 
-/** Reads exactly `size` bytes (the run-enclave image body) and leaves the stream paused. */
+/**
+ * Reads exactly `size` bytes (the run-enclave image body) and leaves the stream paused. Memory grows
+ * with what actually arrives, not with what the request announced.
+ */
 export function readExact(stream: Duplex, size: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const out = Buffer.allocUnsafe(size);
+    const parts: Buffer[] = [];
     let got = 0;
     const cleanup = (): void => {
       stream.off('data', onData);
@@ -246,13 +249,13 @@ export function readExact(stream: Duplex, size: number): Promise<Buffer> {
     };
     const onData = (chunk: Buffer): void => {
       const take = Math.min(chunk.length, size - got);
-      chunk.copy(out, got, 0, take);
+      parts.push(take === chunk.length ? chunk : chunk.subarray(0, take));
       got += take;
       if (got === size) {
         cleanup();
         stream.pause();
         if (take < chunk.length) stream.unshift(chunk.subarray(take));
-        resolve(out);
+        resolve(Buffer.concat(parts, size));
       }
     };
     const onEnd = (): void => {

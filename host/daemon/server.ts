@@ -215,7 +215,14 @@ export class Daemon {
         return;
       }
       case 'run-enclave': {
-        const image = await readExact(socket, req.imageSize);
+        // The body has the same deadline as the request line: a client that stalls is dropped.
+        const timer = setTimeout(() => socket.destroy(), this.#options.requestTimeoutMs ?? 10_000);
+        let image: Buffer;
+        try {
+          image = await readExact(socket, req.imageSize);
+        } finally {
+          clearTimeout(timer);
+        }
         this.#reply(socket, await this.host.runEnclave(image, req.options));
         return;
       }

@@ -123,9 +123,14 @@ describe('a live daemon and malformed requests', () => {
     again!.close();
   });
 
-  it('drops a client that never finishes its request line', async () => {
-    const text = await rawRequest(daemon.socketPath, '{"v":1,', false);
-    expect(text).toBe('');
+  it('drops a client that never finishes its request line or its image body', async () => {
+    const [line, body] = await Promise.all([
+      rawRequest(daemon.socketPath, '{"v":1,', false),
+      rawRequest(daemon.socketPath, '{"v":1,"op":"run-enclave","imageSize":1000,"options":{"memoryMiB":128}}\nonly a little', false),
+    ]);
+    expect(line).toBe('');
+    expect(body).toBe('');
+    expect((await ask('{"v":1,"op":"ping"}\n')).ok).toBe(true);
   });
 
   it('refuses to start a second daemon on the same runtime directory', async () => {
