@@ -68,7 +68,7 @@ function cloudTrailRecord(e: AuditEvent): Record<string, unknown> {
   return {
     eventVersion: '1.08',
     userIdentity: e.principalArn
-      ? { type: 'IAMUser', principalId: e.accessKeyId, arn: e.principalArn, accountId: e.account, accessKeyId: e.accessKeyId }
+      ? { type: e.principalArn.endsWith(':root') ? 'Root' : 'IAMUser', principalId: e.accessKeyId ?? e.account, arn: e.principalArn, accountId: e.account, ...(e.accessKeyId ? { accessKeyId: e.accessKeyId } : {}) }
       : { type: 'Anonymous' },
     eventTime: new Date(e.eventTime).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     eventSource: 'kms.amazonaws.com',

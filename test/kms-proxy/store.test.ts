@@ -1,8 +1,9 @@
 // The durable store: state survives a restart, key material is sealed at rest under a separate
 // master key, generated secrets are 0600 files, and seed files are idempotent.
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, GetKeyRotationStatusCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, GetPublicKeyCommand, GetKeyRotationStatusCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createKmsApp, KmsError } from '../../kms-proxy/index.ts';
 import { startFixture, tempDir } from './helpers.ts';
@@ -86,6 +87,14 @@ describe('durability', () => {
     await b.close();
   });
 
+  test('a malformed credentials.json is refused with a typed error', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'credentials.json'), JSON.stringify([{ accessKeyId: 'AKIA' }]));
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('must be a non-empty array') });
+    writeFileSync(join(d, 'credentials.json'), '{');
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('is not valid JSON') });
+  });
+
   test('a corrupt master key file is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'master.key'), 'short');
@@ -117,6 +126,17 @@ describe('seed files', () => {
     const g = await startFixture({ dataDir: d2, seed: writeSeed(d2) });
     expect(Buffer.from((await g.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext ?? []).toString()).toBe('det');
     await g.stop();
+  });
+
+  test('asymmetric material may be seeded as PKCS#8 PEM; GetPublicKey returns its public half', async () => {
+    const d = dir();
+    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const p = join(d, 'seed.json');
+    writeFileSync(p, JSON.stringify({ keys: [{ id: '9f0c1d2e-3a4b-4c5d-8e6f-000000000003', keySpec: 'ECC_NIST_P256', keyUsage: 'SIGN_VERIFY', material: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) }] }));
+    const f = await startFixture({ dataDir: d, seed: p });
+    const pub = (await f.kms.send(new GetPublicKeyCommand({ KeyId: '9f0c1d2e-3a4b-4c5d-8e6f-000000000003' }))).PublicKey ?? new Uint8Array();
+    expect(Buffer.from(pub).equals(pair.publicKey.export({ type: 'spki', format: 'der' }))).toBe(true);
+    await f.stop();
   });
 
   test('re-seeding is idempotent: same keys, same aliases, material unchanged', async () => {
