@@ -163,6 +163,16 @@ export function encryptStream(keys: KeySource, context: EncryptionContext, opts:
   return new EnvelopeEncryptStream(keys, context, opts);
 }
 
+/**
+ * Views of [start, end) in 64 KiB pieces: cipher output buffers of that size stay below the
+ * allocator's mmap threshold and in cache, which measured faster than one update per frame.
+ */
+function slices(b: Uint8Array, start: number, end: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = start; o < end; o += 65536) out.push(b.subarray(o, Math.min(end, o + 65536)));
+  return out;
+}
+
 /** Encrypts `plaintext` into one envelope (the cache sees its exact length). */
 export async function encrypt(keys: KeySource, context: EncryptionContext, plaintext: Uint8Array, opts: Omit<EncryptOptions, 'plaintextLength'> = {}): Promise<Buffer> {
   if (!(plaintext instanceof Uint8Array)) throw new EnvelopeInvalidArgumentError('plaintext must be a Uint8Array');
@@ -174,10 +184,10 @@ export async function encrypt(keys: KeySource, context: EncryptionContext, plain
     let o = 0;
     // Same framing as the stream: full regular frames while more than a frame remains, then final.
     while (plaintext.length - o > frameSize) {
-      out.push(...p.frames.frame([plaintext.subarray(o, o + frameSize)], frameSize, false));
+      out.push(...p.frames.frame(slices(plaintext, o, o + frameSize), frameSize, false));
       o += frameSize;
     }
-    out.push(...p.frames.frame([plaintext.subarray(o)], plaintext.length - o, true));
+    out.push(...p.frames.frame(slices(plaintext, o, plaintext.length), plaintext.length - o, true));
     return Buffer.concat(out);
   } catch (e) {
     if (e instanceof EnvelopeError) throw e;

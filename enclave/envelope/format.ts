@@ -29,7 +29,7 @@ export const TAG_LENGTH = 16;
 export const MIN_FRAME_SIZE = 1;
 /** Upper bound of the format; a decryptor may impose a lower one (`maxFrameSize`). */
 export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
-export const DEFAULT_FRAME_SIZE = 256 * 1024;
+export const DEFAULT_FRAME_SIZE = 1024 * 1024;
 /** Sequence numbers run 1 … 0xFFFFFFFE; 0xFFFFFFFF marks the final frame (as in the ESDK). */
 export const FINAL_FRAME_MARKER = 0xffffffff;
 export const MAX_FRAMES = 0xfffffffe;
