@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
-import { DaemonClient, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
+import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 import { ECHO_PORT, appEntry, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
 
 /** Runs the CLI in this process (the daemon it starts is still a real, separate process). */
@@ -310,7 +310,29 @@ describe('the daemon process', () => {
     // Exactly one daemon process serves this runtime directory.
     const daemons = execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes('host/daemon/main.ts') && l.includes(rt));
     expect(daemons).toHaveLength(1);
-    expect(Number(daemons[0]!.trim().split(/\s+/)[0])).toBe((await client.ping()).pid);
+    const { pid } = await client.ping();
+    expect(Number(daemons[0]!.trim().split(/\s+/)[0])).toBe(pid);
+
+    // SIGTERM to the daemon terminates its enclaves and removes its socket and lock.
+    const enclavePids = (await client.describeEnclaves()).map((e) => e.ProcessID);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !pidAliveNotZombie(pid) && enclavePids.every((p) => !pidAliveNotZombie(p)), 'daemon and enclaves to end');
+    expect(existsSync(runtimePaths(rt).socket)).toBe(false);
+    expect(existsSync(runtimePaths(rt).lock)).toBe(false);
+  });
+
+  it('exits by itself once idle with no enclave, never while an enclave runs', async () => {
+    const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
+    runtimeDirs.push(rt);
+    const client = await ensureDaemon({ runtimeDir: rt, dataDir, idleExitMs: 300 });
+    const { pid } = await client.ping();
+    const run = await client.runEnclave(readFileSync(eif), { memoryMiB: 128 });
+    await new Promise((r) => setTimeout(r, 900));
+    expect(pidAliveNotZombie(pid)).toBe(true);
+    expect((await client.describeEnclaves())[0]?.State).toBe('RUNNING');
+    await client.terminate({ id: run.EnclaveID });
+    await waitFor(() => !pidAliveNotZombie(pid), 'the idle daemon to exit');
+    expect(existsSync(runtimePaths(rt).socket)).toBe(false);
   });
 
   it('a daemon killed with SIGKILL takes its enclaves with it, and the next run replaces its stale socket and lock', async () => {
