@@ -14,7 +14,7 @@ import { checkFrameSize, DEFAULT_FRAME_SIZE, deriveKeys, headerDigest, headerTag
 import { toMaterialsManager, type EncryptionMaterials, type KeySource } from './provider.ts';
 
 export interface EncryptOptions {
-  /** Plaintext bytes per frame, 1 B … 16 MiB; default 256 KiB. The decryptor buffers one frame. */
+  /** Plaintext bytes per frame, 1 B … 16 MiB; default 1 MiB. The decryptor buffers one frame. */
   readonly frameSize?: number;
   /**
    * The message's size when known in advance. A data-key cache counts it against maxBytesEncrypted
