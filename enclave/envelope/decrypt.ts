@@ -10,7 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { contextContains, contextEquals, type EncryptionContext } from './context.ts';
 import { EnvelopeContextMismatchError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeTruncatedError } from './errors.ts';
 import { FrameDecoder } from './frames.ts';
-import { DEFAULT_HEADER_LIMITS, openHeader, parseHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
+import { DEFAULT_HEADER_LIMITS, openHeader, parseHeader, scanHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
 import { toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
 
 export interface DecryptOptions extends Partial<HeaderLimits> {
@@ -86,8 +86,9 @@ async function openWith(manager: MaterialsManager, header: EnvelopeHeader): Prom
 export class EnvelopeDecryptStream extends Transform {
   readonly #manager: MaterialsManager;
   readonly #settings: Settings;
-  #headerBytes: Buffer[] = [];
+  #headerBuffer = Buffer.alloc(0);
   #headerLength = 0;
+  #need = 0;
   #header: EnvelopeHeader | undefined;
   #decoder: FrameDecoder | undefined;
   readonly #emit = (pieces: Buffer[]) => {
@@ -98,6 +99,44 @@ export class EnvelopeDecryptStream extends Transform {
     super();
     this.#manager = toMaterialsManager(keys);
     this.#settings = settings(opts);
+  }
+
+  /**
+   * Collects header bytes. The scan says how many bytes it needs before it can say more; only that
+   * many are copied before it looks again, so a header dribbled in tiny chunks costs no more than
+   * one that arrives whole, and the bytes after the header are never copied.
+   */
+  #takeHeader(chunk: Buffer): { header: EnvelopeHeader; rest: Buffer } | undefined {
+    const limits = this.#settings.limits;
+    if (this.#headerLength === 0) {
+      const scan = scanHeader(chunk, limits);
+      if ('length' in scan) return { header: parseHeader(chunk, limits) as EnvelopeHeader, rest: chunk.subarray(scan.length) };
+      this.#need = scan.need;
+    }
+    let off = 0;
+    while (off < chunk.length) {
+      const take = Math.min(chunk.length - off, this.#need - this.#headerLength);
+      this.#append(chunk.subarray(off, off + take));
+      off += take;
+      if (this.#headerLength < this.#need) break;
+      const bytes = this.#headerBuffer.subarray(0, this.#headerLength);
+      const scan = scanHeader(bytes, limits);
+      // `need` only ever asks for bytes up to the end of the header, so a complete header is exactly `bytes`.
+      if ('length' in scan) return { header: parseHeader(bytes, limits) as EnvelopeHeader, rest: chunk.subarray(off) };
+      this.#need = scan.need;
+    }
+    return undefined;
+  }
+
+  #append(chunk: Buffer): void {
+    const end = this.#headerLength + chunk.length;
+    if (end > this.#headerBuffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(end, 2 * this.#headerBuffer.length, 256));
+      this.#headerBuffer.copy(grown, 0, 0, this.#headerLength);
+      this.#headerBuffer = grown;
+    }
+    chunk.copy(this.#headerBuffer, this.#headerLength);
+    this.#headerLength = end;
   }
 
   /** The parsed header, once it has arrived (also emitted as the `header` event). */
@@ -112,20 +151,16 @@ export class EnvelopeDecryptStream extends Transform {
         callback();
         return;
       }
-      this.#headerBytes.push(chunk);
-      this.#headerLength += chunk.length;
-      const bytes = this.#headerBytes.length === 1 ? chunk : Buffer.concat(this.#headerBytes, this.#headerLength);
-      this.#headerBytes = [bytes];
-      const header = parseHeader(bytes, this.#settings.limits);
-      if (!header) {
+      const found = this.#takeHeader(chunk);
+      if (!found) {
         callback();
         return;
       }
+      const { header, rest } = found;
       this.#header = header;
-      this.#headerBytes = [];
+      this.#headerBuffer = Buffer.alloc(0);
       checkContext(this.#settings, header.context);
       this.emit('header', info(header));
-      const rest = bytes.subarray(header.length);
       openWith(this.#manager, header).then(
         (decoder) => {
           if (this.destroyed) {

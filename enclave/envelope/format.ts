@@ -195,46 +195,93 @@ export const DEFAULT_HEADER_LIMITS: HeaderLimits = Object.freeze({
   maxEncryptedDataKeys: MAX_ENCRYPTED_DATA_KEYS,
 });
 
-const NEED_MORE = Symbol('need more');
-
-/**
- * Parses a header from the start of `bytes`. Returns undefined when `bytes` ends before the header
- * does; throws as soon as the bytes present are wrong (the magic after 4 bytes, and so on), so a
- * non-envelope input is refused without waiting for more of it.
- */
-export function parseHeader(bytes: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): EnvelopeHeader | undefined {
-  try {
-    return parseHeaderOrThrow(bytes, limits);
-  } catch (e) {
-    if (e === NEED_MORE) {
-      if (bytes.length >= limits.maxHeaderBytes) throw new EnvelopeLimitError(`header exceeds maxHeaderBytes (${limits.maxHeaderBytes})`);
-      return undefined;
-    }
-    throw e;
+function checkContextLengths(view: DataView, start: number, length: number): void {
+  if (length === 0) return;
+  const bad = (why: string) => new EnvelopeBadHeaderError(`encryption context: ${why}`);
+  if (length < 2) throw bad('too short');
+  const count = view.getUint16(start);
+  if (count === 0) throw bad('a non-empty field holds zero entries');
+  const end = start + length;
+  let o = start + 2;
+  for (let i = 0; i < 2 * count; i++) {
+    if (o + 2 > end) throw bad('entry runs past the field');
+    o += 2 + view.getUint16(o);
+    if (o > end) throw bad('entry runs past the field');
   }
+  if (o !== end) throw bad('bytes follow the last entry');
 }
 
-function parseHeaderOrThrow(bytes: Uint8Array, limits: HeaderLimits): EnvelopeHeader {
+/**
+ * Walks the header's fixed fields and length prefixes without decoding anything: returns the total
+ * header length, or how many bytes it needs before it can say more. Checks what it can as soon as
+ * the bytes are there (magic after 4 bytes, and so on), so a non-envelope input is refused without
+ * waiting for more of it. At most 4 + 1 + 3 × 255 steps, so a stream may call it on every chunk.
+ */
+export function scanHeader(bytes: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): { readonly length: number } | { readonly need: number } {
+  const n = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string) => new EnvelopeBadHeaderError(why);
+  const need = (total: number) => {
+    if (total > limits.maxHeaderBytes) throw new EnvelopeLimitError(`header exceeds maxHeaderBytes (${limits.maxHeaderBytes})`);
+    return { need: total };
+  };
+  for (let i = 0; i < 4; i++) {
+    if (i >= n) return need(4);
+    if (bytes[i] !== MAGIC[i]) throw bad('not an envelope (bad magic)');
+  }
+  if (n < 5) return need(5);
+  if (bytes[4] !== FORMAT_VERSION) throw bad(`unsupported envelope version ${bytes[4]}`);
+  if (n < 7) return need(7);
+  const suiteId = view.getUint16(5);
+  if (suiteId !== SUITE_AES256_GCM_HKDF_SHA512_COMMIT) throw bad(`unsupported algorithm suite 0x${suiteId.toString(16).padStart(4, '0')}`);
+  if (n < 11) return need(11);
+  const frameSize = view.getUint32(7);
+  if (frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE) throw bad(`frame size ${frameSize} out of range`);
+  if (frameSize > limits.maxFrameSize) throw new EnvelopeLimitError(`frame size ${frameSize} exceeds maxFrameSize (${limits.maxFrameSize})`);
+  let o = 11 + MESSAGE_ID_LENGTH;
+  if (n < o + 2) return need(o + 2);
+  const contextLength = view.getUint16(o);
+  o += 2;
+  if (n < o + contextLength) return need(o + contextLength);
+  // The context's entry lengths must fill its field exactly; otherwise every later offset is
+  // wrong, and the input would only look truncated.
+  checkContextLengths(view, o, contextLength);
+  o += contextLength;
+  if (n < o + 1) return need(o + 1);
+  const edkCount = bytes[o] as number;
+  if (edkCount === 0) throw bad('no encrypted data key');
+  if (edkCount > limits.maxEncryptedDataKeys) throw new EnvelopeLimitError(`${edkCount} encrypted data keys exceed maxEncryptedDataKeys (${limits.maxEncryptedDataKeys})`);
+  o += 1;
+  for (let i = 0; i < edkCount * 3; i++) {
+    if (n < o + 2) return need(o + 2);
+    o += 2 + view.getUint16(o);
+  }
+  o += COMMITMENT_LENGTH + TAG_LENGTH;
+  if (n < o) return need(o);
+  return { length: o };
+}
+
+/**
+ * Parses a header from the start of `bytes`: undefined when `bytes` ends before the header does;
+ * a typed error as soon as the bytes present are wrong.
+ */
+export function parseHeader(bytes: Uint8Array, limits: HeaderLimits = DEFAULT_HEADER_LIMITS): EnvelopeHeader | undefined {
+  const scan = scanHeader(bytes, limits);
+  if ('need' in scan) return undefined;
+  return parseHeaderOrThrow(bytes.subarray(0, scan.length));
+}
+
+/** Decodes a header whose extent scanHeader has established (so every length fits). */
+function parseHeaderOrThrow(bytes: Uint8Array): EnvelopeHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bad = (why: string) => new EnvelopeBadHeaderError(why);
   let o = 0;
   const need = (n: number) => {
-    if (o + n > bytes.length) throw NEED_MORE;
+    if (o + n > bytes.length) throw new EnvelopeBadHeaderError('header fields overrun the header');
   };
-  need(4);
-  for (let i = 0; i < 4; i++) if (bytes[i] !== MAGIC[i]) throw bad('not an envelope (bad magic)');
-  o = 4;
-  need(1);
-  if (bytes[4] !== FORMAT_VERSION) throw bad(`unsupported envelope version ${bytes[4]}`);
-  o = 5;
-  need(2);
+  // Magic, version, suite, frame size range and limits were checked by scanHeader.
   const suiteId = view.getUint16(5);
-  if (suiteId !== SUITE_AES256_GCM_HKDF_SHA512_COMMIT) throw bad(`unsupported algorithm suite 0x${suiteId.toString(16).padStart(4, '0')}`);
-  o = 7;
-  need(4);
   const frameSize = view.getUint32(7);
-  if (frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE) throw bad(`frame size ${frameSize} out of range`);
-  if (frameSize > limits.maxFrameSize) throw new EnvelopeLimitError(`frame size ${frameSize} exceeds maxFrameSize (${limits.maxFrameSize})`);
   o = 11;
   need(MESSAGE_ID_LENGTH);
   const messageId = bytes.slice(o, o + MESSAGE_ID_LENGTH);
@@ -248,8 +295,6 @@ function parseHeaderOrThrow(bytes: Uint8Array, limits: HeaderLimits): EnvelopeHe
   need(1);
   const edkCount = bytes[o] as number;
   o += 1;
-  if (edkCount === 0) throw bad('no encrypted data key');
-  if (edkCount > limits.maxEncryptedDataKeys) throw new EnvelopeLimitError(`${edkCount} encrypted data keys exceed maxEncryptedDataKeys (${limits.maxEncryptedDataKeys})`);
   const field = (): Uint8Array => {
     need(2);
     const len = view.getUint16(o);

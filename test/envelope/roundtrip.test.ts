@@ -57,6 +57,14 @@ describe('round trips (one-shot and streamed)', () => {
     }
   });
 
+  test('byte-at-a-time input on both sides (header and frames split everywhere)', async () => {
+    const plaintext = randomBytes(3 * F + 7);
+    const env = await encryptStreamed(provider, { k: 'v'.repeat(300) }, plaintext, { frameSize: F }, 1);
+    const s = await decryptStreamed(provider, env, {}, 1);
+    expect(s.error).toBeUndefined();
+    expect(s.plaintext.equals(plaintext)).toBe(true);
+  });
+
   test('the decrypt stream exposes the header (context, frame size, key) before any plaintext', async () => {
     const env = await encrypt(provider, context, Buffer.from('hello'), { frameSize: 16 });
     const d = decryptStream(provider);

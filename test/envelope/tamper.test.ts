@@ -46,6 +46,11 @@ describe('header fields (docs/envelope-format.md, "Header")', () => {
     await expectRefused(provider, env, 'ERR_ENVELOPE_LIMIT', { maxFrameSize: F - 1 });
   });
 
+  test('decryptor limit on header size: ERR_ENVELOPE_LIMIT as soon as the header claims more', async () => {
+    await expectRefused(provider, env, 'ERR_ENVELOPE_LIMIT', { maxHeaderBytes: L.headerEnd - 1 });
+    expect((await decrypt(provider, env, { maxHeaderBytes: L.headerEnd })).plaintext.equals(plaintext)).toBe(true);
+  });
+
   test('message id: the key commitment no longer matches (TAMPERED)', async () => {
     for (const i of [L.messageId.start, L.messageId.start + 17, L.messageId.end - 1]) await expectRefused(provider, flip(env, i, 2), 'ERR_ENVELOPE_TAMPERED');
   });
