@@ -258,6 +258,7 @@ export function scanHeader(bytes: Uint8Array, limits: HeaderLimits = DEFAULT_HEA
   }
   o += COMMITMENT_LENGTH + TAG_LENGTH;
   if (n < o) return need(o);
+  if (o > limits.maxHeaderBytes) throw new EnvelopeLimitError(`header exceeds maxHeaderBytes (${limits.maxHeaderBytes})`);
   return { length: o };
 }
 
