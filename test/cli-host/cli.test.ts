@@ -105,6 +105,27 @@ describe('run, describe, connect, console, terminate', () => {
     await expect(new DaemonClient(runtimeDir).connect(debugCid, 9)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('carries backpressure end to end: a client that does not read stalls its writer, then all bytes arrive', async () => {
+    const conn = await new DaemonClient(runtimeDir).connect(debugCid, ECHO_PORT);
+    const chunk = randomBytes(256 * 1024);
+    let accepted = 0;
+    // Write without reading until the writer has been stalled for 500 ms.
+    for (;;) {
+      while (conn.write(chunk)) accepted += chunk.length;
+      accepted += chunk.length;
+      const drained = await Promise.race([new Promise<boolean>((r) => conn.once('drain', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+      if (!drained) break;
+      if (accepted > 256 * 1024 * 1024) break;
+    }
+    // Socket buffers, the daemon's pipes and the vsock credit windows hold a bounded amount.
+    expect(accepted).toBeLessThan(32 * 1024 * 1024);
+    conn.end();
+    const back = await readAll(conn);
+    expect(back.length).toBe(accepted);
+    expect(back.subarray(0, chunk.length).equals(chunk)).toBe(true);
+    expect(back.subarray(back.length - chunk.length).equals(chunk)).toBe(true);
+  });
+
   it('console streams a debug-mode enclave\'s console', async () => {
     const r = await cli('console', '--enclave-id', debugId, '--disconnect-timeout', '1');
     expect(r.code).toBe(0);
@@ -122,9 +143,15 @@ describe('run, describe, connect, console, terminate', () => {
     expect(ghost.err).toContain('ERR_ENCLAVE_NOT_FOUND: ');
   });
 
-  it('terminate-enclave by id, then by name', async () => {
+  it('terminate-enclave by id, then by name; open connections to the enclave are closed', async () => {
+    const open = await new DaemonClient(runtimeDir).connect(debugCid, ECHO_PORT);
+    open.on('error', () => undefined);
+    // A Unix socket cannot carry a reset: the client sees the stream end.
+    const ended = new Promise<void>((r) => open.once('end', () => r()));
+    open.resume();
     const byId = await cli('terminate-enclave', '--enclave-id', debugId);
     expect(byId.code).toBe(0);
+    await ended;
     expect(JSON.parse(byId.out)).toEqual({ EnclaveName: 'dbg', EnclaveID: debugId, Terminated: true });
     const byName = await cli('terminate-enclave', '--enclave-name', 'prod');
     expect(byName.code).toBe(0);
