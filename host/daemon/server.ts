@@ -109,8 +109,8 @@ export class Daemon {
         rewriteLock(paths.lock);
         return;
       }
-      if (holder && holder.pid !== process.pid && pidAlive(holder.pid)) {
-        throw new DaemonError(`another daemon (pid ${holder.pid}) holds ${paths.lock}`);
+      if (holder && pidAlive(holder.pid)) {
+        throw new DaemonError(`another daemon (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}) holds ${paths.lock}`);
       }
       removeStaleLock(paths.lock);
     }

@@ -134,6 +134,11 @@ describe('a live daemon and malformed requests', () => {
   });
 
   it('refuses to start a second daemon on the same runtime directory', async () => {
-    await expect(Daemon.start({ runtimeDir })).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON' });
+    await expect(Daemon.start({ runtimeDir })).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('holds') });
+    // Even with the lock gone, a daemon answering on the socket is not replaced.
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(daemon.paths.lock);
+    await expect(Daemon.start({ runtimeDir })).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('answers on') });
+    expect((await ask('{"v":1,"op":"ping"}\n')).ok).toBe(true);
   });
 });
