@@ -150,7 +150,9 @@ export class CachingMaterialsManager implements MaterialsManager {
   async encryptionMaterials(context: EncryptionContext, plaintextLength: number | undefined): Promise<EncryptionMaterials> {
     const key = this.#partition(context);
     // Unknown length, or more than one key may ever encrypt: a fresh key that is never cached.
-    if (plaintextLength === undefined || plaintextLength > this.maxBytesEncrypted) return generateWith(this.provider, context);
+    if (plaintextLength === undefined || !Number.isSafeInteger(plaintextLength) || plaintextLength < 0 || plaintextLength > this.maxBytesEncrypted) {
+      return generateWith(this.provider, context);
+    }
     for (;;) {
       const claimed = this.#claim(key, plaintextLength);
       if (claimed) return claimed;

@@ -8,7 +8,7 @@
 // (ERR_ENVELOPE_TRAILING_DATA).
 import { Transform, type TransformCallback } from 'node:stream';
 import { contextContains, contextEquals, type EncryptionContext } from './context.ts';
-import { EnvelopeContextMismatchError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeTruncatedError } from './errors.ts';
+import { EnvelopeContextMismatchError, EnvelopeDataKeyError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeTruncatedError } from './errors.ts';
 import { FrameDecoder } from './frames.ts';
 import { DEFAULT_HEADER_LIMITS, openHeader, parseHeader, scanHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
 import { toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
@@ -74,7 +74,15 @@ function checkContext(s: Settings, context: EncryptionContext): void {
 }
 
 async function openWith(manager: MaterialsManager, header: EnvelopeHeader): Promise<FrameDecoder> {
-  const dataKey = await manager.decryptionKey(header.encryptedDataKeys, header.context);
+  let dataKey: Buffer;
+  try {
+    dataKey = await manager.decryptionKey(header.encryptedDataKeys, header.context);
+  } catch (e) {
+    // A custom materials manager's own failure still reaches the caller as a typed error.
+    if (e instanceof EnvelopeError) throw e;
+    throw new EnvelopeDataKeyError('the materials manager could not decrypt the data key', { cause: e });
+  }
+  if (!(dataKey instanceof Uint8Array) || dataKey.length !== 32) throw new EnvelopeDataKeyError('the materials manager returned no 32-byte data key');
   try {
     const { contentKey, digest } = openHeader(header, dataKey);
     return new FrameDecoder(contentKey, digest, header.messageId, header.frameSize);

@@ -8,7 +8,7 @@
 // the writable side waits while the readable side is full.
 import { Transform, type TransformCallback } from 'node:stream';
 import { serializeContext, type EncryptionContext } from './context.ts';
-import { EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeLimitError } from './errors.ts';
+import { EnvelopeDataKeyError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeLimitError } from './errors.ts';
 import { FrameEncryptor } from './frames.ts';
 import { checkFrameSize, DEFAULT_FRAME_SIZE, deriveKeys, headerDigest, headerTag, newMessageId, serializeHeaderBody } from './format.ts';
 import { toMaterialsManager, type EncryptionMaterials, type KeySource } from './provider.ts';
@@ -29,7 +29,17 @@ interface Prepared {
 }
 
 async function prepare(keys: KeySource, context: EncryptionContext, contextBytes: Uint8Array, frameSize: number, plaintextLength: number | undefined): Promise<Prepared> {
-  const materials: EncryptionMaterials = await toMaterialsManager(keys).encryptionMaterials(context, plaintextLength);
+  let materials: EncryptionMaterials;
+  try {
+    materials = await toMaterialsManager(keys).encryptionMaterials(context, plaintextLength);
+  } catch (e) {
+    // A custom materials manager's own failure still reaches the caller as a typed error.
+    if (e instanceof EnvelopeError) throw e;
+    throw new EnvelopeDataKeyError('the materials manager could not provide a data key', { cause: e });
+  }
+  if (!(materials?.dataKey instanceof Uint8Array) || materials.dataKey.length !== 32 || !Array.isArray(materials.encryptedDataKeys)) {
+    throw new EnvelopeDataKeyError('the materials manager returned no 32-byte data key and encrypted data keys');
+  }
   try {
     const messageId = newMessageId();
     const { contentKey, commitment } = deriveKeys(materials.dataKey, messageId);

@@ -65,6 +65,36 @@ describe('round trips (one-shot and streamed)', () => {
     expect(s.plaintext.equals(plaintext)).toBe(true);
   });
 
+  test('backpressure: an unread stream stops accepting writes after about one frame', async () => {
+    const frameSize = 64 * 1024;
+    const enc = encryptStream(provider, {}, { frameSize });
+    let written = 0;
+    const chunk = randomBytes(4096);
+    // Nobody reads: write() must start returning false once a frame or so is buffered.
+    while (enc.write(chunk)) {
+      written += chunk.length;
+      if (written > 64 * frameSize) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(written).toBeLessThan(4 * frameSize);
+    expect(enc.readableLength).toBeLessThan(2 * frameSize);
+    enc.destroy();
+
+    const env = await encrypt(provider, {}, randomBytes(40 * frameSize), { frameSize });
+    const dec = decryptStream(provider);
+    let fed = 0;
+    for (let o = 0; o < env.length; o += 4096) {
+      const ok = dec.write(env.subarray(o, o + 4096));
+      fed += 4096;
+      await new Promise((r) => setImmediate(r));
+      if (!ok) break;
+    }
+    expect(fed).toBeLessThan(6 * frameSize);
+    expect(dec.readableLength).toBeLessThan(3 * frameSize);
+    dec.destroy();
+  });
+
   test('the decrypt stream exposes the header (context, frame size, key) before any plaintext', async () => {
     const env = await encrypt(provider, context, Buffer.from('hello'), { frameSize: 16 });
     const d = decryptStream(provider);
@@ -150,5 +180,31 @@ describe('round trips (one-shot and streamed)', () => {
       expect((err as EnvelopeError).code).toBe('ERR_ENVELOPE_CONTEXT_MISMATCH');
     }
     expect(decrypts).toBe(2);
+  });
+});
+
+describe('key sources that misbehave get typed errors', () => {
+  const code = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => (e as EnvelopeError).code);
+
+  test('a provider that throws, or returns a short key or no encrypted key: ERR_ENVELOPE_DATA_KEY', async () => {
+    const throwing = { providerId: 'x', generateDataKey: async () => { throw new Error('boom'); }, decryptDataKey: async () => { throw new Error('boom'); } };
+    expect(await code(encrypt(throwing, {}, Buffer.from('a')))).toBe('ERR_ENVELOPE_DATA_KEY');
+    const short = { providerId: 'x', generateDataKey: async () => ({ plaintextKey: new Uint8Array(16), encryptedKey: new Uint8Array(4), keyId: 'k' }), decryptDataKey: async () => new Uint8Array(16) };
+    expect(await code(encrypt(short, {}, Buffer.from('a')))).toBe('ERR_ENVELOPE_DATA_KEY');
+    const noEdk = { providerId: 'x', generateDataKey: async () => ({ plaintextKey: new Uint8Array(32), encryptedKey: new Uint8Array(0), keyId: 'k' }), decryptDataKey: async () => new Uint8Array(32) };
+    expect(await code(encrypt(noEdk, {}, Buffer.from('a')))).toBe('ERR_ENVELOPE_DATA_KEY');
+    const env = await encrypt(provider, {}, Buffer.from('a'));
+    const same = { ...throwing, providerId: provider.providerId };
+    expect(await code(decrypt(same, env))).toBe('ERR_ENVELOPE_DATA_KEY');
+    const shortDecrypt = { ...short, providerId: provider.providerId };
+    expect(await code(decrypt(shortDecrypt, env))).toBe('ERR_ENVELOPE_DATA_KEY');
+  });
+
+  test('a custom materials manager that throws a plain error: ERR_ENVELOPE_DATA_KEY', async () => {
+    const mm = { encryptionMaterials: async () => { throw new Error('nope'); }, decryptionKey: async () => { throw new Error('nope'); } };
+    expect(await code(encrypt(mm, {}, Buffer.from('a')))).toBe('ERR_ENVELOPE_DATA_KEY');
+    expect(await code(decrypt(mm, await encrypt(provider, {}, Buffer.from('a'))))).toBe('ERR_ENVELOPE_DATA_KEY');
+    const s = await encryptStreamed(mm, {}, Buffer.from('abc')).then(() => 'accepted', (e: unknown) => (e as EnvelopeError).code);
+    expect(s).toBe('ERR_ENVELOPE_DATA_KEY');
   });
 });
