@@ -119,8 +119,8 @@ export class EnclaveProcess {
   }
 
   /** Sends the image and waits for the bootstrap's "ready" (or failure). */
-  async boot(image: Uint8Array, nsm: NsmDevice): Promise<void> {
-    this.channel.setNsmHandler((req) => nsm.process(req));
+  async boot(image: Uint8Array, nsm: NsmDevice | Promise<NsmDevice>): Promise<void> {
+    this.channel.setNsmHandler(async (req) => (await nsm).process(req));
     const conn = this.#bootConn ?? (await this.#waitBootConn());
     const ready = new Promise<void>((resolve, reject) => {
       this.#onReady = (err) => (err ? reject(err) : resolve());

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttestationAuthority, measureText, toHex } from '../attestation/index.ts';
+import { AttestationAuthority, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
 import { loadImage, type LoadedImage, type NitroMeasurements } from '../enclave/index.ts';
 import type { ConnectionHandler, VsockConnection, VsockListener } from '../enclave/vsock/index.ts';
 import { VsockRegistry } from './vsock/index.ts';
@@ -64,6 +64,15 @@ interface Enclave {
   readonly debug: boolean;
   readonly measurements: NitroMeasurements;
   readonly proc: EnclaveProcess;
+}
+
+/** What a warm pool is kept for: its size, launch plan, and the image its devices are prepared for. */
+interface PoolSpec {
+  readonly count: number;
+  readonly plan: LaunchPlan;
+  readonly memoryMiB: number;
+  readonly image: LoadedImage;
+  readonly debug: boolean;
 }
 
 const MIN_MEMORY_MIB = 64;
@@ -149,27 +158,41 @@ export class Host {
     const cpuIds = this.#cpuIds(opts);
     const plan = this.#plan(image, opts, cpuIds);
     const cid = this.vsock.reserve(opts.cid);
-    const id = `${this.instanceId}-enc${randomBytes(8).toString('hex')}`;
+    let id = this.#newEnclaveId();
     const debug = opts.debugMode === true;
     const m = image.measurements;
-    const pcrs = new Map<number, Uint8Array>([
-      [0, m.pcr0],
-      [1, m.pcr1],
-      [2, m.pcr2],
-      [4, measureText(this.instanceId)],
-    ]);
-    if (this.#options.parentRoleArn) pcrs.set(3, measureText(this.#options.parentRoleArn));
-    if (m.pcr8) pcrs.set(8, m.pcr8);
     let proc: EnclaveProcess | undefined;
     try {
-      const device = await this.authority.createDevice({ moduleId: id, measurements: pcrs, debug });
       proc = this.#takeWarm(plan) ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
       this.vsock.attach(cid, proc.channel);
-      await proc.boot(imageBytes, device);
+      const prepared = this.#prepared.get(proc);
+      let device: Promise<NsmDevice>;
+      if (prepared?.key === Host.#deviceKey(image, debug)) {
+        // A warm process prewarmed for this very image already has its id and device.
+        id = prepared.id;
+        device = prepared.device;
+      } else {
+        // The image goes out first, and the device's leaf certificate (a P-384 key pair, generated
+        // synchronously, and a signature: ~5 ms of this thread) is issued while the enclave checks
+        // and starts the image. Issuance waits one macrotask so the channel flushes the image first.
+        const pcrs = this.#pcrs(image);
+        const moduleId = id;
+        device = new Promise<void>((resolve) => setImmediate(() => resolve())).then(() =>
+          this.authority.createDevice({ moduleId, measurements: pcrs, debug }),
+        );
+      }
+      // NSM requests wait for the device; run-enclave fails if issuance does.
+      device.catch(() => undefined); // awaited below
+      const booted = proc.boot(imageBytes, device);
+      booted.catch(() => undefined);
+      await Promise.all([booted, device]);
     } catch (e) {
       proc?.kill('boot failed');
       this.vsock.release(cid);
       throw e;
+    } finally {
+      // Refill the warm pool only now, so spawning its next process is not on this start's path.
+      setImmediate(() => this.#refillWarm(plan));
     }
     const measurements: NitroMeasurements = {
       HashAlgorithm: 'Sha384 { ... }',
@@ -186,6 +209,42 @@ export class Host {
       if (this.#ended.length > KEEP_ENDED) this.#ended.shift();
     });
     return this.#runResult(enclave);
+  }
+
+  #newEnclaveId(): string {
+    return `${this.instanceId}-enc${randomBytes(8).toString('hex')}`;
+  }
+
+  /** What the NSM device of an enclave of this image reports: PCR0–2 (and 8) of the image, 3–4 of the parent. */
+  #pcrs(image: LoadedImage): Map<number, Uint8Array> {
+    const m = image.measurements;
+    const pcrs = new Map<number, Uint8Array>([
+      [0, m.pcr0],
+      [1, m.pcr1],
+      [2, m.pcr2],
+      [4, measureText(this.instanceId)],
+    ]);
+    if (this.#options.parentRoleArn) pcrs.set(3, measureText(this.#options.parentRoleArn));
+    if (m.pcr8) pcrs.set(8, m.pcr8);
+    return pcrs;
+  }
+
+  /** Images with equal PCR0 (every measured section, IMAGE_FORMAT.md) and PCR8 get equal devices. */
+  static #deviceKey(image: LoadedImage, debug: boolean): string {
+    const m = image.measurements;
+    return `${debug ? 'debug' : 'production'}:${hex(m.pcr0)}:${m.pcr8 ? hex(m.pcr8) : ''}`;
+  }
+
+  /**
+   * Issues, ahead of time, the enclave id and NSM device a warm process will use if it is taken
+   * for `image`: the leaf issuance (~5 ms of synchronous P-384 key generation) is then off the
+   * start path. The leaf is renewed after an hour like any other (AttestationAuthority.signerFor).
+   */
+  #prepare(proc: EnclaveProcess, image: LoadedImage, debug: boolean): void {
+    const id = this.#newEnclaveId();
+    const device = this.authority.createDevice({ moduleId: id, measurements: this.#pcrs(image), debug });
+    device.catch(() => undefined); // a failure surfaces when the process is taken and boots
+    this.#prepared.set(proc, { key: Host.#deviceKey(image, debug), id, device });
   }
 
   #runResult(e: Enclave): RunResult {
@@ -258,13 +317,22 @@ export class Host {
     const key = Host.#poolKey(plan);
     const pool = this.#warm.get(key) ?? [];
     this.#warm.set(key, pool);
-    const memoryMiB = opts.memoryMiB;
-    while (pool.length < opts.count) pool.push(EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }));
-    this.#poolSizes.set(key, { count: opts.count, plan, memoryMiB });
+    const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true };
+    this.#poolSizes.set(key, spec);
+    this.#fillPool(pool, spec);
     await Promise.all(pool.map((p) => p.waitBootConnection()));
   }
 
-  readonly #poolSizes = new Map<string, { count: number; plan: LaunchPlan; memoryMiB: number }>();
+  readonly #poolSizes = new Map<string, PoolSpec>();
+  readonly #prepared = new WeakMap<EnclaveProcess, { readonly key: string; readonly id: string; readonly device: Promise<NsmDevice> }>();
+
+  #fillPool(pool: EnclaveProcess[], spec: PoolSpec): void {
+    while (pool.length < spec.count) {
+      const p = EnclaveProcess.spawn(spec.plan, { ...this.#limits, memoryMiB: spec.memoryMiB });
+      this.#prepare(p, spec.image, spec.debug);
+      pool.push(p);
+    }
+  }
 
   #takeWarm(plan: LaunchPlan): EnclaveProcess | undefined {
     const key = Host.#poolKey(plan);
@@ -272,11 +340,16 @@ export class Host {
     if (!pool) return undefined;
     let p: EnclaveProcess | undefined;
     while ((p = pool.shift()) && (p.state !== 'BOOTING' || !p.channel.alive));
-    const spec = this.#poolSizes.get(key);
-    if (spec && !this.#closed) {
-      while (pool.length < spec.count) pool.push(EnclaveProcess.spawn(spec.plan, { ...this.#limits, memoryMiB: spec.memoryMiB }));
-    }
     return p;
+  }
+
+  /** Tops the pool for this launch plan back up to its prewarmed size (after a take). */
+  #refillWarm(plan: LaunchPlan): void {
+    const key = Host.#poolKey(plan);
+    const pool = this.#warm.get(key);
+    const spec = this.#poolSizes.get(key);
+    if (!pool || !spec || this.#closed) return;
+    this.#fillPool(pool, spec);
   }
 
   get warmCount(): number {
