@@ -3,11 +3,12 @@
 // and all, CID rules, argument checks, and the fates an enclave can meet (crash, out of memory,
 // hang, a main that throws, a corrupted image), after each of which the host still runs enclaves.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../attestation/index.ts';
+import { toHex, verifyAttestation } from '../../attestation/index.ts';
 import { buildImage, type BuildResult } from '../../enclave/index.ts';
 import type { VsockConnection } from '../../enclave/vsock/index.ts';
 import { Host, MAX_ENCLAVE_CID, probeIsolation, type EnclaveDescription, type RunResult } from '../../host/index.ts';
@@ -322,6 +323,15 @@ describe('warm pool', () => {
     const r = await h.runEnclave(app.image, { memoryMiB: MEM, name: 'from-pool' });
     expect(warm.has(r.ProcessID)).toBe(true);
     expect(await command(h, r.EnclaveCID, 'echo warm')).toBe('warm');
+    // Its NSM device (issued ahead, at prewarm) speaks for this enclave id and this image.
+    const nonce = randomBytes(16);
+    const doc = Buffer.from(await command(h, r.EnclaveCID, `attest ${nonce.toString('hex')}`), 'base64');
+    const { document } = verifyAttestation(doc, {
+      trustAnchors: [h.authority.rootCertificate],
+      expectedNonce: nonce,
+      expectedPcrs: { 0: app.measurements.pcr0, 1: app.measurements.pcr1, 2: app.measurements.pcr2 },
+    });
+    expect(document.moduleId).toBe(r.EnclaveID);
     expect(h.warmCount).toBe(1); // refilled with a new process
     expect([...childPids()].filter((p) => !warm.has(p))).toHaveLength(1);
 
@@ -329,6 +339,15 @@ describe('warm pool', () => {
     const before = childPids();
     const cold = await h.runEnclave(app.image, { memoryMiB: 2 * MEM, name: 'cold' });
     expect(before.has(cold.ProcessID)).toBe(false);
+    // A different image with the same runtime may use a warm process, but not its prepared device.
+    const other = await buildImage({ entry: APP, name: 'other-app', vsockPorts: [APP_PORT] });
+    const before2 = childPids();
+    const o = await h.runEnclave(other.image, { memoryMiB: MEM, name: 'other' });
+    expect(before2.has(o.ProcessID)).toBe(true);
+    const nonce2 = randomBytes(16);
+    const doc2 = Buffer.from(await command(h, o.EnclaveCID, `attest ${nonce2.toString('hex')}`), 'base64');
+    const v2 = verifyAttestation(doc2, { trustAnchors: [h.authority.rootCertificate], expectedNonce: nonce2, expectedPcrs: { 0: other.measurements.pcr0 } });
+    expect(v2.document.moduleId).toBe(o.EnclaveID);
     await h.stop();
     expect(h.warmCount).toBe(0);
     expect(h.describeEnclaves().every((e) => e.State === 'TERMINATED')).toBe(true);
