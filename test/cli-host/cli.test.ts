@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
+import { parseMemory } from '../../host/cli/commands/run-enclave.ts';
 import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 import { ECHO_PORT, appEntry, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
 
@@ -203,6 +204,7 @@ describe('bad flags and config files', () => {
     ['no CPU option', []],
     ['both CPU options', ['--cpu-count', '1', '--cpu-ids', '0']],
     ['a bad memory size', ['--cpu-count', '1', '--memory', '12X']],
+    ['an absurd memory size', ['--cpu-count', '1', '--memory', '999999999999T']],
     ['a bad CPU count', ['--cpu-count', 'two']],
     ['a bad CPU id list', ['--cpu-ids', '0,,1']],
     ['an unknown flag', ['--cpu-count', '1', '--turbo']],
@@ -212,6 +214,11 @@ describe('bad flags and config files', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain("Run 'nitro-sandbox run-enclave --help'");
     expect(r.out).toBe('');
+  });
+
+  it("--memory takes nitro-cli's size indicators (M, G, T; none = MiB)", () => {
+    expect([parseMemory('512'), parseMemory('512M'), parseMemory('512m'), parseMemory('2G'), parseMemory('1t')]).toEqual([512, 512, 512, 2048, 1024 * 1024]);
+    for (const bad of ['', 'M', '1.5G', '-1', '1K', '1 G']) expect(() => parseMemory(bad)).toThrow(/--memory/);
   });
 
   it('missing --eif-path / --memory and an unreadable image are usage errors', async () => {

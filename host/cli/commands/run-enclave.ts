@@ -26,7 +26,9 @@ export function parseMemory(text: string): number {
   const m = /^(\d{1,12})([MmGgTt]?)$/.exec(text);
   if (!m) throw new UsageError(`--memory must be a number of MiB, optionally with M, G or T, got '${text}'`);
   const unit = { '': 1, m: 1, g: 1024, t: 1024 * 1024 }[m[2]!.toLowerCase() as '' | 'm' | 'g' | 't'];
-  return Number(m[1]) * unit;
+  const mib = Number(m[1]) * unit;
+  if (mib > 2 ** 40) throw new UsageError(`--memory ${text} is more than any machine has`);
+  return mib;
 }
 
 function parseCpuIds(items: readonly string[]): number[] {
