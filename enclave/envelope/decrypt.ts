@@ -147,7 +147,7 @@ export class EnvelopeDecryptStream extends Transform {
     this.#headerLength = end;
   }
 
-  /** The parsed header, once it has arrived (also emitted as the `header` event). */
+  /** The header once it has been authenticated (also emitted as the `header` event), before any plaintext. */
   get header(): EnvelopeInfo | undefined {
     return this.#header && info(this.#header);
   }
@@ -165,10 +165,8 @@ export class EnvelopeDecryptStream extends Transform {
         return;
       }
       const { header, rest } = found;
-      this.#header = header;
       this.#headerBuffer = Buffer.alloc(0);
       checkContext(this.#settings, header.context);
-      this.emit('header', info(header));
       openWith(this.#manager, header).then(
         (decoder) => {
           if (this.destroyed) {
@@ -176,6 +174,9 @@ export class EnvelopeDecryptStream extends Transform {
             return;
           }
           this.#decoder = decoder;
+          // Only now is the header authenticated (commitment and tag): show it to callers.
+          this.#header = header;
+          this.emit('header', info(header));
           try {
             if (rest.length > 0) decoder.write(rest, this.#emit);
             callback();

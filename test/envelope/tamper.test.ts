@@ -224,6 +224,19 @@ describe('frames (docs/envelope-format.md, "Frames")', () => {
     expect((await released(flip(env, L.frames[3]?.ciphertext.start ?? 0, 0))).equals(plaintext.subarray(0, 3 * F))).toBe(true);
   });
 
+  test('the header event and getter show only an authenticated header', async () => {
+    const d = decryptStream(provider);
+    let seen = 0;
+    d.on('header', () => seen++);
+    d.on('data', () => {});
+    const failed = once(d, 'error');
+    d.end(flip(env, L.headerTag.start, 0));
+    const [e] = (await failed) as [EnvelopeError];
+    expect(e.code).toBe('ERR_ENVELOPE_TAMPERED');
+    expect(seen).toBe(0);
+    expect(d.header).toBeUndefined();
+  });
+
   test('the wrong encryption context demanded by the caller: CONTEXT_MISMATCH', async () => {
     await expectRefused(provider, env, 'ERR_ENVELOPE_CONTEXT_MISMATCH', { expectedContext: { purpose: 'other', n: '1' } });
   });
