@@ -13,3 +13,5 @@ export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
 export type { Service, Caller, ContextValues, Resolved } from './service.ts';
 export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './model.ts';
 export { applySeed, type SeedKey } from './seed.ts';
+export { RecipientVerifier, DEFAULT_MAX_AGE_MS, INVALID_DOCUMENT_MESSAGE, recipientContext, recipientAudit, type RecipientOptions, type AttestedRecipient } from './recipient/verify.ts';
+export { envelopeForRecipient, recipientKey, RecipientKeyError } from './recipient/cms.ts';

@@ -15,6 +15,7 @@ import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
 import { applySeedFile } from './seed.ts';
+import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts';
 import { Service, type Caller } from './service.ts';
 import { validate } from './shapes.ts';
 import { verifySigV4, type Credential } from './sigv4.ts';
@@ -41,6 +42,12 @@ export interface KmsOptions {
   /** A seed file (YAML or JSON) applied at start-up; idempotent. */
   readonly seed?: string;
   readonly quotas?: Partial<Record<QuotaGroup, Quota>>;
+  /**
+   * Attested requests (`Recipient`): trust anchors (default the sandbox root in
+   * ~/.nitro-sandbox/pki), the AWS Nitro root on request, maximum document age (default 5 min).
+   * Documents are checked against `clock`.
+   */
+  readonly recipient?: RecipientOptions;
   readonly store?: KeyStore;
   /** How often maintenance (deletion, rotation, expiry) runs when idle; default 1000 ms. */
   readonly maintenanceIntervalMs?: number;
@@ -145,7 +152,7 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
     ? { credentials: [...options.credentials], created: false }
     : loadOrCreateCredentials(options.dataDir, account);
   const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
-  const service = new Service({ store, region, account, clock });
+  const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
   try {
     if (options.seed !== undefined) await applySeedFile(service, options.seed);
     await service.primeSchedule();

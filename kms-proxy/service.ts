@@ -8,6 +8,7 @@ import type { GrantRecord, KeyRecord, Material } from './model.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { KeyStore } from './store/types.ts';
+import { RecipientVerifier } from './recipient/verify.ts';
 
 export interface Caller {
   readonly principalArn: string;
@@ -22,6 +23,8 @@ export interface ServiceConfig {
   readonly account: string;
   /** Epoch milliseconds; injectable so deletion windows, rotation and expiry are testable. */
   readonly clock: () => number;
+  /** Verifies Recipient attestation documents (trust anchors, maximum age, chain cache). */
+  readonly recipient?: RecipientVerifier;
 }
 
 export interface Resolved {
@@ -43,6 +46,7 @@ export class Service {
   readonly region: string;
   readonly account: string;
   readonly clock: () => number;
+  readonly recipient: RecipientVerifier;
   readonly #policies = new Map<string, PolicyDocument>();
   /** Earliest time at which maintenance (deletion, rotation, expiry) has something to do. */
   #nextDue = 0;
@@ -55,6 +59,7 @@ export class Service {
     this.region = config.region;
     this.account = config.account;
     this.clock = config.clock;
+    this.recipient = config.recipient ?? new RecipientVerifier({}, config.clock);
   }
 
   keyArn(keyId: string): string {

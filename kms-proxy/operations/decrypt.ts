@@ -1,18 +1,26 @@
-// Decrypt (KMS API Reference, "Decrypt").
+// Decrypt (KMS API Reference, "Decrypt"). With a Recipient, the plaintext is returned only as
+// CiphertextForRecipient, enveloped to the attested enclave's key, and no Plaintext member.
+import { envelopeForRecipient } from '../recipient/cms.ts';
 import { ContextField, DryRunField, GrantTokensField, OptKeyIdField, RecipientField } from '../shapes.ts';
 import { AlgField, CiphertextField, decryptWith } from './lib/symmetric.ts';
-import { bytes, ctx, dryRun, type Operation, refuseRecipient, str } from './types.ts';
+import { attestedRecipient, bytes, ctx, dryRun, type Operation, str } from './types.ts';
 
 export const Decrypt: Operation = {
   name: 'Decrypt',
   quota: 'cryptographic',
   readOnly: true,
   shape: { CiphertextBlob: CiphertextField, EncryptionContext: ContextField, GrantTokens: GrantTokensField, KeyId: OptKeyIdField, EncryptionAlgorithm: AlgField, Recipient: RecipientField, DryRun: DryRunField },
-  async run({ svc, caller, input, trail }) {
-    refuseRecipient(input);
+  async run(call) {
+    const { svc, caller, input, trail } = call;
+    const recipient = attestedRecipient(call);
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
-    const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'));
+    const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
     dryRun(input);
+    if (recipient) {
+      const sealed = envelopeForRecipient(plaintext, recipient.spki);
+      plaintext.fill(0);
+      return { KeyId: key.arn, CiphertextForRecipient: sealed, EncryptionAlgorithm: alg };
+    }
     return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: alg };
   },
 };

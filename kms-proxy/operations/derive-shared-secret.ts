@@ -1,10 +1,12 @@
-// DeriveSharedSecret (KMS API Reference, "DeriveSharedSecret").
+// DeriveSharedSecret (KMS API Reference, "DeriveSharedSecret"). With a Recipient the secret comes
+// back only as CiphertextForRecipient.
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { privateKeyOf } from '../asymmetric.ts';
 import { kmsError } from '../errors.ts';
+import { envelopeForRecipient } from '../recipient/cms.ts';
 import { DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../shapes.ts';
 import { usable } from './lib/asymmetric.ts';
-import { bytes, dryRun, type Operation, refuseRecipient, reqStr } from './types.ts';
+import { attestedRecipient, bytes, dryRun, type Operation, reqStr } from './types.ts';
 
 export const DeriveSharedSecret: Operation = {
   name: 'DeriveSharedSecret',
@@ -18,9 +20,10 @@ export const DeriveSharedSecret: Operation = {
     DryRun: DryRunField,
     Recipient: RecipientField,
   },
-  async run({ svc, caller, input, trail }) {
-    refuseRecipient(input);
-    const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': 'ECDH' });
+  async run(call) {
+    const { svc, caller, input, trail } = call;
+    const recipient = attestedRecipient(call);
+    const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': 'ECDH', ...recipient?.context });
     svc.requireUsage(r.key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
     const mine = privateKeyOf(m);
     let peer: KeyObject;
@@ -34,6 +37,11 @@ export const DeriveSharedSecret: Operation = {
     }
     const secret = diffieHellman({ privateKey: mine, publicKey: peer });
     dryRun(input);
+    if (recipient) {
+      const sealed = envelopeForRecipient(secret, recipient.spki);
+      secret.fill(0);
+      return { KeyId: r.key.arn, CiphertextForRecipient: sealed, KeyAgreementAlgorithm: 'ECDH', KeyOrigin: r.key.origin };
+    }
     return { KeyId: r.key.arn, SharedSecret: new Uint8Array(secret), KeyAgreementAlgorithm: 'ECDH', KeyOrigin: r.key.origin };
   },
 };

@@ -1,6 +1,8 @@
-// GenerateDataKeyPair (KMS API Reference, "GenerateDataKeyPair").
+// GenerateDataKeyPair (KMS API Reference, "GenerateDataKeyPair"). With a Recipient, the private
+// key (PKCS#8 DER) is returned only inside CiphertextForRecipient; PrivateKeyPlaintext is absent.
+import { envelopeForRecipient } from '../recipient/cms.ts';
 import { dataKeyPair, PairShape } from './lib/asymmetric.ts';
-import { type Operation, refuseRecipient } from './types.ts';
+import { attestedRecipient, type Operation } from './types.ts';
 
 export const GenerateDataKeyPair: Operation = {
   name: 'GenerateDataKeyPair',
@@ -8,8 +10,13 @@ export const GenerateDataKeyPair: Operation = {
   readOnly: true,
   shape: PairShape,
   async run(call) {
-    refuseRecipient(call.input);
-    const p = await dataKeyPair(call, 'kms:GenerateDataKeyPair');
+    const recipient = attestedRecipient(call);
+    const p = await dataKeyPair(call, 'kms:GenerateDataKeyPair', recipient?.context);
+    if (recipient) {
+      const sealed = envelopeForRecipient(p.privateDer, recipient.spki);
+      p.privateDer.fill(0);
+      return { PrivateKeyCiphertextBlob: p.blob, CiphertextForRecipient: sealed, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
+    }
     return { PrivateKeyCiphertextBlob: p.blob, PrivateKeyPlaintext: p.privateDer, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
   },
 };

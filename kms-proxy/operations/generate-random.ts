@@ -1,20 +1,29 @@
-// GenerateRandom (KMS API Reference, "GenerateRandom").
+// GenerateRandom (KMS API Reference, "GenerateRandom"). With a Recipient the bytes come back only
+// as CiphertextForRecipient. No key, so no key policy: the document is verified and audited.
 import { randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
+import { envelopeForRecipient } from '../recipient/cms.ts';
 import { RecipientField } from '../shapes.ts';
 import { NumberOfBytesField } from './lib/symmetric.ts';
-import { bytes, int, type Operation, refuseRecipient, str } from './types.ts';
+import { attestedRecipient, int, type Operation, str } from './types.ts';
 
 export const GenerateRandom: Operation = {
   name: 'GenerateRandom',
   quota: 'random',
   readOnly: true,
   shape: { NumberOfBytes: NumberOfBytesField, CustomKeyStoreId: { t: 'string', min: 1, max: 64 }, Recipient: RecipientField },
-  async run({ input }) {
-    refuseRecipient(input);
+  async run(call) {
+    const { input } = call;
+    const recipient = attestedRecipient(call);
     if (str(input, 'CustomKeyStoreId') !== undefined) throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
     const n = int(input, 'NumberOfBytes');
     if (n === undefined) throw kmsError('ValidationException', 'Please specify either number of bytes or key spec.');
-    return { Plaintext: new Uint8Array(randomBytes(n)) };
+    const random = new Uint8Array(randomBytes(n));
+    if (recipient) {
+      const sealed = envelopeForRecipient(random, recipient.spki);
+      random.fill(0);
+      return { CiphertextForRecipient: sealed };
+    }
+    return { Plaintext: random };
   },
 };

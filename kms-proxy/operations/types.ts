@@ -4,6 +4,7 @@ import type { Decision } from '../policy/evaluate.ts';
 import type { Caller, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
+import { INVALID_DOCUMENT_MESSAGE, type AttestedRecipient } from '../recipient/verify.ts';
 
 /** Request-rate quota groups (KMS Developer Guide, "Request quotas"). */
 export type QuotaGroup = 'cryptographic' | 'management' | 'write' | 'list' | 'random';
@@ -61,13 +62,20 @@ export function dryRun(i: Input): void {
 }
 
 /**
- * `Recipient` (attestation-gated release) is accepted by the shapes that carry it and validated,
- * but answering CiphertextForRecipient is the next issue's work: until then it is refused
- * explicitly rather than ignored, because ignoring it would return plaintext the caller expected
- * to be sealed to an enclave.
+ * `Recipient` (attestation-gated release): when the request carries one, its document is verified
+ * (ValidationException otherwise, reason in the audit log only), the document's measurements go
+ * to the audit record as CloudTrail's `additionalEventData.recipient`, and the caller gets the
+ * `kms:RecipientAttestation:*` condition values to authorize with. Without a Recipient the keys
+ * are absent, so `Null` conditions see them missing and no attestation condition is satisfied.
  */
-export function refuseRecipient(i: Input): void {
-  if (i.Recipient !== undefined) throw kmsError('UnsupportedOperationException', 'Recipient (attested key release) is not supported by this KMS yet.');
+export function attestedRecipient(call: Call): AttestedRecipient | undefined {
+  const r = call.input.Recipient as { AttestationDocument?: Uint8Array; KeyEncryptionAlgorithm?: string } | undefined;
+  if (r === undefined) return undefined;
+  // Both members are optional in the model, but a Recipient without a document cannot be answered.
+  if (r.AttestationDocument === undefined) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, 'ERR_RECIPIENT_NO_DOCUMENT: Recipient has no AttestationDocument');
+  const attested = call.svc.recipient.verify(r.AttestationDocument);
+  call.trail.additional = { ...call.trail.additional, recipient: attested.audit };
+  return attested;
 }
 
 /** `Limit`/`Marker` paging as KMS does it: Marker is opaque to the caller (here: an offset). */

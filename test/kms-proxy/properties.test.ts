@@ -86,11 +86,11 @@ describe('audit chain', () => {
   });
 });
 
-describe('Recipient (next issue) is validated and refused explicitly, never ignored', () => {
-  test('a well-formed Recipient → UnsupportedOperationException; a malformed one → Serialization/ValidationException', async () => {
+describe('Recipient is validated, never ignored (full coverage in test/recipient/)', () => {
+  test('a Recipient whose document is not an attestation document → ValidationException; a malformed one → ValidationException', async () => {
     const blob = (await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))).CiphertextBlob;
     const e = await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: { KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', AttestationDocument: Buffer.from('doc') } })));
-    expect(e.name).toBe('UnsupportedOperationException');
+    expect(e.name).toBe('ValidationException');
     const bad = await failure(() => f.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, Recipient: { KeyEncryptionAlgorithm: 'RSA_PLAIN' as never } })));
     expect(bad.name).toBe('ValidationException');
   });

@@ -1,4 +1,5 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startKmsServer, type Quota } from '../../../kms-proxy/index.ts';
@@ -9,6 +10,8 @@ export const kmsServe: Command = {
   summary: 'Run the AWS-KMS-compatible key service (SigV4, durable store, key policies, audit log)',
   help: `Usage: nitro-sandbox kms serve [--port 4000] [--host 127.0.0.1] [--data-dir DIR] [--seed FILE]
                            [--region R] [--account A] [--allow-anonymous]
+                           [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
+                           [--attestation-max-age SECONDS]
 
 Serves the AWS KMS JSON API (awsJson1_1, X-Amz-Target: TrentService.<Operation>) so the unmodified
 AWS SDKs and CLI work against it by changing only the endpoint:
@@ -31,6 +34,18 @@ Options:
                       (AWS's default), management=2000, list=1000, write=500, random=10000.
                       Over quota: ThrottlingException, which the AWS SDKs retry with backoff.
 
+Attested requests (Recipient on Decrypt, GenerateDataKey, GenerateDataKeyPair, GenerateRandom,
+DeriveSharedSecret): the attestation document is verified, its PCRs become the
+kms:RecipientAttestation:ImageSha384 / PCR<n> condition keys, and the answer is
+CiphertextForRecipient (CMS, to the document's RSA public_key) instead of the plaintext.
+  --trust-anchor PEM  root certificate accepted for attestation documents; repeatable.
+                      Default: the sandbox root, DIR/pki/root.pem of --sandbox-dir
+  --sandbox-dir DIR   the enclave host's data directory whose sandbox root is trusted
+                      (default $NITRO_SANDBOX_HOME or ~/.nitro-sandbox)
+  --aws-nitro-root    also accept documents from real Nitro Enclaves (AWS Nitro Root-G1)
+  --attestation-max-age SECONDS
+                      oldest document accepted (default 300, as AWS)
+
 A fresh data directory gets one generated credential, stored with mode 0600 in
 DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with it.`,
   options: {
@@ -42,6 +57,10 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     account: { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
     quota: { type: 'string', multiple: true },
+    'trust-anchor': { type: 'string', multiple: true },
+    'sandbox-dir': { type: 'string' },
+    'aws-nitro-root': { type: 'boolean' },
+    'attestation-max-age': { type: 'string' },
   },
   async run(args, io) {
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
@@ -58,7 +77,22 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
       if (!m || Number(m[2]) < 1) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
       quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
     }
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, ...(seed ? { seed } : {}) });
+    const anchors = listOpt(args, 'trust-anchor').map((f) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch (e) {
+        throw new UsageError(`--trust-anchor ${f}: ${(e as Error).message}`);
+      }
+    });
+    const maxAge = intOpt(args, 'attestation-max-age', 1, 86_400);
+    const sandboxDir = stringOpt(args, 'sandbox-dir');
+    const recipient = {
+      ...(anchors.length > 0 ? { trustAnchors: anchors } : {}),
+      ...(sandboxDir ? { sandboxDataDir: sandboxDir } : {}),
+      ...(flagOpt(args, 'aws-nitro-root') ? { awsNitroRoot: true } : {}),
+      ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}),
+    };
+    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, recipient, ...(seed ? { seed } : {}) });
     const c = server.credential;
     io.out(
       [

@@ -6,7 +6,7 @@ import { sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
 import type { KeyRecord, KeySpec, Material } from '../../model.ts';
-import { type Caller, type Resolved, Service } from '../../service.ts';
+import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
 import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../../shapes.ts';
 import { SIGNING_ALGORITHMS } from '../../signing.ts';
 import { ctx, dryRun, type Operation, reqStr, type Trail } from '../types.ts';
@@ -15,10 +15,18 @@ export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', '
 export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
 export const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519'] as const;
 
-export async function usable(svc: Service, caller: Caller, trail: Trail, keyId: string, action: string, extra: Record<string, string> = {}): Promise<{ r: Resolved; m: Material }> {
+export async function usable(
+  svc: Service,
+  caller: Caller,
+  trail: Trail,
+  keyId: string,
+  action: string,
+  extra: ContextValues = {},
+  encryptionContext?: Readonly<Record<string, string>>,
+): Promise<{ r: Resolved; m: Material }> {
   const r = await svc.resolve(keyId);
   trail.keyArn = r.key.arn;
-  trail.decision = await svc.authorize(r, caller, action, extra);
+  trail.decision = await svc.authorize(r, caller, action, extra, encryptionContext);
   svc.requireEnabled(r.key);
   const m = await svc.store.currentMaterial(r.key.keyId);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));
@@ -72,10 +80,11 @@ export const PairShape = {
   DryRun: DryRunField,
 } as const;
 
-export async function dataKeyPair(call: Parameters<Operation['run']>[0], action: string) {
+export async function dataKeyPair(call: Parameters<Operation['run']>[0], action: string, attestation: ContextValues = {}) {
   const { svc, caller, input, trail } = call;
   const ec = ctx(input, 'EncryptionContext');
-  const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), action, { ...Service.encryptionContextValues(ec) } as Record<string, string>);
+  // The encryption context also reaches grant constraints (EncryptionContextEquals/Subset).
+  const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), action, { ...Service.encryptionContextValues(ec), ...attestation }, ec);
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
   const spec = reqStr(input, 'KeyPairSpec');

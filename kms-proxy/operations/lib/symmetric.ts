@@ -9,7 +9,7 @@ import { openBlob, parseBlobHeader, sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
 import { isAsymmetric } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
-import { type Caller, type Resolved, Service } from '../../service.ts';
+import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
 import { bytes, ctx, dryRun, int, type Operation, reqStr, type Trail } from '../types.ts';
 
 export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
@@ -33,10 +33,10 @@ export async function encryptWith(svc: Service, key: KeyRecord, alg: string, pla
   return rsaEncrypt(m, key.keySpec, alg, plaintext);
 }
 
-export async function prepareEncrypt(svc: Service, caller: Caller, trail: Trail, keyIdIn: string, action: string, alg: string, ec: Record<string, string> | undefined): Promise<Resolved> {
+export async function prepareEncrypt(svc: Service, caller: Caller, trail: Trail, keyIdIn: string, action: string, alg: string, ec: Record<string, string> | undefined, attestation: ContextValues = {}): Promise<Resolved> {
   const r = await svc.resolve(keyIdIn);
   trail.keyArn = r.key.arn;
-  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg }, ec);
+  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation }, ec);
   svc.requireEnabled(r.key);
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   checkAlgorithm(r.key, alg);
@@ -53,6 +53,7 @@ export async function decryptWith(
   keyIdIn: string | undefined,
   alg: string,
   ec: Record<string, string> | undefined,
+  attestation: ContextValues = {},
 ): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
   let r: Resolved;
   if (keyIdIn !== undefined) {
@@ -64,7 +65,7 @@ export async function decryptWith(
   }
   const key = r.key;
   trail.keyArn = key.arn;
-  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg }, ec);
+  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation }, ec);
   svc.requireEnabled(key);
   svc.requireUsage(key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (key.keySpec === 'SYMMETRIC_DEFAULT') {
@@ -95,11 +96,11 @@ export function dataKeyLength(input: Record<string, unknown>): number {
   return n ?? (spec === 'AES_128' ? 16 : 32);
 }
 
-export async function generateDataKey(call: Parameters<Operation['run']>[0], action: string): Promise<{ arn: string; plaintext: Uint8Array; blob: Uint8Array }> {
+export async function generateDataKey(call: Parameters<Operation['run']>[0], action: string, attestation: ContextValues = {}): Promise<{ arn: string; plaintext: Uint8Array; blob: Uint8Array }> {
   const { svc, caller, input, trail } = call;
   const len = dataKeyLength(input);
   const ec = ctx(input, 'EncryptionContext');
-  const r = await prepareEncrypt(svc, caller, trail, reqStr(input, 'KeyId'), action, 'SYMMETRIC_DEFAULT', ec);
+  const r = await prepareEncrypt(svc, caller, trail, reqStr(input, 'KeyId'), action, 'SYMMETRIC_DEFAULT', ec, attestation);
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
   const plaintext = new Uint8Array(randomBytes(len));
   const blob = await encryptWith(svc, r.key, 'SYMMETRIC_DEFAULT', plaintext, ec);
