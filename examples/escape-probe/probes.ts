@@ -267,6 +267,22 @@ export const PROBES: Readonly<Record<string, Probe>> = {
     return 'created probe.db';
   },
 
+  'module.enableCompileCache() into a directory': async (t) => {
+    const { enableCompileCache, constants } = await import('node:module');
+    const r = enableCompileCache(`${t.writeDir}/compile-cache`);
+    if (r.status !== constants.compileCacheStatus.ENABLED && r.status !== constants.compileCacheStatus.ALREADY_ENABLED) {
+      throw new Blocked(r.message?.includes('permission') ? 'ERR_ACCESS_DENIED' : 'COMPILE_CACHE_FAILED', r.message ?? `status ${r.status}`);
+    }
+    return `compile cache at ${r.directory}`;
+  },
+
+  // OpenSSL reads the system CA store itself, outside Node's file-system checks.
+  "tls.getCACertificates('system') (the host's CA store)": async () => {
+    const certs = (await import('node:tls')).getCACertificates('system');
+    if (certs.length === 0) throw new Blocked('EMPTY_STORE', 'no system CA certificates');
+    return `${certs.length} CA certificates from the host's store`;
+  },
+
   // ---- loading code from disk ----------------------------------------------------------------
   "import('file://…') of a module on disk": async (t) => {
     const m = (await import(`file://${t.secretMjs}`)) as { default: string };

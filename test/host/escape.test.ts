@@ -23,6 +23,15 @@ const NS = probeIsolation().netns;
 /** Routes only a PID namespace stops (Node's permission model does not cover signals or priorities). */
 const PID_ROUTES = new Set(['process.kill(parent, 0)', 'process.kill(process.ppid, 0)', 'process.kill(1, 0)', 'os.setPriority() of another process', "process.kill(decoy, 'SIGTERM')"]);
 const NO_PID_NS = NS?.includes('--pid') !== true;
+/**
+ * Routes still open inside an enclave, each with why. Native code that reads files itself (here
+ * OpenSSL loading the system CA store) is outside Node's permission model, and only a mount
+ * namespace with an empty root would hide the host's files from it; the isolation has none yet.
+ * These are asserted to be open, so closing one makes this suite say so.
+ */
+const KNOWN_OPEN = new Map<string, string>([
+  ["tls.getCACertificates('system') (the host's CA store)", "OpenSSL reads the host's CA certificates (public data) without Node's file-system check"],
+]);
 const TOKEN = `outside-${process.pid}-${Date.now()}`;
 
 /** Any native addon installed under node_modules (which one varies with the platform packages). */
@@ -227,7 +236,7 @@ afterAll(async () => {
 
 describe('escape suite: at least 25 routes, each blocked inside an enclave and working outside', () => {
   it('has at least 25 routes, and both runs report every one of them', () => {
-    expect(ROUTES.length).toBeGreaterThanOrEqual(25);
+    expect(ROUTES.length - KNOWN_OPEN.size).toBeGreaterThanOrEqual(25);
     expect([...inside.keys()]).toEqual(ROUTES);
     expect([...outside.keys()]).toEqual(ROUTES);
   });
@@ -247,6 +256,14 @@ describe('escape suite: at least 25 routes, each blocked inside an enclave and w
     });
 
     // Without a PID namespace these routes are open, and the enclave says so (Isolation.PidNamespace false).
+    const gap = KNOWN_OPEN.get(route);
+    if (gap !== undefined) {
+      it(`KNOWN GAP, still open inside the enclave: ${gap}`, () => {
+        expect(inside.get(route)).toMatchObject({ ok: true });
+      });
+      return;
+    }
+
     it.skipIf(NO_PID_NS && PID_ROUTES.has(route))('is blocked inside the enclave, by a recognised isolation layer', () => {
       const o = inside.get(route);
       expect(o, JSON.stringify(o)).toMatchObject({ ok: false });
