@@ -5,7 +5,7 @@
 // re-resolves the remote and re-checks the current allowlist, and the TCP connection goes to the
 // exact address that was checked, so neither a DNS change nor an allowlist reload lets a
 // connection through to an endpoint that is not on the list. Each refusal is logged with its reason.
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Host } from '../host.ts';
 import type { DaemonClient } from '../daemon/index.ts';
@@ -27,6 +27,13 @@ export interface VsockProxyOptions {
   readonly log?: (line: string) => void;
   /** TCP connect timeout for the remote (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Use only IPv4 or only IPv6 addresses of the remote (AWS's --ipv4 / --ipv6). */
+  readonly ipFamily?: 4 | 6;
+  /**
+   * At most this many connections forwarded at once (AWS's --num_workers, whose thread pool queues
+   * the rest). Further enclave connections wait, unread, until one ends. Default: no limit.
+   */
+  readonly maxConnections?: number;
 }
 
 export interface VsockProxyStats {
@@ -47,10 +54,10 @@ export interface VsockProxy {
   readonly closed: Promise<{ reason: string }>;
 }
 
-async function resolveRemote(remote: Endpoint, lookup: Lookup): Promise<string> {
-  const addrs = await lookup(remote.address);
+async function resolveRemote(remote: Endpoint, lookup: Lookup, family: 4 | 6 | undefined): Promise<string> {
+  const addrs = (await lookup(remote.address)).filter((a) => family === undefined || isIP(a) === family);
   const first = addrs[0];
-  if (first === undefined) throw new Error(`${remote.address} resolves to no address`);
+  if (first === undefined) throw new Error(`${remote.address} resolves to no ${family === undefined ? '' : `IPv${family} `}address`);
   return first;
 }
 
@@ -58,13 +65,13 @@ async function resolveRemote(remote: Endpoint, lookup: Lookup): Promise<string> 
  * The start-up check (AWS's check_allowlist): resolves the remote and finds an allowlist entry
  * admitting it, or throws ERR_VSOCK_PROXY_NOT_ALLOWED. Returns the address that was checked.
  */
-export async function checkRemoteAllowed(remote: Endpoint, allowlist: readonly AllowlistEntry[], lookup: Lookup = defaultLookup): Promise<string> {
+export async function checkRemoteAllowed(remote: Endpoint, allowlist: readonly AllowlistEntry[], lookup: Lookup = defaultLookup, family?: 4 | 6): Promise<string> {
   if (!validAddress(remote.address)) throw new VsockProxyArgumentError(`remote address '${String(remote.address)}' is not a host name or IP address`);
   if (!validPort(remote.port)) throw new VsockProxyArgumentError(`remote port must be 1–65535, got ${remote.port}`);
   const where = `${remote.address}:${remote.port}`;
   let ip: string;
   try {
-    ip = await resolveRemote(remote, lookup);
+    ip = await resolveRemote(remote, lookup, family);
   } catch (e) {
     throw new RemoteNotAllowedError(`${where}: cannot resolve the remote address (${(e as Error).message}); it cannot be checked against the allowlist`, { cause: e });
   }
@@ -86,7 +93,11 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   let allowlist = [...options.allowlist];
   const where = `${remote.address}:${remote.port}`;
 
-  await checkRemoteAllowed(remote, allowlist, lookup);
+  const family = options.ipFamily;
+  const max = options.maxConnections ?? Infinity;
+  if (family !== undefined && family !== 4 && family !== 6) throw new VsockProxyArgumentError('ipFamily must be 4 or 6');
+  if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) throw new VsockProxyArgumentError('maxConnections must be a positive integer');
+  await checkRemoteAllowed(remote, allowlist, lookup, family);
 
   const stats = { accepted: 0, forwarded: 0, refused: 0 };
   const active = new Set<Duplex>();
@@ -108,6 +119,14 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
     conn.once('close', () => clearTimeout(t));
   };
 
+  // Connections being checked or forwarded, and those waiting for a slot (maxConnections).
+  let busy = 0;
+  const waiting: (() => void)[] = [];
+  const release = (): void => {
+    busy--;
+    waiting.shift()?.();
+  };
+
   const handle = (conn: Duplex, cid: number | undefined): void => {
     stats.accepted++;
     conn.on('error', () => undefined);
@@ -117,10 +136,24 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
     }
     active.add(conn);
     conn.once('close', () => active.delete(conn));
+    const start = (): void => {
+      if (conn.destroyed || stopped) {
+        waiting.shift()?.();
+        return;
+      }
+      busy++;
+      conn.once('close', release);
+      forward(conn, cid);
+    };
+    if (busy < max) start();
+    else waiting.push(start);
+  };
+
+  const forward = (conn: Duplex, cid: number | undefined): void => {
     void (async () => {
       let target: string;
       try {
-        target = await resolveRemote(remote, lookup);
+        target = await resolveRemote(remote, lookup, family);
       } catch (e) {
         refuse(conn, cid, `cannot resolve ${remote.address}: ${(e as Error).message}`);
         return;

@@ -300,6 +300,24 @@ describe('bad flags and config files', () => {
     expect((await cli('console', '--enclave-name', 'x', '--disconnect-timeout', '0')).code).toBe(2);
   });
 
+  it('vsock-proxy refuses bad arguments and allowlist files before starting anything', async () => {
+    for (const argv of [
+      ['x', '127.0.0.1', '443'],
+      ['8000', '127.0.0.1', '0'],
+      ['8000', '127.0.0.1', '65536'],
+      ['8000', '127.0.0.1', '443', '-4', '-6'],
+      ['8000', '127.0.0.1', '443', '-w', '0'],
+      ['8000', '127.0.0.1'],
+    ]) {
+      expect((await cli('vsock-proxy', ...argv)).code).toBe(2);
+    }
+    const f = join(tempDir(), 'bad.yaml');
+    writeFileSync(f, 'allowlist:\n- {address: 127.0.0.1, port: "443"}\n');
+    const bad = await cli('vsock-proxy', '8000', '127.0.0.1', '443', '--config', f);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('ERR_VSOCK_PROXY_CONFIG: ');
+  });
+
   it('every command has --help', async () => {
     for (const c of ['run-enclave', 'describe-enclaves', 'terminate-enclave', 'console', 'vsock-proxy']) {
       const r = await cli(c, '--help');

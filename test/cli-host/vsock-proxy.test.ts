@@ -123,6 +123,43 @@ describe('vsock-proxy with an in-process host', () => {
     }
   });
 
+  it('ipFamily picks the remote\'s addresses of that family only (AWS --ipv4 / --ipv6)', async () => {
+    const lookup: Lookup = async (h) => (h === 'dual.test' ? ['::1', '127.0.0.1'] : [h]);
+    const allowlist = [{ address: 'dual.test', port: echoPort }];
+    await expect(startVsockProxy({ host, localPort: 8004, remote: { address: '127.0.0.1', port: echoPort }, allowlist: [{ address: '127.0.0.1', port: echoPort }], ipFamily: 6 })).rejects.toMatchObject({
+      code: 'ERR_VSOCK_PROXY_NOT_ALLOWED',
+    });
+    const logs: string[] = [];
+    const proxy = await startVsockProxy({ host, localPort: 8004, remote: { address: 'dual.test', port: echoPort }, allowlist, lookup, ipFamily: 4, log: (l) => logs.push(l) });
+    try {
+      expect((await throughEnclave(connect, 8004, Buffer.from('v4'))).toString()).toBe('v4');
+      expect(logs.some((l) => l.includes(`to 127.0.0.1:${echoPort}`))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('maxConnections queues connections past the limit until one ends (AWS --num_workers)', async () => {
+    const proxy = await startVsockProxy({ host, localPort: 8005, remote: { address: '127.0.0.1', port: echoPort }, allowlist: [{ address: '127.0.0.1', port: echoPort }], maxConnections: 1 });
+    try {
+      const before = echoConnections;
+      const first = await connect(RELAY_PORT);
+      first.on('error', () => undefined);
+      first.write('8005\nhold');
+      await new Promise<void>((r) => first.once('data', () => r()));
+      const second = throughEnclave(connect, 8005, Buffer.from('queued'));
+      await new Promise((r) => setTimeout(r, 300));
+      // The second waits for a slot: the echo server has seen only the first.
+      expect(echoConnections).toBe(before + 1);
+      first.end();
+      await readAll(first);
+      expect((await second).toString()).toBe('queued');
+      expect(echoConnections).toBe(before + 2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('logs a refused TCP connect and closes the enclave connection', async () => {
     const closed = net.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { defaultRuntimeDir } from '../../index.ts';
 import { DaemonError, ensureDaemon } from '../../daemon/index.ts';
 import { checkRemoteAllowed, loadAllowlist, startVsockProxy } from '../../vsock-proxy/index.ts';
-import { UsageError, stringOpt, type Command } from '../command.ts';
+import { UsageError, flagOpt, intOpt, stringOpt, type Command } from '../command.ts';
 
 /** AWS's default allowlist location (vsock_proxy README). */
 export const DEFAULT_ALLOWLIST = '/etc/nitro_enclaves/vsock-proxy.yaml';
@@ -20,7 +20,8 @@ function port(text: string, what: string, max: number): number {
 export const vsockProxy: Command = {
   name: 'vsock-proxy',
   summary: 'forward enclave connections on a parent vsock port to an allowlisted TCP endpoint',
-  help: `Usage: nitro-sandbox vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT [--config allowlist.yaml] [--data-dir DIR]
+  help: `Usage: nitro-sandbox vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT [--config allowlist.yaml]
+                                 [-4 | -6] [-w N] [--data-dir DIR]
 
 Listens on the parent's vsock port LOCAL_PORT (CID 3) for every enclave of the host daemon
 (starting the daemon if none runs) and forwards each connection to REMOTE_ADDR:REMOTE_PORT over
@@ -36,10 +37,19 @@ connection is checked again (fresh DNS resolution, current list) and a refusal i
 with its reason. SIGHUP reloads the file; SIGINT/SIGTERM stop the proxy (exit 0).
 
 Options:
-  --config FILE    allowlist file (default ${DEFAULT_ALLOWLIST})
-  --data-dir DIR   PKI directory for a daemon this command starts
+  --config FILE          allowlist file (default ${DEFAULT_ALLOWLIST})
+  -4, --ipv4             use only IPv4 addresses of REMOTE_ADDR
+  -6, --ipv6             use only IPv6 addresses of REMOTE_ADDR
+  -w, --num_workers N    at most N connections forwarded at once; more wait their turn (default 4)
+  --data-dir DIR         PKI directory for a daemon this command starts
 `,
-  options: { config: { type: 'string' }, 'data-dir': { type: 'string' } },
+  options: {
+    config: { type: 'string' },
+    ipv4: { type: 'boolean', short: '4' },
+    ipv6: { type: 'boolean', short: '6' },
+    num_workers: { type: 'string', short: 'w' },
+    'data-dir': { type: 'string' },
+  },
   positionals: { min: 3, max: 3 },
   async run(args, io) {
     const [lp, addr, rp] = args.positionals as [string, string, string];
@@ -48,12 +58,15 @@ Options:
     const configPath = stringOpt(args, 'config') ?? DEFAULT_ALLOWLIST;
     const allowlist = loadAllowlist(configPath);
     const remote = { address: addr, port: remotePort };
+    if (flagOpt(args, 'ipv4') && flagOpt(args, 'ipv6')) throw new UsageError('--ipv4 and --ipv6 cannot be used together');
+    const ipFamily = flagOpt(args, 'ipv4') ? 4 : flagOpt(args, 'ipv6') ? 6 : undefined;
+    const maxConnections = intOpt(args, 'num_workers', 1, 65536) ?? 4;
     // Refuse a remote that is not allowlisted before any daemon is started (AWS refuses at start too).
-    await checkRemoteAllowed(remote, allowlist);
+    await checkRemoteAllowed(remote, allowlist, undefined, ipFamily);
     const dataDir = stringOpt(args, 'data-dir');
     const log = (line: string): void => io.err(`vsock-proxy: ${line}\n`);
     const daemon = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
-    const proxy = await startVsockProxy({ daemon, localPort, remote, allowlist, log });
+    const proxy = await startVsockProxy({ daemon, localPort, remote, allowlist, log, maxConnections, ...(ipFamily !== undefined ? { ipFamily } : {}) });
     const onHup = (): void => {
       try {
         proxy.setAllowlist(loadAllowlist(configPath));
