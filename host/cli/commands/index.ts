@@ -7,6 +7,7 @@ import { demo } from './demo.ts';
 import { describeEif } from './describe-eif.ts';
 import { describeEnclaves } from './describe-enclaves.ts';
 import { kmsAuditVerify } from './kms-audit-verify.ts';
+import { kmsExplain } from './kms-explain.ts';
 import { kmsServe } from './kms-serve.ts';
 import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
@@ -30,4 +31,5 @@ export const commands: readonly Command[] = [
   pcr,
   kmsServe,
   kmsAuditVerify,
+  kmsExplain,
 ];
