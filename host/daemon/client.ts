@@ -44,9 +44,14 @@ export class DaemonClient {
   readonly runtimeDir: string;
   readonly socketPath: string;
 
-  constructor(runtimeDir: string) {
+  readonly #responseTimeoutMs: number;
+  readonly #runTimeoutMs: number;
+
+  constructor(runtimeDir: string, options: { responseTimeoutMs?: number; runTimeoutMs?: number } = {}) {
     this.runtimeDir = runtimeDir;
     this.socketPath = runtimePaths(runtimeDir).socket;
+    this.#responseTimeoutMs = options.responseTimeoutMs ?? 10_000;
+    this.#runTimeoutMs = options.runTimeoutMs ?? 60_000;
   }
 
   #open(): Promise<net.Socket> {
@@ -71,16 +76,26 @@ export class DaemonClient {
     socket.on('error', () => undefined);
     socket.write(encodeLine({ v: PROTOCOL_VERSION, ...request }));
     if (body) socket.write(body);
+    // A daemon that accepts but never answers (hung) must not hang the CLI with it. run-enclave
+    // waits for the enclave's boot (the host's boot timeout is 20 s), everything else is immediate.
+    const limitMs = request.op === 'run-enclave' ? this.#runTimeoutMs : this.#responseTimeoutMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      socket.destroy();
+    }, limitMs);
     let line: string | undefined;
     try {
       line = await readLine(socket);
     } catch (e) {
       socket.destroy();
       throw new DaemonError(`reading the daemon's response failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
     }
     if (line === undefined) {
       socket.destroy();
-      throw new DaemonError('the daemon closed the connection without a response');
+      throw new DaemonError(timedOut ? `the daemon did not answer ${String(request.op)} within ${limitMs} ms` : 'the daemon closed the connection without a response');
     }
     const r = parseResponse(line);
     if (!r.ok) {

@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { RunOptions } from '../host.ts';
 import { MAX_IMAGE_SIZE } from '../../enclave/index.ts';
-import { DaemonBadRequestError, DaemonVersionError } from './errors.ts';
+import { DaemonBadRequestError, DaemonError, DaemonVersionError } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request or response line; a describe of 32+ enclaves stays well below it. */
@@ -274,17 +274,17 @@ export function readExact(stream: Duplex, size: number): Promise<Buffer> {
   });
 }
 
-/** Parses a response line from the daemon (the client side's validator). */
+/** Parses a response line from the daemon (the client side's validator); anything else is ERR_HOST_DAEMON. */
 export function parseResponse(line: string): Response {
   let x: unknown;
   try {
     x = JSON.parse(line);
   } catch {
-    throw new DaemonBadRequestError('daemon response is not valid JSON');
+    throw new DaemonError('the daemon answered something that is not JSON');
   }
-  if (!isRecord(x) || x.v !== PROTOCOL_VERSION || typeof x.ok !== 'boolean') throw new DaemonBadRequestError('daemon response has the wrong shape');
+  if (!isRecord(x) || x.v !== PROTOCOL_VERSION || typeof x.ok !== 'boolean') throw new DaemonError('the daemon answered something that is not a v1 response');
   if (x.ok) return { v: 1, ok: true, result: x.result };
   const e = x.error;
-  if (!isRecord(e) || typeof e.code !== 'string' || typeof e.message !== 'string') throw new DaemonBadRequestError('daemon error response has the wrong shape');
+  if (!isRecord(e) || typeof e.code !== 'string' || typeof e.message !== 'string') throw new DaemonError('the daemon answered an error response of the wrong shape');
   return { v: 1, ok: false, error: { code: e.code, message: e.message } };
 }

@@ -142,3 +142,31 @@ describe('a live daemon and malformed requests', () => {
     expect((await ask('{"v":1,"op":"ping"}\n')).ok).toBe(true);
   });
 });
+
+describe('the client', () => {
+  it('gives up on a daemon that accepts but never answers (ERR_HOST_DAEMON), and on an answer that is not the protocol', async () => {
+    const { createServer } = await import('node:net');
+    const { DaemonClient, runtimePaths } = await import('../../host/daemon/index.ts');
+    const dir = tempDir();
+    let reply: string | undefined;
+    const server = createServer((s) => {
+      s.on('error', () => undefined);
+      if (reply !== undefined) s.end(reply);
+    });
+    await new Promise<void>((r) => server.listen(runtimePaths(dir).socket, () => r()));
+    try {
+      const client = new DaemonClient(dir, { responseTimeoutMs: 200 });
+      await expect(client.ping()).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('did not answer') });
+      reply = 'HTTP/1.1 400 Bad Request\r\n\r\n\n';
+      await expect(client.ping()).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('not JSON') });
+      reply = '{"v":2,"ok":true}\n';
+      await expect(client.ping()).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('not a v1 response') });
+      reply = '{"v":1,"ok":false,"error":{"code":"ERR_SOMETHING","message":"no"}}\n';
+      await expect(client.ping()).rejects.toMatchObject({ code: 'ERR_SOMETHING', message: 'no' });
+      reply = '';
+      await expect(client.ping()).rejects.toMatchObject({ code: 'ERR_HOST_DAEMON', message: expect.stringContaining('without a response') });
+    } finally {
+      server.close();
+    }
+  });
+});
