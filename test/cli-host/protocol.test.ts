@@ -107,6 +107,19 @@ describe('a live daemon and malformed requests', () => {
     expect(ping.result).toMatchObject({ pid: process.pid, protocol: 1, runtimeDir });
   });
 
+  it('survives arbitrary bytes on its socket (fuzz): every answer is a typed error, never a crash', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 512 }), fc.string({ maxLength: 200 }).map((t) => new TextEncoder().encode(`${t}\n`))), async (bytes) => {
+        const text = await rawRequest(daemon.socketPath, Buffer.from(bytes));
+        if (text === '') return; // no complete line: dropped at end of input
+        const r = JSON.parse(text.split('\n')[0]!) as { ok: boolean; error?: { code: string } };
+        if (!r.ok) expect(r.error?.code).toMatch(/^(ERR_[A-Z_]+|ECONNREFUSED)$/);
+      }),
+      { numRuns: 300 },
+    );
+    expect((await ask('{"v":1,"op":"ping"}\n')).ok).toBe(true);
+  });
+
   it('refuses a second listener on the same parent port', async () => {
     const { DaemonClient } = await import('../../host/daemon/index.ts');
     const client = new DaemonClient(runtimeDir);
