@@ -140,8 +140,12 @@ export class EnvelopeEncryptStream extends Transform {
     return out;
   }
 
+  readonly #push = (b: Buffer) => {
+    this.push(b);
+  };
+
   #emit(p: Prepared, pieces: Buffer[], length: number, final: boolean): void {
-    for (const b of p.frames.frame(pieces, length, final)) this.push(b);
+    p.frames.frame(pieces, length, final, this.#push);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -191,13 +195,16 @@ export async function encrypt(keys: KeySource, context: EncryptionContext, plain
   const p = await prepare(keys, context, contextBytes, frameSize, plaintext.length);
   try {
     const out: Buffer[] = [p.header];
+    const collect = (b: Buffer) => {
+      out.push(b);
+    };
     let o = 0;
     // Same framing as the stream: full regular frames while more than a frame remains, then final.
     while (plaintext.length - o > frameSize) {
-      out.push(...p.frames.frame(slices(plaintext, o, o + frameSize), frameSize, false));
+      p.frames.frame(slices(plaintext, o, o + frameSize), frameSize, false, collect);
       o += frameSize;
     }
-    out.push(...p.frames.frame(slices(plaintext, o, plaintext.length), plaintext.length - o, true));
+    p.frames.frame(slices(plaintext, o, plaintext.length), plaintext.length - o, true, collect);
     return Buffer.concat(out);
   } catch (e) {
     if (e instanceof EnvelopeError) throw e;

@@ -22,9 +22,12 @@ export class FrameEncryptor {
 
   /**
    * Encrypts one frame from `pieces` (together exactly frameSize bytes for a regular frame, 0 …
-   * frameSize for the final one) and returns its wire bytes as a list, without concatenating.
+   * frameSize for the final one) and hands its wire bytes to `emit` as they are made: the head,
+   * each ciphertext piece, the tag. Emitting each piece at once, rather than the frame as a list,
+   * keeps one output buffer alive at a time for a synchronous consumer (measured equal or slightly
+   * faster than returning the list, within this machine's noise).
    */
-  frame(pieces: readonly Uint8Array[], length: number, final: boolean): Buffer[] {
+  frame(pieces: readonly Uint8Array[], length: number, final: boolean, emit: (b: Buffer) => void): void {
     const seq = this.#seq;
     if (seq > MAX_FRAMES) throw new EnvelopeLimitError('a message holds at most 2^32 − 2 frames; use a larger frame size');
     this.#seq++;
@@ -43,11 +46,10 @@ export class FrameEncryptor {
       head.writeUInt32BE(seq, 0);
       head.set(iv, 4);
     }
-    const out = [head];
-    for (const p of pieces) if (p.length > 0) out.push(c.update(p));
+    emit(head);
+    for (const p of pieces) if (p.length > 0) emit(c.update(p));
     c.final();
-    out.push(c.getAuthTag());
-    return out;
+    emit(c.getAuthTag());
   }
 
   /** Zeroes the content key; the encryptor is unusable afterwards. */
