@@ -12,7 +12,7 @@ import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
 import { parseMemory } from '../../host/cli/commands/run-enclave.ts';
 import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
-import { ECHO_PORT, appEntry, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
+import { ECHO_PORT, WEAK, WEAK_FLAGS, appEntry, expectQuietStderr, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
 
 /** Runs the CLI in this process (the daemon it starts is still a real, separate process). */
 async function cli(...argv: string[]): Promise<CliResult> {
@@ -55,8 +55,8 @@ describe('run, describe, connect, console, terminate', () => {
 
   it('run-enclave starts the daemon, prints nitro-cli\'s JSON, and the runtime dir is private', async () => {
     expect(existsSync(runtimeDir)).toBe(false);
-    const r = await cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--debug-mode', '--enclave-name', 'dbg', '--data-dir', dataDir);
-    expect(r.err).toBe('');
+    const r = await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--debug-mode', '--enclave-name', 'dbg', '--data-dir', dataDir);
+    expectQuietStderr(r.err);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as Record<string, unknown>;
     expect(Object.keys(out)).toEqual(['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB']);
@@ -77,7 +77,7 @@ describe('run, describe, connect, console, terminate', () => {
   it('run-enclave --config (nitro-cli\'s JSON keys) starts a second, non-debug enclave', async () => {
     const cfg = join(tempDir(), 'run.json');
     writeFileSync(cfg, JSON.stringify({ eif_path: eif, memory_mib: 128, cpu_ids: [1], enclave_cid: 42, debug_mode: false, enclave_name: 'prod' }));
-    const r = await cli('run-enclave', '--config', cfg, '--data-dir', dataDir);
+    const r = await cli('run-enclave', '--config', cfg, ...WEAK_FLAGS, '--data-dir', dataDir);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ EnclaveName: 'prod', EnclaveCID: 42, NumberOfCPUs: 1, CPUIDs: [1], MemoryMiB: 128 });
   });
@@ -169,7 +169,7 @@ describe('run, describe, connect, console, terminate', () => {
 
   it('terminate-enclave --all terminates every enclave, one JSON object each', async () => {
     for (const name of ['a1', 'a2']) {
-      expect((await cli('run-enclave', '--eif-path', eif, '--memory', '128M', '--cpu-ids', '0', '--enclave-name', name, '--data-dir', dataDir)).code).toBe(0);
+      expect((await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128M', '--cpu-ids', '0', '--enclave-name', name, '--data-dir', dataDir)).code).toBe(0);
     }
     const r = await cli('terminate-enclave', '--all');
     expect(r.code).toBe(0);
@@ -181,7 +181,7 @@ describe('run, describe, connect, console, terminate', () => {
   });
 
   it('run-enclave --attach-console prints the run JSON, then the console until the enclave ends', async () => {
-    const running = cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--attach-console', '--enclave-name', 'att', '--data-dir', dataDir);
+    const running = cli('run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--attach-console', '--enclave-name', 'att', '--data-dir', dataDir);
     const client = new DaemonClient(runtimeDir);
     await waitFor(async () => (await client.describeEnclaves()).some((e) => e.EnclaveName === 'att' && e.State === 'RUNNING'), 'the attached enclave');
     await new Promise((r) => setTimeout(r, 200));
@@ -198,7 +198,7 @@ describe('run, describe, connect, console, terminate', () => {
 });
 
 describe('bad flags and config files', () => {
-  const base = (): string[] => ['run-enclave', '--eif-path', eif, '--memory', '128'];
+  const base = (): string[] => ['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128'];
 
   it.each([
     ['no CPU option', []],
@@ -223,8 +223,8 @@ describe('bad flags and config files', () => {
 
   it('missing --eif-path / --memory and an unreadable image are usage errors', async () => {
     expect((await cli('run-enclave', '--memory', '128', '--cpu-count', '1')).code).toBe(2);
-    expect((await cli('run-enclave', '--eif-path', eif, '--cpu-count', '1')).code).toBe(2);
-    const r = await cli('run-enclave', '--eif-path', join(tempDir(), 'none.eif'), '--memory', '128', '--cpu-count', '1');
+    expect((await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--cpu-count', '1')).code).toBe(2);
+    const r = await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', join(tempDir(), 'none.eif'), '--memory', '128', '--cpu-count', '1');
     expect(r.code).toBe(2);
     expect(r.err).toContain('ENOENT');
   });
@@ -248,7 +248,7 @@ describe('bad flags and config files', () => {
   it('a file that is not an image fails with the image error', async () => {
     const f = join(tempDir(), 'junk.eif');
     writeFileSync(f, 'not an image at all');
-    const r = await cli('run-enclave', '--eif-path', f, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir);
+    const r = await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', f, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/: ERR_IMAGE_[A-Z_]+: /);
   });
@@ -331,8 +331,8 @@ describe('the daemon process', () => {
   it('outlives the CLI process that started it (run-enclave as its own process)', async () => {
     const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
     runtimeDirs.push(rt);
-    const r = await cliProcess(['run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', 'bg', '--data-dir', dataDir], { NITRO_SANDBOX_RUNTIME_DIR: rt });
-    expect(r.err).toBe('');
+    const r = await cliProcess(['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', 'bg', '--data-dir', dataDir], { NITRO_SANDBOX_RUNTIME_DIR: rt });
+    expectQuietStderr(r.err);
     expect(r.code).toBe(0);
     const { ProcessID } = JSON.parse(r.out) as { ProcessID: number };
     // The CLI has exited; the enclave and its daemon are still there.
@@ -354,7 +354,7 @@ describe('the daemon process', () => {
     runtimeDirs.push(rt);
     const env = { NITRO_SANDBOX_RUNTIME_DIR: rt };
     const [a, b] = await Promise.all(
-      ['c1', 'c2'].map((n) => cliProcess(['run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', n, '--data-dir', dataDir], env)),
+      ['c1', 'c2'].map((n) => cliProcess(['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', n, '--data-dir', dataDir], env)),
     );
     expect([a!.code, b!.code]).toEqual([0, 0]);
     const client = (await findDaemon(rt))!;
@@ -378,7 +378,7 @@ describe('the daemon process', () => {
     runtimeDirs.push(rt);
     const client = await ensureDaemon({ runtimeDir: rt, dataDir, idleExitMs: 300 });
     const { pid } = await client.ping();
-    const run = await client.runEnclave(readFileSync(eif), { memoryMiB: 128 });
+    const run = await client.runEnclave(readFileSync(eif), { memoryMiB: 128, ...WEAK });
     await new Promise((r) => setTimeout(r, 900));
     expect(pidAliveNotZombie(pid)).toBe(true);
     expect((await client.describeEnclaves())[0]?.State).toBe('RUNNING');
@@ -391,7 +391,7 @@ describe('the daemon process', () => {
     const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
     runtimeDirs.push(rt);
     const env = { NITRO_SANDBOX_RUNTIME_DIR: rt };
-    const first = await cliProcess(['run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir], env);
+    const first = await cliProcess(['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir], env);
     expect(first.code).toBe(0);
     const enclavePid = (JSON.parse(first.out) as { ProcessID: number }).ProcessID;
     const oldPid = (await new DaemonClient(rt).ping()).pid;
@@ -405,12 +405,49 @@ describe('the daemon process', () => {
     expect(JSON.parse((await cliProcess(['describe-enclaves'], env)).out)).toEqual([]);
     expect(await findDaemon(rt)).toBeUndefined();
 
-    const second = await cliProcess(['run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', 'after', '--data-dir', dataDir], env);
-    expect(second.err).toBe('');
+    const second = await cliProcess(['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--enclave-name', 'after', '--data-dir', dataDir], env);
+    expectQuietStderr(second.err);
     expect(second.code).toBe(0);
     const ping = await new DaemonClient(rt).ping();
     expect(ping.pid).not.toBe(oldPid);
     expect(readFileSync(runtimePaths(rt).lock, 'utf8')).toBe(`${ping.pid}\n`);
+  });
+
+  it('run-enclave warns on stderr when the daemon reports weakened isolation layers', async () => {
+    // No machine here lacks a layer, so a stand-in daemon speaking the protocol reports one.
+    const { createServer } = await import('node:net');
+    const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(rt, { mode: 0o700 });
+    const id = 'i-0123456789abcdef-enc0123456789abcdef';
+    const run = { EnclaveName: 'w', EnclaveID: id, ProcessID: 1, EnclaveCID: 16, NumberOfCPUs: 1, CPUIDs: [0], MemoryMiB: 128 };
+    const answers: Record<string, unknown> = {
+      ping: { pid: 1, protocol: 1, runtimeDir: rt, dataDir, instanceId: 'i-0123456789abcdef' },
+      'run-enclave': run,
+      'describe-enclaves': [{ ...run, State: 'RUNNING', Flags: 'NONE', Isolation: { Weakened: ['network namespace: unshare(1) not found'] } }],
+    };
+    const fake = createServer((s) => {
+      s.on('error', () => undefined);
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        const nl = buf.indexOf('\n');
+        if (nl < 0 || s.writableEnded) return;
+        const op = (JSON.parse(buf.slice(0, nl)) as { op: string }).op;
+        s.end(`${JSON.stringify({ v: 1, ok: true, result: answers[op] })}\n`);
+      });
+    });
+    await new Promise<void>((r) => fake.listen(runtimePaths(rt).socket, () => r()));
+    process.env.NITRO_SANDBOX_RUNTIME_DIR = rt;
+    try {
+      const r = await cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--allow-weaker-isolation', '--data-dir', dataDir);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toEqual(run);
+      expect(r.err).toBe(`warning: enclave ${id} runs with weaker isolation: network namespace: unshare(1) not found\n`);
+    } finally {
+      process.env.NITRO_SANDBOX_RUNTIME_DIR = runtimeDir;
+      fake.close();
+    }
   });
 
   it('a daemon running with another --data-dir is refused rather than silently used', async () => {
@@ -418,7 +455,7 @@ describe('the daemon process', () => {
     runtimeDirs.push(rt);
     process.env.NITRO_SANDBOX_RUNTIME_DIR = rt;
     try {
-      const args = ['run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1'];
+      const args = ['run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128', '--cpu-count', '1'];
       expect((await cli(...args, '--enclave-name', 'd1', '--data-dir', dataDir)).code).toBe(0);
       const r = await cli(...args, '--enclave-name', 'd2', '--data-dir', tempDir());
       expect(r.code).toBe(1);

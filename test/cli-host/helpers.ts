@@ -9,11 +9,28 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import { findDaemon, runtimePaths } from '../../host/daemon/index.ts';
+import { probeIsolation } from '../../host/index.ts';
+import { expect } from 'vitest';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const appEntry = join(repoRoot, 'test/cli-host/fixtures/app.ts');
 export const ECHO_PORT = 5005;
 export const RELAY_PORT = 5006;
+
+/**
+ * On a machine that cannot make network namespaces, enclaves run only with weaker isolation
+ * accepted (as describe-enclaves then reports); everywhere else the full isolation is used.
+ */
+export const WEAK_MACHINE = probeIsolation().netns === null;
+export const WEAK_FLAGS: string[] = WEAK_MACHINE ? ['--allow-weaker-isolation'] : [];
+export const WEAK: { allowWeakerIsolation?: boolean } = WEAK_MACHINE ? { allowWeakerIsolation: true } : {};
+
+/** Nothing on stderr, except run-enclave's weaker-isolation warning on such a machine. */
+export function expectQuietStderr(err: string): void {
+  const lines = err.split('\n').filter((l) => l !== '');
+  if (WEAK_MACHINE) for (const l of lines) expect(l).toMatch(/^warning: enclave .* runs with weaker isolation: /);
+  else expect(err).toBe('');
+}
 
 const made: string[] = [];
 export function tempDir(prefix = 'nsbx-cli-host-'): string {

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { Host, ensureDaemon, startVsockProxy, type DaemonClient, type Lookup } from '../../host/index.ts';
-import { RELAY_PORT, appEntry, cleanupDaemons, cliProcess, readAll, sha256, tempDir, waitFor } from './helpers.ts';
+import { RELAY_PORT, WEAK, appEntry, cleanupDaemons, cliProcess, readAll, sha256, tempDir, waitFor } from './helpers.ts';
 import { spawn } from 'node:child_process';
 
 let image: Uint8Array;
@@ -51,7 +51,7 @@ describe('vsock-proxy with an in-process host', () => {
 
   beforeAll(async () => {
     host = await Host.start({ dataDir: tempDir() });
-    cid = (await host.runEnclave(image, { memoryMiB: 128 })).EnclaveCID;
+    cid = (await host.runEnclave(image, { memoryMiB: 128, ...WEAK })).EnclaveCID;
   });
   afterAll(async () => {
     await host.stop();
@@ -186,7 +186,7 @@ describe('vsock-proxy through the host daemon', () => {
     runtimeDir = tempDir('nsbx-proxy-rt-');
     runtimeDirs.push(runtimeDir);
     client = await ensureDaemon({ runtimeDir, dataDir: tempDir(), idleExitMs: 0 });
-    cid = (await client.runEnclave(image, { memoryMiB: 128 })).EnclaveCID;
+    cid = (await client.runEnclave(image, { memoryMiB: 128, ...WEAK })).EnclaveCID;
   });
 
   it('library: LISTEN/ACCEPT through the daemon carries the bytes intact', async () => {

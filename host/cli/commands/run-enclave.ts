@@ -250,6 +250,9 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
     };
     const result = await client.runEnclave(image, options);
     io.out(json(result));
+    // Say which isolation layers this enclave runs without (accepted with --allow-weaker-isolation).
+    const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
+    if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
     if (settings.attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
     return 0;
   },
