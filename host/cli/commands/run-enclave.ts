@@ -205,7 +205,9 @@ Options:
   --config FILE.json         nitro-cli's JSON config: eif_path, memory_mib, cpu_count | cpu_ids,
                              enclave_cid, debug_mode, attach_console, enclave_name (no other key);
                              not combinable with the flags above
-  --allow-weaker-isolation   run even if an isolation layer is unavailable on this machine
+  --allow-weaker-isolation   run even if an isolation layer is unavailable on this machine (without
+                             it such a run is refused with ERR_ISOLATION_UNAVAILABLE); a warning on
+                             stderr names the layers the enclave runs without
   --data-dir DIR             PKI directory for the daemon this command starts (default
                              $NITRO_SANDBOX_HOME or ~/.nitro-sandbox); a running daemon with another
                              data directory is refused
