@@ -6,6 +6,24 @@
 //       ctx.vsock.listen(5005, async (conn) => { … await nsm.attestation({ nonce }) … });
 //     }
 export { nsmClient, type NsmClient } from './nsm.ts';
+export {
+  kmsClient,
+  attestedTransport,
+  generateRecipientKeyPair,
+  httpOverStream,
+  signKmsRequest,
+  KmsClientError,
+  KmsServiceError,
+  RECIPIENT_OPERATIONS,
+  type KmsClient,
+  type KmsClientOptions,
+  type KmsClientErrorCode,
+  type Credentials,
+  type RecipientKeyPair,
+  type AttestedTransport,
+} from './kms.ts';
+export { kmsHttpHandler, type KmsHttpHandler } from './kms-http-handler.ts';
+export { openEnvelope, CmsError } from './cms.ts';
 export type { EnclaveServices } from '../services.ts';
 export type { AppImageInfo } from '../bootstrap.ts';
 import type { AppContext as BaseContext } from '../bootstrap.ts';
