@@ -227,6 +227,12 @@ describe('vsock-proxy through the host daemon', () => {
       await waitFor(() => err.includes('listening on vsock port 8200'), 'the proxy to listen', 20_000);
       const payload = randomBytes(100 * 1024);
       expect(sha256(await throughEnclave(connect, 8200, payload))).toBe(sha256(payload));
+      // SIGHUP reloads the file: emptied, it refuses the next connection, with the reason logged.
+      writeFileSync(cfg, 'allowlist: []\n');
+      child.kill('SIGHUP');
+      await waitFor(() => err.includes(`reloaded ${cfg}`), 'the reload');
+      expect((await throughEnclave(connect, 8200, Buffer.from('nope'))).length).toBe(0);
+      await waitFor(() => /refused connection from CID \d+ to 127\.0\.0\.1:\d+: .*not on the allowlist/.test(err), 'the refusal log');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(err).toContain('stopped');
