@@ -3,7 +3,7 @@
 // before handing out its plaintext (GCM releases plaintext before the tag is checked, so a frame's
 // plaintext is held until `final()` succeeds; memory is therefore bounded by one frame).
 import { createCipheriv, createDecipheriv, timingSafeEqual, type DecipherGCM } from 'node:crypto';
-import { EnvelopeLimitError, EnvelopeTamperedError, EnvelopeTrailingDataError, EnvelopeTruncatedError } from './errors.ts';
+import { EnvelopeInvalidArgumentError, EnvelopeLimitError, EnvelopeTamperedError, EnvelopeTrailingDataError, EnvelopeTruncatedError } from './errors.ts';
 import { FINAL_FRAME_MARKER, frameAad, frameIv, IV_LENGTH, MAX_FRAMES, TAG_LENGTH } from './format.ts';
 
 export class FrameEncryptor {
@@ -28,6 +28,8 @@ export class FrameEncryptor {
    * faster than returning the list, within this machine's noise).
    */
   frame(pieces: readonly Uint8Array[], length: number, final: boolean, emit: (b: Buffer) => void): void {
+    // Precondition: regular frames are exactly frameSize bytes, the final one at most that.
+    if (final ? length > this.#frameSize : length !== this.#frameSize) throw new EnvelopeInvalidArgumentError(`a ${final ? 'final' : 'regular'} frame of ${length} bytes with frame size ${this.#frameSize}`);
     const seq = this.#seq;
     if (seq > MAX_FRAMES) throw new EnvelopeLimitError('a message holds at most 2^32 − 2 frames; use a larger frame size');
     this.#seq++;
@@ -58,8 +60,9 @@ export class FrameEncryptor {
   }
 }
 
-const enum_ = { HEAD: 0, BODY: 1, TAG: 2, DONE: 3 } as const;
-type State = (typeof enum_)[keyof typeof enum_];
+/** Decoder states: reading a frame's head, its ciphertext, its tag; done after the final frame. */
+const S = { HEAD: 0, BODY: 1, TAG: 2, DONE: 3 } as const;
+type State = (typeof S)[keyof typeof S];
 
 /**
  * Verifies and decrypts the frames that follow a header. `write` hands out the plaintext of each
@@ -71,7 +74,7 @@ export class FrameDecoder {
   readonly #digest: Buffer;
   readonly #messageId: Uint8Array;
   readonly #frameSize: number;
-  #state: State = enum_.HEAD;
+  #state: State = S.HEAD;
   #expected = 1;
   readonly #head = Buffer.alloc(4 + 4 + IV_LENGTH + 4);
   #headHave = 0;
@@ -90,7 +93,7 @@ export class FrameDecoder {
   }
 
   get done(): boolean {
-    return this.#state === enum_.DONE;
+    return this.#state === S.DONE;
   }
 
   write(chunk: Buffer, emit: (pieces: Buffer[]) => void): void {
@@ -98,7 +101,7 @@ export class FrameDecoder {
     const n = chunk.length;
     while (o < n) {
       switch (this.#state) {
-        case enum_.HEAD: {
+        case S.HEAD: {
           // The first 4 bytes say which head this is: a sequence number or the final marker.
           const want = this.#headHave < 4 ? 4 : this.#final ? 24 : 16;
           const take = Math.min(want - this.#headHave, n - o);
@@ -109,15 +112,15 @@ export class FrameDecoder {
           if (this.#headHave === (this.#final ? 24 : 16)) this.#startFrame();
           break;
         }
-        case enum_.BODY: {
+        case S.BODY: {
           const take = Math.min(this.#remaining, n - o);
           this.#plain.push((this.#decipher as DecipherGCM).update(chunk.subarray(o, o + take)));
           this.#remaining -= take;
           o += take;
-          if (this.#remaining === 0) this.#state = enum_.TAG;
+          if (this.#remaining === 0) this.#state = S.TAG;
           break;
         }
-        case enum_.TAG: {
+        case S.TAG: {
           const take = Math.min(TAG_LENGTH - this.#tagHave, n - o);
           chunk.copy(this.#tag, this.#tagHave, o, o + take);
           this.#tagHave += take;
@@ -132,7 +135,7 @@ export class FrameDecoder {
   }
 
   end(): void {
-    if (this.#state !== enum_.DONE) {
+    if (this.#state !== S.DONE) {
       this.#wipe();
       throw new EnvelopeTruncatedError();
     }
@@ -153,7 +156,7 @@ export class FrameDecoder {
     d.setAAD(frameAad(this.#digest, this.#messageId, seq, this.#final, length));
     this.#decipher = d;
     this.#remaining = length;
-    this.#state = length === 0 ? enum_.TAG : enum_.BODY;
+    this.#state = length === 0 ? S.TAG : S.BODY;
   }
 
   #finishFrame(): Buffer[] {
@@ -171,10 +174,10 @@ export class FrameDecoder {
     this.#headHave = 0;
     this.#tagHave = 0;
     if (this.#final) {
-      this.#state = enum_.DONE;
+      this.#state = S.DONE;
       this.#key.fill(0);
     } else {
-      this.#state = enum_.HEAD;
+      this.#state = S.HEAD;
       this.#expected++;
     }
     this.#final = false;
