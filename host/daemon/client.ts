@@ -138,7 +138,11 @@ export class DaemonClient {
     return socket; // destroy() it to stop reading; the daemon takes our FIN as a disconnect
   }
 
-  /** A byte stream to (cid, port) of an enclave, through the daemon. ECONNREFUSED when nobody listens. */
+  /**
+   * A byte stream to (cid, port) of an enclave, through the daemon. ECONNREFUSED when nobody listens.
+   * Like every stream this client returns, the socket comes paused (bytes that followed the
+   * response line are kept for the reader): consume it with pipe(), `for await` or resume().
+   */
   async connect(cid: number, port: number): Promise<net.Socket> {
     const { socket } = await this.#start({ op: 'connect', cid, port });
     return socket;
