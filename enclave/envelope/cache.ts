@@ -167,7 +167,10 @@ export class CachingMaterialsManager implements MaterialsManager {
       const request = generateWith(this.provider, context).then((m) => {
         // The requester claims its use in the same synchronous step as the insertion, so it can
         // never be starved by waiters or evicted before it gets its key.
-        this.#encrypt.set(key, { dataKey: Buffer.from(m.dataKey), encryptedDataKeys: m.encryptedDataKeys, createdAt: this.#clock(), messages: 1, bytes: plaintextLength });
+        // A key this message already used up is not kept (no idle copy of a plaintext key).
+        if (1 < this.maxMessagesEncrypted && plaintextLength < this.maxBytesEncrypted) {
+          this.#encrypt.set(key, { dataKey: Buffer.from(m.dataKey), encryptedDataKeys: m.encryptedDataKeys, createdAt: this.#clock(), messages: 1, bytes: plaintextLength });
+        }
         mine = m;
       });
       this.#generating.set(key, request);

@@ -257,3 +257,17 @@ test('bad cache options are refused with ERR_ENVELOPE_INVALID_ARGUMENT', () => {
   }
   expect(() => new CachingMaterialsManager({ provider: {} as DataKeyProvider, maxAge: 1 })).toThrow(EnvelopeError);
 });
+
+test('a key used up by its first message is not kept in the cache', async () => {
+  const p = counting(base);
+  const one = new CachingMaterialsManager({ provider: p, maxAge: 60_000, maxMessagesEncrypted: 1 });
+  await encrypt(one, {}, Buffer.from('a'));
+  expect(one.size.encrypt).toBe(0);
+  await encrypt(one, {}, Buffer.from('b'));
+  expect(p.calls.generate).toBe(2);
+  const full = new CachingMaterialsManager({ provider: p, maxAge: 60_000, maxBytesEncrypted: 10 });
+  await encrypt(full, {}, randomBytes(10));
+  expect(full.size.encrypt).toBe(0);
+  await encrypt(full, {}, randomBytes(9));
+  expect(full.size.encrypt).toBe(1);
+});
