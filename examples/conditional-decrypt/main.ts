@@ -1,0 +1,74 @@
+// Attestation-conditional decryption: the enclave asks the KMS (through the parent's vsock-proxy)
+// to decrypt a ciphertext the host made, or to make a data key, with its attestation document as
+// the Recipient. The KMS answers only if the key policy's kms:RecipientAttestation conditions match
+// this image's PCRs, and then only with an envelope sealed to a key that never leaves the enclave.
+// The host relays bytes it cannot read; this app proves it holds the secret by answering its
+// SHA-256, never the secret itself.
+//
+//   npx nitro-sandbox build-enclave --entry examples/conditional-decrypt/main.ts --output-file /tmp/cd.eif
+//   npx nitro-sandbox kms serve --port 4000                   # trusts the sandbox root by default
+//   npx nitro-sandbox vsock-proxy 8000 127.0.0.1 4000 --config allowlist.yaml
+//   npx nitro-sandbox run-enclave --eif-path /tmp/cd.eif --memory 256 --cpu-count 1
+// then send one JSON request to (its CID, 5010), half-close, and read the JSON answer:
+//   { "op": "decrypt", "ciphertextBlob": "<base64>", "encryptionContext": {…},
+//     "region": "us-east-1", "credentials": { "accessKeyId": "…", "secretAccessKey": "…" }, "kmsPort": 8000 }
+//   { "op": "generateDataKey", "keyId": "<arn>", … }  → also returns the data key's CiphertextBlob
+// The credentials come from the parent, as on Nitro (the enclave has no instance role of its own);
+// they authenticate the call, while the attestation document decides what it may decrypt.
+import { createHash } from 'node:crypto';
+import { kmsClient, type AppContext } from '../../enclave/sdk/index.ts';
+
+export const PORT = 5010;
+/** Reported in every answer; changing it changes the image, and so PCR0 and PCR2. */
+const APP = 'conditional-decrypt/1';
+
+interface Request {
+  op: 'decrypt' | 'generateDataKey';
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  kmsPort: number;
+  ciphertextBlob?: string;
+  keyId?: string;
+  encryptionContext?: Record<string, string>;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function handle(ctx: AppContext, req: Request): Promise<Record<string, unknown>> {
+  const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
+  const ec = req.encryptionContext ? { encryptionContext: req.encryptionContext } : {};
+  if (req.op === 'decrypt') {
+    const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob ?? '', 'base64')), { ...(req.keyId ? { keyId: req.keyId } : {}), ...ec });
+    const digest = sha256(r.plaintext);
+    r.plaintext.fill(0);
+    return { ok: true, app: APP, keyId: r.keyId, sha256: digest };
+  }
+  if (req.op === 'generateDataKey') {
+    const r = await kms.generateDataKey(req.keyId ?? '', ec);
+    const digest = sha256(r.plaintext);
+    r.plaintext.fill(0);
+    return { ok: true, app: APP, keyId: r.keyId, sha256: digest, ciphertextBlob: Buffer.from(r.ciphertextBlob).toString('base64') };
+  }
+  return { ok: false, app: APP, name: 'UnknownOperation', message: `unknown op ${String(req.op)}` };
+}
+
+export default async function main(ctx: AppContext): Promise<void> {
+  ctx.vsock.listen(PORT, (conn) => {
+    const chunks: Buffer[] = [];
+    conn.on('error', (e) => ctx.log.warn('connection failed:', e.message));
+    conn.on('data', (c: Buffer) => chunks.push(c));
+    conn.on('end', () => {
+      void (async () => {
+        let answer: Record<string, unknown>;
+        try {
+          answer = await handle(ctx, JSON.parse(Buffer.concat(chunks).toString('utf8')) as Request);
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          answer = { ok: false, app: APP, name: err.name, code: err.code, message: err.message };
+        }
+        conn.end(JSON.stringify(answer));
+      })();
+    });
+  });
+  ctx.log.info(`conditional-decrypt listening on vsock port ${PORT}`);
+}
