@@ -24,7 +24,9 @@ export { CachingMaterialsManager, DEFAULT_CACHE_CAPACITY, MAX_BYTES_PER_CACHED_K
 export {
   KmsDataKeyProvider,
   kmsClientMethods,
+  attestedKmsMethods,
   KMS_PROVIDER_ID,
+  type AttestedKmsLike,
   type KmsDataKeyClient,
   type KmsProviderOptions,
   type KmsCommandClasses,

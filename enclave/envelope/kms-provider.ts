@@ -57,6 +57,38 @@ export function kmsClientMethods(client: { send(command: never): Promise<unknown
   };
 }
 
+/**
+ * The shape of the enclave SDK's attested KMS client (`kmsClient(ctx, …)` in enclave/sdk), whose
+ * data keys come back sealed to the enclave (CiphertextForRecipient) and are opened inside it.
+ * Taken structurally so this library does not depend on the SDK.
+ */
+export interface AttestedKmsLike {
+  generateDataKey(keyId: string, options: { keySpec: 'AES_256'; encryptionContext: Record<string, string> }): Promise<{ keyId: string; plaintext: Uint8Array; ciphertextBlob: Uint8Array }>;
+  decrypt(ciphertextBlob: Uint8Array, options: { keyId: string; encryptionContext: Record<string, string> }): Promise<{ keyId: string; plaintext: Uint8Array }>;
+}
+
+/**
+ * Adapts the enclave's attested KMS client to `KmsDataKeyClient`, so an enclave app encrypts and
+ * decrypts envelopes with data keys only its measured code can read:
+ * `new KmsDataKeyProvider({ client: attestedKmsMethods(kmsClient(ctx, opts)), keyId })`.
+ * Its errors keep AWS's exception names, so the provider's error mapping applies unchanged.
+ */
+export function attestedKmsMethods(kms: AttestedKmsLike): KmsDataKeyClient {
+  if (typeof kms?.generateDataKey !== 'function' || typeof kms.decrypt !== 'function') {
+    throw new EnvelopeInvalidArgumentError('expected the enclave SDK kms client (generateDataKey, decrypt)');
+  }
+  return {
+    async generateDataKey(input) {
+      const out = await kms.generateDataKey(input.KeyId, { keySpec: input.KeySpec, encryptionContext: input.EncryptionContext });
+      return { Plaintext: out.plaintext, CiphertextBlob: out.ciphertextBlob, KeyId: out.keyId };
+    },
+    async decrypt(input) {
+      const out = await kms.decrypt(input.CiphertextBlob, { keyId: input.KeyId, encryptionContext: input.EncryptionContext });
+      return { Plaintext: out.plaintext, KeyId: out.keyId };
+    },
+  };
+}
+
 export interface KmsProviderOptions {
   readonly client: KmsDataKeyClient;
   /** The key new data keys are generated under: key id, ARN, alias name or alias ARN. */

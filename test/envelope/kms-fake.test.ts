@@ -3,11 +3,14 @@
 // an envelope code. kms.test.ts runs the same provider against the real KMS server.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
+import type { KmsClient as EnclaveKmsClient } from '../../enclave/sdk/index.ts';
 import {
+  attestedKmsMethods,
   decrypt,
   encrypt,
   EnvelopeError,
   KmsDataKeyProvider,
+  type AttestedKmsLike,
   type KmsDataKeyClient,
   type KmsDecryptInput,
   type KmsGenerateDataKeyInput,
@@ -114,5 +117,36 @@ describe('KmsDataKeyProvider requests and error mapping (reference/kms.md)', () 
   test('bad construction: ERR_ENVELOPE_INVALID_ARGUMENT', () => {
     expect(() => new KmsDataKeyProvider({ client: {} as KmsDataKeyClient, keyId: ARN })).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_INVALID_ARGUMENT' }));
     expect(() => new KmsDataKeyProvider({ client: fakeKms().client, keyId: '' })).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_INVALID_ARGUMENT' }));
+  });
+});
+
+// Compile-time check (tsc runs as part of npm test): the enclave SDK's client fits AttestedKmsLike.
+export const enclaveClientFits = (k: EnclaveKmsClient): AttestedKmsLike => k;
+
+describe('attestedKmsMethods: the enclave SDK client shape (positional, lower-case)', () => {
+
+  test('maps GenerateDataKey/Decrypt both ways and keeps AWS exception names for the error mapping', async () => {
+    const kms = fakeKms();
+    const calls: string[] = [];
+    // The enclave SDK's kmsClient shape, backed by the same fake.
+    const attested = {
+      async generateDataKey(keyId: string, o: { keySpec: 'AES_256'; encryptionContext: Record<string, string> }) {
+        calls.push(`generate ${keyId} ${o.keySpec}`);
+        const r = await kms.client.generateDataKey({ KeyId: keyId, KeySpec: o.keySpec, EncryptionContext: o.encryptionContext });
+        return { keyId: r.KeyId ?? '', plaintext: r.Plaintext ?? new Uint8Array(), ciphertextBlob: r.CiphertextBlob ?? new Uint8Array() };
+      },
+      async decrypt(blob: Uint8Array, o: { keyId: string; encryptionContext: Record<string, string> }) {
+        calls.push(`decrypt ${o.keyId}`);
+        const r = await kms.client.decrypt({ CiphertextBlob: blob, KeyId: o.keyId, EncryptionContext: o.encryptionContext });
+        return { keyId: r.KeyId ?? '', plaintext: r.Plaintext ?? new Uint8Array() };
+      },
+    };
+    const provider = new KmsDataKeyProvider({ client: attestedKmsMethods(attested), keyId: ARN });
+    const env = await encrypt(provider, { app: 'in-enclave' }, Buffer.from('sealed'));
+    expect((await decrypt(provider, env)).plaintext.toString()).toBe('sealed');
+    expect(calls).toEqual([`generate ${ARN} AES_256`, `decrypt ${ARN}`]);
+    kms.failDecrypt(named('InvalidCiphertextException'));
+    expect(await code(decrypt(provider, env))).toBe('ERR_ENVELOPE_TAMPERED');
+    expect(() => attestedKmsMethods({} as never)).toThrow(expect.objectContaining({ code: 'ERR_ENVELOPE_INVALID_ARGUMENT' }));
   });
 });
