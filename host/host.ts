@@ -139,7 +139,9 @@ export class Host {
   }
 
   static #poolKey(plan: LaunchPlan): string {
-    return JSON.stringify([plan.command, plan.args, plan.env]);
+    // NUL cannot occur in an argv string, so joining on it is unambiguous; it is also ~10× cheaper
+    // than JSON.stringify over the ~45 KB bootstrap argument, and this is on the warm-start path.
+    return [plan.command, ...plan.args, JSON.stringify(plan.env)].join('\0');
   }
 
   /** Boots an enclave from image bytes and resolves once its app reports ready. */
