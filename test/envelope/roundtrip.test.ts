@@ -48,6 +48,18 @@ describe('round trips (one-shot and streamed)', () => {
     });
   }
 
+  test('frame − 1, frame, frame + 1 bytes at the default frame size (1 MiB), streamed and one-shot', async () => {
+    for (const n of [DEFAULT_FRAME_SIZE - 1, DEFAULT_FRAME_SIZE, DEFAULT_FRAME_SIZE + 1]) {
+      const plaintext = randomBytes(n);
+      const env = await encryptStreamed(provider, context, plaintext, {}, 64 * 1024);
+      expect(layout(env).frames.length).toBe(n > DEFAULT_FRAME_SIZE ? 2 : 1);
+      expect((await decrypt(provider, env)).plaintext.equals(plaintext)).toBe(true);
+      const s = await decryptStreamed(provider, await encrypt(provider, context, plaintext), {}, 64 * 1024);
+      expect(s.error).toBeUndefined();
+      expect(s.plaintext.equals(plaintext)).toBe(true);
+    }
+  });
+
   test('the default frame size is used when none is given, and chunking of the input does not matter', async () => {
     const plaintext = randomBytes(DEFAULT_FRAME_SIZE + 10);
     for (const chunk of [1 << 20, 4096, 777]) {
