@@ -283,6 +283,15 @@ export const PROBES: Readonly<Record<string, Probe>> = {
     return `${certs.length} CA certificates from the host's store`;
   },
 
+  'node:sqlite through process.getBuiltinModule()': (t) => {
+    type Sqlite = typeof import('node:sqlite');
+    const sqlite = process.getBuiltinModule('node:sqlite') as Sqlite | undefined;
+    if (!sqlite) throw new Blocked('ERR_UNKNOWN_BUILTIN_MODULE', 'node:sqlite is not a builtin here');
+    const db = new sqlite.DatabaseSync(`${t.writeDir}/probe-builtin.db`);
+    db.close();
+    return 'created probe-builtin.db';
+  },
+
   // ---- loading code from disk ----------------------------------------------------------------
   "import('file://…') of a module on disk": async (t) => {
     const m = (await import(`file://${t.secretMjs}`)) as { default: string };
