@@ -157,6 +157,8 @@ describe('a live daemon and malformed requests', () => {
 });
 
 describe('the client', () => {
+  afterAll(() => cleanupDaemons([]));
+
   it('gives up on a daemon that accepts but never answers (ERR_HOST_DAEMON), and on an answer that is not the protocol', async () => {
     const { createServer } = await import('node:net');
     const { DaemonClient, runtimePaths } = await import('../../host/daemon/index.ts');
