@@ -33,6 +33,8 @@ let pcrsA: { pcr0: string; pcr1: string; pcr2: string };
 let imageA: Uint8Array;
 let imageB: Uint8Array;
 let imageReveal: Uint8Array;
+let imageSdk: Uint8Array;
+let pcr0Sdk: string;
 let pcr0Reveal: string;
 
 /** Builds the example from a copy whose source differs from the original in `variant` only. */
@@ -98,6 +100,9 @@ beforeAll(async () => {
   const r = await buildImage({ entry: join(root, 'test/e2e/apps/reveal-recipient-key.ts') });
   imageReveal = r.image;
   pcr0Reveal = toHex(r.measurements.pcr0);
+  const s = await buildImage({ entry: join(root, 'examples/conditional-decrypt/aws-sdk.ts') });
+  imageSdk = s.image;
+  pcr0Sdk = toHex(s.measurements.pcr0);
 }, 60_000);
 
 afterAll(async () => {
@@ -226,5 +231,18 @@ describe('attestation-gated key release with real enclaves', () => {
     } finally {
       skew = 0;
     }
+  });
+
+  it('the unmodified @aws-sdk/client-kms in an enclave, through kmsHttpHandler: Decrypt answers Plaintext to the app, the host relays only the envelope', async () => {
+    const k = await key(pinned({ 'kms:RecipientAttestation:ImageSha384': pcr0Sdk }, [NULL_DENY]));
+    const other = new Uint8Array(randomBytes(32));
+    const before = relayed.length;
+    const r = await runAndAsk(imageSdk, request({ ciphertextBlob: await encrypt(k, other) }), false, 5012);
+    expect(r).toMatchObject({ ok: true, keyId: k, sha256: sha256(other) });
+    expect(Buffer.concat(relayed.slice(before).flatMap((c) => c.toEnclave)).toString('latin1')).toMatch(/"CiphertextForRecipient"/);
+    expectNotRelayed(other);
+    // The same image is denied a key pinned to another image.
+    const r2 = await runAndAsk(imageSdk, request({ ciphertextBlob: await encrypt(pcr0Key, other) }), false, 5012);
+    expect(r2).toMatchObject({ ok: false, name: 'AccessDeniedException' });
   });
 });
