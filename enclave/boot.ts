@@ -29,6 +29,8 @@ function codeOf(e: unknown): string {
   return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'ERR_APP_FAILED';
 }
 
+function ignore(): void {}
+
 function services(channel: Channel, ready: () => void, debug: boolean): EnclaveServices {
   const log = (level: string) => (...args: unknown[]): void => {
     // Standard output reaches the host's console buffer in debug mode only (the host does not
@@ -37,8 +39,29 @@ function services(channel: Channel, ready: () => void, debug: boolean): EnclaveS
   };
   return Object.freeze({
     vsock: Object.freeze({
-      listen: (port: number, handler: (c: VsockConnection) => void) => channel.listen(port, handler),
-      connect: (port: number) => channel.connect(port),
+      // Every stream gets a listener for 'error' before the app sees it: a reset that arrives in
+      // the same turn as the accept must not become an uncaught exception (and kill the enclave)
+      // before the app had a chance to attach its own. The app's listeners still get the error.
+      listen: (port: number, handler: (c: VsockConnection) => void) =>
+        channel.listen(port, (c) => {
+          c.on('error', ignore);
+          handler(c);
+        }),
+      connect: (port: number) =>
+        new Promise<VsockConnection>((resolve, reject) => {
+          const c = channel.createConnection(port);
+          c.on('error', ignore);
+          const onError = (e: Error): void => {
+            c.off('connect', onConnect);
+            reject(e);
+          };
+          const onConnect = (): void => {
+            c.off('error', onError);
+            resolve(c);
+          };
+          c.once('error', onError);
+          c.once('connect', onConnect);
+        }),
     }),
     nsm: Object.freeze({ request: (bytes: Uint8Array) => channel.nsmRequest(bytes) }),
     log: Object.freeze({ info: log('info'), warn: log('warn'), error: log('error') }),
@@ -50,7 +73,16 @@ function services(channel: Channel, ready: () => void, debug: boolean): EnclaveS
 async function boot(): Promise<void> {
   const channel = openEnclaveChannel();
   // The host is our only world: when the channel goes (host exit, terminate), so do we.
-  void channel.closed.then(() => process.exit(0));
+  let exitCode = 0;
+  void channel.closed.then(() => process.exit(exitCode));
+  /** Reports a final status, lets the channel flush it, then exits with `code`. */
+  const die = (s: BootStatus, code: number): void => {
+    if (exitCode !== 0) return;
+    exitCode = code;
+    send(s);
+    void channel.close();
+    setTimeout(() => process.exit(code), 1000).unref();
+  };
   const conn = await channel.connect(BOOT_PORT);
   const send = (s: BootStatus): void => {
     if (!conn.destroyed && conn.writable) conn.write(encodeStatus(s));
@@ -62,15 +94,9 @@ async function boot(): Promise<void> {
       send({ status: 'ready' });
     }
   };
-  process.on('uncaughtException', (e) => {
-    send({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
-    // Give the status frame a turn to leave, then die as a crashed process does.
-    setImmediate(() => process.exit(70));
-  });
-  process.on('unhandledRejection', (e) => {
-    send({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
-    setImmediate(() => process.exit(70));
-  });
+  const crashed = (e: unknown): void => die({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, 70);
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
   const image = await readAll(conn);
   setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
   const debug = process.argv.includes('--nitro-sandbox-debug');
@@ -78,8 +104,7 @@ async function boot(): Promise<void> {
     await startEnclave(image, services(channel, ready, debug));
     ready();
   } catch (e) {
-    send({ status: readySent ? 'crashed' : 'failed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) });
-    setImmediate(() => process.exit(readySent ? 70 : 78));
+    die({ status: readySent ? 'crashed' : 'failed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, readySent ? 70 : 78);
   }
 }
 
