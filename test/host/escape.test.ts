@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { Host, probeIsolation, type EnclaveDescription } from '../../host/index.ts';
@@ -72,6 +73,7 @@ let host: Host | undefined;
 let inside: Map<string, ProbeOutcome>;
 let outside: Map<string, ProbeOutcome>;
 let nsOnly: Map<string, ProbeOutcome> | undefined;
+let permissionOnly: Map<string, ProbeOutcome>;
 let insideDecoyAlive: boolean;
 let insideWritten: string[];
 let outsideDecoyAlive: boolean;
@@ -179,9 +181,14 @@ async function runInside(t: ProbeTargets): Promise<ProbeOutcome[]> {
 }
 
 /** The same probes in a plain `node` process: normal permissions, an environment, fds 4 and 5. */
-async function runOutside(t: ProbeTargets, prefix: readonly string[] = []): Promise<ProbeOutcome[]> {
+async function runOutside(t: ProbeTargets, prefix: readonly string[] = [], permissionModel = false): Promise<ProbeOutcome[]> {
   const secretFd = openSync(t.secretFile, 'r');
-  const argv = [...prefix, process.execPath, join(repoRoot, 'examples/escape-probe/outside.ts'), JSON.stringify(t)];
+  // Under --permission the process may not even read its own entry file: the probes go in as one
+  // bundled string, as in an enclave.
+  const entry = permissionModel
+    ? ['--permission', '--input-type=module', '--eval', await bundledProbes(t)]
+    : [join(repoRoot, 'examples/escape-probe/outside.ts'), JSON.stringify(t)];
+  const argv = [...prefix, process.execPath, ...entry];
   const child = spawn(argv[0]!, argv.slice(1), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PROBE_ENV: 'set' },
     stdio: ['pipe', 'pipe', 'ignore', 'ignore', secretFd, 'pipe'],
@@ -194,6 +201,24 @@ async function runOutside(t: ProbeTargets, prefix: readonly string[] = []): Prom
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => child.once('exit', resolve));
   return JSON.parse(out) as ProbeOutcome[];
+}
+
+async function bundledProbes(t: ProbeTargets): Promise<string> {
+  const r = await build({
+    stdin: {
+      contents: `import { runProbes } from './probes.ts';
+        const report = await runProbes(${JSON.stringify(t)});
+        process.stdout.write(JSON.stringify(report) + '\\n', () => process.exit(0));`,
+      resolveDir: join(repoRoot, 'examples/escape-probe'),
+      loader: 'ts',
+    },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'silent',
+  });
+  return r.outputFiles[0]!.text;
 }
 
 const byRoute = (report: ProbeOutcome[]): Map<string, ProbeOutcome> => new Map(report.map((o) => [o.route, o]));
@@ -225,6 +250,9 @@ beforeAll(async () => {
     const nsDecoy = decoy();
     nsOnly = byRoute(await runOutside(await targets(join(work, 'ns-only'), nsDecoy.pid!), [...NS, '--']));
   }
+  // And Node's permission model alone (no namespaces, an environment, fds 4 and 5 given).
+  const permDecoy = decoy();
+  permissionOnly = byRoute(await runOutside(await targets(join(work, 'permission-only'), permDecoy.pid!), [], true));
 });
 
 afterAll(async () => {
@@ -297,6 +325,30 @@ describe('escape suite: at least 25 routes, each blocked inside an enclave and w
     expect(['network namespace', 'PID namespace']).toContain(layerOf(o?.code));
   });
 
+  // Layer by layer: the same probes under `node --permission` alone (no namespaces; this process
+  // is given an environment and fds 4–5, so those routes say nothing here). What it leaves open is
+  // exactly why the host adds the other layers; kept as a test so a Node upgrade that changes the
+  // answer is noticed.
+  const PERMISSION_LEAVES_OPEN = new Map<string, string>([
+    ['node:sqlite database file', 'so the host passes --no-experimental-sqlite'],
+    ['node:sqlite through process.getBuiltinModule()', 'so the host passes --no-experimental-sqlite'],
+    ["tls.getCACertificates('system') (the host's CA store)", 'a known gap (see KNOWN_OPEN)'],
+    ...[...PID_ROUTES].map((r): [string, string] => [r, 'so the host adds a PID namespace']),
+  ]);
+  const GIVEN_TO_THIS_RUN = new Set([
+    'process.env has variables',
+    'inherited descriptors 0–20 (fstat), fd 3 aside',
+    'fs.readSync() on inherited files and stdin',
+    'new net.Socket({ fd }) on inherited sockets',
+  ]);
+  it.each([...PERMISSION_LEAVES_OPEN])(`the permission model alone (Node ${process.version}) does not stop %s, %s`, (route) => {
+    expect(permissionOnly.get(route), JSON.stringify(permissionOnly.get(route))).toMatchObject({ ok: true });
+  });
+  it.each(ROUTES.filter((r) => !PERMISSION_LEAVES_OPEN.has(r) && !GIVEN_TO_THIS_RUN.has(r)))('the permission model alone stops %s', (route) => {
+    const o = permissionOnly.get(route);
+    expect(layerOf(o?.code), JSON.stringify(o)).toBe('permission model');
+  });
+
   it('side effects: outside, the decoy got SIGTERM and the files were written; inside, neither', () => {
     expect(outsideDecoyAlive).toBe(false);
     expect(outsideWritten).toEqual(['written-by-probe.txt', 'probe.db', 'report.json']);
@@ -307,6 +359,6 @@ describe('escape suite: at least 25 routes, each blocked inside an enclave and w
 
 afterAll(() => {
   // The per-route verdicts, for the record (which layer stopped what).
-  const rows = ROUTES.map((r) => `${r} | outside: ${outside?.get(r)?.ok ? 'works' : `FAILS ${outside?.get(r)?.code}`} | inside: ${inside?.get(r)?.ok ? 'ESCAPED' : `${inside?.get(r)?.code} (${layerOf(inside?.get(r)?.code) ?? '?'})`} | namespaces only: ${nsOnly?.get(r)?.ok ? 'works' : nsOnly?.get(r)?.code}`);
+  const rows = ROUTES.map((r) => `${r} | outside: ${outside?.get(r)?.ok ? 'works' : `FAILS ${outside?.get(r)?.code}`} | inside: ${inside?.get(r)?.ok ? 'ESCAPED' : `${inside?.get(r)?.code} (${layerOf(inside?.get(r)?.code) ?? '?'})`} | namespaces only: ${nsOnly?.get(r)?.ok ? 'works' : nsOnly?.get(r)?.code} | permission model only: ${permissionOnly?.get(r)?.ok ? 'works' : permissionOnly?.get(r)?.code}`);
   if (process.env.ESCAPE_REPORT) console.log(rows.join('\n'));
 });
