@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { NsmDevice } from '../attestation/index.ts';
-import { BOOT_PORT } from '../enclave/boot-protocol.ts';
-import type { Channel, VsockConnection } from '../enclave/vsock/index.ts';
+import { BOOT_PORT } from '../enclave/index.ts';
+import type { Channel, VsockConnection } from '../enclave/index.ts';
 import { openHostChannel } from './vsock/index.ts';
 import { EnclaveBootError } from './errors.ts';
 import type { LaunchPlan } from './isolation.ts';
@@ -105,6 +105,9 @@ export class EnclaveProcess {
     const debug = plan.report.Descriptors['1'] === 'console';
     const child = spawn(plan.command, plan.args, {
       env: plan.env,
+      // Not the host's working directory: process.cwd() needs no permission and would tell the
+      // enclave where the host runs (test/host/escape.test.ts).
+      cwd: '/',
       stdio: ['ignore', debug ? 'pipe' : 'ignore', debug ? 'pipe' : 'ignore', 'pipe'],
       detached: false,
     });
