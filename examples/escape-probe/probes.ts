@@ -378,6 +378,19 @@ export const PROBES: Readonly<Record<string, Probe>> = {
     return `Runtime.evaluate gave ${r.result.value}`;
   },
 
+  // ---- what the host is ----------------------------------------------------------------------
+  "process.cwd() (the host's working directory)": () => {
+    const cwd = process.cwd();
+    if (cwd === '/') throw new Blocked('ROOT_CWD', 'the working directory is /');
+    return `cwd ${cwd}`;
+  },
+
+  // getpwuid(3) reads the passwd database itself, outside Node's file-system checks.
+  "os.userInfo() (the host's passwd entry)": () => {
+    const u = os.userInfo();
+    return `${u.username} home ${u.homedir} shell ${u.shell ?? '-'}`;
+  },
+
   // ---- environment and descriptors -------------------------------------------------------------
   'process.env has variables': () => {
     const keys = Object.keys(process.env);

@@ -32,6 +32,7 @@ const NO_PID_NS = NS?.includes('--pid') !== true;
  */
 const KNOWN_OPEN = new Map<string, string>([
   ["tls.getCACertificates('system') (the host's CA store)", "OpenSSL reads the host's CA certificates (public data) without Node's file-system check"],
+  ["os.userInfo() (the host's passwd entry)", "getpwuid(3) reads the enclave uid's line of the host's /etc/passwd without Node's file-system check"],
 ]);
 const TOKEN = `outside-${process.pid}-${Date.now()}`;
 
@@ -53,7 +54,8 @@ const ADDON = findAddon() ?? '/nonexistent.node';
  * The isolation layer an error code points to. ERR_ACCESS_DENIED and ERR_DLOPEN_DISABLED come from
  * Node's permission model (checked before any syscall); the socket errors from the network
  * namespace (no interface but a down loopback); ESRCH from the PID namespace; EOF, EBADF and
- * NO_INHERITED_FD from the descriptor layer (stdin on /dev/null, nothing inherited but fd 3).
+ * NO_INHERITED_FD from the descriptor layer (stdin on /dev/null, nothing inherited but fd 3);
+ * ROOT_CWD from the host starting the enclave in /.
  */
 function layerOf(code: string | undefined): string | undefined {
   if (code === undefined) return undefined;
@@ -62,6 +64,7 @@ function layerOf(code: string | undefined): string | undefined {
   if (code === 'ESRCH' || code === 'NO_PARENT' || code === 'SELF') return 'PID namespace';
   if (code === 'EOF' || code === 'EBADF' || code === 'NO_INHERITED_FD') return 'descriptors';
   if (code === 'EMPTY_ENV') return 'empty environment';
+  if (code === 'ROOT_CWD') return 'working directory /';
   if (code === 'ERR_UNKNOWN_BUILTIN_MODULE') return 'Node flags (API removed)';
   return undefined;
 }
@@ -333,6 +336,8 @@ describe('escape suite: at least 25 routes, each blocked inside an enclave and w
     ['node:sqlite database file', 'so the host passes --no-experimental-sqlite'],
     ['node:sqlite through process.getBuiltinModule()', 'so the host passes --no-experimental-sqlite'],
     ["tls.getCACertificates('system') (the host's CA store)", 'a known gap (see KNOWN_OPEN)'],
+    ["os.userInfo() (the host's passwd entry)", 'a known gap (see KNOWN_OPEN)'],
+    ["process.cwd() (the host's working directory)", 'so the host starts enclaves in /'],
     ...[...PID_ROUTES].map((r): [string, string] => [r, 'so the host adds a PID namespace']),
   ]);
   const GIVEN_TO_THIS_RUN = new Set([
