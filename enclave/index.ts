@@ -20,3 +20,11 @@ export { DEFAULT_ISOLATION, launchArgs, runtimeDescriptor, type IsolationPolicy,
 export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
 export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
 export type { JsonValue } from './canonical-json.ts';
+// The vsock channel (both ends), the boot handshake, the SDK an app bundles, envelope encryption
+// and attested sessions: host code and clients import them from here.
+export * from './vsock/index.ts';
+export { BOOT_PORT, HEARTBEAT_MS, type BootStatus } from './boot-protocol.ts';
+export type { EnclaveServices } from './services.ts';
+export * as envelope from './envelope/index.ts';
+export * as session from './session/index.ts';
+export * as sdk from './sdk/index.ts';

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationAuthority, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
 import { loadImage, type LoadedImage, type NitroMeasurements } from '../enclave/index.ts';
-import type { ConnectionHandler, VsockConnection, VsockListener } from '../enclave/vsock/index.ts';
+import type { ConnectionHandler, VsockConnection, VsockListener } from '../enclave/index.ts';
 import { VsockRegistry } from './vsock/index.ts';
 import { EnclaveProcess, type EnclaveState, type ProcessLimits } from './enclave-process.ts';
 import { ConsoleUnavailableError, EnclaveBootError, EnclaveConflictError, EnclaveNotFoundError, InvalidEnclaveArgumentError } from './errors.ts';

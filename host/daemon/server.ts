@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { Host, type HostOptions } from '../host.ts';
-import type { VsockConnection, VsockListener } from '../../enclave/vsock/index.ts';
+import type { VsockConnection, VsockListener } from '../../enclave/index.ts';
 import { DaemonBadRequestError, DaemonListenerError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, rewriteLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, type RuntimePaths } from './paths.ts';

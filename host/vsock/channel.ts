@@ -1,7 +1,7 @@
 // The host's end of an enclave's channel: the socket the host got from spawn()'s stdio 'pipe' on
 // fd 3 (child.stdio[3]). The enclave opens the other end with openEnclaveChannel().
 import type { Duplex } from 'node:stream';
-import { Channel, VsockError, type ChannelOptions } from '../../enclave/vsock/index.ts';
+import { Channel, VsockError, type ChannelOptions } from '../../enclave/index.ts';
 
 export type HostChannelOptions = Omit<ChannelOptions, 'role'>;
 

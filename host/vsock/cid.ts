@@ -2,7 +2,7 @@
 // linux/vm_sockets.h: VMADDR_CID_HYPERVISOR 0, VMADDR_CID_LOCAL 1, VMADDR_CID_HOST 2,
 // VMADDR_CID_ANY 0xFFFFFFFF; Nitro adds VMADDR_CID_PARENT 3, the parent instance. nitro-cli's
 // run-enclave refuses --enclave-cid 0, 1, 2, 3 and anything ≥ 2^32−1.
-import { VsockError } from '../../enclave/vsock/index.ts';
+import { VsockError } from '../../enclave/index.ts';
 
 export const VMADDR_CID_HYPERVISOR = 0;
 export const VMADDR_CID_LOCAL = 1;

@@ -1,8 +1,8 @@
 // Host-side vsock addressing: which enclave (CID) is behind which channel, connections to
 // (CID, port), and listeners on the parent's ports (CID 3) that every enclave can reach — the way a
 // parent process binding VMADDR_CID_ANY:port accepts vsock connections from all its enclaves.
-import type { Channel, ConnectionHandler, ConnectionOptions, VsockConnection, VsockListener } from '../../enclave/vsock/index.ts';
-import { VsockError, assertPort } from '../../enclave/vsock/index.ts';
+import type { Channel, ConnectionHandler, ConnectionOptions, VsockConnection, VsockListener } from '../../enclave/index.ts';
+import { VsockError, assertPort } from '../../enclave/index.ts';
 import { MAX_ENCLAVE_CID, MIN_ENCLAVE_CID, VMADDR_CID_PARENT, validateEnclaveCid } from './cid.ts';
 
 export interface VsockRegistryOptions {
