@@ -115,18 +115,36 @@ function expectToken(text: string, token: string, what: string): string {
   return `${what}: ${text.length} bytes incl. the token`;
 }
 
-/** Is this descriptor something a process could use to reach the world? */
-function inheritedKind(fd: number): string | undefined {
-  let st: fs.Stats;
+function fstat(fd: number): fs.Stats | undefined {
   try {
-    st = fs.fstatSync(fd);
+    return fs.fstatSync(fd);
   } catch {
     return undefined; // EBADF: not open
   }
-  // Node's own descriptors (epoll, eventfd, timerfd are anonymous inodes with no file type; its
-  // self-pipes are FIFOs) exist in every Node process; /dev/null is char device 1:3.
+}
+
+/**
+ * Inodes of the pipes this process holds both ends of: Node's own self-pipes (libuv's signal and
+ * async wake-ups). A pipe end whose other end is not here came from outside.
+ */
+function ownPipes(): Set<number> {
+  const seen = new Map<number, number>();
+  for (let fd = 0; fd < 256; fd++) {
+    const st = fstat(fd);
+    if (st?.isFIFO()) seen.set(st.ino, (seen.get(st.ino) ?? 0) + 1);
+  }
+  return new Set([...seen].filter(([, n]) => n > 1).map(([ino]) => ino));
+}
+
+/** Is this descriptor something a process could use to reach the world? */
+function inheritedKind(fd: number, own = ownPipes()): string | undefined {
+  const st = fstat(fd);
+  if (!st) return undefined;
+  // Node's own descriptors exist in every Node process: epoll, eventfd and timerfd are anonymous
+  // inodes with no file type, its self-pipes have both ends here. /dev/null is char device 1:3.
   const devNull = st.isCharacterDevice() && st.rdev === ((1 << 8) | 3);
-  if (devNull || st.isFIFO() || (st.mode & fs.constants.S_IFMT) === 0) return undefined;
+  if (devNull || (st.mode & fs.constants.S_IFMT) === 0 || (st.isFIFO() && own.has(st.ino))) return undefined;
+  if (st.isFIFO()) return 'pipe';
   if (st.isSocket()) return 'socket';
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'directory';
@@ -399,7 +417,8 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   },
 
   'inherited descriptors 0–20 (fstat), fd 3 aside': () => {
-    const found = FDS.map((fd) => [fd, inheritedKind(fd)] as const).filter(([, k]) => k !== undefined);
+    const own = ownPipes();
+    const found = FDS.map((fd) => [fd, inheritedKind(fd, own)] as const).filter(([, k]) => k !== undefined);
     if (found.length === 0) throw new Blocked('NO_INHERITED_FD', 'fds 0–20 other than 3 are closed, /dev/null or Node’s own');
     return found.map(([fd, k]) => `fd ${fd}: ${k}`).join(', ');
   },
@@ -451,11 +470,11 @@ export const PROBES: Readonly<Record<string, Probe>> = {
     os.setPriority(t.decoyPid, 19);
     return `reniced ${t.decoyPid}`;
   },
+
   "process.kill(decoy, 'SIGTERM')": (t) => {
     process.kill(t.decoyPid, 'SIGTERM');
     return `sent SIGTERM to ${t.decoyPid}`;
   },
-
 };
 
 function connectFd(fd: number, token: string): Promise<string> {

@@ -183,9 +183,13 @@ async function runInside(t: ProbeTargets): Promise<ProbeOutcome[]> {
   });
 }
 
-/** The same probes in a plain `node` process: normal permissions, an environment, fds 4 and 5. */
+/** The same probes in a plain `node` process: normal permissions, an environment, fds 4–6. */
 async function runOutside(t: ProbeTargets, prefix: readonly string[] = [], permissionModel = false): Promise<ProbeOutcome[]> {
   const secretFd = openSync(t.secretFile, 'r');
+  // fd 6: one end of a pipe (a FIFO opened read-write, so it never blocks), to show pipes are seen.
+  const fifo = join(work, `fifo-${children.length}`);
+  execFileSync('mkfifo', [fifo]);
+  const fifoFd = openSync(fifo, 'r+');
   // Under --permission the process may not even read its own entry file: the probes go in as one
   // bundled string, as in an enclave.
   const entry = permissionModel
@@ -194,10 +198,11 @@ async function runOutside(t: ProbeTargets, prefix: readonly string[] = [], permi
   const argv = [...prefix, process.execPath, ...entry];
   const child = spawn(argv[0]!, argv.slice(1), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PROBE_ENV: 'set' },
-    stdio: ['pipe', 'pipe', 'ignore', 'ignore', secretFd, 'pipe'],
+    stdio: ['pipe', 'pipe', 'ignore', 'ignore', secretFd, 'pipe', fifoFd],
   });
   children.push(child);
   closeSync(secretFd);
+  closeSync(fifoFd);
   child.stdin!.end(TOKEN);
   (child.stdio as unknown as net.Socket[])[5]!.end(TOKEN);
   let out = '';
@@ -352,6 +357,10 @@ describe('escape suite: at least 25 routes, each blocked inside an enclave and w
   it.each(ROUTES.filter((r) => !PERMISSION_LEAVES_OPEN.has(r) && !GIVEN_TO_THIS_RUN.has(r)))('the permission model alone stops %s', (route) => {
     const o = permissionOnly.get(route);
     expect(layerOf(o?.code), JSON.stringify(o)).toBe('permission model');
+  });
+
+  it('outside, the descriptor probe sees each kind it was given (file, socket, pipe), so it can see them', () => {
+    expect(outside.get('inherited descriptors 0–20 (fstat), fd 3 aside')?.evidence).toBe('fd 0: socket, fd 1: socket, fd 4: file, fd 5: socket, fd 6: pipe');
   });
 
   it('side effects: outside, the decoy got SIGTERM and the files were written; inside, neither', () => {
