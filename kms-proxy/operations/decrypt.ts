@@ -17,7 +17,7 @@ export const Decrypt: Operation = {
     const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
     dryRun(input);
     if (recipient) {
-      const sealed = envelopeForRecipient(plaintext, recipient.spki);
+      const sealed = envelopeForRecipient(plaintext, recipient.key);
       plaintext.fill(0);
       return { KeyId: key.arn, CiphertextForRecipient: sealed, EncryptionAlgorithm: alg };
     }

@@ -38,7 +38,7 @@ export const DeriveSharedSecret: Operation = {
     const secret = diffieHellman({ privateKey: mine, publicKey: peer });
     dryRun(input);
     if (recipient) {
-      const sealed = envelopeForRecipient(secret, recipient.spki);
+      const sealed = envelopeForRecipient(secret, recipient.key);
       secret.fill(0);
       return { KeyId: r.key.arn, CiphertextForRecipient: sealed, KeyAgreementAlgorithm: 'ECDH', KeyOrigin: r.key.origin };
     }

@@ -13,7 +13,7 @@ export const GenerateDataKeyPair: Operation = {
     const recipient = attestedRecipient(call);
     const p = await dataKeyPair(call, 'kms:GenerateDataKeyPair', recipient?.context);
     if (recipient) {
-      const sealed = envelopeForRecipient(p.privateDer, recipient.spki);
+      const sealed = envelopeForRecipient(p.privateDer, recipient.key);
       p.privateDer.fill(0);
       return { PrivateKeyCiphertextBlob: p.blob, CiphertextForRecipient: sealed, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
     }

@@ -14,7 +14,7 @@ export const GenerateDataKey: Operation = {
     const recipient = attestedRecipient(call);
     const d = await generateDataKey(call, 'kms:GenerateDataKey', recipient?.context);
     if (recipient) {
-      const sealed = envelopeForRecipient(d.plaintext, recipient.spki);
+      const sealed = envelopeForRecipient(d.plaintext, recipient.key);
       d.plaintext.fill(0);
       return { CiphertextBlob: d.blob, CiphertextForRecipient: sealed, KeyId: d.arn };
     }

@@ -20,7 +20,7 @@ export const GenerateRandom: Operation = {
     if (n === undefined) throw kmsError('ValidationException', 'Please specify either number of bytes or key spec.');
     const random = new Uint8Array(randomBytes(n));
     if (recipient) {
-      const sealed = envelopeForRecipient(random, recipient.spki);
+      const sealed = envelopeForRecipient(random, recipient.key);
       random.fill(0);
       return { CiphertextForRecipient: sealed };
     }
