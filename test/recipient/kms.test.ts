@@ -230,3 +230,45 @@ describe('refused documents: ValidationException with a fixed message, the reaso
     expect(rec.additionalEventData.reason).toMatch(/^ERR_RECIPIENT_NO_DOCUMENT/);
   });
 });
+
+describe('trust anchor configuration', () => {
+  it('default: the sandbox root read from <sandboxDataDir>/pki/root.pem; none there → ValidationException (ERR_RECIPIENT_NO_TRUST_ANCHOR)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const empty = mkdtempSync(join(tmpdir(), 'no-pki-'));
+    const byDir = await startFixture({ recipient: { sandboxDataDir: trusted.dir } });
+    const none = await startFixture({ recipient: { sandboxDataDir: empty } });
+    const withAws = await startFixture({ recipient: { sandboxDataDir: trusted.dir, awsNitroRoot: true, maxAgeMs: 1000 } });
+    try {
+      const d = await doc('A');
+      const ok = await byDir.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(d) }));
+      expect(ok.CiphertextForRecipient).toBeDefined();
+      const e = await failure(() => none.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(d) })));
+      expect(e.name).toBe('ValidationException');
+      await new Promise((r) => setTimeout(r, 40));
+      const last = readFileSync(join(none.dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+      expect(last.additionalEventData.reason).toMatch(/^ERR_RECIPIENT_NO_TRUST_ANCHOR/);
+      // Adding AWS's root keeps the sandbox root; maxAgeMs is honoured (1 s).
+      expect((await withAws.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(await doc('A')) }))).CiphertextForRecipient).toBeDefined();
+      const old = await doc('A');
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await failure(() => withAws.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(old) })))).name).toBe('ValidationException');
+    } finally {
+      await byDir.stop();
+      await none.stop();
+      await withAws.stop();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('a trust anchor that is not a certificate is refused at start-up', async () => {
+    await expect(startFixture({ recipient: { trustAnchors: ['not a certificate'] } })).rejects.toThrow(/not a certificate/);
+  });
+
+  it('kms serve: unreadable --trust-anchor and out-of-range --attestation-max-age are usage errors (exit 2)', async () => {
+    const { main } = await import('../../host/cli/main.ts');
+    const io = { out: () => undefined, err: () => undefined };
+    expect(await main(['kms', 'serve', '--port', '0', '--data-dir', join(f.dir, 'x'), '--trust-anchor', join(f.dir, 'missing.pem')], io)).toBe(2);
+    expect(await main(['kms', 'serve', '--port', '0', '--data-dir', join(f.dir, 'x'), '--attestation-max-age', '0'], io)).toBe(2);
+  });
+});
