@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMS, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, GetPublicKeyCommand, EncryptCommand, GenerateDataKeyCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, KMS, KMSClient } from '@aws-sdk/client-kms';
 import { buildClient, CommitmentPolicy, KmsKeyringNode, getClient } from '@aws-crypto/client-node';
 import type { Duplex } from 'node:stream';
 import { kmsClient, kmsHttpHandler, KmsClientError, KmsServiceError, httpOverStream } from '../../enclave/sdk/index.ts';
@@ -129,6 +129,19 @@ describe('kmsHttpHandler: the unmodified AWS SDK and Encryption SDK inside an en
     expect((await kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))).Plaintext?.length).toBe(16);
     // Operations without Recipient pass through signed as the SDK signed them.
     expect((await kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: secret }))).CiphertextBlob?.length).toBeGreaterThan(0);
+    kms.destroy();
+  });
+
+  it('DeriveSharedSecret: the secret arrives as SharedSecret, equal to the peer-side ECDH', async () => {
+    const { generateKeyPairSync, diffieHellman } = await import('node:crypto');
+    const ecKey = (await f.kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT', Policy: policy(ACCOUNT, allowForPcrs(ACCOUNT, ['kms:DeriveSharedSecret', 'kms:GetPublicKey'], { 'kms:RecipientAttestation:PCR0': hexPcr('A', 0) })) }))).KeyMetadata?.Arn as string;
+    const peer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const kms = sdk(nsmA);
+    const r = await kms.send(new DeriveSharedSecretCommand({ KeyId: ecKey, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer.publicKey.export({ type: 'spki', format: 'der' }) }));
+    const pub = await f.kms.send(new GetPublicKeyCommand({ KeyId: ecKey }));
+    const expected = diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: Buffer.from(pub.PublicKey as Uint8Array), format: 'der', type: 'spki' }) });
+    expect(Buffer.from(r.SharedSecret as Uint8Array).equals(expected)).toBe(true);
+    expect(r.CiphertextForRecipient).toBeUndefined();
     kms.destroy();
   });
 
