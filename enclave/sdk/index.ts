@@ -23,7 +23,8 @@ export {
   type AttestedTransport,
 } from './kms.ts';
 export { kmsHttpHandler, type KmsHttpHandler } from './kms-http-handler.ts';
-export { openEnvelope, CmsError } from './cms.ts';
+// cms.ts (openEnvelope) is not re-exported: it carries @peculiar/asn1-* into every app importing
+// this index; apps that open envelopes themselves import './cms.ts' directly.
 export type { EnclaveServices } from '../services.ts';
 export type { AppImageInfo } from '../bootstrap.ts';
 import type { AppContext as BaseContext } from '../bootstrap.ts';

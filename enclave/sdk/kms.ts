@@ -4,14 +4,15 @@
 // vsock-proxy, which forwards it to the KMS), and the CMS envelope opened inside. Plaintext reaches
 // the app only; the parent relays bytes it cannot read.
 //
-// Light on purpose (bundled into every app that uses it): node:crypto, the NSM protocol entry of
-// attestation/, the CMS reader and @smithy/signature-v4. HTTP/1.1 is written by hand because the
-// enclave has no network permission for node:http, and one request/response per connection with
-// Content-Length or chunked bodies is all the KMS exchange needs.
+// Light on purpose: node:crypto and the NSM protocol entry of attestation/ are static imports; the
+// CMS reader (@peculiar/asn1-*) and @smithy/signature-v4 are loaded on first use with import(), so
+// an app that imports the SDK index only for `nsmClient` does not bundle them (esbuild drops a
+// dynamically imported module whose import() is unreachable; CommonJS packages imported statically
+// cannot be tree-shaken). HTTP/1.1 is written by hand because the enclave has no network
+// permission for node:http, and one request/response per connection with Content-Length or
+// chunked bodies is all the KMS exchange needs.
 import { createHash, createHmac, generateKeyPair, type KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { openEnvelope } from './cms.ts';
 import { nsmClient } from './nsm.ts';
 import type { EnclaveServices } from '../services.ts';
 
@@ -212,8 +213,12 @@ export interface SignedRequestInput {
   readonly path?: string;
 }
 
+let sigv4: Promise<typeof import('@smithy/signature-v4')> | undefined;
+let cms: Promise<typeof import('./cms.ts')> | undefined;
+
 /** SigV4-signs an awsJson1_1 KMS request (service `kms`) for `host`. */
 export async function signKmsRequest(input: SignedRequestInput): Promise<HttpExchange> {
+  const { SignatureV4 } = await (sigv4 ??= import('@smithy/signature-v4'));
   const signer = new SignatureV4({ credentials: input.credentials, region: input.region, service: 'kms', sha256: NodeSha256, applyChecksum: false });
   const headers: Record<string, string> = {
     ...input.headers,
@@ -294,6 +299,7 @@ export function attestedTransport(ctx: Pick<EnclaveServices, 'nsm' | 'vsock'>, o
       return httpOverStream(conn, req, options.timeoutMs);
     },
     async open(envelope) {
+      const { openEnvelope } = await (cms ??= import('./cms.ts'));
       return openEnvelope(envelope, (await keyPair()).privateKey);
     },
   };
