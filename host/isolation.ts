@@ -1,15 +1,17 @@
 // The isolation layers an enclave process runs under, what this machine offers of them, and the
 // exact command that applies them. Each layer is real and reported (describe-enclaves):
 //   - network namespace: `unshare --net` (as root) or `unshare --user --map-root-user --net`
-//     (unprivileged user namespaces): the process sees only a down loopback;
+//     (unprivileged user namespaces): the process sees only a down loopback; with it a PID
+//     namespace, and a mount namespace whose root holds only Node and its libraries;
 //   - Node's permission model: the image's measured flags (`--permission`, no grants);
 //   - empty environment, standard input on /dev/null, no descriptors but the channel (fd 3), and
 //     stdout/stderr opened only in debug mode;
 //   - heap limit from --memory (measured policy) plus an RSS watchdog in the host;
 //   - CPU affinity with `taskset` when the machine has the CPUs asked for.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { launchArgs, type RuntimeDescriptor } from '../enclave/index.ts';
 import { IsolationUnavailableError, InvalidEnclaveArgumentError } from './errors.ts';
 
@@ -19,6 +21,12 @@ export interface MachineIsolation {
   readonly netnsReason: string;
   /** `taskset` path, or null. */
   readonly taskset: string | null;
+  /**
+   * A directory holding only the Node binary (as /node) and the shared libraries it loads, used as
+   * the enclave's root (mount namespace + chroot), or null when it cannot be made or used here.
+   */
+  readonly emptyRoot: string | null;
+  readonly emptyRootReason: string;
   readonly cpus: number;
 }
 
@@ -58,8 +66,63 @@ export function probeIsolation(): MachineIsolation {
       reason = 'the kernel refused new network namespaces (unshare failed)';
     }
   }
-  probed = Object.freeze({ netns, netnsReason: reason, taskset: which('taskset'), cpus: availableParallelism() });
+  const root = netns ? emptyRoot(netns) : { dir: null, reason: 'needs the namespaces above' };
+  probed = Object.freeze({ netns, netnsReason: reason, taskset: which('taskset'), cpus: availableParallelism(), emptyRoot: root.dir, emptyRootReason: root.reason });
   return probed;
+}
+
+/**
+ * Native code inside Node reads files without asking the permission model (OpenSSL the system CA
+ * store, getpwuid(3) /etc/passwd, node:sqlite its databases; test/host/escape.test.ts), so the
+ * enclave also gets a root directory where there is nothing to read: the Node binary (a hard link,
+ * or a copy across file systems), the libraries `ldd` lists and a one-line /etc/passwd of its own;
+ * not even /proc. It is built once per Node binary in a directory only this user can write, and
+ * tried once.
+ */
+function emptyRoot(netns: readonly string[]): { dir: string | null; reason: string } {
+  const ldd = which('ldd');
+  if (!ldd) return { dir: null, reason: 'ldd(1) not found' };
+  try {
+    const uid = process.getuid?.() ?? -1;
+    const base = join(tmpdir(), `nitro-sandbox-roots-${uid}`);
+    mkdirSync(base, { recursive: true, mode: 0o700 });
+    const b = lstatSync(base);
+    // Whoever can write here could plant libraries that enclaves would load.
+    if (!b.isDirectory() || b.uid !== uid || (b.mode & 0o077) !== 0) return { dir: null, reason: `${base} is not a private directory of this user` };
+    const node = statSync(process.execPath);
+    const dir = join(base, `r2-node-${process.version}-${node.dev}-${node.ino}-${node.size}-${Math.trunc(node.mtimeMs)}`);
+    if (!existsSync(join(dir, 'node'))) {
+      const r = spawnSync(ldd, [process.execPath], { encoding: 'utf8', env: {}, timeout: 5000 });
+      if (r.status !== 0) return { dir: null, reason: `ldd failed on ${process.execPath}` };
+      // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" and "/lib64/ld-linux-x86-64.so.2 (0x…)"
+      const libs = [...r.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/g)].map((m) => m[1]!);
+      const tmp = mkdtempSync(join(base, 'building-'));
+      try {
+        try {
+          linkSync(process.execPath, join(tmp, 'node'));
+        } catch {
+          copyFileSync(process.execPath, join(tmp, 'node'));
+        }
+        for (const lib of libs) {
+          mkdirSync(join(tmp, dirname(lib)), { recursive: true });
+          copyFileSync(lib, join(tmp, lib));
+        }
+        // The enclave's own passwd database, as a VM has: os.homedir() and os.userInfo() work (the
+        // AWS SDK asks for a home directory) and say nothing about the host's users.
+        mkdirSync(join(tmp, 'etc'));
+        writeFileSync(join(tmp, 'etc/passwd'), 'root:x:0:0:enclave:/:/sbin/nologin\n');
+        renameSync(tmp, dir);
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        if (!existsSync(join(dir, 'node'))) throw e; // else another process built it meanwhile
+      }
+    }
+    const t = spawnSync(netns[0]!, [...netns.slice(1), '--mount', `--root=${dir}`, '--', '/node', '-e', ''], { env: {}, stdio: 'ignore', timeout: 10_000 });
+    if (t.status !== 0) return { dir: null, reason: 'Node does not start in the empty root here' };
+    return { dir, reason: 'Node binary and its libraries only' };
+  } catch (e) {
+    return { dir: null, reason: `could not build the empty root: ${(e as Error).message}` };
+  }
 }
 
 export interface LaunchRequest {
@@ -77,6 +140,8 @@ export interface IsolationReport {
   readonly NetworkNamespace: boolean;
   /** The enclave is pid 1 of its own PID namespace: it cannot see or signal other processes. */
   readonly PidNamespace: boolean;
+  /** The enclave's root directory holds only Node and its libraries (mount namespace + chroot). */
+  readonly EmptyRoot: boolean;
   readonly PermissionModel: boolean;
   readonly NodeFlags: readonly string[];
   readonly EmptyEnvironment: boolean;
@@ -104,9 +169,18 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   const { layers } = req.runtime.isolation;
   const weakened: string[] = [];
   const prefix: string[] = [];
+  const namespaces: string[] = [];
+  let node = process.execPath;
   if (layers.networkNamespace !== 'off') {
-    if (machine.netns) prefix.push(...machine.netns, '--');
-    else if (req.allowWeakerIsolation) weakened.push(`network namespace: ${machine.netnsReason}`);
+    if (machine.netns) {
+      namespaces.push(...machine.netns);
+      // The empty root rides on the same unshare (it needs the mount namespace it creates).
+      if (machine.emptyRoot) {
+        namespaces.push('--mount', `--root=${machine.emptyRoot}`);
+        node = '/node';
+      }
+      namespaces.push('--');
+    } else if (req.allowWeakerIsolation) weakened.push(`network namespace: ${machine.netnsReason}`);
     else {
       throw new IsolationUnavailableError(
         `the image demands a network namespace and this machine cannot make one (${machine.netnsReason}); pass --allow-weaker-isolation to run without it`,
@@ -118,6 +192,7 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
     const missing = req.cpuIds.filter((c) => c >= machine.cpus);
     if (missing.length) throw new InvalidEnclaveArgumentError(`CPU ids ${missing.join(', ')} do not exist on this machine (${machine.cpus} CPUs)`);
     if (machine.taskset) {
+      // taskset runs first (it is not in the empty root); unshare and Node inherit the affinity.
       prefix.push(machine.taskset, '--cpu-list', req.cpuIds.join(','));
       affinity = [...req.cpuIds];
     } else if (req.allowWeakerIsolation) weakened.push('CPU affinity: taskset(1) not found');
@@ -131,8 +206,9 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeArgs.join(' '))?.[1] ?? 0);
   // The bootstrap reads this marker to know it runs in debug mode (the host also zeroes PCR0–2).
   const tail = ['--input-type=module', '--eval', req.bootstrap, ...(req.debug ? ['--', '--nitro-sandbox-debug'] : [])];
-  const args = [...prefix.slice(1), process.execPath, ...nodeArgs, ...tail];
-  const command = prefix[0] ?? process.execPath;
+  prefix.push(...namespaces);
+  const args = [...prefix.slice(1), node, ...nodeArgs, ...tail];
+  const command = prefix[0] ?? node;
   return {
     command,
     args: prefix.length ? args : [...nodeArgs, ...tail],
@@ -140,6 +216,7 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
     report: {
       NetworkNamespace: prefix.includes('--net'),
       PidNamespace: prefix.includes('--pid'),
+      EmptyRoot: node === '/node',
       PermissionModel: req.runtime.isolation.nodeFlags.includes('--permission'),
       NodeFlags: nodeArgs,
       EmptyEnvironment: Object.keys(req.runtime.isolation.environment).length === 0,
