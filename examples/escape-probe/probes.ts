@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
+import { pathToFileURL } from 'node:url';
 
 /** Where the outside world is, as the test sets it up (the enclave learns it over the channel). */
 export interface ProbeTargets {
@@ -47,6 +48,8 @@ export interface ProbeTargets {
   readonly parentPid: number;
   /** A throwaway process the probes try to signal. */
   readonly decoyPid: number;
+  /** The host's passwd entry for its user, as os.userInfo() shows it: `name home H shell S`. */
+  readonly hostUser: string;
 }
 
 export interface ProbeOutcome {
@@ -312,8 +315,21 @@ export const PROBES: Readonly<Record<string, Probe>> = {
 
   // ---- loading code from disk ----------------------------------------------------------------
   "import('file://…') of a module on disk": async (t) => {
-    const m = (await import(`file://${t.secretMjs}`)) as { default: string };
+    const m = (await import(pathToFileURL(t.secretMjs).href)) as { default: string };
     return expectToken(m.default, t.token, 'module');
+  },
+
+  // The resolver looks for the file before the permission check: a different error for a file
+  // that exists tells the enclave what is on the host's disk, without reading it.
+  "import() errors as a file-existence oracle": async (t) => {
+    const codeFor = (path: string): Promise<string> =>
+      import(`${pathToFileURL(path).href}?oracle`).then(
+        () => 'loaded',
+        (e: unknown) => codeOf(e),
+      );
+    const [present, missing] = await Promise.all([codeFor(t.secretMjs), codeFor(`${t.secretMjs}.missing`)]);
+    if (present === missing) throw new Blocked('NO_ORACLE', `a present and a missing file both give ${present}`);
+    return `present file: ${present}, missing file: ${missing}`;
   },
 
   'module.createRequire() + require() of a file': (t) => expectToken(String(createRequire('/')(t.secretCjs)), t.token, 'module'),
@@ -404,9 +420,11 @@ export const PROBES: Readonly<Record<string, Probe>> = {
   },
 
   // getpwuid(3) reads the passwd database itself, outside Node's file-system checks.
-  "os.userInfo() (the host's passwd entry)": () => {
+  "os.userInfo() (the host's passwd entry)": (t) => {
     const u = os.userInfo();
-    return `${u.username} home ${u.homedir} shell ${u.shell ?? '-'}`;
+    const entry = `${u.username} home ${u.homedir} shell ${u.shell ?? '-'}`;
+    if (entry !== t.hostUser) throw new Blocked('NOT_HOST_PASSWD', `got ${entry}, not the host's entry`);
+    return entry;
   },
 
   // ---- environment and descriptors -------------------------------------------------------------

@@ -141,6 +141,7 @@ describe('run-enclave and describe-enclaves', () => {
     expect(d.Isolation).toMatchObject({
       NetworkNamespace: ns !== null,
       PidNamespace: ns?.includes('--pid') === true,
+      EmptyRoot: probeIsolation().emptyRoot !== null,
       PermissionModel: true,
       EmptyEnvironment: true,
       StdinClosed: true,
