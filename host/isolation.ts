@@ -119,7 +119,7 @@ function emptyRoot(netns: readonly string[]): { dir: string | null; reason: stri
     }
     const t = spawnSync(netns[0]!, [...netns.slice(1), '--mount', `--root=${dir}`, '--', '/node', '-e', ''], { env: {}, stdio: 'ignore', timeout: 10_000 });
     if (t.status !== 0) return { dir: null, reason: 'Node does not start in the empty root here' };
-    return { dir, reason: 'Node binary and its libraries only' };
+    return { dir, reason: 'Node, its libraries and a one-line /etc/passwd only' };
   } catch (e) {
     return { dir: null, reason: `could not build the empty root: ${(e as Error).message}` };
   }
