@@ -14,5 +14,5 @@ export type { Service, Caller, ContextValues, Resolved } from './service.ts';
 export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './model.ts';
 export { applySeed, type SeedKey } from './seed.ts';
 export { RecipientVerifier, DEFAULT_MAX_AGE_MS, INVALID_DOCUMENT_MESSAGE, recipientContext, recipientAudit, type RecipientOptions, type AttestedRecipient } from './recipient/verify.ts';
-export { envelopeForRecipient, recipientKey, RecipientKeyError } from './recipient/cms.ts';
+export { envelopeForRecipient, prepareRecipient, recipientKey, RecipientKeyError, type PreparedRecipient } from './recipient/cms.ts';
 export { explain, explainInDataDir, formatExplanation, type ExplainRequest, type Explanation, type AttestationVerdict, type ExplainStoreOptions } from './explain.ts';

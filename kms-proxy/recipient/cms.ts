@@ -40,6 +40,18 @@ function keyIdentifier(key: KeyObject): Buffer {
   return createHash('sha1').update(key.export({ type: 'pkcs1', format: 'der' })).digest();
 }
 
+/** A recipient key checked once and ready to envelope to: the key and its subjectKeyIdentifier. */
+export interface PreparedRecipient {
+  readonly key: KeyObject;
+  readonly keyIdentifier: Uint8Array;
+}
+
+/** Checks an RSA SubjectPublicKeyInfo (`recipientKey`) and computes its key identifier. */
+export function prepareRecipient(spki: Uint8Array): PreparedRecipient {
+  const key = recipientKey(spki);
+  return Object.freeze({ key, keyIdentifier: keyIdentifier(key) });
+}
+
 const OAEP_SHA256 = new AlgorithmIdentifier({
   algorithm: id_RSAES_OAEP,
   parameters: AsnConvert.serialize(
@@ -84,11 +96,13 @@ export interface EnvelopeRandom {
 }
 
 /**
- * Encrypts `plaintext` to the RSA key in `recipient` (SubjectPublicKeyInfo DER, or a key already
- * checked with `recipientKey`); returns the DER ContentInfo.
+ * Encrypts `plaintext` to the RSA key in `recipient` (SubjectPublicKeyInfo DER, a key already
+ * checked with `recipientKey`, or a `prepareRecipient` result); returns the DER ContentInfo.
  */
-export function envelopeForRecipient(plaintext: Uint8Array, recipient: Uint8Array | KeyObject, random: EnvelopeRandom = {}): Uint8Array {
-  const key = recipient instanceof Uint8Array ? recipientKey(recipient) : recipient;
+export function envelopeForRecipient(plaintext: Uint8Array, recipient: Uint8Array | KeyObject | PreparedRecipient, random: EnvelopeRandom = {}): Uint8Array {
+  const prepared = recipient instanceof Uint8Array ? prepareRecipient(recipient) : 'keyIdentifier' in recipient ? recipient : undefined;
+  const key = prepared ? prepared.key : (recipient as KeyObject);
+  const ski = prepared ? prepared.keyIdentifier : keyIdentifier(key);
   const cek = random.cek ? Buffer.from(random.cek) : randomBytes(32);
   const iv = random.iv ? Buffer.from(random.iv) : randomBytes(16);
   const cipher = createCipheriv('aes-256-cbc', cek, iv); // PKCS#7 padding is OpenSSL's default
@@ -97,7 +111,7 @@ export function envelopeForRecipient(plaintext: Uint8Array, recipient: Uint8Arra
   const wrapped = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
   cek.fill(0);
   // KeyTransRecipientInfo: version 2, rid [0] IMPLICIT SubjectKeyIdentifier, OAEP, encryptedKey.
-  const ktri = tlv(0x30, VERSION_2, tlv(0x80, keyIdentifier(key)), OAEP_SHA256_DER, tlv(0x04, wrapped));
+  const ktri = tlv(0x30, VERSION_2, tlv(0x80, ski), OAEP_SHA256_DER, tlv(0x04, wrapped));
   // EncryptedContentInfo: id-data, AES-256-CBC with the IV as parameters, [0] IMPLICIT content.
   const eci = tlv(0x30, OID_DATA, tlv(0x30, OID_AES256_CBC, tlv(0x04, iv)), tlv(0x80, encrypted));
   // EnvelopedData (version 2, RecipientInfos SET OF one), inside ContentInfo [0] EXPLICIT.

@@ -5,7 +5,7 @@
 // `kms:RecipientAttestation:*` condition keys and the CloudTrail `additionalEventData.recipient`.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import {
   AttestationError,
   ChainCache,
@@ -17,7 +17,7 @@ import {
   type TrustAnchor,
 } from '../../attestation/index.ts';
 import { kmsError } from '../errors.ts';
-import { recipientKey, RecipientKeyError } from './cms.ts';
+import { prepareRecipient, RecipientKeyError, type PreparedRecipient } from './cms.ts';
 
 /** How old a document may be by default: AWS accepts documents for five minutes. */
 export const DEFAULT_MAX_AGE_MS = 5 * 60_000;
@@ -37,7 +37,7 @@ export interface RecipientOptions {
 export interface AttestedRecipient {
   /** The document's `public_key` (RSA SubjectPublicKeyInfo, DER). */
   readonly spki: Uint8Array;
-  readonly key: KeyObject;
+  readonly key: PreparedRecipient;
   readonly document: AttestationDocument;
   /** `kms:RecipientAttestation:ImageSha384` and `…:PCR<n>` (lower-case hex). */
   readonly context: Readonly<Record<string, string>>;
@@ -82,6 +82,11 @@ export const INVALID_DOCUMENT_MESSAGE = 'The attestation document in the Recipie
 export class RecipientVerifier {
   readonly maxAgeMs: number;
   readonly cache = new ChainCache();
+  /**
+   * Recipient keys already parsed and checked, by SPKI: an enclave makes one key pair and sends it
+   * in every document (the Nitro Enclaves SDKs do), so each distinct key is parsed once. LRU.
+   */
+  readonly #keys = new Map<string, PreparedRecipient>();
   readonly #options: RecipientOptions;
   readonly #clock: () => number;
   #anchors: readonly TrustAnchor[] | undefined;
@@ -135,13 +140,24 @@ export class RecipientVerifier {
       throw e;
     }
     if (doc.publicKey === null) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, 'ERR_RECIPIENT_KEY: the document carries no public_key');
-    let key: KeyObject;
-    try {
-      key = recipientKey(doc.publicKey);
-    } catch (e) {
-      if (e instanceof RecipientKeyError) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, `${e.code}: ${e.message}`);
-      throw e;
+    return { spki: doc.publicKey, key: this.#prepared(doc.publicKey), document: doc, context: recipientContext(doc), audit: recipientAudit(doc) };
+  }
+
+  #prepared(spki: Uint8Array): PreparedRecipient {
+    const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('base64');
+    let p = this.#keys.get(id);
+    if (p) {
+      this.#keys.delete(id);
+    } else {
+      try {
+        p = prepareRecipient(spki);
+      } catch (e) {
+        if (e instanceof RecipientKeyError) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, `${e.code}: ${e.message}`);
+        throw e;
+      }
+      if (this.#keys.size >= 1024) this.#keys.delete(this.#keys.keys().next().value as string);
     }
-    return { spki: doc.publicKey, key, document: doc, context: recipientContext(doc), audit: recipientAudit(doc) };
+    this.#keys.set(id, p);
+    return p;
   }
 }

@@ -231,6 +231,19 @@ describe('refused documents: ValidationException with a fixed message, the reaso
   });
 });
 
+describe('recipient keys', () => {
+  it('each document\'s own key gets the envelope, also when keys alternate (parsed keys are cached by SPKI)', async () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 3072 });
+    const otherSpki = new Uint8Array(other.publicKey.export({ type: 'spki', format: 'der' }));
+    for (const [pub, priv] of [[rsa.spki, rsa.privateKey], [otherSpki, other.privateKey], [rsa.spki, rsa.privateKey]] as const) {
+      const r = await kms.send(new GenerateRandomCommand({ NumberOfBytes: 32, Recipient: recipient(await doc('A', { publicKey: pub })) }));
+      const env = r.CiphertextForRecipient as Uint8Array;
+      expect(openEnvelope(env, priv).length).toBe(32);
+      expect(() => openEnvelope(env, priv === rsa.privateKey ? other.privateKey : rsa.privateKey)).toThrow(expect.objectContaining({ code: 'ERR_CMS_INVALID' }));
+    }
+  });
+});
+
 describe('trust anchor configuration', () => {
   it('default: the sandbox root read from <sandboxDataDir>/pki/root.pem; none there → ValidationException (ERR_RECIPIENT_NO_TRUST_ANCHOR)', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
