@@ -120,9 +120,9 @@ export class RecipientVerifier {
   anchors(): readonly TrustAnchor[] {
     if (this.#anchors) return this.#anchors;
     const file = join(this.#options.sandboxDataDir ?? defaultDataDir(), 'pki', 'root.pem');
-    const list: TrustAnchor[] = existsSync(file) ? [readFileSync(file, 'utf8')] : [];
-    if (list.length === 0 && !this.#options.awsNitroRoot) return [];
-    this.#anchors = this.#withAws(list);
+    // Until the sandbox root exists (no host has started yet), look again on the next request.
+    if (!existsSync(file)) return this.#withAws([]);
+    this.#anchors = this.#withAws([readFileSync(file, 'utf8')]);
     return this.#anchors;
   }
 

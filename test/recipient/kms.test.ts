@@ -261,6 +261,11 @@ describe('trust anchor configuration', () => {
       await new Promise((r) => setTimeout(r, 40));
       const last = readFileSync(join(none.dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
       expect(last.additionalEventData.reason).toMatch(/^ERR_RECIPIENT_NO_TRUST_ANCHOR/);
+      // A host started later creates the sandbox root there: the running KMS picks it up.
+      const { AttestationAuthority } = await import('../../attestation/index.ts');
+      const late = await AttestationAuthority.open({ dataDir: empty });
+      const lateDoc = await (await late.createDevice({ moduleId: 'i-0123456789abcdef0-enc0late000000000', measurements: new Map([[0, new Uint8Array(48)]]) })).attestation({ publicKey: rsa.spki });
+      expect((await none.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(lateDoc) }))).CiphertextForRecipient).toBeDefined();
       // Adding AWS's root keeps the sandbox root; maxAgeMs is honoured (1 s).
       expect((await withAws.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(await doc('A')) }))).CiphertextForRecipient).toBeDefined();
       const old = await doc('A');
