@@ -48,7 +48,7 @@ function deepFreeze<T>(x: T): T {
 
 /** The default isolation: permission model with no grants, empty env, namespaces when possible. */
 export const DEFAULT_ISOLATION: IsolationPolicy = deepFreeze({
-  nodeFlags: ['--permission'],
+  nodeFlags: ['--permission', '--no-experimental-sqlite'],
   heapPercentOfMemory: 75,
   environment: {},
   layers: { networkNamespace: 'preferred', cpuAffinity: 'preferred' },

@@ -201,8 +201,10 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   // node:sqlite opens database files without consulting the permission model (Node 26.10: an app
   // under --permission with no grants creates and writes files anywhere it likes; see
   // test/host/escape.test.ts), so the host always removes it. A flag that only takes an API away
-  // cannot weaken what PCR1 attests; it belongs in DEFAULT_ISOLATION too, where it would be measured.
-  const nodeArgs = [...launchArgs(req.runtime, req.memoryMiB), ...HOST_HARDENING_FLAGS];
+  // cannot weaken what PCR1 attests. DEFAULT_ISOLATION carries it too, so it is measured; the host
+  // adds it only to images built with an isolation policy that lacks it.
+  const measured = launchArgs(req.runtime, req.memoryMiB);
+  const nodeArgs = [...measured, ...HOST_HARDENING_FLAGS.filter((f) => !measured.includes(f))];
   const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeArgs.join(' '))?.[1] ?? 0);
   // The bootstrap reads this marker to know it runs in debug mode (the host also zeroes PCR0–2).
   const tail = ['--input-type=module', '--eval', req.bootstrap, ...(req.debug ? ['--', '--nitro-sandbox-debug'] : [])];
