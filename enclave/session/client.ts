@@ -14,6 +14,8 @@ export interface SessionOptions extends Omit<VerifyOptions, 'expectedNonce'> {
 
 export class AttestedSession {
   readonly document: AttestationDocument;
+  /** The enclave's document as received (COSE_Sign1 bytes), e.g. for `kms explain` or an audit trail. */
+  readonly documentBytes: Uint8Array;
   readonly #stream: Duplex;
   readonly #send: RecordCipher;
   readonly #recv: RecordCipher;
@@ -21,9 +23,10 @@ export class AttestedSession {
   readonly #waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
   #failure: Error | undefined;
 
-  private constructor(stream: Duplex, document: AttestationDocument, send: RecordCipher, recv: RecordCipher, reader: RecordReader) {
+  private constructor(stream: Duplex, document: AttestationDocument, bytes: Uint8Array, send: RecordCipher, recv: RecordCipher, reader: RecordReader) {
     this.#stream = stream;
     this.document = document;
+    this.documentBytes = bytes;
     this.#send = send;
     this.#recv = recv;
     this.#reader = reader;
@@ -84,6 +87,7 @@ export class AttestedSession {
     const session = new AttestedSession(
       stream,
       doc,
+      new Uint8Array(document),
       new RecordCipher(keys.clientToEnclave, keys.sessionId, DIR.CLIENT_TO_ENCLAVE),
       new RecordCipher(keys.enclaveToClient, keys.sessionId, DIR.ENCLAVE_TO_CLIENT),
       reader,

@@ -1,106 +1,189 @@
-// `nitro-sandbox demo` (what `npm start` runs): the attestation story as far as it is built today —
-// a sandbox PKI, an NSM device with measured PCRs, a document bound to a nonce, its verification,
-// and the refusals a verifier owes its users. Runs in a temporary data directory it removes.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// `nitro-sandbox demo` (what `npm start` runs): the whole story on embedded defaults, step by step —
+// a KMS, an enclave image and its PCRs, a key whose policy pins them, the enclave running isolated,
+// a sensitive record processed through an attested session, the enclave obtaining a data key the
+// host never sees, and the denials: a one-character-modified enclave and a debug-mode enclave,
+// each with `kms explain`. Everything lives in a temporary directory removed at the end.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import {
-  AttestationAuthority,
-  AttestationError,
-  ChainCache,
-  awsNitroRoot,
-  measure,
-  toHex,
-  verifyAttestation,
-  type VerifyOptions,
-} from '../../../attestation/index.ts';
+import { CreateKeyCommand, GenerateDataKeyWithoutPlaintextCommand, KMSClient } from '@aws-sdk/client-kms';
+import { toHex } from '../../../attestation/index.ts';
+import { buildImage, session, type VsockConnection } from '../../../enclave/index.ts';
+import { explain, formatExplanation, startKmsServer, type KmsServer } from '../../../kms-proxy/index.ts';
+import { Host, startVsockProxy, type VsockProxy } from '../../index.ts';
 import { stringOpt, type Command } from '../command.ts';
-import { randomEnclaveId } from './attest.ts';
 
-function outcome(bytes: Uint8Array, options: VerifyOptions): string {
-  try {
-    verifyAttestation(bytes, options);
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof AttestationError) return `refused: ${e.code}`;
-    throw e;
-  }
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const ACCOUNT = '111122223333';
+const KMS_VSOCK_PORT = 8000;
+const REGION = 'us-east-1';
+
+function readAll(conn: VsockConnection): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    conn.on('data', (c: Buffer) => chunks.push(c));
+    conn.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    conn.on('error', reject);
+    conn.end();
+  });
+}
+
+function exchange(conn: VsockConnection, data: unknown): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    conn.on('data', (c: Buffer) => chunks.push(c));
+    conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>));
+    conn.on('error', reject);
+    conn.end(JSON.stringify(data));
+  });
+}
+
+/** The key policy: admin rights for the account, Decrypt only for the attested image, and the
+ * `Null` deny that stops the broad statement from letting a caller without a document through. */
+function policy(pcrs: { pcr0: string; pcr1: string; pcr2: string }): string {
+  const principal = { AWS: `arn:aws:iam::${ACCOUNT}:root` };
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'KeyAdministration', Effect: 'Allow', Principal: principal, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:Put*', 'kms:Create*', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:Encrypt'], Resource: '*' },
+      {
+        Sid: 'DecryptOnlyInTheAttestedEnclave',
+        Effect: 'Allow',
+        Principal: principal,
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: {
+          StringEqualsIgnoreCase: {
+            'kms:RecipientAttestation:ImageSha384': pcrs.pcr0,
+            'kms:RecipientAttestation:PCR1': pcrs.pcr1,
+            'kms:RecipientAttestation:PCR2': pcrs.pcr2,
+          },
+        },
+      },
+      { Sid: 'DenyWithoutAttestation', Effect: 'Deny', Principal: principal, Action: 'kms:Decrypt', Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } },
+    ],
+  });
 }
 
 export const demo: Command = {
   name: 'demo',
   summary: 'run the end-to-end demo (what npm start runs)',
-  help: `Usage: nitro-sandbox demo [--data-dir DIR]
+  help: `Usage: nitro-sandbox demo
 
-Runs the demo step by step: creates a sandbox PKI, boots a mock Nitro Security Module with measured
-PCRs, asks it for a document bound to a fresh nonce, verifies it against the sandbox root, and shows
-the refusals: wrong PCR, wrong nonce, a tampered byte, a debug-mode enclave, the wrong root, and a
-real AWS document checked at its own time and now. Uses a temporary directory unless --data-dir is
-given, and removes it at the end.
+Runs the whole story step by step, on embedded defaults, in a temporary directory it removes:
+starts the KMS, builds an enclave image and prints its PCRs, creates a key whose policy pins them,
+runs the enclave isolated, processes a sensitive record through an attested session, shows the
+enclave obtaining a data key the host never sees, then shows a one-character-modified enclave and
+a debug-mode enclave being denied, with 'kms explain' output for each.
 `,
   options: { 'data-dir': { type: 'string' } },
   async run(args, io) {
-    const given = stringOpt(args, 'data-dir');
-    const dataDir = given ?? mkdtempSync(join(tmpdir(), 'nitro-sandbox-demo-'));
-    const step = (n: number, text: string): void => io.out(`\n[${n}] ${text}\n`);
+    const started = performance.now();
+    const work = stringOpt(args, 'data-dir') ?? mkdtempSync(join(tmpdir(), 'nitro-sandbox-demo-'));
+    const removeWork = stringOpt(args, 'data-dir') === undefined;
+    let n = 0;
+    const step = (text: string): void => io.out(`\n[${++n}] ${text}\n`);
+    const say = (text: string): void => io.out(`    ${text}\n`);
+    let host: Host | undefined;
+    let kms: KmsServer | undefined;
+    let proxy: VsockProxy | undefined;
+    let sdk: KMSClient | undefined;
     try {
-      step(1, `Sandbox PKI in ${dataDir} (root, regional, zonal, instance CAs, as AWS has)`);
-      const authority = await AttestationAuthority.open({ dataDir });
-      io.out(`    root: ${authority.pki.rootPem().split('\n')[1]?.slice(0, 40)}…\n`);
+      step('Start the KMS: the AWS KMS API with SigV4, key policies and an audit log, trusting the sandbox attestation root');
+      host = await Host.start({ dataDir: join(work, 'host') });
+      kms = await startKmsServer({ port: 0, dataDir: join(work, 'kms'), account: ACCOUNT, region: REGION, recipient: { trustAnchors: [host.authority.rootCertificate] } });
+      const credentials = { accessKeyId: kms.credential.accessKeyId, secretAccessKey: kms.credential.secretAccessKey };
+      sdk = new KMSClient({ endpoint: kms.endpoint, region: REGION, credentials, maxAttempts: 1 });
+      say(`endpoint ${kms.endpoint} (the unmodified @aws-sdk/client-kms talks to it)`);
 
-      step(2, 'Measure an "image" and boot an NSM device with PCR0–2 locked');
-      const app = new TextEncoder().encode('export default async function main() { /* the measured app */ }');
-      const runtime = new TextEncoder().encode(`node ${process.version} --permission`);
-      const pcrs = new Map([
-        [0, measure(runtime, app)],
-        [1, measure(runtime)],
-        [2, measure(app)],
-      ]);
-      for (const [i, v] of pcrs) io.out(`    PCR${i} ${toHex(v)}\n`);
-      const moduleId = randomEnclaveId();
-      const device = await authority.createDevice({ moduleId, measurements: pcrs });
-      io.out(`    enclave ${moduleId}\n`);
+      step('Build the enclave image (examples/demo) and measure it');
+      const a = await buildImage({ entry: join(ROOT, 'examples/demo/main.ts'), name: 'demo' });
+      const pcrs = { pcr0: toHex(a.measurements.pcr0), pcr1: toHex(a.measurements.pcr1), pcr2: toHex(a.measurements.pcr2) };
+      say(`${a.image.length} bytes`);
+      say(`PCR0 ${pcrs.pcr0}  (whole image)`);
+      say(`PCR1 ${pcrs.pcr1}  (Node + isolation flags + bootstrap)`);
+      say(`PCR2 ${pcrs.pcr2}  (the app)`);
 
-      step(3, 'A client sends a fresh nonce; the enclave returns a document bound to it');
-      const nonce = new Uint8Array(randomBytes(32));
-      const doc = await device.attestation({ nonce });
-      io.out(`    ${doc.length} bytes, begins ${toHex(doc.slice(0, 8))} (untagged COSE_Sign1, ES384)\n`);
+      step('Create a KMS key whose policy releases it only to an enclave with these PCRs');
+      const key = await sdk.send(new CreateKeyCommand({ Policy: policy(pcrs), Description: 'demo: released only to the attested enclave' }));
+      const keyArn = key.KeyMetadata?.Arn ?? '';
+      const dataKey = await sdk.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: keyArn, KeySpec: 'AES_256' }));
+      const blob = Buffer.from(dataKey.CiphertextBlob ?? new Uint8Array()).toString('base64');
+      say(`key ${keyArn}`);
+      say('policy: Decrypt only if kms:RecipientAttestation:ImageSha384/PCR1/PCR2 match; Deny if no attestation');
+      say(`a data key was generated for the enclave; the host holds only its ciphertext (${dataKey.CiphertextBlob?.length ?? 0} bytes)`);
 
-      step(4, 'The client verifies chain, signature, PCRs and nonce');
-      const cache = new ChainCache();
-      const base: VerifyOptions = { trustAnchors: [authority.rootCertificate], expectedPcrs: pcrs, expectedNonce: nonce, maxAgeMs: 300_000, chainCache: cache };
-      io.out(`    expected PCRs + nonce: ${outcome(doc, base)}\n`);
-
-      step(5, 'What a verifier must refuse');
-      const wrongPcr = new Map(pcrs).set(2, measure(new TextEncoder().encode('another app')));
-      io.out(`    PCR2 of another app:        ${outcome(doc, { ...base, expectedPcrs: wrongPcr })}\n`);
-      io.out(`    another nonce:              ${outcome(doc, { ...base, expectedNonce: new Uint8Array(32) })}\n`);
-      const tampered = new Uint8Array(doc);
-      tampered[doc.length - 1]! ^= 1;
-      io.out(`    signature byte flipped:     ${outcome(tampered, base)}\n`);
-      const debugDevice = await authority.createDevice({ moduleId: randomEnclaveId(), measurements: pcrs, debug: true });
-      const debugDoc = await debugDevice.attestation({ nonce });
-      io.out(`    debug-mode enclave:         ${outcome(debugDoc, { ...base, expectedPcrs: new Map() })}\n`);
-      io.out(`    AWS root instead of ours:   ${outcome(doc, { ...base, trustAnchors: [awsNitroRoot()] })}\n`);
-
-      step(6, 'A real AWS Nitro document (eu-central-1, signed EIF), verified against AWS Nitro Root-G1');
-      const vectors = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared', 'vectors', 'nitro', 'signed-eif-2025-04-01.b64');
-      let aws: Uint8Array | undefined;
-      try {
-        aws = new Uint8Array(Buffer.from(readFileSync(vectors, 'utf8'), 'base64'));
-      } catch {
-        io.out('    (vector not found beside the repository; skipped)\n');
+      step('Run the enclave in an isolated process, and a vsock-proxy from its parent port to the KMS');
+      const kmsUrl = new URL(kms.endpoint);
+      const remote = { address: kmsUrl.hostname, port: Number(kmsUrl.port) };
+      proxy = await startVsockProxy({ host, localPort: KMS_VSOCK_PORT, remote, allowlist: [remote] });
+      const runA = await host.runEnclave(a.image, { memoryMiB: 256, cpuCount: 1 });
+      say(JSON.stringify(runA));
+      const iso = host.describeEnclaves().find((e) => e.EnclaveID === runA.EnclaveID)?.Isolation;
+      if (iso) {
+        const layers = Object.entries(iso).filter(([, v]) => v === true).map(([k]) => k);
+        say(`isolation: ${layers.join(', ')}; node ${iso.NodeFlags.join(' ')}; heap ${iso.HeapLimitMiB} MiB, RSS limit ${iso.RssLimitMiB} MiB`);
       }
-      if (aws) {
-        io.out(`    at 2025-04-01T14:00:00Z:    ${outcome(aws, { trustAnchors: [awsNitroRoot()], at: Date.parse('2025-04-01T14:00:00Z') })}\n`);
-        io.out(`    now (leaf lived 3 hours):   ${outcome(aws, { trustAnchors: [awsNitroRoot()] })}\n`);
-      }
-      io.out('\nDone.\n');
+      say(`vsock-proxy: parent port ${KMS_VSOCK_PORT} → ${remote.address}:${remote.port} (allowlisted)`);
+
+      step('A client opens an attested session: it checks the PCRs before sending a sensitive record');
+      const trust = { trustAnchors: [host.authority.rootCertificate], maxAgeMs: 60_000 };
+      const s = await session.AttestedSession.open(await host.connect(runA.EnclaveCID, 5007), {
+        ...trust,
+        expectedPcrs: { 0: a.measurements.pcr0, 1: a.measurements.pcr1, 2: a.measurements.pcr2 },
+      });
+      say(`verified ${s.document.moduleId}: chain to the sandbox root, PCR0–2, fresh nonce, session key bound`);
+      const record = 'Customer alice@example.com paid with card 4111 1111 1111 1111.';
+      say(`sent (encrypted to the enclave): ${record}`);
+      const result = JSON.parse((await s.request(new TextEncoder().encode(record))).toString('utf8')) as { text: string; emails: number; numbers: number };
+      say(`result: ${result.text}  (${result.emails} e-mail, ${result.numbers} card number redacted)`);
+      say('the host relayed only ciphertext');
+      s.close();
+
+      step('The enclave obtains the data key from the KMS with its attestation document');
+      const askA = await exchange(await host.connect(runA.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      if (askA.ok !== true) throw new Error(`enclave A was refused: ${String(askA.name)}: ${String(askA.message)}`);
+      say(`released: the KMS answered CiphertextForRecipient, opened inside the enclave; key SHA-256 ${String(askA.sha256).slice(0, 16)}… (the host sees only this digest)`);
+
+      step('A one-character change to the app (enclave B): new PCR0 and PCR2, so the KMS refuses');
+      const dir = mkdtempSync(join(work, 'b-'));
+      const src = readFileSync(join(ROOT, 'examples/demo/main.ts'), 'utf8')
+        .replace("'../../enclave/sdk/index.ts'", JSON.stringify(join(ROOT, 'enclave/sdk/index.ts')))
+        .replace("'../../enclave/session/server.ts'", JSON.stringify(join(ROOT, 'enclave/session/server.ts')))
+        .replace("'../sensitive-payload/main.ts'", JSON.stringify(join(ROOT, 'examples/sensitive-payload/main.ts')))
+        .replace("'demo-A'", "'demo-B'");
+      writeFileSync(join(dir, 'main.ts'), src);
+      const b = await buildImage({ entry: join(dir, 'main.ts'), name: 'demo' });
+      say(`PCR0 ${toHex(b.measurements.pcr0)}`);
+      const runB = await host.runEnclave(b.image, { memoryMiB: 256, cpuCount: 1, name: 'demo-b' });
+      const askB = await exchange(await host.connect(runB.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      say(`denied: ${String(askB.name)}`);
+      const docB = await readAll(await host.connect(runB.EnclaveCID, 5011));
+      const whyB = await explain(kms.service, { keyId: keyArn, action: 'kms:Decrypt', attestation: docB });
+      say('kms explain --action kms:Decrypt --attestation <the document B presents>:');
+      for (const line of formatExplanation(whyB).split('\n')) say(`  ${line}`);
+
+      step('Enclave A in debug mode: its documents carry all-zero PCR0–2, so the KMS refuses it too');
+      const runDebug = await host.runEnclave(a.image, { memoryMiB: 256, cpuCount: 1, debugMode: true, name: 'demo-debug' });
+      const askDebug = await exchange(await host.connect(runDebug.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      say(`denied: ${String(askDebug.name)}`);
+      const docD = await readAll(await host.connect(runDebug.EnclaveCID, 5011));
+      const whyD = await explain(kms.service, { keyId: keyArn, action: 'kms:Decrypt', attestation: docD });
+      const decision = formatExplanation(whyD).split('\n').filter((l) => /^(decision|outcome)|ImageSha384|PCR[12]/.test(l.trim()));
+      for (const line of decision) say(`  ${line.trim()}`);
+
+      step('Clean up');
+      await host.stop();
+      host = undefined;
+      say(`all enclaves terminated; done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       return 0;
     } finally {
-      if (given === undefined) rmSync(dataDir, { recursive: true, force: true });
+      sdk?.destroy();
+      await proxy?.close();
+      await host?.stop();
+      await kms?.close();
+      if (removeWork) rmSync(work, { recursive: true, force: true });
     }
   },
 };

@@ -1,0 +1,53 @@
+// The demo enclave (`npm start`): it processes sensitive records through attested sessions
+// (vsock port 5007; clients verify its PCRs before sending anything) and obtains data keys from the
+// KMS with its attestation document (vsock port 5010; the KMS releases them only to these PCRs), and
+// shows the document it would present (vsock port 5011).
+// It never returns a key: it answers the key's SHA-256, so the host can check without seeing it.
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { kmsClient, nsmClient, type AppContext } from '../../enclave/sdk/index.ts';
+import { serveAttestedSessions } from '../../enclave/session/server.ts';
+import { redact } from '../sensitive-payload/main.ts';
+
+/** Part of the measured code: the demo changes this one character to make "enclave B". */
+export const BUILD = 'demo-A';
+
+interface KeyRequest {
+  readonly ciphertextBlob: string;
+  readonly kmsPort: number;
+  readonly region: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+export default async function main(ctx: AppContext): Promise<void> {
+  serveAttestedSessions(ctx, 5007, (request) => {
+    const out = redact(new TextDecoder().decode(request));
+    return new TextEncoder().encode(JSON.stringify({ ...out, by: BUILD }));
+  });
+  // The document this enclave would present to the KMS (an RSA public key as its public_key), for
+  // `kms explain`: the host learns nothing from it but the enclave's measurements.
+  ctx.vsock.listen(5011, (conn) => {
+    conn.on('error', () => undefined);
+    const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' });
+    nsmClient(ctx).attestation({ publicKey: spki }).then((doc) => conn.end(doc), () => conn.destroy());
+  });
+  ctx.vsock.listen(5010, (conn) => {
+    const chunks: Buffer[] = [];
+    conn.on('data', (c: Buffer) => chunks.push(c));
+    conn.on('end', () => {
+      void (async () => {
+        try {
+          const req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeyRequest;
+          const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
+          const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob, 'base64')));
+          const sha256 = createHash('sha256').update(r.plaintext).digest('hex');
+          r.plaintext.fill(0);
+          conn.end(JSON.stringify({ ok: true, keyId: r.keyId, sha256 }));
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          conn.end(JSON.stringify({ ok: false, name: err.name, code: err.code, message: err.message }));
+        }
+      })();
+    });
+    conn.on('error', () => undefined);
+  });
+}
