@@ -244,6 +244,39 @@ describe('recipient keys', () => {
   });
 });
 
+describe('grants and attested requests', () => {
+  it('a grant allows its grantee with or without a Recipient (grants carry no attestation conditions); the policy\'s Null deny still wins; GenerateDataKeyPair honours the grant\'s context constraint', async () => {
+    const { CreateGrantCommand } = await import('@aws-sdk/client-kms');
+    const { client } = await import('../kms-proxy/helpers.ts');
+    const admin = { accessKeyId: 'AKIAADMIN0000000001', secretAccessKey: 'admin-secret', principalArn: `arn:aws:iam::${ACCOUNT}:user/admin`, account: ACCOUNT };
+    const app = { accessKeyId: 'AKIAAPP000000000001', secretAccessKey: 'app-secret', principalArn: `arn:aws:iam::${ACCOUNT}:role/app`, account: ACCOUNT };
+    const g = await startFixture({ credentials: [admin, app], recipient: { trustAnchors: [trusted.authority.rootCertificate] } });
+    const asApp = client(g.server, app);
+    try {
+      const onlyAdmin = (extra: object[] = []) =>
+        JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'Admin', Effect: 'Allow', Principal: { AWS: admin.principalArn }, Action: 'kms:*', Resource: '*' }, ...extra] });
+      const denyApp = { Sid: 'DenyWithoutAttestation', Effect: 'Deny', Principal: { AWS: app.principalArn }, Action: ['kms:Decrypt', 'kms:GenerateDataKeyPair'], Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } };
+      for (const [p, hardened] of [[onlyAdmin(), false], [onlyAdmin([denyApp]), true]] as const) {
+        const id = (await g.kms.send(new CreateKeyCommand({ Policy: p }))).KeyMetadata?.KeyId as string;
+        await g.kms.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: app.principalArn, Operations: ['Decrypt', 'GenerateDataKeyPair'], Constraints: { EncryptionContextSubset: { tenant: 't1' } } }));
+        const blob = (await g.kms.send(new EncryptCommand({ KeyId: id, Plaintext: random(16), EncryptionContext: { tenant: 't1' } }))).CiphertextBlob;
+        const attested = await asApp.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { tenant: 't1' }, Recipient: recipient(await doc('B')) }));
+        expect(attested.CiphertextForRecipient).toBeDefined();
+        const pair = await asApp.send(new GenerateDataKeyPairCommand({ KeyId: id, KeyPairSpec: 'ECC_NIST_P256', EncryptionContext: { tenant: 't1' }, Recipient: recipient(await doc('B')) }));
+        expect(pair.CiphertextForRecipient).toBeDefined();
+        const docB = await doc('B');
+        expect((await failure(() => asApp.send(new GenerateDataKeyPairCommand({ KeyId: id, KeyPairSpec: 'ECC_NIST_P256', EncryptionContext: { tenant: 't2' }, Recipient: recipient(docB) })))).name).toBe('AccessDeniedException');
+        const bare = asApp.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { tenant: 't1' } }));
+        if (hardened) expect((await failure(() => bare)).name).toBe('AccessDeniedException');
+        else expect((await bare).Plaintext?.length).toBe(16);
+      }
+    } finally {
+      asApp.destroy();
+      await g.stop();
+    }
+  });
+});
+
 describe('trust anchor configuration', () => {
   it('default: the sandbox root read from <sandboxDataDir>/pki/root.pem; none there → ValidationException (ERR_RECIPIENT_NO_TRUST_ANCHOR)', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
