@@ -5,7 +5,11 @@
 //    chain, key policy with PCR conditions, data key, sealed blob, CMS envelope, audit record),
 //    against the cryptographic floor of that request measured in the same run: one P-384 document
 //    verification with a cached chain (`verifyAttestation`) plus one RSA-2048 OAEP encryption.
-//    Target ≥ 0.5: the service around the cryptography may at most double its cost.
+//    Target ≥ 0.5: the service around the cryptography may at most double its cost. One document
+//    is replayed, so the KMS's chain cache and its per-SPKI recipient-key cache hit, as they do for
+//    an enclave client that keeps its key pair (a real one sends a fresh document per call, which
+//    changes nothing here: documents themselves are never cached, the COSE signature is verified
+//    on every request).
 // 2. Enclave-side `kms.decrypt` latency, measured inside a real enclave (examples/conditional-
 //    decrypt, median of N): NSM document, SigV4, HTTP/1.1 over vsock through the parent's
 //    vsock-proxy to the KMS over TCP, RSA-2048 OAEP + AES inside. Baseline: the same attested
