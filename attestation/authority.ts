@@ -1,7 +1,6 @@
 // The host's attestation authority: holds the sandbox PKI (as the Nitro hypervisor holds AWS's
 // keys), issues each enclave a leaf certificate at launch and gives the enclave's NSM device a
 // signer that turns document fields into a signed COSE_Sign1 with the current cabundle.
-import type { KeyObject } from 'node:crypto';
 import { makeDocument, signDocument } from './document.ts';
 import { NsmDevice, type DocumentFields, type DocumentSigner } from './nsm.ts';
 import { SandboxPki, type LeafCredential, type PkiOptions } from './pki.ts';
@@ -40,16 +39,14 @@ export class AttestationAuthority {
   async signerFor(moduleId: string): Promise<DocumentSigner> {
     let leaf: LeafCredential = await this.pki.issueLeaf(moduleId);
     let renewing: Promise<LeafCredential> | null = null;
-    const sign = (fields: DocumentFields, key: KeyObject, cred: LeafCredential): Uint8Array =>
-      signDocument(makeDocument({ ...fields, certificate: cred.certificate, cabundle: cred.cabundle }), key);
-    return async (fields) => {
+    return async (fields: DocumentFields) => {
       if (this.#clock() - leaf.notBefore > LEAF_REFRESH_MS) {
         renewing ??= this.pki.issueLeaf(moduleId).finally(() => {
           renewing = null;
         });
         leaf = await renewing;
       }
-      return sign(fields, leaf.privateKey, leaf);
+      return signDocument(makeDocument({ ...fields, certificate: leaf.certificate, cabundle: leaf.cabundle }), leaf.privateKey);
     };
   }
 

@@ -54,11 +54,16 @@ export function validateChain(certificate: Uint8Array, cabundle: readonly Uint8A
   }
 }
 
-function validate(certificate: Uint8Array, cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): ValidatedChain {
+/** cabundle[0] is the chain's root: it must be one of the anchors, byte for byte (compared by DER). */
+export function assertTrustedRoot(cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): void {
   const root = cabundle[0];
   if (root === undefined || !anchors.some((a) => equalBytes(a, root))) {
     throw new UntrustedRootError('certificate chain does not end at a trusted root');
   }
+}
+
+function validate(certificate: Uint8Array, cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): ValidatedChain {
+  assertTrustedRoot(cabundle, anchors);
   const ders = [certificate, ...[...cabundle].reverse()];
   const parsed = ders.map((d, i) => parse(d, i === 0 ? 'leaf certificate' : `cabundle[${cabundle.length - i}]`));
   let notBefore = -Infinity;

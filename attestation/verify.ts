@@ -5,7 +5,7 @@
 // match, the timestamp must be recent, and debug-mode documents are refused unless allowed.
 import { createHash, X509Certificate } from 'node:crypto';
 import { equalBytes, fromHex, toHex } from './bytes.ts';
-import { ChainCache, checkValidity, validateChain } from './chain.ts';
+import { ChainCache, assertTrustedRoot, checkValidity, validateChain } from './chain.ts';
 import { decodeDocument, type AttestationDocument } from './document.ts';
 import { verifyCoseSign1 } from './cose.ts';
 import {
@@ -111,7 +111,7 @@ export function verifyAttestation(bytes: Uint8Array, options: VerifyOptions): Ve
   let chain = cache?.get(key);
   if (chain) {
     // A cached chain was validated against some anchors; the root must be one of *these*.
-    validateRootOnly(document.cabundle, anchors);
+    assertTrustedRoot(document.cabundle, anchors);
   } else {
     chain = validateChain(document.certificate, document.cabundle, anchors);
     cache?.set(key, chain);
@@ -139,14 +139,6 @@ export function verifyAttestation(bytes: Uint8Array, options: VerifyOptions): Ve
     if (age < -skew) throw new StaleDocumentError('document timestamp is in the future', { detail: `${-age} ms ahead` });
   }
   return { document, debug };
-}
-
-function validateRootOnly(cabundle: readonly Uint8Array[], anchors: readonly Uint8Array[]): void {
-  const root = cabundle[0];
-  if (root === undefined || !anchors.some((a) => equalBytes(a, root))) {
-    // Same error as the full path: reuse validateChain for the message and class.
-    validateChain(new Uint8Array(0), cabundle, anchors);
-  }
 }
 
 /** SHA-256 of a certificate's DER, hex: how AWS publishes its root's fingerprint. */

@@ -26,15 +26,15 @@ export interface Benchmark {
 }
 
 /** Runs `fn` repeatedly for about `ms` milliseconds (after a warm-up) and returns calls per second. */
-export async function rate(fn: () => unknown | Promise<unknown>, ms = 1500, batch = 1): Promise<number> {
+export async function rate(fn: () => unknown | Promise<unknown>, ms = 1500): Promise<number> {
   const warmUntil = performance.now() + Math.min(300, ms / 4);
-  while (performance.now() < warmUntil) for (let i = 0; i < batch; i++) await fn();
+  while (performance.now() < warmUntil) await fn();
   let n = 0;
   const start = performance.now();
   let now = start;
   while (now - start < ms) {
-    for (let i = 0; i < batch; i++) await fn();
-    n += batch;
+    await fn();
+    n++;
     now = performance.now();
   }
   return (n * 1000) / (now - start);
