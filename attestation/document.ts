@@ -161,6 +161,17 @@ export function decodePayload(payload: Uint8Array): AttestationDocument {
   });
 }
 
+/**
+ * A document as people keep it in files: the raw COSE_Sign1 bytes, or their base64 or base64url
+ * text (as the AWS vectors and `nitro-sandbox attest` print it). Raw documents begin 0x84 or 0xd2,
+ * never a base64 character, so the two cannot be confused.
+ */
+export function documentBytesFromFile(contents: Uint8Array): Uint8Array {
+  const text = Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString('latin1').trim();
+  if (text.length === 0 || !/^[A-Za-z0-9+/=_\s-]+$/.test(text)) return new Uint8Array(contents);
+  return new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), /[-_]/.test(text) ? 'base64url' : 'base64'));
+}
+
 export interface DecodedDocument {
   readonly cose: CoseSign1;
   readonly document: AttestationDocument;

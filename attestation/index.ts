@@ -9,6 +9,7 @@ export {
   MAX_OPTIONAL_FIELD,
   decodeDocument,
   decodePayload,
+  documentBytesFromFile,
   encodePayload,
   makeDocument,
   signDocument,

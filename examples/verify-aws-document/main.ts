@@ -8,12 +8,10 @@
 // the document's own timestamp) and is refused as expired now.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttestationError, awsNitroRoot, decodeDocument, describeDocument, verifyAttestation } from '../../attestation/index.ts';
+import { AttestationError, awsNitroRoot, decodeDocument, describeDocument, documentBytesFromFile, verifyAttestation } from '../../attestation/index.ts';
 
 export function readDocument(path: string): Uint8Array {
-  const raw = readFileSync(path);
-  const text = raw.toString('latin1').trim();
-  return /^[A-Za-z0-9+/=\s]+$/.test(text) ? new Uint8Array(Buffer.from(text, 'base64')) : new Uint8Array(raw);
+  return documentBytesFromFile(new Uint8Array(readFileSync(path)));
 }
 
 export function verifyAwsDocument(bytes: Uint8Array, at?: number): { valid: boolean; now: string; document?: Record<string, unknown> } {

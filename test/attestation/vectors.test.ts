@@ -7,6 +7,7 @@ import {
   awsNitroRoot,
   decodeDocument,
   derSha256,
+  documentBytesFromFile,
   encodeCbor,
   encodePayload,
   signCoseSign1,
@@ -131,6 +132,22 @@ describe.each(VALID)('real document %s', (name) => {
 function generateP384() {
   return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
 }
+
+describe('documentBytesFromFile', () => {
+  it('reads raw bytes, base64 (with line breaks) and base64url to the same document', () => {
+    const raw = vector('debug-2024-09-17.b64');
+    const b64 = Buffer.from(raw).toString('base64').replace(/(.{76})/g, '$1\n');
+    const url = Buffer.from(raw).toString('base64url');
+    for (const form of [raw, new TextEncoder().encode(b64), new TextEncoder().encode(`${url}\n`)]) {
+      expect(toHex(documentBytesFromFile(form))).toBe(toHex(raw));
+    }
+  });
+  it('leaves anything that is not base64 text as it is (to be refused by the decoder)', () => {
+    const junk = new TextEncoder().encode('not a document!');
+    expect(documentBytesFromFile(junk)).toEqual(junk);
+    expect(() => decodeDocument(documentBytesFromFile(junk))).toThrow(expect.objectContaining({ code: 'ERR_ATTESTATION_MALFORMED' }));
+  });
+});
 
 describe('malformed-edited.b64', () => {
   const bytes = vector('malformed-edited.b64');

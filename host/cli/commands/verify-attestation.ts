@@ -1,6 +1,6 @@
 // `nitro-sandbox verify-attestation`: the verifier on the command line.
 import { readFileSync } from 'node:fs';
-import { AttestationError, SandboxPki, awsNitroRoot, describeDocument, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
+import { AttestationError, SandboxPki, awsNitroRoot, describeDocument, documentBytesFromFile, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
 import { UsageError, flagOpt, hexOpt, intOpt, json, listOpt, pcrListOpt, requiredOpt, stringOpt, type Command } from '../command.ts';
 
 /** A document file holds raw COSE bytes or their base64 (as the vectors and `attest` print). */
@@ -11,11 +11,7 @@ export function readDocumentFile(path: string): Uint8Array {
   } catch (e) {
     throw new UsageError(`--document: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const text = raw.toString('latin1').trim();
-  if (text.length > 0 && /^[A-Za-z0-9+/=\r\n_-]+$/.test(text)) {
-    return new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), text.includes('-') || text.includes('_') ? 'base64url' : 'base64'));
-  }
-  return new Uint8Array(raw);
+  return documentBytesFromFile(new Uint8Array(raw));
 }
 
 async function anchors(roots: string[], dataDir: string | undefined): Promise<TrustAnchor[]> {
