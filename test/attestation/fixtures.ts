@@ -10,6 +10,9 @@ import { makeDocument, measure, signDocument } from '../../attestation/index.ts'
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
+/** @peculiar/x509 with its polyfill and provider set up, for tests that need its classes and enums. */
+export { x509 };
+
 export const VECTORS = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors', 'nitro');
 
 export function vector(name: string): Uint8Array {

@@ -6,8 +6,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AttestationAuthority, SandboxPki, decodeDocument, verifyAttestation } from '../../attestation/index.ts';
-import { PCRS, pem, tempDir, vector } from './fixtures.ts';
-import { x509 } from './x509-flags.ts';
+import { PCRS, pem, tempDir, vector, x509 } from './fixtures.ts';
 
 const dirs: { cleanup: () => void }[] = [];
 function dir(): string {

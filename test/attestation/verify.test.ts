@@ -12,8 +12,7 @@ import {
   verifyAttestation,
   type VerifyOptions,
 } from '../../attestation/index.ts';
-import { buildChain, docWithChain, PCRS, pem, tempDir } from './fixtures.ts';
-import { x509 } from './x509-flags.ts';
+import { buildChain, docWithChain, PCRS, pem, tempDir, x509 } from './fixtures.ts';
 
 const dir = tempDir();
 const otherDir = tempDir();
