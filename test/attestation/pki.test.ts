@@ -5,7 +5,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AttestationAuthority, SandboxPki, decodeDocument, verifyAttestation } from '../../attestation/index.ts';
+import { homedir } from 'node:os';
+import { AttestationAuthority, SandboxPki, decodeDocument, defaultDataDir, verifyAttestation } from '../../attestation/index.ts';
 import { PCRS, pem, tempDir, vector, x509 } from './fixtures.ts';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -19,6 +20,21 @@ afterAll(() => dirs.forEach((d) => d.cleanup()));
 function openssl(args: string[]): string {
   return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+describe('data directory', () => {
+  it('defaults to $NITRO_SANDBOX_HOME, else ~/.nitro-sandbox', () => {
+    const saved = process.env.NITRO_SANDBOX_HOME;
+    try {
+      process.env.NITRO_SANDBOX_HOME = '/somewhere/else';
+      expect(defaultDataDir()).toBe('/somewhere/else');
+      delete process.env.NITRO_SANDBOX_HOME;
+      expect(defaultDataDir()).toBe(join(homedir(), '.nitro-sandbox'));
+    } finally {
+      if (saved === undefined) delete process.env.NITRO_SANDBOX_HOME;
+      else process.env.NITRO_SANDBOX_HOME = saved;
+    }
+  });
+});
 
 describe('sandbox root CA', () => {
   it('is created on first use: P-384, ecdsa-with-SHA384, CA, keyCertSign; key file mode 0600', async () => {

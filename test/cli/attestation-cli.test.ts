@@ -87,6 +87,7 @@ describe('attest + verify-attestation', () => {
     ['a wrong nonce', ['--nonce', '0103'], 'ERR_NONCE_MISMATCH'],
     ['a time after the leaf expired', ['--at', new Date(Date.now() + 4 * 3600_000).toISOString()], 'ERR_ATTESTATION_EXPIRED'],
     ['the AWS root', ['--root', 'aws'], 'ERR_ATTESTATION_UNTRUSTED_ROOT'],
+    ['a document older than --max-age', ['--max-age', '1', '--at', new Date(Date.now() + 60_000).toISOString()], 'ERR_ATTESTATION_TOO_OLD'],
   ];
   it.each(refusals)('refuses %s with exit 1 and the error code', async (_, extra, want) => {
     const hasRoot = extra.includes('--root');
@@ -118,6 +119,14 @@ describe('attest + verify-attestation', () => {
     const bad = await run('verify-attestation', '--document', join(VECTORS, 'malformed-edited.b64'), '--at', '2025-04-01T14:00:00Z');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^ERR_ATTESTATION_MALFORMED/);
+  });
+});
+
+describe('attest failures exit 1 with the error code', () => {
+  it('refuses a module id that cannot name a certificate (ERR_INVALID_ARGUMENT)', async () => {
+    const r = await run('attest', '--data-dir', dir.path, '--module-id', 'i-1/../../x');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ERR_INVALID_ARGUMENT/);
   });
 });
 
