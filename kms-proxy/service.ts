@@ -145,6 +145,12 @@ export class Service {
     if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
   }
 
+  /** EnableKey/DisableKey: refused while the key waits to be deleted or for its imported material. */
+  requireNotPending(key: KeyRecord): void {
+    this.requireNotPendingDeletion(key);
+    if (key.state === 'PendingImport') throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+  }
+
   requireUsage(key: KeyRecord, usage: KeyRecord['keyUsage'], op: string): void {
     if (key.keyUsage !== usage) {
       throw kmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.keyUsage} which is not valid for ${op}.`);

@@ -1,7 +1,7 @@
 // CancelKeyDeletion (KMS API Reference, "CancelKeyDeletion").
 import { kmsError } from '../errors.ts';
 import { KeyIdField } from '../shapes.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const CancelKeyDeletion: Operation = {
   name: 'CancelKeyDeletion',
@@ -9,9 +9,7 @@ export const CancelKeyDeletion: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:CancelKeyDeletion');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:CancelKeyDeletion', { aliases: false });
     if (r.key.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${r.key.arn} is not pending deletion.`);
     const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = r.key;
     // AWS leaves a cancelled key Disabled; a key without material goes back to PendingImport.

@@ -1,7 +1,7 @@
 // CreateAlias (KMS API Reference, "CreateAlias").
 import { kmsError } from '../errors.ts';
 import { AliasNameField, checkAliasName, TargetField } from './lib/aliases.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const CreateAlias: Operation = {
   name: 'CreateAlias',
@@ -11,9 +11,7 @@ export const CreateAlias: Operation = {
   async run({ svc, caller, input, trail }) {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
-    const r = await svc.resolve(reqStr(input, 'TargetKeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:CreateAlias');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'TargetKeyId'), 'kms:CreateAlias', { aliases: false });
     svc.requireNotPendingDeletion(r.key);
     if (await svc.store.getAlias(name)) throw kmsError('AlreadyExistsException', `An alias with the name ${svc.aliasArn(name)} already exists`);
     const now = svc.clock();

@@ -4,7 +4,7 @@ import { kmsError } from '../errors.ts';
 import type { GrantConstraints, GrantRecord } from '../model.ts';
 import { DryRunField, GrantTokensField, KeyIdField } from '../shapes.ts';
 import { GRANT_OPERATIONS, PrincipalField } from './lib/grants.ts';
-import { dryRun, list, type Operation, reqStr, str } from './types.ts';
+import { authorizedKey, dryRun, list, type Operation, reqStr, str } from './types.ts';
 
 export const CreateGrant: Operation = {
   name: 'CreateGrant',
@@ -21,16 +21,12 @@ export const CreateGrant: Operation = {
     DryRun: DryRunField,
   },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
     const operations = list(input, 'Operations') ?? [];
     const grantee = reqStr(input, 'GranteePrincipal');
     const retiring = str(input, 'RetiringPrincipal');
-    trail.decision = await svc.authorize(r, caller, 'kms:CreateGrant', {
-      'kms:GrantOperations': operations,
-      'kms:GranteePrincipal': grantee,
-      'kms:RetiringPrincipal': retiring,
-      'kms:GrantIsForAWSResource': 'false',
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:CreateGrant', {
+      aliases: false,
+      extra: { 'kms:GrantOperations': operations, 'kms:GranteePrincipal': grantee, 'kms:RetiringPrincipal': retiring, 'kms:GrantIsForAWSResource': 'false' },
     });
     svc.requireNotPendingDeletion(r.key);
     if (operations.length === 0) throw kmsError('ValidationException', "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1");

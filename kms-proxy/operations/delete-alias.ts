@@ -1,6 +1,5 @@
 // DeleteAlias (KMS API Reference, "DeleteAlias").
-import { kmsError } from '../errors.ts';
-import { AliasNameField, checkAliasName } from './lib/aliases.ts';
+import { AliasNameField, checkAliasName, existingAlias } from './lib/aliases.ts';
 import { type Operation, reqStr } from './types.ts';
 
 export const DeleteAlias: Operation = {
@@ -11,8 +10,7 @@ export const DeleteAlias: Operation = {
   async run({ svc, caller, input, trail }) {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
-    const a = await svc.store.getAlias(name);
-    if (!a) throw kmsError('NotFoundException', `Alias ${svc.aliasArn(name)} is not found.`);
+    const a = await existingAlias(svc, name);
     const key = await svc.getKeyOrThrow(a.keyId);
     trail.keyArn = key.arn;
     trail.decision = await svc.authorize({ key }, caller, 'kms:DeleteAlias');

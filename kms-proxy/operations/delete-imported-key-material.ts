@@ -9,7 +9,7 @@ export const DeleteImportedKeyMaterial: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, KeyMaterialId: { t: 'string', min: 64, max: 64 } },
   async run({ svc, caller, input, trail }) {
-    const key = await externalKey(svc, reqStr(input, 'KeyId'), caller, 'kms:DeleteImportedKeyMaterial', trail);
+    const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DeleteImportedKeyMaterial');
     const { validTo: _v, expirationModel: _e, ...rest } = key;
     await svc.store.deleteMaterials({ ...rest, state: 'PendingImport' });
     return { KeyId: key.arn };

@@ -1,7 +1,7 @@
 // DisableKeyRotation (KMS API Reference, "DisableKeyRotation").
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable, rotationKey } from './lib/rotation.ts';
-import { type Operation, reqStr } from './types.ts';
+import { requireRotatable } from './lib/rotation.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const DisableKeyRotation: Operation = {
   name: 'DisableKeyRotation',
@@ -9,9 +9,7 @@ export const DisableKeyRotation: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
-    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
-    trail.keyArn = key.arn;
-    trail.decision = await svc.authorize({ key }, caller, 'kms:DisableKeyRotation');
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DisableKeyRotation', { aliases: false });
     svc.requireEnabled(key);
     requireRotatable(key);
     const { nextRotationDate: _n, ...rest } = key;

@@ -1,8 +1,8 @@
 // EnableKeyRotation (KMS API Reference, "EnableKeyRotation").
 import { DAY_MS } from '../service.ts';
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable, rotationKey } from './lib/rotation.ts';
-import { int, type Operation, reqStr } from './types.ts';
+import { requireRotatable } from './lib/rotation.ts';
+import { authorizedKey, int, type Operation, reqStr } from './types.ts';
 
 export const EnableKeyRotation: Operation = {
   name: 'EnableKeyRotation',
@@ -10,9 +10,7 @@ export const EnableKeyRotation: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, RotationPeriodInDays: { t: 'int', min: 90, max: 2560 } },
   async run({ svc, caller, input, trail }) {
-    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
-    trail.keyArn = key.arn;
-    trail.decision = await svc.authorize({ key }, caller, 'kms:EnableKeyRotation');
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false });
     svc.requireEnabled(key);
     requireRotatable(key);
     const days = int(input, 'RotationPeriodInDays') ?? 365;

@@ -1,7 +1,7 @@
 // GetKeyPolicy (KMS API Reference, "GetKeyPolicy").
 import { KeyIdField } from '../shapes.ts';
 import { checkName, PolicyNameField } from './lib/policies.ts';
-import { type Operation, reqStr, str } from './types.ts';
+import { authorizedKey, type Operation, reqStr, str } from './types.ts';
 
 export const GetKeyPolicy: Operation = {
   name: 'GetKeyPolicy',
@@ -9,9 +9,7 @@ export const GetKeyPolicy: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, PolicyName: PolicyNameField },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:GetKeyPolicy');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetKeyPolicy', { aliases: false });
     checkName(str(input, 'PolicyName'));
     return { Policy: r.key.policy, PolicyName: 'default' };
   },

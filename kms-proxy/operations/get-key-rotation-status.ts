@@ -1,7 +1,6 @@
 // GetKeyRotationStatus (KMS API Reference, "GetKeyRotationStatus").
 import { KeyIdField } from '../shapes.ts';
-import { rotationKey } from './lib/rotation.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const GetKeyRotationStatus: Operation = {
   name: 'GetKeyRotationStatus',
@@ -9,9 +8,7 @@ export const GetKeyRotationStatus: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
-    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
-    trail.keyArn = key.arn;
-    trail.decision = await svc.authorize({ key }, caller, 'kms:GetKeyRotationStatus');
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetKeyRotationStatus', { aliases: false });
     svc.requireNotPendingDeletion(key);
     return {
       KeyRotationEnabled: key.rotationEnabled,

@@ -4,7 +4,7 @@ import { kmsError, messages } from '../errors.ts';
 import { SPECS } from '../keyspec.ts';
 import type { KeySpec } from '../model.ts';
 import { GrantTokensField, KeyIdField } from '../shapes.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const GetPublicKey: Operation = {
   name: 'GetPublicKey',
@@ -12,9 +12,7 @@ export const GetPublicKey: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, GrantTokens: GrantTokensField },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'));
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:GetPublicKey');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetPublicKey');
     const k = r.key;
     if (!k.keySpec.startsWith('RSA_') && !k.keySpec.startsWith('ECC_')) throw kmsError('UnsupportedOperationException', `${k.arn} is not an asymmetric KMS key.`);
     svc.requireEnabled(k);

@@ -1,7 +1,7 @@
 // ListGrants (KMS API Reference, "ListGrants").
 import { KeyIdField } from '../shapes.ts';
 import { grantView, PrincipalField } from './lib/grants.ts';
-import { list, type Operation, page, reqStr, str } from './types.ts';
+import { authorizedKey, list, type Operation, page, reqStr, str } from './types.ts';
 
 export const ListGrants: Operation = {
   name: 'ListGrants',
@@ -9,9 +9,7 @@ export const ListGrants: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, Limit: { t: 'int', min: 1, max: 100 }, Marker: { t: 'string', min: 1, max: 1024 }, GrantId: { t: 'string', min: 1, max: 128 }, GranteePrincipal: PrincipalField },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:ListGrants');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListGrants', { aliases: false });
     const id = str(input, 'GrantId');
     const grantee = str(input, 'GranteePrincipal');
     const grants = (await svc.store.listGrants(r.key.keyId)).filter((g) => (id === undefined || g.grantId === id) && (grantee === undefined || g.granteePrincipal === grantee));

@@ -1,7 +1,7 @@
 // ListKeyRotations (KMS API Reference, "ListKeyRotations").
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable, rotationKey } from './lib/rotation.ts';
-import { int, type Operation, page, reqStr } from './types.ts';
+import { requireRotatable } from './lib/rotation.ts';
+import { authorizedKey, int, type Operation, page, reqStr } from './types.ts';
 
 export const ListKeyRotations: Operation = {
   name: 'ListKeyRotations',
@@ -9,9 +9,7 @@ export const ListKeyRotations: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, IncludeKeyMaterial: { t: 'string', enum: ['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY'] }, Limit: { t: 'int', min: 1, max: 1000 }, Marker: { t: 'string', min: 1, max: 1024 } },
   async run({ svc, caller, input, trail }) {
-    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
-    trail.keyArn = key.arn;
-    trail.decision = await svc.authorize({ key }, caller, 'kms:ListKeyRotations');
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListKeyRotations', { aliases: false });
     requireRotatable(key);
     const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
     const rotations = (await svc.store.listMaterials(key.keyId)).filter((m) => all || m.rotationType !== undefined);

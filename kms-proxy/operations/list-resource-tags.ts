@@ -1,6 +1,6 @@
 // ListResourceTags (KMS API Reference, "ListResourceTags").
 import { KeyIdField } from '../shapes.ts';
-import { type Operation, page, reqStr } from './types.ts';
+import { authorizedKey, type Operation, page, reqStr } from './types.ts';
 
 export const ListResourceTags: Operation = {
   name: 'ListResourceTags',
@@ -8,9 +8,7 @@ export const ListResourceTags: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, Limit: { t: 'int', min: 1, max: 50 }, Marker: { t: 'string', min: 1, max: 1024 } },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:ListResourceTags');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListResourceTags', { aliases: false });
     const { items, out } = page(r.key.tags, input, 50);
     return { Tags: items, ...out };
   },

@@ -2,7 +2,7 @@
 import { KeyIdField } from '../shapes.ts';
 import { lockoutCheck, PolicyField } from './lib/keys.ts';
 import { checkName, PolicyNameField } from './lib/policies.ts';
-import { bool, type Operation, reqStr, str } from './types.ts';
+import { authorizedKey, bool, type Operation, reqStr, str } from './types.ts';
 
 export const PutKeyPolicy: Operation = {
   name: 'PutKeyPolicy',
@@ -10,9 +10,7 @@ export const PutKeyPolicy: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, PolicyName: PolicyNameField, Policy: { ...PolicyField, required: true }, BypassPolicyLockoutSafetyCheck: { t: 'bool' } },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:PutKeyPolicy');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:PutKeyPolicy', { aliases: false });
     checkName(str(input, 'PolicyName'));
     svc.requireNotPendingDeletion(r.key);
     const policy = reqStr(input, 'Policy');

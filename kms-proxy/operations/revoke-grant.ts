@@ -2,7 +2,7 @@
 import { kmsError } from '../errors.ts';
 import { DryRunField, KeyIdField } from '../shapes.ts';
 import { GrantIdField } from './lib/grants.ts';
-import { dryRun, type Operation, reqStr } from './types.ts';
+import { authorizedKey, dryRun, type Operation, reqStr } from './types.ts';
 
 export const RevokeGrant: Operation = {
   name: 'RevokeGrant',
@@ -10,9 +10,7 @@ export const RevokeGrant: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, GrantId: GrantIdField, DryRun: DryRunField },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:RevokeGrant');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:RevokeGrant', { aliases: false });
     const g = await svc.store.getGrant(reqStr(input, 'GrantId'));
     if (!g || g.keyId !== r.key.keyId) throw kmsError('NotFoundException', 'Grant ID not found');
     dryRun(input);

@@ -1,8 +1,8 @@
 // RotateKeyOnDemand (KMS API Reference, "RotateKeyOnDemand").
 import { kmsError } from '../errors.ts';
 import { KeyIdField } from '../shapes.ts';
-import { MAX_ON_DEMAND_ROTATIONS, requireRotatable, rotationKey } from './lib/rotation.ts';
-import { type Operation, reqStr } from './types.ts';
+import { MAX_ON_DEMAND_ROTATIONS, requireRotatable } from './lib/rotation.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const RotateKeyOnDemand: Operation = {
   name: 'RotateKeyOnDemand',
@@ -10,9 +10,7 @@ export const RotateKeyOnDemand: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
-    const key = await rotationKey(svc, reqStr(input, 'KeyId'));
-    trail.keyArn = key.arn;
-    trail.decision = await svc.authorize({ key }, caller, 'kms:RotateKeyOnDemand');
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:RotateKeyOnDemand', { aliases: false });
     svc.requireEnabled(key);
     requireRotatable(key);
     const materials = await svc.store.listMaterials(key.keyId);

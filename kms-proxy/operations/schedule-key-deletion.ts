@@ -1,7 +1,7 @@
 // ScheduleKeyDeletion (KMS API Reference, "ScheduleKeyDeletion").
 import { DAY_MS } from '../service.ts';
 import { KeyIdField } from '../shapes.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const ScheduleKeyDeletion: Operation = {
   name: 'ScheduleKeyDeletion',
@@ -9,9 +9,7 @@ export const ScheduleKeyDeletion: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, PendingWindowInDays: { t: 'int', min: 7, max: 30 } },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:ScheduleKeyDeletion');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ScheduleKeyDeletion', { aliases: false });
     svc.requireNotPendingDeletion(r.key);
     const days = (input.PendingWindowInDays as number | undefined) ?? 30;
     const deletionDate = svc.clock() + days * DAY_MS;

@@ -2,7 +2,7 @@
 import type { Tag } from '../model.ts';
 import { KeyIdField } from '../shapes.ts';
 import { checkTags } from './lib/tags.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const TagResource: Operation = {
   name: 'TagResource',
@@ -10,9 +10,7 @@ export const TagResource: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, Tags: { t: 'tags', required: true } },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:TagResource');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:TagResource', { aliases: false });
     svc.requireNotPendingDeletion(r.key);
     const add = input.Tags as Tag[];
     checkTags(add);

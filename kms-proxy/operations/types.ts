@@ -1,7 +1,7 @@
 // What an operation is: its input shape, its quota group, and a handler from validated input to
 // the response members (Uint8Array members are sent as base64, numbers as given).
 import type { Decision } from '../policy/evaluate.ts';
-import type { Caller, Service } from '../service.ts';
+import type { Caller, ContextValues, Resolved, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
 import { INVALID_DOCUMENT_MESSAGE, type AttestedRecipient } from '../recipient/verify.ts';
@@ -54,6 +54,23 @@ export function ctx(i: Input, k: string): Record<string, string> | undefined {
 }
 export function list(i: Input, k: string): string[] | undefined {
   return i[k] as string[] | undefined;
+}
+
+/**
+ * The key a call acts on: resolved (by alias too, unless `aliases` is false, as the management
+ * operations require), named in the audit record, and authorized for `action` against its policy
+ * and grants (AccessDeniedException otherwise; the decision goes to the audit record either way).
+ */
+export async function authorizedKey(
+  call: Pick<Call, 'svc' | 'caller' | 'trail'>,
+  id: string,
+  action: string,
+  options: { readonly aliases?: boolean; readonly extra?: ContextValues; readonly encryptionContext?: Readonly<Record<string, string>> } = {},
+): Promise<Resolved> {
+  const r = await call.svc.resolve(id, { aliases: options.aliases ?? true });
+  call.trail.keyArn = r.key.arn;
+  call.trail.decision = await call.svc.authorize(r, call.caller, action, options.extra, options.encryptionContext);
+  return r;
 }
 
 /** DryRun (KMS API): every check passes, then DryRunOperationException instead of the effect. */

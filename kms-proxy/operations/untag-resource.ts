@@ -1,6 +1,6 @@
 // UntagResource (KMS API Reference, "UntagResource").
 import { KeyIdField } from '../shapes.ts';
-import { type Operation, reqStr } from './types.ts';
+import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const UntagResource: Operation = {
   name: 'UntagResource',
@@ -8,9 +8,7 @@ export const UntagResource: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, TagKeys: { t: 'strings', required: true, itemMin: 1, itemMax: 128 } },
   async run({ svc, caller, input, trail }) {
-    const r = await svc.resolve(reqStr(input, 'KeyId'), { aliases: false });
-    trail.keyArn = r.key.arn;
-    trail.decision = await svc.authorize(r, caller, 'kms:UntagResource');
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:UntagResource', { aliases: false });
     svc.requireNotPendingDeletion(r.key);
     const drop = new Set(input.TagKeys as string[]);
     await svc.store.putKey({ ...r.key, tags: r.key.tags.filter((t) => !drop.has(t.TagKey)) });

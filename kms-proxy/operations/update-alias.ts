@@ -1,6 +1,6 @@
 // UpdateAlias (KMS API Reference, "UpdateAlias").
 import { kmsError } from '../errors.ts';
-import { AliasNameField, checkAliasName, TargetField } from './lib/aliases.ts';
+import { AliasNameField, checkAliasName, existingAlias, TargetField } from './lib/aliases.ts';
 import { type Operation, reqStr } from './types.ts';
 
 export const UpdateAlias: Operation = {
@@ -11,8 +11,7 @@ export const UpdateAlias: Operation = {
   async run({ svc, caller, input, trail }) {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
-    const a = await svc.store.getAlias(name);
-    if (!a) throw kmsError('NotFoundException', `Alias ${svc.aliasArn(name)} is not found.`);
+    const a = await existingAlias(svc, name);
     const old = await svc.getKeyOrThrow(a.keyId);
     const r = await svc.resolve(reqStr(input, 'TargetKeyId'), { aliases: false });
     trail.keyArn = r.key.arn;

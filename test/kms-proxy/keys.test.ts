@@ -145,6 +145,22 @@ describe('key states', () => {
     expect((await failure(() => f.kms.send(new CancelKeyDeletionCommand({ KeyId: m.KeyId })))).name).toBe('KMSInvalidStateException');
   });
 
+  test('EnableKey and DisableKey refuse a key pending deletion or pending import (KMSInvalidStateException naming the state)', async () => {
+    const doomed = await newKey();
+    await f.kms.send(new ScheduleKeyDeletionCommand({ KeyId: doomed.KeyId }));
+    const external = await newKey({ Origin: 'EXTERNAL' });
+    expect(external.KeyState).toBe('PendingImport');
+    for (const Command of [EnableKeyCommand, DisableKeyCommand]) {
+      const d = await failure(() => f.kms.send(new Command({ KeyId: doomed.KeyId })));
+      expect([d.name, d.message]).toEqual(['KMSInvalidStateException', `${doomed.Arn} is pending deletion.`]);
+      const i = await failure(() => f.kms.send(new Command({ KeyId: external.KeyId })));
+      expect([i.name, i.message]).toEqual(['KMSInvalidStateException', `${external.Arn} is pending import.`]);
+    }
+    // Nothing changed: the refused calls left both states as they were.
+    expect((await f.kms.send(new DescribeKeyCommand({ KeyId: doomed.KeyId }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
+    expect((await f.kms.send(new DescribeKeyCommand({ KeyId: external.KeyId }))).KeyMetadata?.KeyState).toBe('PendingImport');
+  });
+
   test('the key is really deleted when the window ends (injected clock), even with no request', async () => {
     const m = await newKey();
     await f.kms.send(new CreateAliasCommand({ AliasName: 'alias/doomed', TargetKeyId: m.KeyId }));

@@ -9,7 +9,7 @@ import type { KeyRecord, KeySpec, Material } from '../../model.ts';
 import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
 import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../../shapes.ts';
 import { SIGNING_ALGORITHMS } from '../../signing.ts';
-import { ctx, dryRun, type Operation, reqStr, type Trail } from '../types.ts';
+import { authorizedKey, ctx, dryRun, type Operation, reqStr, type Trail } from '../types.ts';
 
 export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
 export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
@@ -24,9 +24,7 @@ export async function usable(
   extra: ContextValues = {},
   encryptionContext?: Readonly<Record<string, string>>,
 ): Promise<{ r: Resolved; m: Material }> {
-  const r = await svc.resolve(keyId);
-  trail.keyArn = r.key.arn;
-  trail.decision = await svc.authorize(r, caller, action, extra, encryptionContext);
+  const r = await authorizedKey({ svc, caller, trail }, keyId, action, { extra, encryptionContext });
   svc.requireEnabled(r.key);
   const m = await svc.store.currentMaterial(r.key.keyId);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));

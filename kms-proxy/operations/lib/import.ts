@@ -9,8 +9,7 @@ import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'n
 import { kmsError } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
-import type { Service } from '../../service.ts';
-import { bytes } from '../types.ts';
+import { authorizedKey, bytes, type Call } from '../types.ts';
 
 export const WRAPPING_ALGORITHMS = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
 export const WRAPPING_KEY_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'SM2'] as const;
@@ -30,13 +29,11 @@ export function requireExternal(key: KeyRecord): void {
   if (key.origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
 }
 
-export async function externalKey(svc: Service, id: string, caller: Parameters<Service['authorize']>[1], action: string, trail: { keyArn?: string; decision?: unknown }): Promise<KeyRecord> {
-  const r = await svc.resolve(id, { aliases: false });
-  trail.keyArn = r.key.arn;
-  trail.decision = await svc.authorize(r, caller, action);
-  requireExternal(r.key);
-  svc.requireNotPendingDeletion(r.key);
-  return r.key;
+export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, id: string, action: string): Promise<KeyRecord> {
+  const { key } = await authorizedKey(call, id, action, { aliases: false });
+  requireExternal(key);
+  call.svc.requireNotPendingDeletion(key);
+  return key;
 }
 
 /** PKCS#1 v1.5 type 2 decoding (RFC 8017 §7.2.2); node refuses RSA_PKCS1_PADDING decryption. */

@@ -4,7 +4,6 @@
 // Helpers shared by the rotation operations, which live one per file in operations/.
 import { kmsError } from '../../errors.ts';
 import type { KeyRecord } from '../../model.ts';
-import type { Service } from '../../service.ts';
 
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 
@@ -12,9 +11,4 @@ export function requireRotatable(key: KeyRecord): void {
   // Only symmetric encryption keys with KMS-generated material rotate automatically.
   if (key.keySpec !== 'SYMMETRIC_DEFAULT' && !key.keySpec.startsWith('HMAC_')) throw kmsError('UnsupportedOperationException', `${key.arn} key spec ${key.keySpec} does not support rotation.`);
   if (key.origin !== 'AWS_KMS') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
-}
-
-export async function rotationKey(svc: Service, id: string): Promise<KeyRecord> {
-  const r = await svc.resolve(id, { aliases: false });
-  return r.key;
 }

@@ -10,7 +10,7 @@ import { kmsError, messages } from '../../errors.ts';
 import { isAsymmetric } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
 import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
-import { bytes, ctx, dryRun, int, type Operation, reqStr, type Trail } from '../types.ts';
+import { authorizedKey, bytes, ctx, dryRun, int, type Operation, reqStr, type Trail } from '../types.ts';
 
 export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
 export const AlgField = { t: 'string', enum: ENCRYPTION_ALGORITHMS } as const;
@@ -34,9 +34,7 @@ export async function encryptWith(svc: Service, key: KeyRecord, alg: string, pla
 }
 
 export async function prepareEncrypt(svc: Service, caller: Caller, trail: Trail, keyIdIn: string, action: string, alg: string, ec: Record<string, string> | undefined, attestation: ContextValues = {}): Promise<Resolved> {
-  const r = await svc.resolve(keyIdIn);
-  trail.keyArn = r.key.arn;
-  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation }, ec);
+  const r = await authorizedKey({ svc, caller, trail }, keyIdIn, action, { extra: { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation }, encryptionContext: ec });
   svc.requireEnabled(r.key);
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   checkAlgorithm(r.key, alg);
