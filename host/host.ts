@@ -75,12 +75,22 @@ interface PoolSpec {
   readonly debug: boolean;
 }
 
+/** A booting process of a warm pool, with the id and NSM device issued for it ahead of time. */
+interface WarmProcess {
+  readonly proc: EnclaveProcess;
+  /** Host.#deviceKey of the image the device was issued for. */
+  readonly deviceKey: string;
+  readonly id: string;
+  readonly device: Promise<NsmDevice>;
+}
+
+interface Pool {
+  spec: PoolSpec;
+  readonly procs: WarmProcess[];
+}
+
 const MIN_MEMORY_MIB = 64;
 const KEEP_ENDED = 32;
-
-function hex(x: Uint8Array): string {
-  return toHex(x);
-}
 
 export class Host {
   readonly instanceId: string;
@@ -90,7 +100,10 @@ export class Host {
   readonly #limits: Omit<ProcessLimits, 'memoryMiB'>;
   readonly #enclaves = new Map<string, Enclave>();
   readonly #ended: Enclave[] = [];
-  readonly #warm = new Map<string, EnclaveProcess[]>();
+  /** Names of running enclaves and of those still booting, so two runs cannot both take one. */
+  readonly #names = new Set<string>();
+  /** Warm pools by launch command (Host.#poolKey). */
+  readonly #pools = new Map<string, Pool>();
   #closed = false;
 
   private constructor(authority: AttestationAuthority, options: HostOptions) {
@@ -156,23 +169,28 @@ export class Host {
     }
     const name = opts.name ?? image.manifest.name;
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidEnclaveArgumentError('--enclave-name must be 1–64 of [A-Za-z0-9._-]');
-    for (const e of this.#enclaves.values()) if (e.name === name) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
+    if (this.#names.has(name)) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
     const cpuIds = this.#cpuIds(opts);
     const plan = this.#plan(image, opts, cpuIds);
     const cid = this.vsock.reserve(opts.cid);
+    // The name is taken now, not once booted: a concurrent run with the same name (the daemon
+    // serves requests concurrently) must be refused, not boot a second enclave under it.
+    this.#names.add(name);
     let id = this.#newEnclaveId();
     const debug = opts.debugMode === true;
     const m = image.measurements;
+    // Only hosts with a warm pool pay for the pool key (a join over the ~45 KB bootstrap argument).
+    const poolKey = this.#pools.size > 0 ? Host.#poolKey(plan) : undefined;
     let proc: EnclaveProcess | undefined;
     try {
-      proc = this.#takeWarm(plan) ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
+      const warm = poolKey === undefined ? undefined : this.#takeWarm(poolKey);
+      proc = warm?.proc ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
       this.vsock.attach(cid, proc.channel);
-      const prepared = this.#prepared.get(proc);
       let device: Promise<NsmDevice>;
-      if (prepared?.key === Host.#deviceKey(image, debug)) {
+      if (warm?.deviceKey === Host.#deviceKey(image, debug)) {
         // A warm process prewarmed for this very image already has its id and device.
-        id = prepared.id;
-        device = prepared.device;
+        id = warm.id;
+        device = warm.device;
       } else {
         // The image goes out first, and the device's leaf certificate (a P-384 key pair, generated
         // synchronously, and a signature: ~5 ms of this thread) is issued while the enclave checks
@@ -191,22 +209,24 @@ export class Host {
     } catch (e) {
       proc?.kill('boot failed');
       this.vsock.release(cid);
+      this.#names.delete(name);
       throw e;
     } finally {
       // Refill the warm pool only now, so spawning its next process is not on this start's path.
-      setImmediate(() => this.#refillWarm(plan));
+      if (poolKey !== undefined) setImmediate(() => this.#refillWarm(poolKey));
     }
     const measurements: NitroMeasurements = {
       HashAlgorithm: 'Sha384 { ... }',
-      PCR0: debug ? '0'.repeat(96) : hex(m.pcr0),
-      PCR1: debug ? '0'.repeat(96) : hex(m.pcr1),
-      PCR2: debug ? '0'.repeat(96) : hex(m.pcr2),
-      ...(m.pcr8 ? { PCR8: hex(m.pcr8) } : {}),
+      PCR0: debug ? '0'.repeat(96) : toHex(m.pcr0),
+      PCR1: debug ? '0'.repeat(96) : toHex(m.pcr1),
+      PCR2: debug ? '0'.repeat(96) : toHex(m.pcr2),
+      ...(m.pcr8 ? { PCR8: toHex(m.pcr8) } : {}),
     };
     const enclave: Enclave = { id, name, cid, cpuIds, memoryMiB: opts.memoryMiB, debug, measurements, proc };
     this.#enclaves.set(id, enclave);
     void proc.exited.then(() => {
       this.#enclaves.delete(id);
+      this.#names.delete(name);
       this.#ended.push(enclave);
       if (this.#ended.length > KEEP_ENDED) this.#ended.shift();
     });
@@ -234,7 +254,7 @@ export class Host {
   /** Images with equal PCR0 (every measured section, IMAGE_FORMAT.md) and PCR8 get equal devices. */
   static #deviceKey(image: LoadedImage, debug: boolean): string {
     const m = image.measurements;
-    return `${debug ? 'debug' : 'production'}:${hex(m.pcr0)}:${m.pcr8 ? hex(m.pcr8) : ''}`;
+    return `${debug ? 'debug' : 'production'}:${toHex(m.pcr0)}:${m.pcr8 ? toHex(m.pcr8) : ''}`;
   }
 
   /**
@@ -242,11 +262,11 @@ export class Host {
    * for `image`: the leaf issuance (~5 ms of synchronous P-384 key generation) is then off the
    * start path. The leaf is renewed after an hour like any other (AttestationAuthority.signerFor).
    */
-  #prepare(proc: EnclaveProcess, image: LoadedImage, debug: boolean): void {
+  #prepare(proc: EnclaveProcess, image: LoadedImage, debug: boolean): WarmProcess {
     const id = this.#newEnclaveId();
     const device = this.authority.createDevice({ moduleId: id, measurements: this.#pcrs(image), debug });
     device.catch(() => undefined); // a failure surfaces when the process is taken and boots
-    this.#prepared.set(proc, { key: Host.#deviceKey(image, debug), id, device });
+    return { proc, deviceKey: Host.#deviceKey(image, debug), id, device };
   }
 
   #runResult(e: Enclave): RunResult {
@@ -317,54 +337,49 @@ export class Host {
     const image = loadImage(imageBytes);
     const plan = this.#plan(image, opts, this.#cpuIds(opts));
     const key = Host.#poolKey(plan);
-    const pool = this.#warm.get(key) ?? [];
-    this.#warm.set(key, pool);
     const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true };
-    this.#poolSizes.set(key, spec);
-    this.#fillPool(pool, spec);
-    await Promise.all(pool.map((p) => p.waitBootConnection()));
+    const pool = this.#pools.get(key) ?? { spec, procs: [] };
+    pool.spec = spec;
+    this.#pools.set(key, pool);
+    this.#fillPool(pool);
+    await Promise.all(pool.procs.map((w) => w.proc.waitBootConnection()));
   }
 
-  readonly #poolSizes = new Map<string, PoolSpec>();
-  readonly #prepared = new WeakMap<EnclaveProcess, { readonly key: string; readonly id: string; readonly device: Promise<NsmDevice> }>();
-
-  #fillPool(pool: EnclaveProcess[], spec: PoolSpec): void {
-    while (pool.length < spec.count) {
+  #fillPool({ spec, procs }: Pool): void {
+    while (procs.length < spec.count) {
       const p = EnclaveProcess.spawn(spec.plan, { ...this.#limits, memoryMiB: spec.memoryMiB });
-      this.#prepare(p, spec.image, spec.debug);
-      pool.push(p);
+      procs.push(this.#prepare(p, spec.image, spec.debug));
     }
   }
 
-  #takeWarm(plan: LaunchPlan): EnclaveProcess | undefined {
-    const key = Host.#poolKey(plan);
-    const pool = this.#warm.get(key);
-    if (!pool) return undefined;
-    let p: EnclaveProcess | undefined;
-    while ((p = pool.shift()) && (p.state !== 'BOOTING' || !p.channel.alive));
-    return p;
+  #takeWarm(poolKey: string): WarmProcess | undefined {
+    const procs = this.#pools.get(poolKey)?.procs;
+    let w: WarmProcess | undefined;
+    while ((w = procs?.shift()) && !Host.#usable(w.proc));
+    return w;
   }
 
-  /** Tops the pool for this launch plan back up to its prewarmed size (after a take). */
-  #refillWarm(plan: LaunchPlan): void {
-    const key = Host.#poolKey(plan);
-    const pool = this.#warm.get(key);
-    const spec = this.#poolSizes.get(key);
-    if (!pool || !spec || this.#closed) return;
-    this.#fillPool(pool, spec);
+  static #usable(p: EnclaveProcess): boolean {
+    return p.state === 'BOOTING' && p.channel.alive;
+  }
+
+  /** Tops the pool for this launch command back up to its prewarmed size (after a take). */
+  #refillWarm(poolKey: string): void {
+    const pool = this.#pools.get(poolKey);
+    if (pool && !this.#closed) this.#fillPool(pool);
   }
 
   get warmCount(): number {
     let n = 0;
-    for (const pool of this.#warm.values()) n += pool.filter((p) => p.state === 'BOOTING' && p.channel.alive).length;
+    for (const { procs } of this.#pools.values()) n += procs.filter((w) => Host.#usable(w.proc)).length;
     return n;
   }
 
   /** Terminates every enclave and warm process. */
   async stop(): Promise<void> {
     this.#closed = true;
-    const warm = [...this.#warm.values()].flat();
-    this.#warm.clear();
+    const warm = [...this.#pools.values()].flatMap((pool) => pool.procs.map((w) => w.proc));
+    this.#pools.clear();
     for (const p of warm) p.kill('host stopped');
     await Promise.all([this.terminate('all'), ...warm.map((p) => p.exited)]);
   }

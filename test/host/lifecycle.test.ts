@@ -238,6 +238,23 @@ describe('CIDs, names and resources (run-enclave argument rules)', () => {
     await host.terminate({ id: top.EnclaveID });
   });
 
+  it('two concurrent runs with one name: one enclave starts, the other is ERR_ENCLAVE_CONFLICT (the name is taken before booting)', async () => {
+    const results = await Promise.allSettled([0, 1].map(() => host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'twin' })));
+    const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code?: string }).code] : []));
+    expect(started).toHaveLength(1);
+    expect(refused).toEqual(['ERR_ENCLAVE_CONFLICT']);
+    expect(host.describeEnclaves().filter((e) => e.EnclaveName === 'twin' && e.State === 'RUNNING')).toHaveLength(1);
+    await host.terminate({ name: 'twin' });
+  });
+
+  it('a run that fails to boot gives its name back', async () => {
+    expect(await codeOf(host.runEnclave(throwing.image, { ...WEAK, memoryMiB: MEM, name: 'reused' }))).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    const r = await host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'reused' });
+    expect(r.EnclaveName).toBe('reused');
+    await host.terminate({ id: r.EnclaveID });
+  });
+
   const badArgs: [string, object][] = [
     ['memory below 64 MiB', { memoryMiB: 63 }],
     ['fractional memory', { memoryMiB: 128.5 }],
