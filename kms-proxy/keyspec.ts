@@ -1,6 +1,7 @@
 // What each KeySpec can do (KMS Developer Guide, "Key spec reference"), and how its material is
 // made with node:crypto.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { KeySpec, KeyUsage } from './model.ts';
 
 export interface SpecInfo {
@@ -38,15 +39,26 @@ export function isAsymmetric(spec: KeySpec): boolean {
   return spec.startsWith('RSA_') || spec.startsWith('ECC_');
 }
 
+const generateKeyPairAsync = promisify(generateKeyPair);
+const DER = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } } as const;
+
+/**
+ * A fresh RSA or EC key pair (PKCS#8 and SPKI DER), made on libuv's thread pool: an RSA-4096 pair
+ * takes from a fraction of a second to seconds, which on the event loop would stall every other
+ * request (CreateKey, GenerateDataKeyPair and GetParametersForImport make them per request).
+ */
+export async function generateKeyPairDer(params: Pick<SpecInfo, 'rsaBits' | 'curve'>): Promise<{ privateDer: Uint8Array; publicDer: Uint8Array }> {
+  const pair =
+    params.rsaBits !== undefined
+      ? await generateKeyPairAsync('rsa', { modulusLength: params.rsaBits, publicExponent: 65537, ...DER })
+      : await generateKeyPairAsync('ec', { namedCurve: params.curve ?? '', ...DER });
+  return { privateDer: new Uint8Array(pair.privateKey), publicDer: new Uint8Array(pair.publicKey) };
+}
+
 /** Fresh material: raw bytes for symmetric/HMAC, PKCS#8 DER for asymmetric. */
-export function generateMaterial(spec: KeySpec): Uint8Array {
+export async function generateMaterial(spec: KeySpec): Promise<Uint8Array> {
   const info = SPECS[spec];
   if (!info) throw new Error(`unsupported key spec ${spec}`);
   if (info.bytes !== undefined) return new Uint8Array(randomBytes(info.bytes));
-  if (info.rsaBits !== undefined) {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: info.rsaBits, publicExponent: 65537, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
-    return new Uint8Array(privateKey);
-  }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: info.curve ?? '', privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
-  return new Uint8Array(privateKey);
+  return (await generateKeyPairDer(info)).privateDer;
 }

@@ -85,7 +85,7 @@ export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
         tags: Object.entries(k.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue: String(TagValue) })),
       };
       const secret = k.material === undefined ? undefined : materialBytes(keySpec, k.material);
-      await svc.store.createKey(key, svc.newMaterial(key, 0, undefined, secret));
+      await svc.store.createKey(key, await svc.newMaterial(key, 0, undefined, secret));
       created.push(k.id);
     }
     for (const name of k.aliases ?? []) {

@@ -74,14 +74,14 @@ export class Service {
     return randomUUID();
   }
 
-  newMaterial(key: Pick<KeyRecord, 'keyId' | 'keySpec'>, version: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND', secret?: Uint8Array): Material {
+  async newMaterial(key: Pick<KeyRecord, 'keyId' | 'keySpec'>, version: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND', secret?: Uint8Array): Promise<Material> {
     return {
       keyId: key.keyId,
       version,
       id: randomBytes(32).toString('hex'),
       createdAt: this.clock(),
       ...(rotationType ? { rotationType } : {}),
-      secret: secret ?? generateMaterial(key.keySpec),
+      secret: secret ?? (await generateMaterial(key.keySpec)),
     };
   }
 
@@ -307,7 +307,7 @@ export class Service {
           const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
           let nextRotationDate = key.nextRotationDate + period;
           while (nextRotationDate <= now) nextRotationDate += period;
-          await this.store.addMaterial({ ...key, nextRotationDate }, this.newMaterial(key, version, 'AUTOMATIC'));
+          await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'));
           later(nextRotationDate);
         } else later(key.nextRotationDate);
       }

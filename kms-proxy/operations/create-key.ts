@@ -67,7 +67,7 @@ export const CreateKey: Operation = {
       rotationEnabled: false,
       tags: dedupeTags(tags),
     };
-    const material = origin === 'EXTERNAL' ? undefined : svc.newMaterial(key, 0);
+    const material = origin === 'EXTERNAL' ? undefined : await svc.newMaterial(key, 0);
     await svc.store.createKey(key, material);
     trail.keyArn = arn;
     return { KeyMetadata: svc.keyMetadata(key, material?.id) };

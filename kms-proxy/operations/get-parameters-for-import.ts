@@ -1,5 +1,6 @@
 // GetParametersForImport (KMS API Reference, "GetParametersForImport").
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { generateKeyPairDer } from '../keyspec.ts';
 import { kmsError } from '../errors.ts';
 import { KeyIdField } from '../shapes.ts';
 import { externalKey, PARAMETERS_TTL_MS, WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS } from './lib/import.ts';
@@ -15,11 +16,10 @@ export const GetParametersForImport: Operation = {
     const alg = reqStr(input, 'WrappingAlgorithm');
     const spec = reqStr(input, 'WrappingKeySpec');
     if (alg === 'SM2PKE' || spec === 'SM2') throw kmsError('UnsupportedOperationException', 'SM2 wrapping is only available in China Regions.');
-    const bits = Number(spec.slice(4));
-    const pair = generateKeyPairSync('rsa', { modulusLength: bits, privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
+    const pair = await generateKeyPairDer({ rsaBits: Number(spec.slice(4)) });
     const token = randomBytes(64);
     const validTo = svc.clock() + PARAMETERS_TTL_MS;
-    await svc.store.putImportParameters({ token: token.toString('hex'), keyId: key.keyId, wrappingAlgorithm: alg, wrappingKeySpec: spec, privateKey: new Uint8Array(pair.privateKey), validTo });
-    return { KeyId: key.arn, ImportToken: new Uint8Array(token), PublicKey: new Uint8Array(pair.publicKey), ParametersValidTo: validTo / 1000 };
+    await svc.store.putImportParameters({ token: token.toString('hex'), keyId: key.keyId, wrappingAlgorithm: alg, wrappingKeySpec: spec, privateKey: pair.privateDer, validTo });
+    return { KeyId: key.arn, ImportToken: new Uint8Array(token), PublicKey: pair.publicDer, ParametersValidTo: validTo / 1000 };
   },
 };

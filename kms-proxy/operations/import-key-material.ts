@@ -54,7 +54,7 @@ export const ImportKeyMaterial: Operation = {
     };
     const existing = await svc.store.currentMaterial(key.keyId);
     if (existing) await svc.store.putKey(updated);
-    else await svc.store.addMaterial(updated, svc.newMaterial(key, 0, undefined, secret));
+    else await svc.store.addMaterial(updated, await svc.newMaterial(key, 0, undefined, secret));
     if (validTo !== undefined) svc.schedule(validTo);
     const id = existing?.id ?? (await svc.store.currentMaterial(key.keyId))?.id;
     return { KeyId: key.arn, ...(id ? { KeyMaterialId: id } : {}) };

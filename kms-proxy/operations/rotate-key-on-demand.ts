@@ -18,7 +18,7 @@ export const RotateKeyOnDemand: Operation = {
       throw kmsError('LimitExceededException', `${key.arn} has reached the maximum number of on-demand rotations (${MAX_ON_DEMAND_ROTATIONS}).`);
     }
     const version = (materials.at(-1)?.version ?? -1) + 1;
-    await svc.store.addMaterial(key, svc.newMaterial(key, version, 'ON_DEMAND'));
+    await svc.store.addMaterial(key, await svc.newMaterial(key, version, 'ON_DEMAND'));
     return { KeyId: key.arn };
   },
 };

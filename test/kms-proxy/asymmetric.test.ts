@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, EncryptCommand, GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand,
-  GenerateMacCommand, GetPublicKeyCommand, SignCommand, VerifyCommand, VerifyMacCommand, type SigningAlgorithmSpec, type KeySpec,
+  GenerateMacCommand, GenerateRandomCommand, GetParametersForImportCommand, GetPublicKeyCommand, SignCommand, VerifyCommand, VerifyMacCommand, type SigningAlgorithmSpec, type KeySpec,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure, startFixture, tempDir, type Fixture } from './helpers.ts';
@@ -196,5 +196,32 @@ describe('GenerateDataKeyPair', () => {
     expect(w.KeyPairSpec).toBe('RSA_2048');
     const asym = await keyFor('RSA_2048', 'ENCRYPT_DECRYPT');
     expect((await failure(() => f.kms.send(new GenerateDataKeyPairCommand({ KeyId: asym, KeyPairSpec: 'ECC_NIST_P256' })))).name).toBe('InvalidKeyUsageException');
+  });
+});
+
+describe('RSA key pairs are made off the event loop', () => {
+  // An RSA-4096 pair takes 0.4–3 s to make; made synchronously it would hold every other request
+  // (and this test's own timer) until it is done. The KMS runs in this process, so a request sent
+  // 20 ms after the slow one must be answered while the pair is still being made.
+  const slow: [string, () => Promise<unknown>][] = [
+    ['CreateKey', () => f.kms.send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' }))],
+    ['GenerateDataKeyPairWithoutPlaintext', async () => f.kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: (await f.kms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId, KeyPairSpec: 'RSA_4096' }))],
+    [
+      'GetParametersForImport',
+      async () => {
+        const KeyId = (await f.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata?.KeyId;
+        return f.kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' }));
+      },
+    ],
+  ];
+  test.each(slow)('%s with RSA_4096: a GenerateRandom sent meanwhile is answered first', async (_name, send) => {
+    let done = false;
+    const pending = send().then(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await f.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8 }));
+    expect(done).toBe(false);
+    await pending;
   });
 });

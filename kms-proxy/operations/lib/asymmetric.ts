@@ -1,10 +1,10 @@
 // Asymmetric and HMAC operations: Sign, Verify, GetPublicKey, GenerateMac, VerifyMac,
 // DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext (KMS API Reference).
 // Helpers shared by the asymmetric operations, which live one per file in operations/.
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
-import { SPECS } from '../../keyspec.ts';
+import { generateKeyPairDer, SPECS } from '../../keyspec.ts';
 import type { KeyRecord, KeySpec, Material } from '../../model.ts';
 import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
 import { ContextField, DryRunField, GrantTokensField, KeyIdField, RecipientField } from '../../shapes.ts';
@@ -61,12 +61,10 @@ export const MacShape = {
   DryRun: DryRunField,
 } as const;
 
-export function keyPair(spec: string): { privateDer: Uint8Array; publicDer: Uint8Array } {
+export async function keyPair(spec: string): Promise<{ privateDer: Uint8Array; publicDer: Uint8Array }> {
   const info = SPECS[spec as KeySpec];
   if (!info || (info.rsaBits === undefined && info.curve === undefined)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by this KMS.`);
-  const enc = { privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } } as const;
-  const pair = info.rsaBits !== undefined ? generateKeyPairSync('rsa', { modulusLength: info.rsaBits, ...enc }) : generateKeyPairSync('ec', { namedCurve: info.curve ?? '', ...enc });
-  return { privateDer: new Uint8Array(pair.privateKey), publicDer: new Uint8Array(pair.publicKey) };
+  return generateKeyPairDer(info);
 }
 
 export const PairShape = {
@@ -86,7 +84,7 @@ export async function dataKeyPair(call: Parameters<Operation['run']>[0], action:
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
   const spec = reqStr(input, 'KeyPairSpec');
-  const pair = keyPair(spec);
+  const pair = await keyPair(spec);
   const blob = sealBlob({ keyId: r.key.keyId, materialVersion: m.version }, m.secret, pair.privateDer, ec);
   dryRun(input);
   return { arn: r.key.arn, spec, blob, ...pair };
