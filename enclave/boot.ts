@@ -6,24 +6,9 @@
 import { startEnclave } from './bootstrap.ts';
 import { BOOT_PORT, HEARTBEAT_MS, encodeStatus, type BootStatus } from './boot-protocol.ts';
 import { MAX_IMAGE_SIZE } from './image/format.ts';
-import { openEnclaveChannel } from './vsock/index.ts';
+import { openEnclaveChannel, readAll } from './vsock/index.ts';
 import type { Channel, VsockConnection } from './vsock/index.ts';
 import type { EnclaveServices } from './services.ts';
-
-
-function readAll(conn: VsockConnection): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    conn.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > MAX_IMAGE_SIZE) conn.destroy(new Error('image too large'));
-      else chunks.push(c);
-    });
-    conn.once('end', () => resolve(new Uint8Array(Buffer.concat(chunks, n))));
-    conn.once('error', reject);
-  });
-}
 
 function codeOf(e: unknown): string {
   return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'ERR_APP_FAILED';
@@ -97,7 +82,7 @@ async function boot(): Promise<void> {
   const crashed = (e: unknown): void => die({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, 70);
   process.on('uncaughtException', crashed);
   process.on('unhandledRejection', crashed);
-  const image = await readAll(conn);
+  const image = await readAll(conn, { maxBytes: MAX_IMAGE_SIZE });
   setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
   const debug = process.argv.includes('--nitro-sandbox-debug');
   try {

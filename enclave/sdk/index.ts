@@ -25,6 +25,7 @@ export {
 export { kmsHttpHandler, type KmsHttpHandler } from './kms-http-handler.ts';
 // cms.ts (openEnvelope) is not re-exported: it carries @peculiar/asn1-* into every app importing
 // this index; apps that open envelopes themselves import './cms.ts' directly.
+export { readAll, type ReadAllOptions } from '../vsock/read-all.ts';
 export type { EnclaveServices } from '../services.ts';
 export type { AppImageInfo } from '../bootstrap.ts';
 import type { AppContext as BaseContext } from '../bootstrap.ts';

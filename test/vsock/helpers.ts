@@ -7,9 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { Channel, VsockConnection } from '../../enclave/vsock/index.ts';
+import { readAll, type Channel } from '../../enclave/vsock/index.ts';
 import { openHostChannel, type HostChannelOptions } from '../../host/vsock/index.ts';
 import { PORTS } from './fixtures/shared.ts';
+
+/** Reads a connection to its end: the library's own helper, so these tests exercise it too. */
+export { readAll };
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -80,16 +83,6 @@ export async function socketPair(): Promise<{ a: net.Socket; b: net.Socket; clos
       b.destroy();
     },
   };
-}
-
-/** Reads a connection to its end. */
-export function readAll(c: VsockConnection): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    c.on('data', (d: Buffer) => parts.push(d));
-    c.on('end', () => resolve(Buffer.concat(parts)));
-    c.on('error', reject);
-  });
 }
 
 /** Sends one JSON request to the agent's control port and returns its JSON reply. */
