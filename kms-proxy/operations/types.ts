@@ -4,7 +4,7 @@ import type { Decision } from '../policy/evaluate.ts';
 import type { Caller, ContextValues, Resolved, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
-import { INVALID_DOCUMENT_MESSAGE, type AttestedRecipient } from '../recipient/verify.ts';
+import { invalidRecipient, type AttestedRecipient } from '../recipient/verify.ts';
 
 /** Request-rate quota groups (KMS Developer Guide, "Request quotas"). */
 export type QuotaGroup = 'cryptographic' | 'management' | 'write' | 'list' | 'random';
@@ -89,7 +89,7 @@ export function attestedRecipient(call: Call): AttestedRecipient | undefined {
   const r = call.input.Recipient as { AttestationDocument?: Uint8Array; KeyEncryptionAlgorithm?: string } | undefined;
   if (r === undefined) return undefined;
   // Both members are optional in the model, but a Recipient without a document cannot be answered.
-  if (r.AttestationDocument === undefined) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, 'ERR_RECIPIENT_NO_DOCUMENT: Recipient has no AttestationDocument');
+  if (r.AttestationDocument === undefined) throw invalidRecipient('ERR_RECIPIENT_NO_DOCUMENT', 'Recipient has no AttestationDocument');
   const attested = call.svc.recipient.verify(r.AttestationDocument);
   call.trail.additional = { ...call.trail.additional, recipient: attested.audit };
   return attested;

@@ -16,7 +16,7 @@ import {
   type AttestationDocument,
   type TrustAnchor,
 } from '../../attestation/index.ts';
-import { kmsError } from '../errors.ts';
+import { kmsError, type KmsError } from '../errors.ts';
 import { prepareRecipient, RecipientKeyError, type PreparedRecipient } from './cms.ts';
 
 /** How old a document may be by default: AWS accepts documents for five minutes. */
@@ -79,6 +79,11 @@ export function recipientAudit(doc: AttestationDocument): Record<string, string>
  */
 export const INVALID_DOCUMENT_MESSAGE = 'The attestation document in the Recipient is not valid.';
 
+/** The one answer to an unusable Recipient: `code: reason` goes to the audit log (`detail`) only. */
+export function invalidRecipient(code: string, reason: string): KmsError {
+  return kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, `${code}: ${reason}`);
+}
+
 export class RecipientVerifier {
   readonly maxAgeMs: number;
   readonly cache = new ChainCache();
@@ -129,17 +134,17 @@ export class RecipientVerifier {
   /** Verifies a Recipient's document; throws ValidationException (reason in `detail`). */
   verify(document: Uint8Array): AttestedRecipient {
     const anchors = this.anchors();
-    if (anchors.length === 0) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, 'ERR_RECIPIENT_NO_TRUST_ANCHOR: no trust anchor is configured for attestation documents');
+    if (anchors.length === 0) throw invalidRecipient('ERR_RECIPIENT_NO_TRUST_ANCHOR', 'no trust anchor is configured for attestation documents');
     let doc: AttestationDocument;
     try {
       // Debug-mode documents are accepted, as AWS accepts them: their PCR0–2 are zero, so a key
       // policy pinning measurements never matches them (Nitro Enclaves User Guide, "Debug mode").
       doc = verifyAttestation(document, { trustAnchors: anchors, at: this.#clock(), maxAgeMs: this.maxAgeMs, chainCache: this.cache, allowDebug: true }).document;
     } catch (e) {
-      if (e instanceof AttestationError) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, `${e.code}: ${e.message}${e.detail ? ` (${e.detail})` : ''}`);
+      if (e instanceof AttestationError) throw invalidRecipient(e.code, `${e.message}${e.detail ? ` (${e.detail})` : ''}`);
       throw e;
     }
-    if (doc.publicKey === null) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, 'ERR_RECIPIENT_KEY: the document carries no public_key');
+    if (doc.publicKey === null) throw invalidRecipient('ERR_RECIPIENT_KEY', 'the document carries no public_key');
     return { spki: doc.publicKey, key: this.#prepared(doc.publicKey), document: doc, context: recipientContext(doc), audit: recipientAudit(doc) };
   }
 
@@ -152,7 +157,7 @@ export class RecipientVerifier {
       try {
         p = prepareRecipient(spki);
       } catch (e) {
-        if (e instanceof RecipientKeyError) throw kmsError('ValidationException', INVALID_DOCUMENT_MESSAGE, `${e.code}: ${e.message}`);
+        if (e instanceof RecipientKeyError) throw invalidRecipient(e.code, e.message);
         throw e;
       }
       if (this.#keys.size >= 1024) this.#keys.delete(this.#keys.keys().next().value as string);
