@@ -98,3 +98,57 @@ export class AppLoadError extends EnclaveError {
 export class EnclaveInvalidArgumentError extends EnclaveError {
   static override readonly code = 'ERR_INVALID_ARGUMENT';
 }
+
+// Errors of the parts an app bundles (sessions, the SDK). Their codes name a family, and the class
+// carries the exact code given at the throw site (so one class serves every check of a protocol).
+
+export type SessionErrorCode =
+  | 'ERR_SESSION_CLOSED'
+  | 'ERR_SESSION_TIMEOUT'
+  | 'ERR_SESSION_REFUSED'
+  | 'ERR_SESSION_PROTOCOL'
+  | 'ERR_SESSION_BINDING'
+  | 'ERR_SESSION_REPLAY'
+  | 'ERR_SESSION_OUT_OF_ORDER'
+  | 'ERR_SESSION_AUTH';
+
+/** An attested session failed: closed, timed out, refused, unbound document, or a bad record. */
+export class SessionError extends EnclaveError {
+  static override readonly code: string = 'ERR_SESSION';
+  override readonly code: SessionErrorCode;
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    // Set explicitly: a bundler may rename the class (new.target.name would then be 'SessionError2').
+    this.name = 'SessionError';
+    this.code = code;
+  }
+}
+
+/** A CiphertextForRecipient the enclave must not open: malformed, not for this key, or not KMS's algorithms. */
+export class CmsError extends EnclaveError {
+  static override readonly code = 'ERR_CMS_INVALID';
+}
+
+export type KmsClientErrorCode = 'ERR_KMS_CLIENT_TRANSPORT' | 'ERR_KMS_CLIENT_HTTP' | 'ERR_KMS_CLIENT_NOT_ATTESTED' | 'ERR_KMS_CLIENT_ARGUMENT';
+
+/** The enclave's KMS exchange failed below the KMS API: connection, HTTP framing, or a response that is not sealed. */
+export class KmsClientError extends EnclaveError {
+  static override readonly code: string = 'ERR_KMS_CLIENT';
+  override readonly code: KmsClientErrorCode;
+  constructor(code: KmsClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KmsClientError';
+    this.code = code;
+  }
+}
+
+/** The KMS answered with an error: `name` is AWS's exception name (e.g. AccessDeniedException). */
+export class KmsServiceError extends EnclaveError {
+  static override readonly code = 'ERR_KMS_SERVICE';
+  readonly status: number;
+  constructor(name: string, message: string, status: number) {
+    super(message);
+    this.name = name;
+    this.status = status;
+  }
+}

@@ -1,17 +1,13 @@
-// One error hierarchy for envelope encryption, after panva/jose: a stable string `code` per class,
-// so callers and tests branch on `code`, never on the message. Integrity failures carry a fixed,
+// Envelope encryption's branch of the enclave error hierarchy (../errors.ts): a stable string `code`
+// per class, so callers and tests branch on `code`, never on the message. Integrity failures carry a fixed,
 // uninformative message ("envelope authentication failed"); what exactly failed is in `cause`
 // (a plain Error with a short description), so an attacker probing with altered envelopes learns
 // nothing from the text that the code does not already say.
 
-export class EnvelopeError extends Error {
-  static readonly code: string = 'ERR_ENVELOPE';
-  readonly code: string;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = (new.target as typeof EnvelopeError).code;
-  }
+import { EnclaveError } from '../errors.ts';
+
+export class EnvelopeError extends EnclaveError {
+  static override readonly code: string = 'ERR_ENVELOPE';
 }
 
 /**

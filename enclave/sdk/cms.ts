@@ -7,12 +7,9 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { CMSVersion, ContentInfo, EnvelopedData, id_data, id_envelopedData } from '@peculiar/asn1-cms';
 import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { RsaEsOaepParams, id_RSAES_OAEP, id_mgf1, id_sha256 } from '@peculiar/asn1-rsa';
+import { CmsError } from '../errors.ts';
 
 const ID_AES256_CBC = '2.16.840.1.101.3.4.1.42';
-
-export class CmsError extends Error {
-  readonly code = 'ERR_CMS_INVALID';
-}
 
 function fail(message: string, cause?: unknown): never {
   throw new CmsError(message, cause === undefined ? undefined : { cause });

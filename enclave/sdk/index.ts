@@ -12,16 +12,14 @@ export {
   generateRecipientKeyPair,
   httpOverStream,
   signKmsRequest,
-  KmsClientError,
-  KmsServiceError,
   RECIPIENT_OPERATIONS,
   type KmsClient,
   type KmsClientOptions,
-  type KmsClientErrorCode,
   type Credentials,
   type RecipientKeyPair,
   type AttestedTransport,
 } from './kms.ts';
+export { KmsClientError, KmsServiceError, type KmsClientErrorCode } from '../errors.ts';
 export { kmsHttpHandler, type KmsHttpHandler } from './kms-http-handler.ts';
 // cms.ts (openEnvelope) is not re-exported: it carries @peculiar/asn1-* into every app importing
 // this index; apps that open envelopes themselves import './cms.ts' directly.

@@ -12,7 +12,8 @@
 import { Readable } from 'node:stream';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse } from '@smithy/types';
 import type { EnclaveServices } from '../services.ts';
-import { attestedTransport, KmsClientError, RECIPIENT_OPERATIONS, type KmsClientOptions } from './kms.ts';
+import { KmsClientError } from '../errors.ts';
+import { attestedTransport, RECIPIENT_OPERATIONS, type KmsClientOptions } from './kms.ts';
 
 /** Where each operation's sealed value belongs in the response the SDK expects. */
 const PLAINTEXT_MEMBER: Readonly<Record<string, string>> = {

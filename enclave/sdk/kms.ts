@@ -13,6 +13,7 @@
 // chunked bodies is all the KMS exchange needs.
 import { createHash, createHmac, generateKeyPair, type KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { KmsClientError, KmsServiceError } from '../errors.ts';
 import { nsmClient } from './nsm.ts';
 import type { EnclaveServices } from '../services.ts';
 
@@ -21,29 +22,6 @@ export const RECIPIENT_OPERATIONS: ReadonlySet<string> = new Set(['Decrypt', 'Ge
 
 /** Responses larger than this are refused: the KMS never sends one, a hostile parent might. */
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
-
-export type KmsClientErrorCode = 'ERR_KMS_CLIENT_TRANSPORT' | 'ERR_KMS_CLIENT_HTTP' | 'ERR_KMS_CLIENT_NOT_ATTESTED' | 'ERR_KMS_CLIENT_ARGUMENT';
-
-/** The exchange failed below the KMS API: connection, HTTP framing, or a response that is not sealed. */
-export class KmsClientError extends Error {
-  readonly code: KmsClientErrorCode;
-  constructor(code: KmsClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'KmsClientError';
-    this.code = code;
-  }
-}
-
-/** The KMS answered with an error: `name` is AWS's exception name (e.g. AccessDeniedException). */
-export class KmsServiceError extends Error {
-  readonly code = 'ERR_KMS_SERVICE';
-  readonly status: number;
-  constructor(name: string, message: string, status: number) {
-    super(message);
-    this.name = name;
-    this.status = status;
-  }
-}
 
 export interface Credentials {
   readonly accessKeyId: string;

@@ -4,8 +4,9 @@
 import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { equalBytes, verifyAttestation, type AttestationDocument, type VerifyOptions } from '../../attestation/index.ts';
-import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, SessionError, deriveKeys, frame, helloDigest } from './protocol.ts';
+import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, frame, helloDigest } from './protocol.ts';
 import { RecordCipher } from './record-cipher.ts';
+import { SessionError } from '../errors.ts';
 
 export interface SessionOptions extends Omit<VerifyOptions, 'expectedNonce'> {
   /** Give up waiting for the enclave's document after this long (default 10 s). */

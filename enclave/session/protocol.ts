@@ -13,6 +13,7 @@
 //                    AAD = session id (32) ‖ direction byte ‖ seq
 //   0x04 ERROR     : UTF-8 reason (plaintext; sent before a session exists)
 import { createHash, hkdfSync } from 'node:crypto';
+import { SessionError } from '../errors.ts';
 
 export const SESSION_VERSION = 1;
 export const NONCE_LENGTH = 32;
@@ -20,15 +21,6 @@ export const MAX_RECORD = 16 << 20;
 export const RECORD = { HELLO: 0x01, ATTEST: 0x02, DATA: 0x03, ERROR: 0x04 } as const;
 /** Direction bytes in the AAD: a record cannot be reflected back to its sender. */
 export const DIR = { CLIENT_TO_ENCLAVE: 0x43, ENCLAVE_TO_CLIENT: 0x45 } as const;
-
-export class SessionError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SessionError';
-    this.code = code;
-  }
-}
 
 export function frame(type: number, body: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + body.length);

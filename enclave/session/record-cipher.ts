@@ -1,6 +1,6 @@
 // Sealing and opening DATA records with strict sequence numbers (see protocol.ts).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { SessionError } from './protocol.ts';
+import { SessionError } from '../errors.ts';
 
 export class RecordCipher {
   readonly #key: Buffer;

@@ -5,8 +5,9 @@ import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto
 import type { VsockConnection } from '../vsock/index.ts';
 import { nsmClient } from '../sdk/nsm.ts';
 import type { EnclaveServices } from '../services.ts';
-import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, SessionError, deriveKeys, frame, helloDigest } from './protocol.ts';
+import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, frame, helloDigest } from './protocol.ts';
 import { RecordCipher } from './record-cipher.ts';
+import { SessionError } from '../errors.ts';
 
 export type SessionHandler = (request: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 

@@ -1,6 +1,8 @@
 // The vsock channel's error hierarchy. Socket-like failures a program already handles for TCP keep
 // Node's errno-style codes (ECONNREFUSED, ECONNRESET, EADDRINUSE) so existing handling carries over;
-// everything specific to this channel uses an `ERR_VSOCK_…` code.
+// everything specific to this channel uses an `ERR_VSOCK_…` code. A branch of the enclave hierarchy
+// (../errors.ts); names are set explicitly, as bundled enclave code may see its classes renamed.
+import { EnclaveError } from '../errors.ts';
 
 export type VsockErrorCode =
   | 'ECONNREFUSED'
@@ -22,8 +24,9 @@ export type VsockErrorCode =
   | 'ERR_VSOCK_CID_IN_USE'
   | 'ERR_VSOCK_UNKNOWN_CID';
 
-export class VsockError extends Error {
-  readonly code: VsockErrorCode;
+export class VsockError extends EnclaveError {
+  static override readonly code: string = 'ERR_VSOCK';
+  override readonly code: VsockErrorCode;
   constructor(code: VsockErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'VsockError';

@@ -1,12 +1,12 @@
 // Attested sessions end to end: a client verifies the enclave and talks to it through a relay the
 // test controls (standing in for the untrusted host), which replays, reorders, splices and reads.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { duplexPair, type Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measure } from '../../attestation/index.ts';
-import { buildImage } from '../../enclave/index.ts';
-import { AttestedSession } from '../../enclave/session/index.ts';
+import { EnclaveError, buildImage } from '../../enclave/index.ts';
+import { AttestedSession, SessionError } from '../../enclave/session/index.ts';
 import { RecordCipher } from '../../enclave/session/record-cipher.ts';
 import { DIR, RECORD, RecordReader, frame } from '../../enclave/session/protocol.ts';
 import { Host, type RunResult } from '../../host/index.ts';
@@ -142,6 +142,44 @@ describe('attested session', () => {
       (e: unknown) => Promise.reject(e),
     ).catch((e: { code?: string }) => e.code);
     expect(outcome).toBe('ERR_SESSION_CLOSED');
+  });
+});
+
+describe('the client refuses a peer that does not answer a hello with its document', () => {
+  /** A fake enclave end: `answer` receives the client's hello and may reply or close. */
+  function peer(answer: (stream: Duplex) => void): Duplex {
+    const [client, far] = duplexPair();
+    far.once('data', () => answer(far));
+    return client;
+  }
+
+  it('no answer within timeoutMs is ERR_SESSION_TIMEOUT', async () => {
+    await expect(AttestedSession.open(peer(() => undefined), { ...opts(), timeoutMs: 50 })).rejects.toMatchObject({ code: 'ERR_SESSION_TIMEOUT' });
+  });
+  it('an ERROR record is ERR_SESSION_REFUSED', async () => {
+    await expect(AttestedSession.open(peer((f) => f.write(frame(RECORD.ERROR, Buffer.from('no')))), opts())).rejects.toMatchObject({ code: 'ERR_SESSION_REFUSED' });
+  });
+  it('any other record before the document is ERR_SESSION_PROTOCOL', async () => {
+    await expect(AttestedSession.open(peer((f) => f.write(frame(RECORD.DATA, Buffer.alloc(30)))), opts())).rejects.toMatchObject({ code: 'ERR_SESSION_PROTOCOL' });
+  });
+  it('a stream that ends before the document is ERR_SESSION_CLOSED', async () => {
+    await expect(AttestedSession.open(peer((f) => f.end()), opts())).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+  });
+  it('a genuine document for this nonce but another hello (relay swapped the client key) is ERR_SESSION_BINDING', async () => {
+    const { client } = await relay((d, t, r, send) => {
+      if (d !== 'up' || t !== RECORD.HELLO) return send(r);
+      // Keep version and nonce, replace the client's SPKI with another P-384 key.
+      const hello = r.subarray(5);
+      const other = Buffer.from(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'der' }));
+      send(frame(RECORD.HELLO, Buffer.concat([hello.subarray(0, 33), other])));
+    });
+    await expect(AttestedSession.open(client, opts())).rejects.toMatchObject({ code: 'ERR_SESSION_BINDING' });
+  });
+  it('session errors belong to the enclave error hierarchy', async () => {
+    const e = await AttestedSession.open(peer((f) => f.end()), opts()).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SessionError);
+    expect(e).toBeInstanceOf(EnclaveError);
+    expect((e as Error).name).toBe('SessionError');
   });
 });
 
