@@ -71,6 +71,7 @@ export class EnclaveProcess {
   #consoleBytes = 0;
   readonly #consoleSubscribers = new Set<(chunk: Buffer | null) => void>();
   readonly exited: Promise<void>;
+  #resolveExited!: () => void;
   #onReady: ((err?: Error) => void) | undefined;
 
   private constructor(child: ChildProcess, channel: Channel, plan: LaunchPlan, limits: ProcessLimits) {
@@ -78,12 +79,8 @@ export class EnclaveProcess {
     this.channel = channel;
     this.plan = plan;
     this.#limits = limits;
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.#finish(this.exitReason ?? (signal ? `killed by ${signal}` : `exited with code ${code}`));
-        resolve();
-      });
-    });
+    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    child.once('exit', (code, signal) => this.#finish(this.exitReason ?? (signal ? `killed by ${signal}` : `exited with code ${code}`)));
     channel.listen(BOOT_PORT, (conn) => {
       if (this.#bootConn) {
         conn.destroy();
@@ -113,7 +110,12 @@ export class EnclaveProcess {
     });
     const channel = openHostChannel(child.stdio[3] as Duplex);
     const p = new EnclaveProcess(child, channel, plan, limits);
-    child.once('error', (e) => p.#fail(`spawn failed: ${e.message}`));
+    child.once('error', (e) => {
+      // A process that never started (ENOENT, EAGAIN…) gets no 'exit': it ends here, or the boot
+      // waiting for it and everyone awaiting `exited` would wait forever.
+      if (child.pid === undefined) p.#finish(`spawn failed: ${e.message}`);
+      else p.#fail(`process error: ${e.message}`);
+    });
     return p;
   }
 
@@ -240,6 +242,7 @@ export class EnclaveProcess {
   }
 
   #finish(reason: string): void {
+    if (this.state === 'TERMINATED') return;
     this.exitReason ??= reason;
     this.state = 'TERMINATED';
     for (const t of this.#timers) clearInterval(t);
@@ -248,5 +251,6 @@ export class EnclaveProcess {
     this.#onReady = undefined;
     for (const s of this.#consoleSubscribers) s(null);
     this.#consoleSubscribers.clear();
+    this.#resolveExited();
   }
 }

@@ -1,0 +1,113 @@
+// The ways an enclave process can fail before it is ready, each ending it with a recorded reason
+// and a typed boot error (ERR_ENCLAVE_BOOT_FAILED), never a hang: a command that cannot start, a
+// process that exits or never connects to the boot port, a bootstrap that never reports, and one
+// that floods its status stream. The plans are crafted here (a plain `node`, a fake bootstrap) so
+// each path is reached directly; test/host/lifecycle.test.ts covers the fates of real enclaves.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EnclaveProcess, type ProcessLimits } from '../../host/enclave-process.ts';
+import type { LaunchPlan } from '../../host/isolation.ts';
+import { repoRoot } from '../enclave/fixtures.ts';
+
+const FAKE_BOOTSTRAP = join(repoRoot, 'test/host/fixtures/fake-bootstrap.ts');
+const LIMITS: ProcessLimits = { memoryMiB: 256, hangTimeoutMs: 10_000, bootTimeoutMs: 500, watchdogIntervalMs: 250 };
+/** For the fake bootstrap, which must connect within the boot timeout before it can misbehave. */
+const SLOW_BOOT: ProcessLimits = { ...LIMITS, bootTimeoutMs: 3_000 };
+const IMAGE = new Uint8Array(16);
+const procs: EnclaveProcess[] = [];
+
+function plan(command: string, args: readonly string[]): LaunchPlan {
+  return {
+    command,
+    args,
+    env: {},
+    report: {
+      NetworkNamespace: false,
+      PidNamespace: false,
+      EmptyRoot: false,
+      PermissionModel: false,
+      NodeFlags: [],
+      EmptyEnvironment: true,
+      StdinClosed: true,
+      Descriptors: { '0': '/dev/null', '1': '/dev/null', '2': '/dev/null', '3': 'vsock channel' },
+      HeapLimitMiB: 0,
+      RssLimitMiB: LIMITS.memoryMiB,
+      CpuAffinity: null,
+      Weakened: [],
+    },
+  };
+}
+
+function spawnPlan(command: string, args: readonly string[], limits = LIMITS): EnclaveProcess {
+  const p = EnclaveProcess.spawn(plan(command, args), limits);
+  procs.push(p);
+  return p;
+}
+
+/** The NSM is never reached in these tests. */
+const NO_NSM = new Promise<never>(() => undefined);
+
+async function bootFailure(p: EnclaveProcess): Promise<{ code?: string; message: string }> {
+  try {
+    await p.boot(IMAGE, NO_NSM);
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error('boot succeeded');
+}
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.kill('test over');
+    await p.exited;
+  }
+});
+
+describe('enclave process: failures before ready', () => {
+  it('a command that cannot be started ends the process (no exit event comes) and fails the boot', async () => {
+    const p = spawnPlan('/nonexistent/enclave-runtime', []);
+    const err = await bootFailure(p);
+    expect(err.code).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    expect(err.message).toMatch(/spawn failed: .*ENOENT/);
+    await p.exited;
+    expect(p.state).toBe('TERMINATED');
+    expect(p.exitReason).toMatch(/^spawn failed: /);
+  });
+
+  it('a process that exits before connecting to the boot port fails the boot with its exit', async () => {
+    const p = spawnPlan(process.execPath, ['-e', 'process.exit(3)']);
+    const err = await bootFailure(p);
+    expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED', message: 'enclave process ended before booting: exited with code 3' });
+    await expect(p.waitBootConnection()).rejects.toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
+  });
+
+  it('a process that never connects to the boot port is killed after bootTimeoutMs', async () => {
+    const p = spawnPlan(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+    const err = await bootFailure(p);
+    expect(err.code).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    await p.exited;
+    expect(p.exitReason).toBe('bootstrap did not connect');
+  });
+
+  it('a bootstrap that takes the image but never reports is killed after bootTimeoutMs', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'silent'], SLOW_BOOT);
+    const err = await bootFailure(p);
+    expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED', message: `enclave boot timed out after ${SLOW_BOOT.bootTimeoutMs} ms` });
+    await p.exited;
+    expect(p.exitReason).toBe(`boot timed out after ${SLOW_BOOT.bootTimeoutMs} ms`);
+  });
+
+  it('a status stream past 64 KiB without a newline is refused and the process killed', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'flood'], SLOW_BOOT);
+    const err = await bootFailure(p);
+    expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED', message: 'enclave bootstrap status line too long' });
+    await p.exited;
+    expect(p.state).toBe('TERMINATED');
+  });
+
+  it('status lines that are not JSON are skipped; the ready after them counts', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'noise'], SLOW_BOOT);
+    await p.boot(IMAGE, NO_NSM);
+    expect(p.state).toBe('RUNNING');
+  });
+});
