@@ -1,6 +1,6 @@
 // The first code that runs inside the isolated enclave process. It is bundled (esbuild) into the
 // image's BOOTSTRAP section, so PCR1 measures exactly these bytes. It receives the image bytes
-// (over the channel, wired up by the host in issue 5; a parameter here), verifies checksum and
+// (boot.ts reads them from the channel; a parameter here), verifies checksum and
 // structure, refuses to run on another Node than the one the image was built for, evaluates the
 // app module from memory and calls its entry point:
 //

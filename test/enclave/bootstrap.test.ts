@@ -2,7 +2,7 @@
 // `export default async function main(ctx)`. Run in-process, and once for real: enclave/bootstrap.ts
 // bundled by esbuild and evaluated from a data: URL in a child `node` started with exactly the
 // measured flags (launchArgs) and an empty environment, the image arriving on stdin. (The process
-// entry that wires this to the vsock channel, enclave/boot.ts, is issue 5's and tested there.)
+// entry that wires this to the vsock channel, enclave/boot.ts, runs in every host and example test.)
 import { afterAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
