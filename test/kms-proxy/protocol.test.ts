@@ -152,7 +152,11 @@ describe('SigV4 authentication', () => {
 
   test('a credential scoped to another region or service is refused', async () => {
     const { url, init } = await signedRequest(cred(), '{}', { target: 'TrentService.ListKeys', date: new Date(now), region: 'eu-west-1' });
-    expect(((await (await k.app.request(url, init)).json()) as { __type: string }).__type).toBe('InvalidSignatureException');
+    expect(await (await k.app.request(url, init)).json()).toEqual({ __type: 'InvalidSignatureException', message: 'Credential should be scoped to a valid region.' });
+    const kms = await signedRequest(cred(), '{}', { target: 'TrentService.ListKeys', date: new Date(now) });
+    const authorization = (kms.init.headers.authorization ?? '').replace('/kms/aws4_request', '/sts/aws4_request');
+    const sts = await k.app.request(kms.url, { ...kms.init, headers: { ...kms.init.headers, authorization } });
+    expect(await sts.json()).toEqual({ __type: 'InvalidSignatureException', message: "Credential should be scoped to correct service: 'kms'." });
   });
 
   test('anonymous access only with allowAnonymous', async () => {
