@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { toHex, verifyAttestation } from '../attestation/index.ts';
-import { buildImage, session, type VsockConnection } from '../enclave/index.ts';
+import { buildImage, session } from '../enclave/index.ts';
 import { Host, startVsockProxy } from '../host/index.ts';
 import { startKmsServer } from '../kms-proxy/index.ts';
 import { readDocument, verifyAwsDocument } from './verify-aws-document/main.ts';
@@ -21,16 +21,6 @@ export const EXAMPLES = ['echo-server', 'attestation-responder', 'sensitive-payl
 export type ExampleName = (typeof EXAMPLES)[number];
 
 const here = import.meta.dirname;
-
-function talk(conn: VsockConnection, data: Uint8Array | string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(Buffer.concat(chunks)));
-    conn.on('error', reject);
-    conn.end(data);
-  });
-}
 
 /** Runs the example; `say` receives one line at a time. Resolves with a summary the tests check. */
 export async function runExample(name: ExampleName, say: (line: string) => void = console.log): Promise<Record<string, unknown>> {
@@ -50,13 +40,13 @@ export async function runExample(name: ExampleName, say: (line: string) => void 
     const trust = { trustAnchors: [host.authority.rootCertificate], maxAgeMs: 60_000 };
     switch (name) {
       case 'echo-server': {
-        const back = await talk(await host.connect(enclave.EnclaveCID, 5005), 'hello, enclave');
+        const back = await host.request(enclave.EnclaveCID, 5005, 'hello, enclave');
         say(`echoed: ${back.toString()}`);
         return { echoed: back.toString() };
       }
       case 'attestation-responder': {
         const nonce = randomBytes(32);
-        const doc = new Uint8Array(await talk(await host.connect(enclave.EnclaveCID, 5006), nonce));
+        const doc = new Uint8Array(await host.request(enclave.EnclaveCID, 5006, nonce));
         const { document } = verifyAttestation(doc, { ...trust, expectedNonce: nonce, expectedPcrs: { 0: measurements.pcr0, 1: measurements.pcr1, 2: measurements.pcr2 } });
         say(`document from ${document.moduleId} verified: sandbox root, PCR0–2, our nonce`);
         return { moduleId: document.moduleId };
@@ -97,14 +87,8 @@ export async function runExample(name: ExampleName, say: (line: string) => void 
           const ct = await sdk.send(new EncryptCommand({ KeyId: key.KeyMetadata?.Arn, Plaintext: secret }));
           say(`key ${String(key.KeyMetadata?.Arn)} pinned to this PCR0; the host encrypted a secret under it`);
           const port = name === 'conditional-decrypt' ? 5010 : 5012;
-          const answer = JSON.parse(
-            (
-              await talk(
-                await host.connect(enclave.EnclaveCID, port),
-                JSON.stringify({ op: 'decrypt', ciphertextBlob: Buffer.from(ct.CiphertextBlob ?? new Uint8Array()).toString('base64'), region: 'us-east-1', credentials, kmsPort: 8000 }),
-              )
-            ).toString('utf8'),
-          ) as Record<string, unknown>;
+          const ask = { op: 'decrypt', ciphertextBlob: Buffer.from(ct.CiphertextBlob ?? new Uint8Array()).toString('base64'), region: 'us-east-1', credentials, kmsPort: 8000 };
+          const answer = JSON.parse((await host.request(enclave.EnclaveCID, port, JSON.stringify(ask))).toString('utf8')) as Record<string, unknown>;
           const match = answer.sha256 === createHash('sha256').update(secret).digest('hex');
           say(`the enclave decrypted it with its attestation document: ${answer.ok === true && match ? 'SHA-256 matches the secret' : `refused (${String(answer.name)})`}`);
           return { ...answer, match };

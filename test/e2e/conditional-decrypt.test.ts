@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { buildImage } from '../../enclave/index.ts';
-import type { VsockConnection } from '../../enclave/vsock/index.ts';
 import { Host, startVsockProxy, type VsockProxy } from '../../host/index.ts';
 import { startKmsServer, type KmsServer } from '../../kms-proxy/index.ts';
 import { toHex } from '../../attestation/index.ts';
@@ -58,16 +57,6 @@ function startRelay(target: number): Promise<net.Server> {
     out.on('error', () => inbound.destroy());
   });
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)));
-}
-
-function exchange(conn: VsockConnection, data: unknown): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-    conn.on('error', reject);
-    conn.end(JSON.stringify(data));
-  });
 }
 
 function pinned(conditions: Record<string, string>, extra: object[] = []): string {
@@ -121,7 +110,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 async function runAndAsk(image: Uint8Array, req: object, debugMode = false, port = 5010): Promise<Record<string, any>> {
   const r = await host.runEnclave(image, { memoryMiB: 256, debugMode });
   try {
-    return await exchange(await host.connect(r.EnclaveCID, port), req);
+    return JSON.parse((await host.request(r.EnclaveCID, port, JSON.stringify(req))).toString('utf8')) as Record<string, any>;
   } finally {
     await host.terminate({ id: r.EnclaveID });
   }

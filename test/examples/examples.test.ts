@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, verifyAttestation } from '../../attestation/index.ts';
 import { buildImage } from '../../enclave/index.ts';
-import type { VsockConnection } from '../../enclave/vsock/index.ts';
 import { Host } from '../../host/index.ts';
 import { tempDir } from '../attestation/fixtures.ts';
 
@@ -19,23 +18,12 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-/** Sends `data`, half-closes, and collects everything the enclave sends back until it closes. */
-function exchange(conn: VsockConnection, data: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(Buffer.concat(chunks)));
-    conn.on('error', reject);
-    conn.end(Buffer.from(data));
-  });
-}
-
 describe('examples/echo-server', () => {
   it('echoes 4 MiB intact over the vsock channel', async () => {
     const { image } = await buildImage({ entry: join(root, 'examples/echo-server/main.ts') });
     const r = await host.runEnclave(image, { memoryMiB: 256 });
     const payload = randomBytes(4 << 20);
-    const back = await exchange(await host.connect(r.EnclaveCID, 5005), payload);
+    const back = await host.request(r.EnclaveCID, 5005, payload);
     expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
     await host.terminate({ id: r.EnclaveID });
   });
@@ -46,7 +34,7 @@ describe('examples/attestation-responder', () => {
     const { image, measurements } = await buildImage({ entry: join(root, 'examples/attestation-responder/main.ts') });
     const r = await host.runEnclave(image, { memoryMiB: 256 });
     const nonce = randomBytes(32);
-    const doc = new Uint8Array(await exchange(await host.connect(r.EnclaveCID, 5006), nonce));
+    const doc = new Uint8Array(await host.request(r.EnclaveCID, 5006, nonce));
     const { document } = verifyAttestation(doc, {
       trustAnchors: [host.authority.rootCertificate],
       expectedNonce: nonce,
@@ -65,7 +53,7 @@ describe('examples/attestation-responder', () => {
   it('in debug mode, documents carry zero PCR0–2 and are refused unless debug is allowed', async () => {
     const { image } = await buildImage({ entry: join(root, 'examples/attestation-responder/main.ts') });
     const r = await host.runEnclave(image, { memoryMiB: 256, debugMode: true });
-    const doc = new Uint8Array(await exchange(await host.connect(r.EnclaveCID, 5006), randomBytes(16)));
+    const doc = new Uint8Array(await host.request(r.EnclaveCID, 5006, randomBytes(16)));
     expect(() => verifyAttestation(doc, { trustAnchors: [host.authority.rootCertificate] })).toThrow(expect.objectContaining({ code: 'ERR_DEBUG_MODE_NOT_ALLOWED' }));
     expect(verifyAttestation(doc, { trustAnchors: [host.authority.rootCertificate], allowDebug: true }).debug).toBe(true);
     await host.terminate({ id: r.EnclaveID });

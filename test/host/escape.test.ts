@@ -174,14 +174,7 @@ async function runInside(t: ProbeTargets): Promise<ProbeOutcome[]> {
   host = await Host.start({ dataDir: join(work, 'host') });
   const r = await host.runEnclave(readFileSync(t.imagePath), { memoryMiB: 256, allowWeakerIsolation: NS === null });
   described = host.describeEnclaves().find((d) => d.EnclaveID === r.EnclaveID);
-  const conn = await host.connect(r.EnclaveCID, PROBE_PORT);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ProbeOutcome[]));
-    conn.on('error', reject);
-    conn.end(JSON.stringify(t));
-  });
+  return JSON.parse((await host.request(r.EnclaveCID, PROBE_PORT, JSON.stringify(t))).toString('utf8')) as ProbeOutcome[];
 }
 
 /** The same probes in a plain `node` process: normal permissions, an environment, fds 4–6. */

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, verifyAttestation } from '../../attestation/index.ts';
 import { buildImage, type BuildResult } from '../../enclave/index.ts';
-import type { VsockConnection } from '../../enclave/vsock/index.ts';
 import { Host, MAX_ENCLAVE_CID, probeIsolation, type EnclaveDescription, type RunResult } from '../../host/index.ts';
 import { repoRoot } from '../enclave/fixtures.ts';
 import { APP_PORT } from './fixtures/lifecycle-app.ts';
@@ -45,15 +44,7 @@ afterAll(async () => {
 
 /** Sends one command line and collects the reply until the enclave closes the stream. */
 async function command(h: Host, cid: number, line: string): Promise<string> {
-  const conn: VsockConnection = await h.connect(cid, APP_PORT);
-  return new Promise((resolve, reject) => {
-    let got = '';
-    conn.setEncoding('utf8');
-    conn.on('data', (d: string) => (got += d));
-    conn.on('end', () => resolve(got));
-    conn.on('error', reject);
-    conn.write(`${line}\n`);
-  });
+  return (await h.request(cid, APP_PORT, `${line}\n`)).toString('utf8');
 }
 
 function describeOne(h: Host, id: string): EnclaveDescription {

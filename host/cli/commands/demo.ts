@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, GenerateDataKeyWithoutPlaintextCommand, KMSClient } from '@aws-sdk/client-kms';
 import { toHex } from '../../../attestation/index.ts';
-import { buildImage, session, type VsockConnection } from '../../../enclave/index.ts';
+import { buildImage, session } from '../../../enclave/index.ts';
 import { explain, formatExplanation, startKmsServer, type KmsServer } from '../../../kms-proxy/index.ts';
 import { Host, startVsockProxy, type VsockProxy } from '../../index.ts';
 import { stringOpt, type Command } from '../command.ts';
@@ -18,26 +18,6 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const ACCOUNT = '111122223333';
 const KMS_VSOCK_PORT = 8000;
 const REGION = 'us-east-1';
-
-function readAll(conn: VsockConnection): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    conn.on('error', reject);
-    conn.end();
-  });
-}
-
-function exchange(conn: VsockConnection, data: unknown): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>));
-    conn.on('error', reject);
-    conn.end(JSON.stringify(data));
-  });
-}
 
 /** The key policy: admin rights for the account, Decrypt only for the attested image, and the
  * `Null` deny that stops the broad statement from letting a caller without a document through. */
@@ -126,6 +106,10 @@ a debug-mode enclave being denied, with 'kms explain' output for each.
         say(`isolation: ${layers.join(', ')}; node ${iso.NodeFlags.join(' ')}; heap ${iso.HeapLimitMiB} MiB, RSS limit ${iso.RssLimitMiB} MiB`);
       }
       say(`vsock-proxy: parent port ${KMS_VSOCK_PORT} → ${remote.address}:${remote.port} (allowlisted)`);
+      const running = host;
+      /** Asks the enclave (examples/demo, port 5010) to have the KMS release the data key to it. */
+      const askForKey = async (cid: number): Promise<Record<string, unknown>> =>
+        JSON.parse((await running.request(cid, 5010, JSON.stringify({ ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials }))).toString('utf8')) as Record<string, unknown>;
 
       step('A client opens an attested session: it checks the PCRs before sending a sensitive record');
       const trust = { trustAnchors: [host.authority.rootCertificate], maxAgeMs: 60_000 };
@@ -142,7 +126,7 @@ a debug-mode enclave being denied, with 'kms explain' output for each.
       s.close();
 
       step('The enclave obtains the data key from the KMS with its attestation document');
-      const askA = await exchange(await host.connect(runA.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      const askA = await askForKey(runA.EnclaveCID);
       if (askA.ok !== true) throw new Error(`enclave A was refused: ${String(askA.name)}: ${String(askA.message)}`);
       say(`released: the KMS answered CiphertextForRecipient, opened inside the enclave; key SHA-256 ${String(askA.sha256).slice(0, 16)}… (the host sees only this digest)`);
 
@@ -157,18 +141,18 @@ a debug-mode enclave being denied, with 'kms explain' output for each.
       const b = await buildImage({ entry: join(dir, 'main.ts'), name: 'demo' });
       say(`PCR0 ${toHex(b.measurements.pcr0)}`);
       const runB = await host.runEnclave(b.image, { memoryMiB: 256, cpuCount: 1, name: 'demo-b' });
-      const askB = await exchange(await host.connect(runB.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      const askB = await askForKey(runB.EnclaveCID);
       say(`denied: ${String(askB.name)}`);
-      const docB = await readAll(await host.connect(runB.EnclaveCID, 5011));
+      const docB = await host.request(runB.EnclaveCID, 5011);
       const whyB = await explain(kms.service, { keyId: keyArn, action: 'kms:Decrypt', attestation: docB });
       say('kms explain --action kms:Decrypt --attestation <the document B presents>:');
       for (const line of formatExplanation(whyB).split('\n')) say(`  ${line}`);
 
       step('Enclave A in debug mode: its documents carry all-zero PCR0–2, so the KMS refuses it too');
       const runDebug = await host.runEnclave(a.image, { memoryMiB: 256, cpuCount: 1, debugMode: true, name: 'demo-debug' });
-      const askDebug = await exchange(await host.connect(runDebug.EnclaveCID, 5010), { ciphertextBlob: blob, kmsPort: KMS_VSOCK_PORT, region: REGION, credentials });
+      const askDebug = await askForKey(runDebug.EnclaveCID);
       say(`denied: ${String(askDebug.name)}`);
-      const docD = await readAll(await host.connect(runDebug.EnclaveCID, 5011));
+      const docD = await host.request(runDebug.EnclaveCID, 5011);
       const whyD = await explain(kms.service, { keyId: keyArn, action: 'kms:Decrypt', attestation: docD });
       const decision = formatExplanation(whyD).split('\n').filter((l) => /^(decision|outcome)|ImageSha384|PCR[12]/.test(l.trim()));
       for (const line of decision) say(`  ${line.trim()}`);
