@@ -167,21 +167,33 @@ describe('condition operators', () => {
 });
 
 describe('parsePolicy → MalformedPolicyDocumentException', () => {
+  // The message names the check that refused, so each row proves its own check fires.
   test.each([
-    ['not JSON', '{"Statement":'],
-    ['not an object', '[]'],
-    ['no Statement', '{"Version":"2012-10-17"}'],
-    ['bad Version', policy(allowAll).replace('2012-10-17', '2020-01-01')],
-    ['bad Effect', policy({ ...allowAll, Effect: 'Maybe' })],
-    ['no Principal', policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' })],
-    ['no Action', policy({ Effect: 'Allow', Principal: '*', Resource: '*' })],
-    ['no Resource', policy({ Effect: 'Allow', Principal: '*', Action: 'kms:*' })],
-    ['invalid principal', policy({ ...allowAll, Principal: { AWS: 'bob' } })],
-    ['unknown element', policy({ ...allowAll, Extra: 1 })],
-    ['unknown operator', policy({ ...allowAll, Condition: { StringEqualz: { 'kms:CallerAccount': '1' } } })],
-    ['condition value object', policy({ ...allowAll, Condition: { StringEquals: { 'kms:CallerAccount': { a: 1 } } } })],
-    ['duplicate Sid', policy(allowAll, allowAll)],
-  ])('%s', (_what, text) => {
+    ['not JSON', '{"Statement":', 'The policy is not valid JSON.'],
+    ['not an object', '[]', 'The policy must be a JSON object.'],
+    ['unknown top-level element', JSON.stringify({ Version: '2012-10-17', Statement: [allowAll], Extra: 1 }), "Policy document contains an unknown element 'Extra'."],
+    ['no Statement', '{"Version":"2012-10-17"}', 'Policy document is missing a Statement.'],
+    ['an empty Statement list', policy(), 'Policy document has no statements.'],
+    ['bad Version', policy(allowAll).replace('2012-10-17', '2020-01-01'), 'The policy document contains an invalid Version.'],
+    ['a statement that is not an object', policy('allow' as unknown as object), 'Policy contains a statement that is not a JSON object.'],
+    ['a Sid that is not a string', policy({ ...allowAll, Sid: 7 }), 'Policy contains a statement with an invalid Sid.'],
+    ['bad Effect', policy({ ...allowAll, Effect: 'Maybe' }), 'Policy contains a statement with an invalid Effect.'],
+    ['no Principal', policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' }), 'Policy contains a statement with no principal.'],
+    ['both Principal and NotPrincipal', policy({ ...allowAll, NotPrincipal: '*' }), 'Policy contains a statement with no principal.'],
+    ['no Action', policy({ Effect: 'Allow', Principal: '*', Resource: '*' }), 'Policy contains a statement with no Action.'],
+    ['an empty Action list', policy({ ...allowAll, Action: [] }), 'Policy contains a statement with an empty Action.'],
+    ['an empty-string Action', policy({ ...allowAll, Action: ['kms:Decrypt', ''] }), 'Policy contains a statement with an invalid Action.'],
+    ['no Resource', policy({ Effect: 'Allow', Principal: '*', Action: 'kms:*' }), 'Policy contains a statement with no Resource.'],
+    ['invalid principal', policy({ ...allowAll, Principal: { AWS: 'bob' } }), 'Policy contains a statement with one or more invalid principals.'],
+    ['a principal that is not an object or "*"', policy({ ...allowAll, Principal: 42 }), 'Policy contains a statement with one or more invalid principals.'],
+    ['an unknown principal type', policy({ ...allowAll, Principal: { Robot: 'r2' } }), 'Policy contains a statement with one or more invalid principals.'],
+    ['unknown element', policy({ ...allowAll, Extra: 1 }), "Policy contains a statement with an unknown element 'Extra'."],
+    ['a Condition that is not an object', policy({ ...allowAll, Condition: ['StringEquals'] }), 'Policy contains an invalid Condition.'],
+    ['a condition block that is not an object', policy({ ...allowAll, Condition: { StringEquals: 'kms:CallerAccount' } }), 'Policy contains an invalid Condition.'],
+    ['unknown operator', policy({ ...allowAll, Condition: { StringEqualz: { 'kms:CallerAccount': '1' } } }), "Policy contains a condition with an unsupported operator 'StringEqualz'."],
+    ['condition value object', policy({ ...allowAll, Condition: { StringEquals: { 'kms:CallerAccount': { a: 1 } } } }), 'Policy contains a condition with an invalid value.'],
+    ['duplicate Sid', policy(allowAll, allowAll), 'Statement IDs (SID) in a single policy must be unique.'],
+  ])('%s', (_what, text, message) => {
     let err: unknown;
     try {
       parsePolicy(text);
@@ -191,6 +203,7 @@ describe('parsePolicy → MalformedPolicyDocumentException', () => {
     expect(err).toBeInstanceOf(KmsError);
     expect((err as KmsError).code).toBe('ERR_KMS_MALFORMED_POLICY_DOCUMENT');
     expect((err as KmsError).awsName).toBe('MalformedPolicyDocumentException');
+    expect((err as KmsError).message).toBe(message);
   });
 
   test('property: parsePolicy on arbitrary JSON either parses or throws MalformedPolicyDocumentException', () => {
