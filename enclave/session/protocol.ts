@@ -30,18 +30,36 @@ export function frame(type: number, body: Uint8Array): Buffer {
   return out;
 }
 
-/** Splits a byte stream into records; refuses oversize or empty ones. */
+/**
+ * Splits a byte stream into records; refuses oversize or empty ones. Chunks are kept as a list and
+ * joined once per complete record, so a 16 MiB record arriving in 64 KiB chunks is copied once,
+ * not once per chunk.
+ */
 export class RecordReader {
-  #buf: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #have = 0;
+  /** Bytes of the record being read (length field included), once its length field is in. */
+  #need = 0;
+
   push(chunk: Buffer): { type: number; body: Buffer }[] {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    this.#chunks.push(chunk);
+    this.#have += chunk.length;
     const out: { type: number; body: Buffer }[] = [];
-    while (this.#buf.length >= 4) {
-      const len = this.#buf.readUInt32BE(0);
-      if (len < 1 || len > MAX_RECORD) throw new SessionError('ERR_SESSION_PROTOCOL', `record length ${len} out of range`);
-      if (this.#buf.length < 4 + len) break;
-      out.push({ type: this.#buf[4]!, body: this.#buf.subarray(5, 4 + len) });
-      this.#buf = this.#buf.subarray(4 + len);
+    for (;;) {
+      if (this.#need === 0) {
+        if (this.#have < 4) break;
+        if (this.#chunks[0]!.length < 4) this.#chunks = [Buffer.concat(this.#chunks, this.#have)];
+        const len = this.#chunks[0]!.readUInt32BE(0);
+        if (len < 1 || len > MAX_RECORD) throw new SessionError('ERR_SESSION_PROTOCOL', `record length ${len} out of range`);
+        this.#need = 4 + len;
+      }
+      if (this.#have < this.#need) break;
+      const buf = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#have);
+      out.push({ type: buf[4]!, body: buf.subarray(5, this.#need) });
+      const rest = buf.subarray(this.#need);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#have = rest.length;
+      this.#need = 0;
     }
     return out;
   }

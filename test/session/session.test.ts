@@ -3,6 +3,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { duplexPair, type Duplex } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measure } from '../../attestation/index.ts';
 import { EnclaveError, buildImage } from '../../enclave/index.ts';
@@ -209,5 +210,32 @@ describe('record cipher (both directions share these rules)', () => {
     big.writeUInt32BE(17 << 20);
     expect(() => new RecordReader().push(big)).toThrow(code('ERR_SESSION_PROTOCOL'));
     expect(() => new RecordReader().push(Buffer.alloc(4))).toThrow(code('ERR_SESSION_PROTOCOL'));
+  });
+  it('the reader yields the same records however the stream is split', () => {
+    const record = fc.record({ type: fc.integer({ min: 1, max: 4 }), body: fc.uint8Array({ maxLength: 300 }) });
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (records, cuts) => {
+        const wire = Buffer.concat(records.map((r) => frame(r.type, r.body)));
+        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const reader = new RecordReader();
+        const got: { type: number; body: Buffer }[] = [];
+        let from = 0;
+        for (const p of [...points, wire.length]) {
+          got.push(...reader.push(wire.subarray(from, p)));
+          from = p;
+        }
+        expect(got.map((r) => ({ type: r.type, body: new Uint8Array(r.body) }))).toEqual(records.map((r) => ({ type: r.type, body: new Uint8Array(r.body) })));
+      }),
+    );
+  });
+  it('a maximum-size record arriving in 64 KiB chunks comes out whole', () => {
+    const body = Buffer.alloc((16 << 20) - 1, 7);
+    const wire = frame(RECORD.DATA, body);
+    const reader = new RecordReader();
+    const got: { type: number; body: Buffer }[] = [];
+    for (let o = 0; o < wire.length; o += 65536) got.push(...reader.push(wire.subarray(o, o + 65536)));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.type).toBe(RECORD.DATA);
+    expect(got[0]!.body.equals(body)).toBe(true);
   });
 });
