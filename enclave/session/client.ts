@@ -1,10 +1,10 @@
 // The client side of attested sessions: over any byte stream that reaches the enclave (the host
 // relays it), send a hello, verify the enclave's document (chain, expected PCRs, this nonce, age,
 // the binding of its session key), and exchange encrypted requests and responses.
-import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, diffieHellman, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { equalBytes, verifyAttestation, type AttestationDocument, type VerifyOptions } from '../../attestation/index.ts';
-import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, frame, helloDigest } from './protocol.ts';
+import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, ephemeralKeyPair, frame, helloDigest } from './protocol.ts';
 import { RecordCipher } from './record-cipher.ts';
 import { SessionError } from '../errors.ts';
 
@@ -40,7 +40,7 @@ export class AttestedSession {
   /** Opens a session over `stream`: verifies the enclave before any payload is sent. */
   static async open(stream: Duplex, options: SessionOptions): Promise<AttestedSession> {
     const nonce = randomBytes(NONCE_LENGTH);
-    const mine = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const mine = await ephemeralKeyPair();
     const hello = Buffer.concat([Buffer.from([SESSION_VERSION]), nonce, mine.publicKey.export({ type: 'spki', format: 'der' })]);
     const reader = new RecordReader();
     const document = await new Promise<Buffer>((resolve, reject) => {

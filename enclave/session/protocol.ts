@@ -12,7 +12,7 @@
 //   0x03 DATA      : seq u64 ‖ AES-256-GCM(ciphertext ‖ tag 16); IV = 4 zero bytes ‖ seq,
 //                    AAD = session id (32) ‖ direction byte ‖ seq
 //   0x04 ERROR     : UTF-8 reason (plaintext; sent before a session exists)
-import { createHash, hkdfSync } from 'node:crypto';
+import { createHash, generateKeyPair, hkdfSync, type KeyObject } from 'node:crypto';
 import { SessionError } from '../errors.ts';
 
 export const SESSION_VERSION = 1;
@@ -84,4 +84,14 @@ export function deriveKeys(secret: Buffer, hello: Uint8Array, document: Uint8Arr
 
 export function helloDigest(hello: Uint8Array): Buffer {
   return createHash('sha384').update(hello).digest();
+}
+
+/**
+ * A fresh ECDH P-384 key pair for one session, made on libuv's thread pool: the enclave makes one
+ * per client hello, and a synchronous keygen would stall every other session meanwhile.
+ */
+export function ephemeralKeyPair(): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('ec', { namedCurve: 'P-384' }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey })));
+  });
 }

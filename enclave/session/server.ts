@@ -1,11 +1,11 @@
 // The enclave side of attested sessions: listen on a vsock port, answer each client's hello with
 // an attestation document bound to its nonce and to a fresh session key, then serve encrypted
 // requests with `handler`. Uses only the NSM device and node:crypto (it is bundled into apps).
-import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, diffieHellman } from 'node:crypto';
 import type { VsockConnection } from '../vsock/index.ts';
 import { nsmClient } from '../sdk/nsm.ts';
 import type { EnclaveServices } from '../services.ts';
-import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, frame, helloDigest } from './protocol.ts';
+import { DIR, NONCE_LENGTH, RECORD, RecordReader, SESSION_VERSION, deriveKeys, ephemeralKeyPair, frame, helloDigest } from './protocol.ts';
 import { RecordCipher } from './record-cipher.ts';
 import { SessionError } from '../errors.ts';
 
@@ -48,7 +48,7 @@ async function handle(conn: VsockConnection, nsm: ReturnType<typeof nsmClient>, 
           conn.end(frame(RECORD.ERROR, Buffer.from('client key must be ECDH P-384')));
           return;
         }
-        const mine = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+        const mine = await ephemeralKeyPair();
         const spki = mine.publicKey.export({ type: 'spki', format: 'der' });
         const document = await nsm.attestation({ nonce, publicKey: spki, userData: helloDigest(body) });
         const keys = deriveKeys(diffieHellman({ privateKey: mine.privateKey, publicKey: clientKey }), body, document);
