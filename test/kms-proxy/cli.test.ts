@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterAll, expect, test } from 'vitest';
+import { createKmsApp } from '../../kms-proxy/index.ts';
 import { main } from '../../host/cli/main.ts';
 import { tempDir } from './helpers.ts';
+import { signedRequest } from './sign.ts';
 
 const dir = tempDir('kms-cli-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,4 +53,24 @@ test('usage errors exit 2 with the reason', async () => {
   let help = '';
   expect(await main(['kms', 'serve', '--help'], { out: (t) => (help += t), err: () => undefined })).toBe(0);
   expect(help).toContain('--allow-anonymous');
+});
+
+test('without --data-dir the kms commands use kms/ under $NITRO_SANDBOX_HOME, as the rest of the sandbox does', async () => {
+  const home = join(dir, 'home');
+  const k = await createKmsApp({ dataDir: join(home, 'kms') });
+  const cred = k.credentials[0];
+  if (!cred) throw new Error('no credential');
+  const { url, init } = await signedRequest(cred, '{}', { target: 'TrentService.ListKeys' });
+  expect((await k.app.request(url, init)).status).toBe(200);
+  await k.close();
+  const saved = process.env.NITRO_SANDBOX_HOME;
+  process.env.NITRO_SANDBOX_HOME = home;
+  try {
+    let out = '';
+    expect(await main(['kms', 'audit', 'verify'], { out: (t) => (out += t), err: () => undefined })).toBe(0);
+    expect(out).toBe('audit log intact: 1 records\n');
+  } finally {
+    if (saved === undefined) delete process.env.NITRO_SANDBOX_HOME;
+    else process.env.NITRO_SANDBOX_HOME = saved;
+  }
 });

@@ -1,8 +1,7 @@
 // `nitro-sandbox kms audit verify`: re-derives the audit log's hash chain.
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { verifyAuditLog } from '../../../kms-proxy/index.ts';
-import { flagOpt, json, stringOpt, type Command } from '../command.ts';
+import { flagOpt, json, type Command } from '../command.ts';
+import { kmsDataDir } from './kms-options.ts';
 
 export const kmsAuditVerify: Command = {
   name: 'kms audit verify',
@@ -20,11 +19,11 @@ first break, which is reported with its line number and code:
   ERR_AUDIT_MALFORMED  a line is not a record
 
 Options:
-  --data-dir DIR   the KMS data directory (default ~/.nitro-sandbox/kms)
+  --data-dir DIR   the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
   --json           print the result as JSON`,
   options: { 'data-dir': { type: 'string' }, json: { type: 'boolean' } },
   async run(args, io) {
-    const dir = stringOpt(args, 'data-dir') ?? join(homedir(), '.nitro-sandbox', 'kms');
+    const dir = kmsDataDir(args);
     const r = verifyAuditLog(dir);
     if (flagOpt(args, 'json')) io.out(json(r));
     else if (r.ok) io.out(`audit log intact: ${r.records} records\n`);

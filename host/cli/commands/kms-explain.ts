@@ -1,10 +1,8 @@
 // `nitro-sandbox kms explain`: why the KMS would allow or deny a request, statement by statement.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { explainInDataDir, formatExplanation, KmsError } from '../../../kms-proxy/index.ts';
 import { readDocumentFile } from './verify-attestation.ts';
 import { flagOpt, json, listOpt, requiredOpt, stringOpt, UsageError, type Command } from '../command.ts';
+import { kmsDataDir, recipientOptions } from './kms-options.ts';
 
 export const kmsExplain: Command = {
   name: 'kms explain',
@@ -27,7 +25,7 @@ Options:
                            its PCRs become the kms:RecipientAttestation:* condition keys
   --principal ARN          the caller (default the account root, arn:aws:iam::ACCOUNT:root)
   --encryption-context k=v the request's encryption context; repeatable
-  --data-dir DIR           the KMS data directory (default ~/.nitro-sandbox/kms)
+  --data-dir DIR           the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
   --region R, --account A  as given to 'kms serve' (defaults us-east-1, 111122223333)
   --trust-anchor PEM, --sandbox-dir DIR, --aws-nitro-root
                            trust anchors for --attestation, as for 'kms serve'
@@ -64,23 +62,15 @@ Exit status: 0 when the request would be allowed, 1 when denied or refused, 2 on
     if (account !== undefined && !/^\d{12}$/.test(account)) throw new UsageError(`--account must be 12 digits, got '${account}'`);
     const docPath = stringOpt(args, 'attestation');
     const attestation = docPath === undefined ? undefined : readDocumentFile(docPath);
-    const anchors = listOpt(args, 'trust-anchor').map((f) => {
-      try {
-        return readFileSync(f, 'utf8');
-      } catch (e) {
-        throw new UsageError(`--trust-anchor ${f}: ${(e as Error).message}`);
-      }
-    });
-    const sandboxDir = stringOpt(args, 'sandbox-dir');
     const region = stringOpt(args, 'region');
-    const dataDir = stringOpt(args, 'data-dir') ?? join(homedir(), '.nitro-sandbox', 'kms');
+    const dataDir = kmsDataDir(args);
     try {
       const e = await explainInDataDir(
         {
           dataDir,
           ...(region ? { region } : {}),
           ...(account ? { account } : {}),
-          recipient: { ...(anchors.length ? { trustAnchors: anchors } : {}), ...(sandboxDir ? { sandboxDataDir: sandboxDir } : {}), ...(flagOpt(args, 'aws-nitro-root') ? { awsNitroRoot: true } : {}) },
+          recipient: recipientOptions(args),
         },
         { keyId, action, ...(principal ? { principal } : {}), ...(attestation ? { attestation } : {}), ...(Object.keys(ec).length ? { encryptionContext: ec } : {}) },
       );

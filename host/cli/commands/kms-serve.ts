@@ -1,9 +1,7 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { startKmsServer, type Quota } from '../../../kms-proxy/index.ts';
 import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
+import { kmsDataDir, recipientOptions } from './kms-options.ts';
 
 export const kmsServe: Command = {
   name: 'kms serve',
@@ -22,7 +20,7 @@ Options:
   --port N            TCP port (default 4000; 0 picks a free port)
   --host ADDR         address to listen on (default 127.0.0.1)
   --data-dir DIR      key store, master key, credentials and audit log
-                      (default ~/.nitro-sandbox/kms)
+                      (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
   --seed FILE         YAML or JSON seed file applied at start-up (idempotent); see
                       kms-proxy/README.md, "Seed files"
   --region R          region in key ARNs and SigV4 scopes (default us-east-1)
@@ -68,7 +66,7 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     if (!/^\d{12}$/.test(account)) throw new UsageError(`--account must be 12 digits, got '${account}'`);
     const region = stringOpt(args, 'region') ?? 'us-east-1';
     if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region does not look like an AWS region: '${region}'`);
-    const dataDir = stringOpt(args, 'data-dir') ?? join(homedir(), '.nitro-sandbox', 'kms');
+    const dataDir = kmsDataDir(args);
     const seed = stringOpt(args, 'seed');
     const allowAnonymous = flagOpt(args, 'allow-anonymous');
     const quotas: Record<string, Quota> = {};
@@ -77,21 +75,7 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
       if (!m || Number(m[2]) < 1) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
       quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
     }
-    const anchors = listOpt(args, 'trust-anchor').map((f) => {
-      try {
-        return readFileSync(f, 'utf8');
-      } catch (e) {
-        throw new UsageError(`--trust-anchor ${f}: ${(e as Error).message}`);
-      }
-    });
-    const maxAge = intOpt(args, 'attestation-max-age', 1, 86_400);
-    const sandboxDir = stringOpt(args, 'sandbox-dir');
-    const recipient = {
-      ...(anchors.length > 0 ? { trustAnchors: anchors } : {}),
-      ...(sandboxDir ? { sandboxDataDir: sandboxDir } : {}),
-      ...(flagOpt(args, 'aws-nitro-root') ? { awsNitroRoot: true } : {}),
-      ...(maxAge !== undefined ? { maxAgeMs: maxAge * 1000 } : {}),
-    };
+    const recipient = recipientOptions(args);
     const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, recipient, ...(seed ? { seed } : {}) });
     const c = server.credential;
     io.out(
