@@ -179,7 +179,8 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
       const body = await readBody(c);
       const url = new URL(c.req.url);
       const target = c.req.header('x-amz-target') ?? '';
-      eventName = TARGET.exec(target)?.[1] ?? 'Unknown';
+      const opName = TARGET.exec(target)?.[1];
+      eventName = opName ?? 'Unknown';
       if (options.allowAnonymous && c.req.header('authorization') === undefined) {
         caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}) };
       } else {
@@ -198,7 +199,6 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
         caller = { principalArn: cred.principalArn, account: cred.account, accessKeyId: cred.accessKeyId, ...(ip ? { sourceIp: ip } : {}) };
       }
       if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
-      const opName = TARGET.exec(target)?.[1];
       const op = opName === undefined ? undefined : OPERATIONS.get(opName);
       if (!op) {
         if (opName !== undefined && UNSUPPORTED.has(opName)) throw kmsError('UnsupportedOperationException', `${opName} is not supported by this KMS.`);
