@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationAuthority, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
-import { loadImage, type LoadedImage, type NitroMeasurements } from '../enclave/index.ts';
-import type { ConnectionHandler, VsockConnection, VsockListener } from '../enclave/index.ts';
+import { loadImage, readAll, type ConnectionHandler, type LoadedImage, type NitroMeasurements, type VsockConnection, type VsockListener } from '../enclave/index.ts';
 import { VsockRegistry } from './vsock/index.ts';
 import { EnclaveProcess, type EnclaveState, type ProcessLimits } from './enclave-process.ts';
 import { ConsoleUnavailableError, EnclaveBootError, EnclaveConflictError, EnclaveNotFoundError, InvalidEnclaveArgumentError } from './errors.ts';
@@ -331,11 +330,10 @@ export class Host {
    */
   async request(cid: number, port: number, data?: Uint8Array | string): Promise<Buffer> {
     const conn = await this.connect(cid, port);
+    const answer = readAll(conn);
     if (data === undefined) conn.end();
     else conn.end(data);
-    const chunks: Buffer[] = [];
-    for await (const chunk of conn) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return answer;
   }
 
   /** Listens on the parent's `port` (CID 3) for connections from every enclave. */

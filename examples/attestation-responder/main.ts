@@ -2,7 +2,7 @@
 // half-closes; the enclave answers with an attestation document from its NSM bound to that nonce,
 // then closes. The client verifies the document against the sandbox root and the PCRs it expects
 // (see test/examples/attestation-responder.test.ts, or `nitro-sandbox verify-attestation`).
-import { nsmClient, type AppContext } from '../../enclave/sdk/index.ts';
+import { nsmClient, readAll, type AppContext } from '../../enclave/sdk/index.ts';
 
 export const ATTESTATION_PORT = 5006;
 const MAX_NONCE = 64;
@@ -10,15 +10,10 @@ const MAX_NONCE = 64;
 export default async function main(ctx: AppContext): Promise<void> {
   const nsm = nsmClient(ctx);
   ctx.vsock.listen(ATTESTATION_PORT, (conn) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    conn.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_NONCE) conn.destroy();
-      else chunks.push(c);
-    });
-    conn.on('end', () => {
-      const nonce = new Uint8Array(Buffer.concat(chunks));
+    conn.on('error', () => undefined);
+    // A longer nonce destroys the connection (readAll's bound): the client gets no document.
+    readAll(conn, { maxBytes: MAX_NONCE }).then((body) => {
+      const nonce = new Uint8Array(body);
       if (nonce.length === 0) {
         conn.end();
         return;
@@ -30,8 +25,7 @@ export default async function main(ctx: AppContext): Promise<void> {
           conn.destroy();
         },
       );
-    });
-    conn.on('error', () => undefined);
+    }, () => undefined);
   });
   ctx.log.info(`attestation responder listening on vsock port ${ATTESTATION_PORT}`);
 }

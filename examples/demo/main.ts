@@ -4,7 +4,7 @@
 // shows the document it would present (vsock port 5011).
 // It never returns a key: it answers the key's SHA-256, so the host can check without seeing it.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { kmsClient, nsmClient, type AppContext } from '../../enclave/sdk/index.ts';
+import { kmsClient, nsmClient, readAll, type AppContext } from '../../enclave/sdk/index.ts';
 import { serveAttestedSessions } from '../../enclave/session/server.ts';
 import { redact } from '../sensitive-payload/main.ts';
 
@@ -31,23 +31,19 @@ export default async function main(ctx: AppContext): Promise<void> {
     nsmClient(ctx).attestation({ publicKey: spki }).then((doc) => conn.end(doc), () => conn.destroy());
   });
   ctx.vsock.listen(5010, (conn) => {
-    const chunks: Buffer[] = [];
-    conn.on('data', (c: Buffer) => chunks.push(c));
-    conn.on('end', () => {
-      void (async () => {
-        try {
-          const req = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeyRequest;
-          const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
-          const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob, 'base64')));
-          const sha256 = createHash('sha256').update(r.plaintext).digest('hex');
-          r.plaintext.fill(0);
-          conn.end(JSON.stringify({ ok: true, keyId: r.keyId, sha256 }));
-        } catch (e) {
-          const err = e as Error & { code?: string };
-          conn.end(JSON.stringify({ ok: false, name: err.name, code: err.code, message: err.message }));
-        }
-      })();
-    });
     conn.on('error', () => undefined);
+    void (async () => {
+      try {
+        const req = JSON.parse((await readAll(conn)).toString('utf8')) as KeyRequest;
+        const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
+        const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob, 'base64')));
+        const sha256 = createHash('sha256').update(r.plaintext).digest('hex');
+        r.plaintext.fill(0);
+        conn.end(JSON.stringify({ ok: true, keyId: r.keyId, sha256 }));
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        conn.end(JSON.stringify({ ok: false, name: err.name, code: err.code, message: err.message }));
+      }
+    })();
   });
 }

@@ -50,6 +50,15 @@ describe('examples/attestation-responder', () => {
     await host.terminate({ id: r.EnclaveID });
   });
 
+  it('answers an empty nonce with nothing, and a nonce past 64 bytes by resetting the connection', async () => {
+    const { image } = await buildImage({ entry: join(root, 'examples/attestation-responder/main.ts') });
+    const r = await host.runEnclave(image, { memoryMiB: 256 });
+    expect(await host.request(r.EnclaveCID, 5006)).toHaveLength(0);
+    expect(await host.request(r.EnclaveCID, 5006, randomBytes(64))).not.toHaveLength(0);
+    await expect(host.request(r.EnclaveCID, 5006, randomBytes(65))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await host.terminate({ id: r.EnclaveID });
+  });
+
   it('in debug mode, documents carry zero PCR0–2 and are refused unless debug is allowed', async () => {
     const { image } = await buildImage({ entry: join(root, 'examples/attestation-responder/main.ts') });
     const r = await host.runEnclave(image, { memoryMiB: 256, debugMode: true });
