@@ -29,7 +29,9 @@ async function handle(conn: VsockConnection, nsm: ReturnType<typeof nsmClient>, 
   let send: RecordCipher | undefined;
   let queue = Promise.resolve();
   conn.on('error', () => undefined);
-  for await (const chunk of conn as AsyncIterable<Buffer>) {
+  // destroyOnReturn false: a refusal's `conn.end(ERROR)` then `return` must close cleanly (FIN after
+  // the record), not reset the stream under the record it just wrote.
+  for await (const chunk of conn.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     for (const { type, body } of reader.push(chunk)) {
       if (!recv) {
         if (type !== RECORD.HELLO || body.length < 2 + NONCE_LENGTH || body[0] !== SESSION_VERSION) {

@@ -6,7 +6,7 @@ import { duplexPair, type Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measure } from '../../attestation/index.ts';
-import { EnclaveError, buildImage } from '../../enclave/index.ts';
+import { EnclaveError, buildImage, readAll } from '../../enclave/index.ts';
 import { AttestedSession, SessionError } from '../../enclave/session/index.ts';
 import { RecordCipher } from '../../enclave/session/record-cipher.ts';
 import { DIR, RECORD, RecordReader, frame } from '../../enclave/session/protocol.ts';
@@ -181,6 +181,29 @@ describe('the client refuses a peer that does not answer a hello with its docume
     expect(e).toBeInstanceOf(SessionError);
     expect(e).toBeInstanceOf(EnclaveError);
     expect((e as Error).name).toBe('SessionError');
+  });
+});
+
+describe('the enclave refuses a bad hello with an ERROR record and closes', () => {
+  async function answer(hello: Buffer): Promise<{ type: number; reason: string }[]> {
+    const conn = await host.connect(enclave.EnclaveCID, 5007);
+    const reply = readAll(conn);
+    conn.write(frame(RECORD.HELLO, hello));
+    return new RecordReader().push(await reply).map((r) => ({ type: r.type, reason: r.body.toString('utf8') }));
+  }
+  const spki = (curve: string) => Buffer.from(generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'der' }));
+
+  it('another protocol version', async () => {
+    expect(await answer(Buffer.concat([Buffer.from([2]), randomBytes(32), spki('P-384')]))).toEqual([{ type: RECORD.ERROR, reason: 'expected HELLO v1' }]);
+  });
+  it('a hello too short to hold a nonce and a key', async () => {
+    expect(await answer(Buffer.concat([Buffer.from([1]), randomBytes(32)]))).toEqual([{ type: RECORD.ERROR, reason: 'expected HELLO v1' }]);
+  });
+  it('a client key that is not an SPKI', async () => {
+    expect(await answer(Buffer.concat([Buffer.from([1]), randomBytes(32), Buffer.from('not a key')]))).toEqual([{ type: RECORD.ERROR, reason: 'client key is not an SPKI' }]);
+  });
+  it('a client key on another curve', async () => {
+    expect(await answer(Buffer.concat([Buffer.from([1]), randomBytes(32), spki('P-256')]))).toEqual([{ type: RECORD.ERROR, reason: 'client key must be ECDH P-384' }]);
   });
 });
 
