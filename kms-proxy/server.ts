@@ -68,6 +68,11 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v));
 }
 
+/** What an error is to a client and to the audit log: itself if it is a KmsError, else an internal error. */
+function asKmsError(e: unknown): KmsError {
+  return e instanceof KmsError ? e : new KmsError('KMSInternalException', 'An internal error occurred.', { cause: e });
+}
+
 function errorResponse(e: KmsError): Response {
   // Never a `code` member: the SDK would read it before `__type` (reference/kms.md).
   return new Response(JSON.stringify({ __type: e.awsName, message: e.message }), {
@@ -235,7 +240,7 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
       });
       return new Response(toJson(output), { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
     } catch (e) {
-      const err = e instanceof KmsError ? e : undefined;
+      const err = asKmsError(e);
       // A denial carries the decision that made it, so the log says which statement denied.
       if (e instanceof AccessDeniedError) trail.decision = e.decision;
       audit.append({
@@ -247,21 +252,20 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
         ...(caller?.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
         ...(ip ? { sourceIp: ip } : {}),
         ...(params !== undefined ? { requestParameters: params } : {}),
-        errorCode: err?.awsName ?? 'KMSInternalException',
-        errorMessage: err?.message ?? 'An internal error occurred.',
+        errorCode: err.awsName,
+        errorMessage: err.message,
         ...(trail.keyArn ? { keyArn: trail.keyArn } : {}),
         readOnly: OPERATIONS.get(eventName)?.readOnly ?? true,
-        ...additional(trail, err?.detail),
+        ...additional(trail, err.detail),
       });
       throw e;
     }
   });
 
   app.onError((e) => {
-    if (e instanceof KmsError) return errorResponse(e);
     // A bug, not bad input: tell the operator, answer 500 KMSInternalException as AWS would.
-    (options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)))(e);
-    return errorResponse(new KmsError('KMSInternalException', 'An internal error occurred.', { cause: e }));
+    if (!(e instanceof KmsError)) (options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)))(e);
+    return errorResponse(asKmsError(e));
   });
 
   return {

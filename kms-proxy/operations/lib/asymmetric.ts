@@ -84,8 +84,9 @@ export async function dataKeyPair(call: Parameters<Operation['run']>[0], action:
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
   const spec = reqStr(input, 'KeyPairSpec');
+  // Every check is done: a dry run stops here, before an RSA-4096 pair costs seconds.
+  dryRun(input);
   const pair = await keyPair(spec);
   const blob = sealBlob({ keyId: r.key.keyId, materialVersion: m.version }, m.secret, pair.privateDer, ec);
-  dryRun(input);
   return { arn: r.key.arn, spec, blob, ...pair };
 }
