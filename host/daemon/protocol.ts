@@ -178,53 +178,45 @@ export function errorLine(e: unknown): string {
 export class LineTooLongError extends DaemonBadRequestError {}
 
 /**
- * Reads one '\n'-terminated line from a stream, then leaves the stream paused with any bytes past
- * the newline pushed back (unshift), so the caller can read a body or splice raw bytes next.
- * Resolves undefined when the stream ends first.
+ * Feeds the stream's chunks to `take` until it returns a value, then leaves the stream paused with
+ * the bytes `take` did not use pushed back (unshift), so the caller can read a body or splice raw
+ * bytes next. `take` throws to refuse what arrived; `ended` answers a stream that ends first.
  */
-export function readLine(stream: Duplex, maxLength = MAX_LINE): Promise<string | undefined> {
+function readUntil<T>(stream: Duplex, take: (chunk: Buffer) => { value: T; rest: Buffer } | undefined, ended: () => T): Promise<T> {
   return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let length = 0;
-    const cleanup = (): void => {
+    const settle = (then: () => void): void => {
       stream.off('data', onData);
       stream.off('end', onEnd);
-      stream.off('error', onError);
       stream.off('close', onEnd);
+      stream.off('error', onError);
+      then();
     };
     const onData = (chunk: Buffer): void => {
-      const nl = chunk.indexOf(0x0a);
-      if (nl < 0) {
-        parts.push(chunk);
-        length += chunk.length;
-        if (length > maxLength) {
-          cleanup();
-          stream.pause();
-          reject(new LineTooLongError(`line longer than ${maxLength} bytes`));
-        }
-        return;
-      }
-      if (length + nl > maxLength) {
-        cleanup();
+      let got: { value: T; rest: Buffer } | undefined;
+      try {
+        got = take(chunk);
+      } catch (e) {
+        settle(() => reject(e));
         stream.pause();
-        reject(new LineTooLongError(`line longer than ${maxLength} bytes`));
         return;
       }
-      parts.push(chunk.subarray(0, nl));
-      cleanup();
-      stream.pause();
-      const rest = chunk.subarray(nl + 1);
-      if (rest.length > 0) stream.unshift(rest);
-      resolve(Buffer.concat(parts).toString('utf8'));
+      if (!got) return;
+      const { value, rest } = got;
+      settle(() => {
+        stream.pause();
+        if (rest.length > 0) stream.unshift(rest);
+        resolve(value);
+      });
     };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(undefined);
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(e);
-    };
+    const onEnd = (): void =>
+      settle(() => {
+        try {
+          resolve(ended());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    const onError = (e: Error): void => settle(() => reject(e));
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onEnd);
@@ -233,45 +225,46 @@ export function readLine(stream: Duplex, maxLength = MAX_LINE): Promise<string |
   });
 }
 
+/** Reads one '\n'-terminated line (at most `maxLength` bytes); undefined when the stream ends first. */
+export function readLine(stream: Duplex, maxLength = MAX_LINE): Promise<string | undefined> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  return readUntil(
+    stream,
+    (chunk) => {
+      const nl = chunk.indexOf(0x0a);
+      if (length + (nl < 0 ? chunk.length : nl) > maxLength) throw new LineTooLongError(`line longer than ${maxLength} bytes`);
+      if (nl < 0) {
+        parts.push(chunk);
+        length += chunk.length;
+        return undefined;
+      }
+      parts.push(chunk.subarray(0, nl));
+      return { value: Buffer.concat(parts).toString('utf8'), rest: chunk.subarray(nl + 1) };
+    },
+    () => undefined,
+  );
+}
+
 /**
- * Reads exactly `size` bytes (the run-enclave image body) and leaves the stream paused. Memory grows
- * with what actually arrives, not with what the request announced.
+ * Reads exactly `size` bytes (the run-enclave image body). Memory grows with what actually
+ * arrives, not with what the request announced.
  */
 export function readExact(stream: Duplex, size: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let got = 0;
-    const cleanup = (): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('close', onEnd);
-      stream.off('error', onError);
-    };
-    const onData = (chunk: Buffer): void => {
+  const parts: Buffer[] = [];
+  let got = 0;
+  return readUntil(
+    stream,
+    (chunk) => {
       const take = Math.min(chunk.length, size - got);
-      parts.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+      parts.push(chunk.subarray(0, take));
       got += take;
-      if (got === size) {
-        cleanup();
-        stream.pause();
-        if (take < chunk.length) stream.unshift(chunk.subarray(take));
-        resolve(Buffer.concat(parts, size));
-      }
-    };
-    const onEnd = (): void => {
-      cleanup();
-      reject(new DaemonBadRequestError(`body ended after ${got} of ${size} bytes`));
-    };
-    const onError = (e: Error): void => {
-      cleanup();
-      reject(e);
-    };
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('close', onEnd);
-    stream.once('error', onError);
-    stream.resume();
-  });
+      return got === size ? { value: Buffer.concat(parts, size), rest: chunk.subarray(take) } : undefined;
+    },
+    () => {
+      throw new DaemonBadRequestError(`body ended after ${got} of ${size} bytes`);
+    },
+  );
 }
 
 /** Parses a response line from the daemon (the client side's validator); anything else is ERR_HOST_DAEMON. */

@@ -1,8 +1,10 @@
 // The daemon protocol (host/daemon/PROTOCOL.md): the request validator, property-tested, and a live
 // in-process daemon answering malformed requests with typed errors and staying up.
+import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, DaemonBadRequestError, DaemonVersionError, parseRequest } from '../../host/daemon/index.ts';
+import { readExact, readLine } from '../../host/daemon/protocol.ts';
 import { cleanupDaemons, rawRequest, tempDir, waitFor } from './helpers.ts';
 
 function codeOf(f: () => unknown): string | undefined {
@@ -69,6 +71,64 @@ describe('parseRequest', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+/** A stream that delivers `pieces` one chunk each, then ends (unless `end` is false). */
+function streamOf(pieces: readonly (string | Buffer)[], end = true): PassThrough {
+  const s = new PassThrough();
+  for (const p of pieces) s.write(p);
+  if (end) s.end();
+  return s;
+}
+
+async function rest(s: PassThrough): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+describe('readLine and readExact (the request line, then the image body or raw bytes)', () => {
+  it('read a line and then a body however the client splits them, leaving what follows readable (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme-ascii' }).filter((l) => !l.includes('\n')), fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.string(), fc.array(fc.nat(), { maxLength: 6 }), async (line, body, tail, cuts) => {
+        const bytes = Buffer.concat([Buffer.from(`${line}\n`), body, Buffer.from(tail)]);
+        const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const pieces = [0, ...at].map((from, i) => bytes.subarray(from, at[i] ?? bytes.length)).filter((p) => p.length > 0);
+        const s = streamOf(pieces);
+        expect(await readLine(s)).toBe(line);
+        expect(Buffer.from(await readExact(s, body.length))).toEqual(Buffer.from(body));
+        expect(await rest(s)).toBe(tail);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('readLine resolves undefined when the stream ends before a newline', async () => {
+    expect(await readLine(streamOf(['no newline']))).toBeUndefined();
+    expect(await readLine(streamOf([]))).toBeUndefined();
+  });
+
+  it('readLine refuses a line past its limit with ERR_DAEMON_BAD_REQUEST, in the chunk with the newline or before it', async () => {
+    await expect(readLine(streamOf(['12345', '678\n']), 7)).rejects.toMatchObject({ code: 'ERR_DAEMON_BAD_REQUEST', message: 'line longer than 7 bytes' });
+    await expect(readLine(streamOf(['1234', '5678'], false), 7)).rejects.toMatchObject({ code: 'ERR_DAEMON_BAD_REQUEST' });
+    expect(await readLine(streamOf(['1234', '567\n']), 7)).toBe('1234567');
+  });
+
+  it('readExact refuses a body that ends short with ERR_DAEMON_BAD_REQUEST', async () => {
+    await expect(readExact(streamOf(['abc']), 4)).rejects.toMatchObject({ code: 'ERR_DAEMON_BAD_REQUEST', message: 'body ended after 3 of 4 bytes' });
+  });
+
+  it('both pass on the stream\'s error', async () => {
+    const boom = new Error('boom');
+    const a = streamOf(['abc'], false);
+    const line = readLine(a);
+    a.destroy(boom);
+    await expect(line).rejects.toBe(boom);
+    const b = streamOf(['abc'], false);
+    const body = readExact(b, 4);
+    b.destroy(boom);
+    await expect(body).rejects.toBe(boom);
   });
 });
 
