@@ -82,10 +82,11 @@ async function boot(): Promise<void> {
   const crashed = (e: unknown): void => die({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, 70);
   process.on('uncaughtException', crashed);
   process.on('unhandledRejection', crashed);
-  const image = await readAll(conn, { maxBytes: MAX_IMAGE_SIZE });
   setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
   const debug = process.argv.includes('--nitro-sandbox-debug');
   try {
+    // Inside the try: an oversized or cut-off image is a failed launch the host hears about.
+    const image = await readAll(conn, { maxBytes: MAX_IMAGE_SIZE, onOverflow: 'discard' });
     await startEnclave(image, services(channel, ready, debug));
     ready();
   } catch (e) {

@@ -5,8 +5,13 @@ import type { Readable } from 'node:stream';
 import { ConnectionResetError, VsockError } from './errors.ts';
 
 export interface ReadAllOptions {
-  /** Refuse (and destroy the stream) once more than this many bytes arrive; default no bound. */
+  /** Refuse once more than this many bytes arrive; default no bound. */
   readonly maxBytes?: number;
+  /**
+   * What happens to the stream past `maxBytes`: 'destroy' it (default), or 'discard' the rest of
+   * what the peer sends and keep the stream open, so this side can still answer why it refused.
+   */
+  readonly onOverflow?: 'destroy' | 'discard';
 }
 
 /**
@@ -19,10 +24,22 @@ export function readAll(stream: Readable, options: ReadAllOptions = {}): Promise
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
+    let overflowed = false;
     stream.on('data', (c: Buffer) => {
+      if (overflowed) return;
       n += c.length;
-      if (n > max) stream.destroy(new VsockError('ERR_VSOCK_READ_TOO_LARGE', `the peer sent more than ${max} bytes`));
-      else chunks.push(c);
+      if (n <= max) {
+        chunks.push(c);
+        return;
+      }
+      const err = new VsockError('ERR_VSOCK_READ_TOO_LARGE', `the peer sent more than ${max} bytes`);
+      if (options.onOverflow !== 'discard') {
+        stream.destroy(err);
+        return;
+      }
+      overflowed = true;
+      chunks.length = 0;
+      reject(err);
     });
     stream.once('end', () => resolve(Buffer.concat(chunks, n)));
     stream.once('error', reject);

@@ -29,6 +29,17 @@ describe('readAll', () => {
     expect(s.destroyed).toBe(true);
   });
 
+  it("onOverflow 'discard' refuses the same way but leaves the stream open to answer on", async () => {
+    const s = new PassThrough();
+    const got = readAll(s, { maxBytes: 4, onOverflow: 'discard' });
+    s.write(Buffer.from('abcde'));
+    await expect(got).rejects.toMatchObject({ code: 'ERR_VSOCK_READ_TOO_LARGE' });
+    expect(s.destroyed).toBe(false);
+    s.write(Buffer.from('more'));
+    s.end();
+    expect(s.writable || s.writableEnded).toBe(true);
+  });
+
   it('a stream closed before its end is ECONNRESET', async () => {
     const s = new PassThrough();
     const got = readAll(s);
