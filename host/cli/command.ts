@@ -1,6 +1,7 @@
 // The shape every CLI command has. One command per file under `commands/`, registered in
 // `commands/index.ts`; `main.ts` parses arguments with node:util parseArgs in strict mode, so an
 // unknown flag is an error, never silently ignored.
+import { readFileSync } from 'node:fs';
 import type { ParseArgsOptionsConfig } from 'node:util';
 
 export interface CliIo {
@@ -95,4 +96,13 @@ export function hexOpt(args: ParsedArgs, name: string, maxBytes: number): Uint8A
   if (!/^([0-9a-fA-F]{2})*$/.test(v)) throw new UsageError(`--${name} must be an even-length hex string`);
   if (v.length / 2 > maxBytes) throw new UsageError(`--${name} must be at most ${maxBytes} bytes`);
   return new Uint8Array(Buffer.from(v, 'hex'));
+}
+
+/** The contents of a file an option names; an unreadable file is the user's mistake (exit 2). */
+export function readOptionFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`--${option}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }

@@ -1,21 +1,16 @@
 // `nitro-sandbox attest`: a document from a mock NSM, signed by the sandbox PKI, for tests and demos
 // outside an enclave.
 import { randomBytes, createPublicKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { AttestationAuthority, MAX_OPTIONAL_FIELD } from '../../../attestation/index.ts';
-import { UsageError, flagOpt, hexOpt, pcrListOpt, stringOpt, type Command } from '../command.ts';
+import { UsageError, flagOpt, hexOpt, pcrListOpt, readOptionFile, stringOpt, type Command } from '../command.ts';
 
 export function randomEnclaveId(): string {
   return `i-${randomBytes(8).toString('hex')}-enc${randomBytes(8).toString('hex')}`;
 }
 
 function readPublicKey(path: string): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`--public-key: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const raw = readOptionFile('public-key', path);
   const text = raw.toString('utf8');
   const der = text.includes('-----BEGIN')
     ? (() => {

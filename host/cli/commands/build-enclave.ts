@@ -1,16 +1,12 @@
 // `nitro-sandbox build-enclave`: as `nitro-cli build-enclave`, but from a JS/TS entry module instead
 // of a Docker image. Prints nitro-cli's `{"Measurements": …}` JSON (aws-nitro-enclaves-cli,
 // `EnclaveBuildInfo`) and, like it, progress lines on standard error.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { buildImage, nitroMeasurements, BuildInvalidOptionError, type JsonValue } from '../../../enclave/index.ts';
-import { UsageError, intOpt, json, listOpt, requiredOpt, stringOpt, type Command } from '../command.ts';
+import { UsageError, intOpt, json, listOpt, readOptionFile, requiredOpt, stringOpt, type Command } from '../command.ts';
 
 function readText(path: string, option: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--${option}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  return readOptionFile(option, path).toString('utf8');
 }
 
 function readMetadata(path: string): Record<string, JsonValue> {

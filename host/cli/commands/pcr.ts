@@ -1,18 +1,9 @@
 // `nitro-sandbox pcr`: as `nitro-cli pcr` (aws-nitro-enclaves-cli src/lib.rs, `get_file_pcr`):
 // `--input F` prints {"PCR": extend(0⁴⁸, SHA384(F))}, `--signing-certificate C` prints
 // {"PCR8": extend(0⁴⁸, SHA384(DER of C))}, the PCR8 an image signed with C gets.
-import { readFileSync } from 'node:fs';
 import { measure, toHex } from '../../../attestation/index.ts';
 import { pcr8FromCertificate } from '../../../enclave/index.ts';
-import { UsageError, json, stringOpt, type Command } from '../command.ts';
-
-function readBytes(path: string, option: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`--${option}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
+import { UsageError, json, readOptionFile, stringOpt, type Command } from '../command.ts';
 
 export const pcr: Command = {
   name: 'pcr',
@@ -29,9 +20,9 @@ export const pcr: Command = {
     const cert = stringOpt(args, 'signing-certificate');
     if ((input === undefined) === (cert === undefined)) throw new UsageError('give exactly one of --input or --signing-certificate');
     if (input !== undefined) {
-      io.out(json({ PCR: toHex(measure(new Uint8Array(readBytes(input, 'input')))) }));
+      io.out(json({ PCR: toHex(measure(new Uint8Array(readOptionFile('input', input)))) }));
     } else {
-      const raw = readBytes(cert as string, 'signing-certificate');
+      const raw = readOptionFile('signing-certificate', cert as string);
       // nitro-cli reads PEM; DER is accepted too.
       const text = raw.toString('latin1');
       io.out(json({ PCR8: toHex(pcr8FromCertificate(text.includes('-----BEGIN') ? text : new Uint8Array(raw))) }));

@@ -1,17 +1,10 @@
 // `nitro-sandbox verify-attestation`: the verifier on the command line.
-import { readFileSync } from 'node:fs';
 import { AttestationError, SandboxPki, awsNitroRoot, describeDocument, documentBytesFromFile, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
-import { UsageError, flagOpt, hexOpt, intOpt, json, listOpt, pcrListOpt, requiredOpt, stringOpt, type Command } from '../command.ts';
+import { UsageError, flagOpt, hexOpt, intOpt, json, listOpt, pcrListOpt, readOptionFile, requiredOpt, stringOpt, type Command } from '../command.ts';
 
 /** A document file holds raw COSE bytes or their base64 (as the vectors and `attest` print). */
 export function readDocumentFile(path: string): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`--document: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return documentBytesFromFile(new Uint8Array(raw));
+  return documentBytesFromFile(new Uint8Array(readOptionFile('document', path)));
 }
 
 async function anchors(roots: string[], dataDir: string | undefined): Promise<TrustAnchor[]> {
@@ -19,13 +12,7 @@ async function anchors(roots: string[], dataDir: string | undefined): Promise<Tr
   for (const r of roots.length ? roots : ['aws']) {
     if (r === 'aws') out.push(awsNitroRoot());
     else if (r === 'sandbox') out.push((await SandboxPki.open(dataDir === undefined ? {} : { dataDir })).rootCertificate);
-    else {
-      try {
-        out.push(readFileSync(r, 'utf8'));
-      } catch (e) {
-        throw new UsageError(`--root: cannot read ${r} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
+    else out.push(readOptionFile('root', r).toString('utf8'));
   }
   return out;
 }
