@@ -9,6 +9,7 @@ import type { Decision } from './policy/evaluate.ts';
 import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts';
 import { Service, type Caller, type ContextValues } from './service.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
+import { ENCRYPTION_ALGORITHM_ACTIONS } from './operations/lib/symmetric.ts';
 
 export interface ExplainRequest {
   /** Key id, key ARN, alias name or alias ARN. */
@@ -65,8 +66,8 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
     }
   }
   const ec = req.encryptionContext;
-  // The values the operations add for symmetric encryption (lib/symmetric.ts).
-  const crypto = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'].includes(action);
+  // The values the operations add for symmetric encryption.
+  const crypto = ENCRYPTION_ALGORITHM_ACTIONS.includes(action);
   const values: ContextValues = {
     ...Service.encryptionContextValues(ec),
     ...(crypto && resolved.key.keySpec === 'SYMMETRIC_DEFAULT' ? { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } : {}),

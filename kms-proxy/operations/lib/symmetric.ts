@@ -24,6 +24,19 @@ export function checkAlgorithm(key: KeyRecord, alg: string): void {
   }
 }
 
+/**
+ * The actions whose requests carry `kms:EncryptionAlgorithm` (they go through prepareEncrypt or
+ * decryptWith below); `kms explain` adds the same value for them.
+ */
+export const ENCRYPTION_ALGORITHM_ACTIONS: readonly string[] = Object.freeze([
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+]);
+
 /** Encrypts under the key's current material; returns the blob. Caller has checked everything. */
 export async function encryptWith(svc: Service, key: KeyRecord, alg: string, plaintext: Uint8Array, ec: Record<string, string> | undefined): Promise<Uint8Array> {
   const m = await svc.store.currentMaterial(key.keyId);
