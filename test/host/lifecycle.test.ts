@@ -264,10 +264,17 @@ describe('CIDs, names and resources (run-enclave argument rules)', () => {
     expect(await codeOf(host.runEnclave(app.image, { ...WEAK, ...(opts as { memoryMiB: number }) }))).toBe('ERR_INVALID_ARGUMENT');
   });
 
-  it('--cpu-ids pins the enclave to those CPUs (taskset affinity, reported in describe)', async () => {
-    const r = await host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, cpuIds: [0], name: 'pinned' });
-    expect(r).toMatchObject({ NumberOfCPUs: 1, CPUIDs: [0] });
-    if (probeIsolation().taskset) expect(describeOne(host, r.EnclaveID).Isolation.CpuAffinity).toEqual([0]);
+  it('--cpu-ids pins the enclave to those CPUs (taskset affinity: reported in describe, and the kernel agrees)', async () => {
+    // The machine's last CPU, so the affinity differs from the default of all CPUs where there are two or more.
+    const cpu = probeIsolation().cpus - 1;
+    const r = await host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, cpuIds: [cpu], name: 'pinned' });
+    expect(r).toMatchObject({ NumberOfCPUs: 1, CPUIDs: [cpu] });
+    if (probeIsolation().taskset) {
+      expect(describeOne(host, r.EnclaveID).Isolation.CpuAffinity).toEqual([cpu]);
+      // ProcessID (taskset exec'd unshare, where there are namespaces) and the enclave's Node under it.
+      const tree = [r.ProcessID, ...readFileSync(`/proc/${r.ProcessID}/task/${r.ProcessID}/children`, 'utf8').split(' ').filter(Boolean).map(Number)];
+      for (const pid of tree) expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1], `pid ${pid}`).toBe(String(cpu));
+    }
     await host.terminate({ id: r.EnclaveID });
   });
 });
@@ -288,6 +295,20 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the memory watchdog');
     expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(new RegExp(`^out of memory: RSS \\d+ MiB > ${MEM} MiB`));
     await until(() => !pidAlive(r.ProcessID), 'the process to go');
+  });
+
+  it('the V8 heap limit from --memory (HeapLimitMiB) is real: an app that outgrows it dies though the RSS watchdog never looks', async () => {
+    const h = await startHost({ watchdogIntervalMs: 3_600_000 });
+    const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'heap-hog', debugMode: true });
+    expect(describeOne(h, r.EnclaveID).Isolation.HeapLimitMiB).toBe(Math.floor(MEM * 0.75));
+    const log: string[] = [];
+    h.console({ id: r.EnclaveID }, (c) => void (c && log.push(c.toString())));
+    // Twice --memory of live objects: fine for Node's default heap, fatal under the enclave's limit.
+    expect(await command(h, r.EnclaveCID, `heap ${2 * MEM}`)).toBe('allocating on the heap');
+    await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the heap limit');
+    expect(log.join('')).not.toContain('heap held');
+    expect(log.join('')).toMatch(/heap limit|out of memory/i);
+    expect(describeOne(h, r.EnclaveID).ExitReason).not.toMatch(/^out of memory: RSS/);
   });
 
   it('a hang (blocked event loop, no heartbeat) is reported as "hung" after hangTimeoutMs', async () => {
