@@ -101,6 +101,8 @@ export class Host {
   readonly #ended: Enclave[] = [];
   /** Names of running enclaves and of those still booting, so two runs cannot both take one. */
   readonly #names = new Set<string>();
+  /** Processes of runs still booting: not yet enclaves, but stop() must end them too. */
+  readonly #booting = new Set<EnclaveProcess>();
   /** Warm pools by launch command (Host.#poolKey). */
   readonly #pools = new Map<string, Pool>();
   #closed = false;
@@ -184,6 +186,7 @@ export class Host {
     try {
       const warm = poolKey === undefined ? undefined : this.#takeWarm(poolKey);
       proc = warm?.proc ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
+      this.#booting.add(proc);
       this.vsock.attach(cid, proc.channel);
       let device: Promise<NsmDevice>;
       if (warm?.deviceKey === Host.#deviceKey(image, debug)) {
@@ -211,6 +214,7 @@ export class Host {
       this.#names.delete(name);
       throw e;
     } finally {
+      if (proc) this.#booting.delete(proc);
       // Refill the warm pool only now, so spawning its next process is not on this start's path.
       if (poolKey !== undefined) setImmediate(() => this.#refillWarm(poolKey));
     }
@@ -387,13 +391,13 @@ export class Host {
     return n;
   }
 
-  /** Terminates every enclave and warm process. */
+  /** Terminates every enclave, every run still booting (it fails) and every warm process. */
   async stop(): Promise<void> {
     this.#closed = true;
-    const warm = [...this.#pools.values()].flatMap((pool) => pool.procs.map((w) => w.proc));
+    const others = [...this.#booting, ...[...this.#pools.values()].flatMap((pool) => pool.procs.map((w) => w.proc))];
     this.#pools.clear();
-    for (const p of warm) p.kill('host stopped');
-    await Promise.all([this.terminate('all'), ...warm.map((p) => p.exited)]);
+    for (const p of others) p.kill('host stopped');
+    await Promise.all([this.terminate('all'), ...others.map((p) => p.exited)]);
   }
 }
 

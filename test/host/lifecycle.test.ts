@@ -397,6 +397,22 @@ describe('stopping the host', () => {
     expect(await codeOf(h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM }))).toBe('ERR_ENCLAVE_BOOT_FAILED');
   });
 
+  it('host.stop() during a run ends the booting enclave too: the run fails and no process is left', async () => {
+    const h = await startHost();
+    const before = childPids();
+    // runEnclave spawns the process before its first await: it is booting when stop() comes.
+    const outcome = h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'late' }).then(
+      () => 'started',
+      (e: unknown) => (e as { code?: string }).code,
+    );
+    const spawned = [...childPids()].filter((p) => !before.has(p));
+    expect(spawned).toHaveLength(1);
+    await h.stop();
+    expect(await outcome).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    expect(h.describeEnclaves()).toEqual([]);
+    await until(() => spawned.every((p) => !pidAlive(p)), 'the booting process to go');
+  });
+
   it('an enclave exits when its host process dies (kill -9 of the host)', async () => {
     const imagePath = join(work, 'app.eif');
     writeFileSync(imagePath, app.image);
