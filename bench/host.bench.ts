@@ -9,12 +9,14 @@
 //     (target ≤ 1.3×; as "higher is better" rates: 1/RSS, ratio ≥ 1/1.3).
 // Medians rather than means: the 2-core machine is shared, and a median shrugs off a stalled run.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildImage } from '../enclave/index.ts';
 import { Host } from '../host/index.ts';
+// The RSS watchdog's own measure (process tree, as unshare + node), so the figure is what --memory limits.
+import { treeRssKiB } from '../host/enclave-process.ts';
 import { result, type Benchmark, type BenchResult } from './harness.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,18 +50,6 @@ function bareStart(): Promise<number> {
     c.once('error', reject);
     c.once('exit', () => resolve(performance.now() - t));
   });
-}
-
-/** VmRSS in KiB of a process and its descendants. */
-function treeRssKiB(pid: number): number {
-  const own = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    children = [];
-  }
-  return children.reduce((s, c) => s + treeRssKiB(c), own);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -141,7 +131,7 @@ export const benchmarks: Benchmark[] = [
           await sleep(1500); // both idle: start-up garbage collected, heartbeats ticking
           const samples: [number, number][] = [];
           for (let i = 0; i < 5; i++) {
-            samples.push([treeRssKiB(r.ProcessID), treeRssKiB(bare.pid!)]);
+            samples.push([treeRssKiB(r.ProcessID) ?? 0, treeRssKiB(bare.pid!) ?? 0]);
             await sleep(200);
           }
           const e = median(samples.map((s) => s[0])) / 1024;
