@@ -349,6 +349,19 @@ describe('the daemon process', () => {
     expect(JSON.parse((await cliProcess(['describe-enclaves'], { NITRO_SANDBOX_RUNTIME_DIR: rt })).out)).toEqual([]);
   });
 
+  it('with no daemon running, console and terminate of one enclave are ERR_ENCLAVE_NOT_FOUND, terminate --all prints nothing, and none starts a daemon', async () => {
+    const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
+    const env = { NITRO_SANDBOX_RUNTIME_DIR: rt };
+    const byName = await cliProcess(['console', '--enclave-name', 'nobody'], env);
+    expect(byName).toMatchObject({ code: 1, out: '' });
+    expect(byName.err).toContain('ERR_ENCLAVE_NOT_FOUND: no running enclave with name nobody (no host daemon is running)');
+    const byId = await cliProcess(['terminate-enclave', '--enclave-id', 'i-0123456789abcdef-enc0123456789abcdef'], env);
+    expect(byId).toMatchObject({ code: 1, out: '' });
+    expect(byId.err).toContain('ERR_ENCLAVE_NOT_FOUND: no running enclave with id i-0123456789abcdef-enc0123456789abcdef (no host daemon is running)');
+    expect(await cliProcess(['terminate-enclave', '--all'], env)).toMatchObject({ code: 0, out: '' });
+    expect(await findDaemon(rt)).toBeUndefined();
+  });
+
   it('two concurrent first run-enclaves start one daemon between them', async () => {
     const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
     runtimeDirs.push(rt);

@@ -1,10 +1,28 @@
 // `nitro-sandbox console`: streams a debug-mode enclave's console (history, then live) until the
 // enclave ends, like nitro-cli's console; refused (ERR_CONSOLE_NOT_DEBUG_MODE) otherwise.
-import { defaultRuntimeDir, EnclaveNotFoundError } from '../../index.ts';
-import { findDaemon, type Target } from '../../daemon/index.ts';
-import { intOpt, type Command } from '../command.ts';
-import { streamConsole } from './run-enclave.ts';
-import { enclaveTarget } from './terminate-enclave.ts';
+import { defaultRuntimeDir } from '../../index.ts';
+import { findDaemon, type DaemonClient, type Target } from '../../daemon/index.ts';
+import { intOpt, type CliIo, type Command } from '../command.ts';
+import { enclaveTarget, noDaemonNoEnclave } from './terminate-enclave.ts';
+
+/** Streams an enclave's console to `io.out` until the enclave ends (or the stream closes). */
+export async function streamConsole(client: DaemonClient, target: Target, io: CliIo, disconnectAfterMs?: number, onConnected?: () => void): Promise<void> {
+  const socket = await client.console(target);
+  onConnected?.();
+  const timer = disconnectAfterMs === undefined ? undefined : setTimeout(() => socket.destroy(), disconnectAfterMs);
+  const stop = (): void => {
+    socket.destroy();
+  };
+  process.once('SIGINT', stop);
+  try {
+    for await (const chunk of socket) io.out((chunk as Buffer).toString('utf8'));
+  } catch {
+    // destroyed by the timeout or SIGINT: the console simply ends
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+  }
+}
 
 export const consoleCommand: Command = {
   name: 'console',
@@ -26,7 +44,7 @@ Options:
     const target = enclaveTarget(args, false) as Target;
     const timeout = intOpt(args, 'disconnect-timeout', 1, 2_000_000);
     const client = await findDaemon(defaultRuntimeDir());
-    if (!client) throw new EnclaveNotFoundError(`no running enclave with ${'id' in target ? `id ${target.id}` : `name ${target.name}`} (no host daemon is running)`);
+    if (!client) throw noDaemonNoEnclave(target);
     const disconnectMs = timeout === undefined ? undefined : timeout * 1000;
     await streamConsole(client, target, io, disconnectMs, () => io.out('Successfully connected to the console.\n'));
     return 0;

@@ -7,18 +7,15 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { readImageFile } from '../../../enclave/index.ts';
 import { defaultRuntimeDir, parseEnclaveCid, type RunOptions } from '../../index.ts';
-import { ensureDaemon, RunConfigError, type DaemonClient } from '../../daemon/index.ts';
+import { ensureDaemon, RunConfigError } from '../../daemon/index.ts';
 import { UsageError, flagOpt, json, listOpt, stringOpt, type CliIo, type Command, type ParsedArgs } from '../command.ts';
+import { streamConsole } from './console.ts';
 
-interface RunSettings {
-  eifPath: string;
-  memoryMiB: number;
-  cpuCount?: number;
-  cpuIds?: number[];
-  cid?: number;
-  debugMode: boolean;
-  attachConsole: boolean;
-  name?: string;
+/** What the flags or the --config file ask for: the image file, the console, and the host's RunOptions. */
+interface RunSettings extends Omit<RunOptions, 'allowWeakerIsolation'> {
+  readonly eifPath: string;
+  readonly debugMode: boolean;
+  readonly attachConsole: boolean;
 }
 
 /** `--memory`: MiB, or a number with nitro-cli's M/G/T size indicator. */
@@ -54,7 +51,7 @@ function parseCid(text: string, io: CliIo): number | undefined {
 const CONFIG_KEYS = ['eif_path', 'memory_mib', 'cpu_count', 'cpu_ids', 'enclave_cid', 'debug_mode', 'attach_console', 'enclave_name'] as const;
 
 /** Reads nitro-cli's run-enclave JSON config (RunEnclavesArgs); unknown keys and wrong types are refused. */
-export function readRunConfig(path: string, io: CliIo): RunSettings {
+function readRunConfig(path: string, io: CliIo): RunSettings {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -159,25 +156,6 @@ function readImage(path: string): Uint8Array {
   }
 }
 
-/** Streams an enclave's console to `io.out` until the enclave ends (or the stream closes). */
-export async function streamConsole(client: DaemonClient, target: { id: string } | { name: string }, io: CliIo, disconnectAfterMs?: number, onConnected?: () => void): Promise<void> {
-  const socket = await client.console(target);
-  onConnected?.();
-  const timer = disconnectAfterMs === undefined ? undefined : setTimeout(() => socket.destroy(), disconnectAfterMs);
-  const stop = (): void => {
-    socket.destroy();
-  };
-  process.once('SIGINT', stop);
-  try {
-    for await (const chunk of socket) io.out((chunk as Buffer).toString('utf8'));
-  } catch {
-    // destroyed by the timeout or SIGINT: the console simply ends
-  } finally {
-    if (timer) clearTimeout(timer);
-    process.off('SIGINT', stop);
-  }
-}
-
 export const runEnclave: Command = {
   name: 'run-enclave',
   summary: 'start an enclave from an image (owned by the host daemon) and print nitro-cli\'s JSON',
@@ -241,21 +219,13 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
     const image = readImage(settings.eifPath);
     const dataDir = stringOpt(args, 'data-dir');
     const client = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
-    const options: RunOptions = {
-      memoryMiB: settings.memoryMiB,
-      ...(settings.cpuCount !== undefined ? { cpuCount: settings.cpuCount } : {}),
-      ...(settings.cpuIds !== undefined ? { cpuIds: settings.cpuIds } : {}),
-      ...(settings.cid !== undefined ? { cid: settings.cid } : {}),
-      debugMode: settings.debugMode,
-      ...(settings.name !== undefined ? { name: settings.name } : {}),
-      allowWeakerIsolation: flagOpt(args, 'allow-weaker-isolation'),
-    };
-    const result = await client.runEnclave(image, options);
+    const { eifPath: _eifPath, attachConsole, ...options } = settings;
+    const result = await client.runEnclave(image, { ...options, allowWeakerIsolation: flagOpt(args, 'allow-weaker-isolation') });
     io.out(json(result));
     // Say which isolation layers this enclave runs without (accepted with --allow-weaker-isolation).
     const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
     if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
-    if (settings.attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
+    if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
     return 0;
   },
 };

@@ -5,7 +5,7 @@ import { findDaemon, type Target } from '../../daemon/index.ts';
 import { UsageError, flagOpt, json, stringOpt, type Command, type ParsedArgs } from '../command.ts';
 
 /** Enclave ids as the host makes them: `i-<instance hex>-enc<16 hex>` (nitro-cli's shape). */
-export const ENCLAVE_ID = /^i-[0-9a-f]{8,17}-enc[0-9a-f]{16}$/;
+const ENCLAVE_ID = /^i-[0-9a-f]{8,17}-enc[0-9a-f]{16}$/;
 
 /** `--enclave-id` / `--enclave-name` (and `--all` where allowed): exactly one. */
 export function enclaveTarget(args: ParsedArgs, allowAll: boolean): Target | 'all' {
@@ -21,6 +21,11 @@ export function enclaveTarget(args: ParsedArgs, allowAll: boolean): Target | 'al
     return { id };
   }
   return { name: name! };
+}
+
+/** What `console` or `terminate-enclave` of one enclave answers when no host daemon runs. */
+export function noDaemonNoEnclave(target: Target): EnclaveNotFoundError {
+  return new EnclaveNotFoundError(`no running enclave with ${'id' in target ? `id ${target.id}` : `name ${target.name}`} (no host daemon is running)`);
 }
 
 export const terminateEnclave: Command = {
@@ -45,7 +50,7 @@ Options:
     const client = await findDaemon(defaultRuntimeDir());
     if (!client) {
       if (target === 'all') return 0;
-      throw new EnclaveNotFoundError(`no running enclave with ${'id' in target ? `id ${target.id}` : `name ${target.name}`} (no host daemon is running)`);
+      throw noDaemonNoEnclave(target);
     }
     for (const r of await client.terminate(target)) io.out(json(r));
     return 0;
