@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { AllowlistConfigError, checkRemoteAllowed, findAllowed, loadAllowlist, parseAllowlist, type Lookup } from '../../host/index.ts';
-import { cleanupDaemons, tempDir } from './helpers.ts';
+import { cleanupDaemons, codeOf, tempDir } from './helpers.ts';
 
 // The first lines of AWS's shipped default allowlist, verbatim (flow mappings in a block list).
 const AWS_DEFAULT = `allowlist:
@@ -15,15 +15,6 @@ const AWS_DEFAULT = `allowlist:
 - {address: kms-fips.us-east-2.amazonaws.com, port: 443}
 - {address: kms.us-east-1.amazonaws.com, port: 443}
 `;
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 const fakeDns: Record<string, string[]> = {
   'kms.local': ['127.0.0.1'],

@@ -75,6 +75,16 @@ export function rawRequest(socketPath: string, bytes: string | Buffer, endAfter 
   });
 }
 
+/** The `code` of what `f` throws (undefined when it does not throw). */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
 /** Reads a stream to its end. */
 export async function readAll(s: Duplex): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -5,16 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, DaemonBadRequestError, DaemonVersionError, parseRequest } from '../../host/daemon/index.ts';
 import { readExact, readLine } from '../../host/daemon/protocol.ts';
-import { cleanupDaemons, rawRequest, tempDir, waitFor } from './helpers.ts';
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
+import { cleanupDaemons, codeOf, rawRequest, tempDir, waitFor } from './helpers.ts';
 
 describe('parseRequest', () => {
   it('accepts every op of PROTOCOL.md with its fields', () => {
