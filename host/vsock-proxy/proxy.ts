@@ -86,8 +86,6 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   const { host, daemon, localPort, remote } = options;
   if ((host === undefined) === (daemon === undefined)) throw new VsockProxyArgumentError('give exactly one of host or daemon');
   if (!Number.isInteger(localPort) || localPort < 0 || localPort > 0xffffffff) throw new VsockProxyArgumentError(`local port must be a vsock port (0–4294967295), got ${localPort}`);
-  if (!validAddress(remote.address)) throw new VsockProxyArgumentError(`remote address '${String(remote.address)}' is not a host name or IP address`);
-  if (!validPort(remote.port)) throw new VsockProxyArgumentError(`remote port must be 1–65535, got ${remote.port}`);
   const lookup = options.lookup ?? defaultLookup;
   const log = options.log ?? (() => undefined);
   let allowlist = [...options.allowlist];
@@ -97,6 +95,7 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   const max = options.maxConnections ?? Infinity;
   if (family !== undefined && family !== 4 && family !== 6) throw new VsockProxyArgumentError('ipFamily must be 4 or 6');
   if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) throw new VsockProxyArgumentError('maxConnections must be a positive integer');
+  // Also refuses a malformed remote address or port (ERR_VSOCK_PROXY_INVALID_ARGUMENT).
   await checkRemoteAllowed(remote, allowlist, lookup, family);
 
   const stats = { accepted: 0, forwarded: 0, refused: 0 };

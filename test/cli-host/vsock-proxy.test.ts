@@ -93,6 +93,21 @@ describe('vsock-proxy with an in-process host', () => {
     expect((await throughEnclave(connect, 8001, Buffer.from('x'))).toString()).toBe('ERROR ECONNREFUSED\n');
   });
 
+  it.each([
+    ['neither host nor daemon', { host: undefined }],
+    ['both host and daemon', { daemon: {} as DaemonClient }],
+    ['a negative local port', { localPort: -1 }],
+    ['a local port past 2^32−1', { localPort: 2 ** 32 }],
+    ['a remote address that is not a host name or IP', { remote: { address: 'a b', port: 443 } }],
+    ['remote port 0', { remote: { address: '127.0.0.1', port: 0 } }],
+    ['ipFamily 5', { ipFamily: 5 }],
+    ['maxConnections 0', { maxConnections: 0 }],
+    ['fractional maxConnections', { maxConnections: 1.5 }],
+  ])('refuses to start with %s (ERR_VSOCK_PROXY_INVALID_ARGUMENT)', async (_t, bad) => {
+    const good = { host, localPort: 8006, remote: { address: '127.0.0.1', port: echoPort }, allowlist: [{ address: '127.0.0.1', port: echoPort }] };
+    await expect(startVsockProxy({ ...good, ...bad } as Parameters<typeof startVsockProxy>[0])).rejects.toMatchObject({ code: 'ERR_VSOCK_PROXY_INVALID_ARGUMENT' });
+  });
+
   it('re-checks every connection: a DNS change or an allowlist change refuses it, with the reason logged', async () => {
     // echo.test resolves to 127.0.0.1 (allowlisted by address) until it "moves" to 127.0.0.2.
     let target = '127.0.0.1';
