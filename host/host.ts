@@ -111,7 +111,6 @@ export class Host {
     this.authority = authority;
     this.#options = options;
     this.instanceId = options.instanceId ?? `i-${randomBytes(8).toString('hex')}`;
-    if (!/^i-[0-9a-f]{8,17}$/.test(this.instanceId)) throw new InvalidEnclaveArgumentError('instanceId must look like i-0123456789abcdef');
     this.#limits = {
       hangTimeoutMs: options.hangTimeoutMs ?? 10_000,
       bootTimeoutMs: options.bootTimeoutMs ?? 20_000,
@@ -120,6 +119,10 @@ export class Host {
   }
 
   static async start(options: HostOptions = {}): Promise<Host> {
+    // Checked before the authority opens (and perhaps creates) the PKI in dataDir.
+    if (options.instanceId !== undefined && !/^i-[0-9a-f]{8,17}$/.test(options.instanceId)) {
+      throw new InvalidEnclaveArgumentError('instanceId must look like i-0123456789abcdef');
+    }
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const authority = await AttestationAuthority.open({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.clock ? { clock: options.clock } : {}) });
     return new Host(authority, options);

@@ -209,11 +209,10 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   // The bootstrap reads this marker to know it runs in debug mode (the host also zeroes PCR0–2).
   const tail = ['--input-type=module', '--eval', req.bootstrap, ...(req.debug ? ['--', '--nitro-sandbox-debug'] : [])];
   prefix.push(...namespaces);
-  const args = [...prefix.slice(1), node, ...nodeArgs, ...tail];
-  const command = prefix[0] ?? node;
+  const [command, ...args] = [...prefix, node, ...nodeArgs, ...tail] as [string, ...string[]];
   return {
     command,
-    args: prefix.length ? args : [...nodeArgs, ...tail],
+    args,
     env: { ...req.runtime.isolation.environment },
     report: {
       NetworkNamespace: prefix.includes('--net'),

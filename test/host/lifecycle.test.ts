@@ -92,6 +92,17 @@ function childPids(): Set<number> {
   return out;
 }
 
+describe('starting a host', () => {
+  it('a malformed instanceId is refused with ERR_INVALID_ARGUMENT before any PKI is made; a good one names the enclaves', async () => {
+    const pki = join(work, 'pki-never-made');
+    expect(await codeOf(Host.start({ dataDir: pki, instanceId: 'i-NOTHEX' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(Host.start({ dataDir: pki, instanceId: '0123456789abcdef' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(existsSync(pki)).toBe(false);
+    const h = await startHost({ instanceId: 'i-0123456789abcdef0' });
+    expect(h.instanceId).toBe('i-0123456789abcdef0');
+  });
+});
+
 describe('run-enclave and describe-enclaves', () => {
   let run: RunResult;
   let debugRun: RunResult;
