@@ -34,6 +34,11 @@ export interface RunOptions {
   readonly allowWeakerIsolation?: boolean;
 }
 
+/** A parent instance id, as EC2's: `i-` and 8–17 hex digits. */
+export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+/** An enclave id as this host makes them (nitro-cli's shape): `<instance id>-enc<16 hex>`. */
+export const ENCLAVE_ID = /^i-[0-9a-f]{8,17}-enc[0-9a-f]{16}$/;
+
 /** `run-enclave` output, as nitro-cli prints it. */
 export interface RunResult {
   readonly EnclaveName: string;
@@ -120,7 +125,7 @@ export class Host {
 
   static async start(options: HostOptions = {}): Promise<Host> {
     // Checked before the authority opens (and perhaps creates) the PKI in dataDir.
-    if (options.instanceId !== undefined && !/^i-[0-9a-f]{8,17}$/.test(options.instanceId)) {
+    if (options.instanceId !== undefined && !INSTANCE_ID.test(options.instanceId)) {
       throw new InvalidEnclaveArgumentError('instanceId must look like i-0123456789abcdef');
     }
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });

@@ -3,9 +3,8 @@
 import { defaultRuntimeDir, EnclaveNotFoundError } from '../../index.ts';
 import { findDaemon, type Target } from '../../daemon/index.ts';
 import { UsageError, flagOpt, json, stringOpt, type Command, type ParsedArgs } from '../command.ts';
+import { ENCLAVE_ID } from '../../host.ts';
 
-/** Enclave ids as the host makes them: `i-<instance hex>-enc<16 hex>` (nitro-cli's shape). */
-const ENCLAVE_ID = /^i-[0-9a-f]{8,17}-enc[0-9a-f]{16}$/;
 
 /** `--enclave-id` / `--enclave-name` (and `--all` where allowed): exactly one. */
 export function enclaveTarget(args: ParsedArgs, allowAll: boolean): Target | 'all' {
