@@ -18,7 +18,7 @@ export {
 } from './format.ts';
 export { directMaterials, type DataKeyProvider, type GeneratedDataKey, type EncryptionMaterials, type MaterialsManager, type KeySource } from './provider.ts';
 export { InMemoryDataKeyProvider, IN_MEMORY_PROVIDER_ID, type InMemoryProviderOptions } from './memory-provider.ts';
-export { encrypt, encryptStream, EnvelopeEncryptStream, type EncryptOptions } from './encrypt.ts';
+export { encrypt, encryptStream, createEncryptor, EnvelopeEncryptor, EnvelopeEncryptStream, type EncryptOptions } from './encrypt.ts';
 export { decrypt, decryptStream, EnvelopeDecryptStream, type DecryptOptions, type Decrypted, type EnvelopeInfo } from './decrypt.ts';
 export { CachingMaterialsManager, DEFAULT_CACHE_CAPACITY, MAX_BYTES_PER_CACHED_KEY, MAX_MESSAGES_PER_CACHED_KEY, type CachingOptions } from './cache.ts';
 export {
