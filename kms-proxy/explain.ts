@@ -42,14 +42,26 @@ export interface Explanation {
   readonly outcome: 'Allowed' | 'AccessDeniedException' | 'ValidationException';
 }
 
-const ACCOUNT_OF = /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/;
+// The checks on explain's input live here alone; the `kms explain` CLI uses them too, to answer a
+// usage error (exit 2) before it opens the key store.
+
+/** `kms:Decrypt` for `Decrypt` or `kms:Decrypt`; undefined when `action` is not a KMS action name. */
+export function explainAction(action: string): string | undefined {
+  const a = action.startsWith('kms:') ? action : `kms:${action}`;
+  return /^kms:[A-Za-z]+$/.test(a) ? a : undefined;
+}
+
+/** The 12-digit account of an IAM or STS principal ARN; undefined when `principal` is not one. */
+export function principalAccount(principal: string): string | undefined {
+  return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):\S+$/.exec(principal)?.[1];
+}
 
 /** Explains a request against a running service's keys (library form). */
 export async function explain(service: Service, req: ExplainRequest): Promise<Explanation> {
-  const action = req.action.startsWith('kms:') ? req.action : `kms:${req.action}`;
-  if (!/^kms:[A-Za-z]+$/.test(action)) throw kmsError('ValidationException', `action must look like kms:Decrypt, got '${req.action}'`);
+  const action = explainAction(req.action);
+  if (action === undefined) throw kmsError('ValidationException', `action must look like kms:Decrypt, got '${req.action}'`);
   const principal = req.principal ?? `arn:aws:iam::${service.account}:root`;
-  const account = ACCOUNT_OF.exec(principal)?.[1];
+  const account = principalAccount(principal);
   if (account === undefined) throw kmsError('ValidationException', `principal must be an IAM or STS ARN, got '${principal}'`);
   const caller: Caller = { principalArn: principal, account };
   const resolved = await service.resolve(req.keyId);

@@ -15,4 +15,4 @@ export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './mode
 export { applySeed, type SeedKey } from './seed.ts';
 export { RecipientVerifier, DEFAULT_MAX_AGE_MS, INVALID_DOCUMENT_MESSAGE, recipientContext, recipientAudit, type RecipientOptions, type AttestedRecipient } from './recipient/verify.ts';
 export { envelopeForRecipient, prepareRecipient, recipientKey, RecipientKeyError, type PreparedRecipient } from './recipient/cms.ts';
-export { explain, explainInDataDir, formatExplanation, type ExplainRequest, type Explanation, type AttestationVerdict, type ExplainStoreOptions } from './explain.ts';
+export { explain, explainAction, explainInDataDir, formatExplanation, principalAccount, type ExplainRequest, type Explanation, type AttestationVerdict, type ExplainStoreOptions } from './explain.ts';

@@ -174,7 +174,14 @@ describe('nitro-sandbox kms explain', () => {
   it('usage errors exit 2; an unknown key is reported (exit 1)', async () => {
     expect((await cli(['--key-id', 'x'])).code).toBe(2);
     expect((await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--encryption-context', 'novalue', '--data-dir', f.dir])).code).toBe(2);
-    expect((await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--principal', 'bob', '--data-dir', f.dir])).code).toBe(2);
+    const badAction = await cli(['--key-id', 'x', '--action', 'Decrypt; drop', '--data-dir', f.dir]);
+    expect(badAction.code).toBe(2);
+    expect(badAction.err).toContain("--action must look like kms:Decrypt, got 'Decrypt; drop'");
+    const badPrincipal = await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--principal', 'bob', '--data-dir', f.dir]);
+    expect(badPrincipal.code).toBe(2);
+    expect(badPrincipal.err).toContain("--principal must be an IAM or STS ARN, got 'bob'");
+    // An ARN with an empty resource is not a principal (the library refuses it too: one rule).
+    expect((await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--principal', `arn:aws:iam::${ACCOUNT}:`, '--data-dir', f.dir])).code).toBe(2);
     const missing = await cli(['--key-id', '00000000-0000-0000-0000-000000000000', '--action', 'kms:Decrypt', '--data-dir', f.dir]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/NotFoundException/);

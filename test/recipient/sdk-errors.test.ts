@@ -118,6 +118,9 @@ describe('explain library checks', () => {
     const svc = f.server.service;
     await expect(explain(svc, { keyId: 'x', action: 'Decrypt; drop' })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
     await expect(explain(svc, { keyId: 'x', action: 'kms:Decrypt', principal: 'bob' })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    // The whole ARN is checked, not its prefix: an empty or blank resource part is no principal.
+    await expect(explain(svc, { keyId: 'x', action: 'kms:Decrypt', principal: 'arn:aws:iam::111122223333:' })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    await expect(explain(svc, { keyId: 'x', action: 'kms:Decrypt', principal: 'arn:aws:iam::111122223333:user/a b' })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
     await expect(explain(svc, { keyId: '00000000-0000-0000-0000-000000000000', action: 'kms:Decrypt' })).rejects.toMatchObject({ code: 'ERR_KMS_NOT_FOUND' });
     await expect(explainInDataDir({ dataDir: `${f.dir}/nothing-here` }, { keyId: 'x', action: 'kms:Decrypt' })).rejects.toMatchObject({ code: 'ERR_KMS_NOT_FOUND' });
   });

@@ -1,5 +1,5 @@
 // `nitro-sandbox kms explain`: why the KMS would allow or deny a request, statement by statement.
-import { explainInDataDir, formatExplanation, KmsError } from '../../../kms-proxy/index.ts';
+import { explainAction, explainInDataDir, formatExplanation, KmsError, principalAccount } from '../../../kms-proxy/index.ts';
 import { readDocumentFile } from './verify-attestation.ts';
 import { flagOpt, json, listOpt, requiredOpt, stringOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
@@ -49,7 +49,7 @@ Exit status: 0 when the request would be allowed, 1 when denied or refused, 2 on
   async run(args, io) {
     const keyId = requiredOpt(args, 'key-id');
     const action = requiredOpt(args, 'action');
-    if (!/^(kms:)?[A-Za-z]+$/.test(action)) throw new UsageError(`--action must look like kms:Decrypt, got '${action}'`);
+    if (explainAction(action) === undefined) throw new UsageError(`--action must look like kms:Decrypt, got '${action}'`);
     const ec: Record<string, string> = {};
     for (const kv of listOpt(args, 'encryption-context')) {
       const i = kv.indexOf('=');
@@ -57,7 +57,7 @@ Exit status: 0 when the request would be allowed, 1 when denied or refused, 2 on
       ec[kv.slice(0, i)] = kv.slice(i + 1);
     }
     const principal = stringOpt(args, 'principal');
-    if (principal !== undefined && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$/.test(principal)) throw new UsageError(`--principal must be an IAM or STS ARN, got '${principal}'`);
+    if (principal !== undefined && principalAccount(principal) === undefined) throw new UsageError(`--principal must be an IAM or STS ARN, got '${principal}'`);
     const account = stringOpt(args, 'account');
     if (account !== undefined && !/^\d{12}$/.test(account)) throw new UsageError(`--account must be 12 digits, got '${account}'`);
     const docPath = stringOpt(args, 'attestation');
