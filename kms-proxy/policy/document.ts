@@ -81,6 +81,17 @@ function conditionValues(v: unknown): string[] {
   });
 }
 
+/**
+ * The IAM policy grammar lets a statement name its principals, actions and resources either way
+ * (`Principal` or `NotPrincipal`, …) but not both ways at once; each fault gets its own message.
+ */
+function exactlyOne(st: Record<string, unknown>, element: string, notElement: string, missing: string): void {
+  const has = st[element] !== undefined;
+  const hasNot = st[notElement] !== undefined;
+  if (has && hasNot) malformed(`Policy contains a statement with both ${element} and ${notElement}.`);
+  if (!has && !hasNot) malformed(missing);
+}
+
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
 
 /** Parses and validates a key policy; throws MalformedPolicyDocumentException. */
@@ -110,9 +121,9 @@ export function parsePolicy(text: string): PolicyDocument {
       sids.add(st.Sid);
     }
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') malformed('Policy contains a statement with an invalid Effect.');
-    if ((st.Principal === undefined) === (st.NotPrincipal === undefined)) malformed('Policy contains a statement with no principal.');
-    if ((st.Action === undefined) === (st.NotAction === undefined)) malformed('Policy contains a statement with no Action.');
-    if ((st.Resource === undefined) === (st.NotResource === undefined)) malformed('Policy contains a statement with no Resource.');
+    exactlyOne(st, 'Principal', 'NotPrincipal', 'Policy contains a statement with no principal.');
+    exactlyOne(st, 'Action', 'NotAction', 'Policy contains a statement with no Action.');
+    exactlyOne(st, 'Resource', 'NotResource', 'Policy contains a statement with no Resource.');
     const conditions: Clause[] = [];
     if (st.Condition !== undefined) {
       if (st.Condition === null || typeof st.Condition !== 'object' || Array.isArray(st.Condition)) malformed('Policy contains an invalid Condition.');
