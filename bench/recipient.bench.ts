@@ -121,15 +121,8 @@ async function enclaveDecryptLatency(): Promise<ReturnType<typeof result>> {
     const N = 60;
 
     const r = await host.runEnclave(built.image, { memoryMiB: 256 });
-    const answer = await new Promise<Record<string, any>>((resolve, reject) => {
-      void host.connect(r.EnclaveCID, 5010).then((conn) => {
-        const chunks: Buffer[] = [];
-        conn.on('data', (c: Buffer) => chunks.push(c));
-        conn.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-        conn.on('error', reject);
-        conn.end(JSON.stringify({ op: 'decrypt', ciphertextBlob: Buffer.from(blob).toString('base64'), repeat: N, region: 'us-east-1', kmsPort: 8000, credentials: { accessKeyId: kms.credential.accessKeyId, secretAccessKey: kms.credential.secretAccessKey } }));
-      }, reject);
-    });
+    const request = { op: 'decrypt', ciphertextBlob: Buffer.from(blob).toString('base64'), repeat: N, region: 'us-east-1', kmsPort: 8000, credentials: { accessKeyId: kms.credential.accessKeyId, secretAccessKey: kms.credential.secretAccessKey } };
+    const answer = JSON.parse((await host.request(r.EnclaveCID, 5010, JSON.stringify(request))).toString('utf8')) as Record<string, any>;
     await host.terminate({ id: r.EnclaveID });
     if (!answer.ok || answer.sha256 !== createHash('sha256').update(secret).digest('hex')) throw new Error(`enclave decrypt failed: ${JSON.stringify(answer)}`);
     const enclaveMedian = answer.latencyMs.median as number;
