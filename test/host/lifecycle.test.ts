@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, verifyAttestation } from '../../attestation/index.ts';
-import { buildImage, type BuildResult } from '../../enclave/index.ts';
+import { buildImage, loadImage, runtimeDescriptor, SECTION, type BuildResult } from '../../enclave/index.ts';
+import { canonicalJson } from '../../enclave/canonical-json.ts';
+import { parseLayout, writeImage } from '../../enclave/image/format.ts';
 import { Host, MAX_ENCLAVE_CID, probeIsolation, type EnclaveDescription, type RunResult } from '../../host/index.ts';
 import { repoRoot } from '../enclave/fixtures.ts';
 import { APP_PORT } from './fixtures/lifecycle-app.ts';
@@ -41,6 +43,18 @@ afterAll(async () => {
   await Promise.all(hosts.map((h) => h.stop()));
   rmSync(work, { recursive: true, force: true });
 });
+
+/**
+ * `image` as if built on Node `node`: buildImage always records the Node it runs on, so the RUNTIME
+ * section is rewritten and the sections re-laid out by the format's own writer (length and CRC
+ * recomputed; PCR0 and PCR1 follow from the new bytes). The other sections are kept byte for byte.
+ * Unsigned images only: a signature covers PCR0 and would no longer verify.
+ */
+function withNodeVersion(image: Uint8Array, node: string): Uint8Array {
+  const layout = parseLayout(image);
+  const runtime = new TextEncoder().encode(canonicalJson(runtimeDescriptor(loadImage(image).runtime.isolation, node)));
+  return writeImage([{ type: SECTION.RUNTIME, data: runtime }, layout.bootstrap, layout.application, layout.manifest]);
+}
 
 /** Sends one command line and collects the reply until the enclave closes the stream. */
 async function command(h: Host, cid: number, line: string): Promise<string> {
@@ -347,6 +361,23 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     expect(await codeOf(host.runEnclave(bad, { ...WEAK, memoryMiB: MEM }))).toBe('ERR_IMAGE_BAD_CHECKSUM');
     expect(await codeOf(host.runEnclave(app.image.subarray(0, 100), { ...WEAK, memoryMiB: MEM }))).toBe('ERR_IMAGE_TRUNCATED');
     expect(await codeOf(host.runEnclave(new Uint8Array(0), { ...WEAK, memoryMiB: MEM }))).toMatch(/^ERR_IMAGE_/);
+    expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
+    expect(host.describeEnclaves()).toHaveLength(described);
+  });
+
+  it('an image built for another Node is refused before any process starts (ERR_ENCLAVE_BOOT_FAILED, naming both versions)', async () => {
+    // The rewrite alone changes nothing: with this Node's version it gives the built image back.
+    expect(withNodeVersion(app.image, process.version)).toEqual(app.image);
+    const other = withNodeVersion(app.image, 'v25.0.0');
+    // Otherwise a valid image (checksum, layout, runtime schema), so the refusal is the version's.
+    const loaded = loadImage(other);
+    expect(loaded.runtime.node).toBe('v25.0.0');
+    expect(loaded.application).toEqual(loadImage(app.image).application);
+    const before = childPids();
+    const described = host.describeEnclaves().length;
+    const err = await host.runEnclave(other, { ...WEAK, memoryMiB: MEM, name: 'old-node' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
+    expect((err as Error).message).toContain(`built for Node v25.0.0; this host runs ${process.version}`);
     expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
     expect(host.describeEnclaves()).toHaveLength(described);
   });
