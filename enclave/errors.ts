@@ -129,6 +129,22 @@ export class CmsError extends EnclaveError {
   static override readonly code = 'ERR_CMS_INVALID';
 }
 
+export type JsonRequestErrorCode = 'ERR_JSON_REQUEST_INVALID' | 'ERR_JSON_REQUEST_HANDLER_FAILED';
+
+/**
+ * A request to `serveJsonRequests` could not be served: its bytes are not UTF-8 JSON, or the app's
+ * handler failed without an error code of its own (a non-Error value, an answer JSON cannot encode).
+ */
+export class JsonRequestError extends EnclaveError {
+  static override readonly code: string = 'ERR_JSON_REQUEST';
+  override readonly code: JsonRequestErrorCode;
+  constructor(code: JsonRequestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JsonRequestError';
+    this.code = code;
+  }
+}
+
 export type KmsClientErrorCode = 'ERR_KMS_CLIENT_TRANSPORT' | 'ERR_KMS_CLIENT_HTTP' | 'ERR_KMS_CLIENT_NOT_ATTESTED' | 'ERR_KMS_CLIENT_ARGUMENT';
 
 /** The enclave's KMS exchange failed below the KMS API: connection, HTTP framing, or a response that is not sealed. */

@@ -21,6 +21,14 @@ export {
 } from './kms.ts';
 export { KmsClientError, KmsServiceError, type KmsClientErrorCode } from '../errors.ts';
 export { kmsHttpHandler, type KmsHttpHandler } from './kms-http-handler.ts';
+export {
+  serveJsonRequests,
+  DEFAULT_JSON_REQUEST_MAX_BYTES,
+  type JsonErrorAnswer,
+  type JsonRequestHandler,
+  type ServeJsonRequestsOptions,
+} from './json-requests.ts';
+export { JsonRequestError, type JsonRequestErrorCode } from '../errors.ts';
 // cms.ts (openEnvelope) is not re-exported: it carries @peculiar/asn1-* into every app importing
 // this index; apps that open envelopes themselves import './cms.ts' directly.
 export { readAll, type ReadAllOptions } from '../vsock/read-all.ts';
