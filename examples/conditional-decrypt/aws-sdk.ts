@@ -10,33 +10,27 @@
 import './require-shim.ts';
 import { createHash } from 'node:crypto';
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import { kmsHttpHandler, readAll, type AppContext } from '../../enclave/sdk/index.ts';
+import { kmsHttpHandler, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
 
 export const PORT = 5012;
 
 export default async function main(ctx: AppContext): Promise<void> {
-  ctx.vsock.listen(PORT, (conn) => {
-    conn.on('error', (e) => ctx.log.warn('connection failed:', e.message));
-    void (async () => {
-      let answer: Record<string, unknown>;
-      try {
-        const req = JSON.parse((await readAll(conn)).toString('utf8')) as { region: string; kmsPort: number; credentials: { accessKeyId: string; secretAccessKey: string }; ciphertextBlob: string };
-        const kms = new KMSClient({
-          region: req.region,
-          credentials: req.credentials,
-          maxAttempts: 1,
-          requestHandler: kmsHttpHandler(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials }),
-        });
-        const r = await kms.send(new DecryptCommand({ CiphertextBlob: Buffer.from(req.ciphertextBlob, 'base64') }));
-        const plaintext = r.Plaintext as Uint8Array;
-        answer = { ok: true, keyId: r.KeyId, sha256: createHash('sha256').update(plaintext).digest('hex') };
-        plaintext.fill(0);
-        kms.destroy();
-      } catch (e) {
-        const err = e as Error & { code?: string };
-        answer = { ok: false, name: err.name, code: err.code, message: err.message };
-      }
-      conn.end(JSON.stringify(answer));
-    })();
+  serveJsonRequests(ctx, PORT, async (request) => {
+    const req = request as { region: string; kmsPort: number; credentials: { accessKeyId: string; secretAccessKey: string }; ciphertextBlob: string };
+    const kms = new KMSClient({
+      region: req.region,
+      credentials: req.credentials,
+      maxAttempts: 1,
+      requestHandler: kmsHttpHandler(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials }),
+    });
+    try {
+      const r = await kms.send(new DecryptCommand({ CiphertextBlob: Buffer.from(req.ciphertextBlob, 'base64') }));
+      const plaintext = r.Plaintext as Uint8Array;
+      const answer = { ok: true, keyId: r.KeyId, sha256: createHash('sha256').update(plaintext).digest('hex') };
+      plaintext.fill(0);
+      return answer;
+    } finally {
+      kms.destroy();
+    }
   });
 }

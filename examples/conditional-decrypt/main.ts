@@ -16,7 +16,7 @@
 // The credentials come from the parent, as on Nitro (the enclave has no instance role of its own);
 // they authenticate the call, while the attestation document decides what it may decrypt.
 import { createHash } from 'node:crypto';
-import { kmsClient, readAll, type AppContext } from '../../enclave/sdk/index.ts';
+import { kmsClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
 
 export const PORT = 5010;
 /** Reported in every answer; changing it changes the image, and so PCR0 and PCR2. */
@@ -64,18 +64,6 @@ async function handle(ctx: AppContext, req: Request): Promise<Record<string, unk
 }
 
 export default async function main(ctx: AppContext): Promise<void> {
-  ctx.vsock.listen(PORT, (conn) => {
-    conn.on('error', (e) => ctx.log.warn('connection failed:', e.message));
-    void (async () => {
-      let answer: Record<string, unknown>;
-      try {
-        answer = await handle(ctx, JSON.parse((await readAll(conn)).toString('utf8')) as Request);
-      } catch (e) {
-        const err = e as Error & { code?: string };
-        answer = { ok: false, app: APP, name: err.name, code: err.code, message: err.message };
-      }
-      conn.end(JSON.stringify(answer));
-    })();
-  });
+  serveJsonRequests(ctx, PORT, (req) => handle(ctx, req as Request), { decorateError: (answer) => ({ ...answer, app: APP }) });
   ctx.log.info(`conditional-decrypt listening on vsock port ${PORT}`);
 }

@@ -4,7 +4,7 @@
 // shows the document it would present (vsock port 5011).
 // It never returns a key: it answers the key's SHA-256, so the host can check without seeing it.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { kmsClient, nsmClient, readAll, type AppContext } from '../../enclave/sdk/index.ts';
+import { kmsClient, nsmClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
 import { serveAttestedSessions } from '../../enclave/session/server.ts';
 import { redact } from '../sensitive-payload/main.ts';
 
@@ -30,20 +30,12 @@ export default async function main(ctx: AppContext): Promise<void> {
     const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' });
     nsmClient(ctx).attestation({ publicKey: spki }).then((doc) => conn.end(doc), () => conn.destroy());
   });
-  ctx.vsock.listen(5010, (conn) => {
-    conn.on('error', () => undefined);
-    void (async () => {
-      try {
-        const req = JSON.parse((await readAll(conn)).toString('utf8')) as KeyRequest;
-        const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
-        const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob, 'base64')));
-        const sha256 = createHash('sha256').update(r.plaintext).digest('hex');
-        r.plaintext.fill(0);
-        conn.end(JSON.stringify({ ok: true, keyId: r.keyId, sha256 }));
-      } catch (e) {
-        const err = e as Error & { code?: string };
-        conn.end(JSON.stringify({ ok: false, name: err.name, code: err.code, message: err.message }));
-      }
-    })();
+  serveJsonRequests(ctx, 5010, async (request) => {
+    const req = request as KeyRequest;
+    const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
+    const r = await kms.decrypt(new Uint8Array(Buffer.from(req.ciphertextBlob, 'base64')));
+    const sha256 = createHash('sha256').update(r.plaintext).digest('hex');
+    r.plaintext.fill(0);
+    return { ok: true, keyId: r.keyId, sha256 };
   });
 }
