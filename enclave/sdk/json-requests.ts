@@ -66,8 +66,12 @@ export function serveJsonRequests(
     conn.on('error', () => undefined);
     serve(conn, handler, maxBytes, decorate).catch((e: unknown) => {
       // Only the read gets here (everything after it is caught in serve): drop the connection.
-      ctx.log.warn(`vsock port ${port}: request dropped:`, e instanceof Error ? e.message : describeValue(e));
       conn.destroy();
+      try {
+        ctx.log.warn(`vsock port ${port}: request dropped:`, e instanceof Error ? e.message : describeValue(e));
+      } catch {
+        // A failing logger must not turn a dropped connection into an unhandled rejection.
+      }
     });
   });
 }
