@@ -172,10 +172,7 @@ export class Host {
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < MIN_MEMORY_MIB) {
       throw new InvalidEnclaveArgumentError(`--memory must be a whole number of MiB ≥ ${MIN_MEMORY_MIB}`);
     }
-    const image = loadImage(imageBytes);
-    if (image.runtime.node !== process.version) {
-      throw new EnclaveBootError(`the image was built for Node ${image.runtime.node}; this host runs ${process.version} (rebuild the image)`);
-    }
+    const image = Host.#loadRunnable(imageBytes);
     const name = opts.name ?? image.manifest.name;
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidEnclaveArgumentError('--enclave-name must be 1–64 of [A-Za-z0-9._-]');
     if (this.#names.has(name)) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
@@ -242,6 +239,15 @@ export class Host {
       if (this.#ended.length > KEEP_ENDED) this.#ended.shift();
     });
     return this.#runResult(enclave);
+  }
+
+  /** Loads (verifies) an image and refuses one built for another Node than this host's. */
+  static #loadRunnable(imageBytes: Uint8Array): LoadedImage {
+    const image = loadImage(imageBytes);
+    if (image.runtime.node !== process.version) {
+      throw new EnclaveBootError(`the image was built for Node ${image.runtime.node}; this host runs ${process.version} (rebuild the image)`);
+    }
+    return image;
   }
 
   #newEnclaveId(): string {
@@ -358,7 +364,8 @@ export class Host {
    * matching runEnclave skips process start-up. The pool refills itself after each take.
    */
   async prewarm(imageBytes: Uint8Array, opts: RunOptions & { count: number }): Promise<void> {
-    const image = loadImage(imageBytes);
+    // Checked here too: processes warmed for an image that cannot run would only fail at boot.
+    const image = Host.#loadRunnable(imageBytes);
     const plan = this.#plan(image, opts, this.#cpuIds(opts));
     const key = Host.#poolKey(plan);
     const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true };

@@ -365,7 +365,7 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     expect(host.describeEnclaves()).toHaveLength(described);
   });
 
-  it('an image built for another Node is refused before any process starts (ERR_ENCLAVE_BOOT_FAILED, naming both versions)', async () => {
+  it('an image built for another Node is refused before any process starts, by runEnclave and prewarm (ERR_ENCLAVE_BOOT_FAILED, naming both versions)', async () => {
     // The rewrite alone changes nothing: with this Node's version it gives the built image back.
     expect(withNodeVersion(app.image, process.version)).toEqual(app.image);
     const other = withNodeVersion(app.image, 'v25.0.0');
@@ -378,6 +378,9 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     const err = await host.runEnclave(other, { ...WEAK, memoryMiB: MEM, name: 'old-node' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
     expect((err as Error).message).toContain(`built for Node v25.0.0; this host runs ${process.version}`);
+    // Nor does prewarm start processes for it (they could only fail at boot).
+    const warmErr = await host.prewarm(other, { ...WEAK, memoryMiB: MEM, count: 1 }).catch((e: unknown) => e);
+    expect(warmErr).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
     expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
     expect(host.describeEnclaves()).toHaveLength(described);
   });
