@@ -432,6 +432,27 @@ describe('warm pool', () => {
   });
 });
 
+describe('warm pool, idle', () => {
+  it('a pooled process that idled past its warm-up (an in-process channel pair, a module from memory) boots and serves like any other', async () => {
+    const h = await startHost();
+    try {
+      await h.prewarm(app.image, { ...WEAK, memoryMiB: MEM, count: 1 });
+      const warm = childPids();
+      // The bootstrap warms up after 20 ms without an image; give it ample time to finish.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'idled' });
+      expect(warm.has(r.ProcessID)).toBe(true);
+      expect(await command(h, r.EnclaveCID, 'echo after warm-up')).toBe('after warm-up');
+      const nonce = randomBytes(16);
+      const doc = Buffer.from(await command(h, r.EnclaveCID, `attest ${nonce.toString('hex')}`), 'base64');
+      expect(verifyAttestation(doc, { trustAnchors: [h.authority.rootCertificate], expectedNonce: nonce, expectedPcrs: { 0: app.measurements.pcr0 } }).document.moduleId).toBe(r.EnclaveID);
+      expect(h.describeEnclaves().find((e) => e.EnclaveID === r.EnclaveID)?.State).toBe('RUNNING');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe('stopping the host', () => {
   it('host.stop() terminates every enclave and their processes', async () => {
     const h = await startHost();
