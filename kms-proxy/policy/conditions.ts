@@ -74,12 +74,16 @@ function dated(cmp: (p: number, r: number) => boolean): Compare {
 function ipMatch(p: string, r: string): boolean {
   const family = isIP(r);
   if (family === 0) return false;
-  const [net = '', bits] = p.split('/');
+  const [net = '', bits, extra] = p.split('/');
   const fam = isIP(net);
-  if (fam === 0) return false;
+  if (fam === 0 || extra !== undefined) return false;
+  const max = fam === 4 ? 32 : 128;
+  // A malformed prefix ('/33', '/x', '/') is a value that matches nothing, like a non-IP value:
+  // BlockList would throw on it, and Number('') is 0, which would match every address.
+  if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)) return false;
   const list = new BlockList();
   const type = fam === 4 ? 'ipv4' : 'ipv6';
-  list.addSubnet(net, bits === undefined ? (fam === 4 ? 32 : 128) : Number(bits), type);
+  list.addSubnet(net, bits === undefined ? max : Number(bits), type);
   return list.check(r, family === 4 ? 'ipv4' : 'ipv6');
 }
 
