@@ -233,6 +233,7 @@ export function verifyAuditLog(dataDir: string): AuditVerification {
     } catch {
       return fail('ERR_AUDIT_MALFORMED', 0, 'audit.head is not JSON');
     }
+    if (head === null || typeof head !== 'object' || Array.isArray(head)) return fail('ERR_AUDIT_MALFORMED', 0, 'audit.head is not a JSON object');
     // The head may lag the log by one unflushed batch after a crash, never lead it.
     if (typeof head.sequence !== 'number' || head.sequence > n) return fail('ERR_AUDIT_TRUNCATED', 0, `audit.head records ${String(head.sequence)} entries, log has ${n} (records deleted from the end)`);
     const at = lines[head.sequence - 1];

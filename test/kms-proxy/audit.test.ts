@@ -117,6 +117,14 @@ describe('hash chain', () => {
     expect(verifyAuditLog(tampered((l) => l.slice(0, -1))).problem?.code).toBe('ERR_AUDIT_TRUNCATED');
   });
 
+  test('an audit.head that is not a JSON object → ERR_AUDIT_MALFORMED at line 0, not a TypeError', () => {
+    for (const text of ['null', '{"sequence":', '[5]']) {
+      const d = tampered((l) => l);
+      writeFileSync(join(d, 'audit.head'), text);
+      expect(verifyAuditLog(d).problem, text).toMatchObject({ code: 'ERR_AUDIT_MALFORMED', line: 0 });
+    }
+  });
+
   test('a line that is not a record → ERR_AUDIT_MALFORMED', () => {
     expect(verifyAuditLog(tampered((l) => [...l.slice(0, 2), 'garbage', ...l.slice(2)])).problem).toMatchObject({ code: 'ERR_AUDIT_MALFORMED', line: 3 });
   });
