@@ -63,7 +63,11 @@ export function runtimeDescriptor(isolation: IsolationPolicy = DEFAULT_ISOLATION
 
 // Flags the host derives itself (heap from --memory) or that would undo the isolation. `--allow-*`
 // grants are refused outright: an enclave has no disk, no network and no children (ARCHITECTURE.md).
-const FORBIDDEN_FLAG = /^--(allow-|inspect|debug|max-old-space-size|experimental-permission|env-file|require|import|loader|experimental-loader|eval|print)/;
+// `--no-permission` and `--permission-audit` switch the permission model off (audit only logs)
+// even after `--permission`; config files, like env files, bring options the image does not measure
+// (checked on Node 26.10).
+const FORBIDDEN_FLAG =
+  /^--(allow-|no-permission|permission-audit|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print)/;
 const LAYERS = ['networkNamespace', 'cpuAffinity'] as const;
 const DEMANDS: readonly string[] = ['required', 'preferred', 'off'];
 
