@@ -32,7 +32,8 @@ export class AttestedSession {
     this.#recv = recv;
     this.#reader = reader;
     stream.on('data', (c: Buffer) => this.#onData(c));
-    stream.on('error', (e: Error) => this.#fail(e));
+    // A failing stream is a closed session to the caller; the stream's own error is the cause.
+    stream.on('error', (e: Error) => this.#fail(new SessionError('ERR_SESSION_CLOSED', 'the session stream failed', { cause: e })));
     stream.on('end', () => this.#fail(new SessionError('ERR_SESSION_CLOSED', 'the enclave closed the session')));
     stream.on('close', () => this.#fail(new SessionError('ERR_SESSION_CLOSED', 'the session stream closed')));
   }
@@ -56,18 +57,22 @@ export class AttestedSession {
           done(e as Error);
         }
       };
+      // 'close' as well as 'end': a stream destroyed without an error emits only 'close'.
       const onEnd = (): void => done(new SessionError('ERR_SESSION_CLOSED', 'the stream closed before the document'));
+      const onError = (e: Error): void => done(new SessionError('ERR_SESSION_CLOSED', 'the stream failed before the document', { cause: e }));
       const done = (err?: Error, doc?: Buffer): void => {
         clearTimeout(timer);
         stream.off('data', onData);
-        stream.off('error', done);
+        stream.off('error', onError);
         stream.off('end', onEnd);
+        stream.off('close', onEnd);
         if (err) reject(err);
         else resolve(doc!);
       };
       stream.on('data', onData);
-      stream.on('error', done);
+      stream.on('error', onError);
       stream.on('end', onEnd);
+      stream.on('close', onEnd);
       stream.write(frame(RECORD.HELLO, hello));
     });
     // The document must be fresh for *this* nonce, from the expected code, and carry the key the

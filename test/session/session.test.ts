@@ -176,6 +176,24 @@ describe('the client refuses a peer that does not answer a hello with its docume
     });
     await expect(AttestedSession.open(client, opts())).rejects.toMatchObject({ code: 'ERR_SESSION_BINDING' });
   });
+  it('a stream that fails before the document is ERR_SESSION_CLOSED, the stream error its cause', async () => {
+    const [client, far] = duplexPair();
+    far.once('data', () => client.destroy(new Error('link down')));
+    await expect(AttestedSession.open(client, opts())).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED', cause: expect.objectContaining({ message: 'link down' }) });
+  });
+  it('a stream destroyed before the document is ERR_SESSION_CLOSED at once, not a timeout', async () => {
+    const [client, far] = duplexPair();
+    far.once('data', () => client.destroy());
+    await expect(AttestedSession.open(client, { ...opts(), timeoutMs: 3000 })).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+  });
+  it('a stream that fails during a request is ERR_SESSION_CLOSED, the stream error its cause', async () => {
+    // The relay drops the request, so only the failing stream can end the wait.
+    const { client } = await relay((d, t, r, send) => (d === 'up' && t === RECORD.DATA ? undefined : send(r)));
+    const s = await AttestedSession.open(client, opts());
+    const pending = s.request(new TextEncoder().encode('x'));
+    client.destroy(new Error('link down'));
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED', cause: expect.objectContaining({ message: 'link down' }) });
+  });
   it('session errors belong to the enclave error hierarchy', async () => {
     const e = await AttestedSession.open(peer((f) => f.end()), opts()).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SessionError);
