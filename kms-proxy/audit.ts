@@ -186,7 +186,7 @@ function lastLine(path: string): string | undefined {
 }
 
 export interface AuditProblem {
-  /** ERR_AUDIT_MALFORMED | ERR_AUDIT_EDITED | ERR_AUDIT_CHAIN | ERR_AUDIT_SEQUENCE | ERR_AUDIT_TRUNCATED */
+  /** ERR_AUDIT_MALFORMED | ERR_AUDIT_EDITED | ERR_AUDIT_CHAIN | ERR_AUDIT_SEQUENCE | ERR_AUDIT_TRUNCATED | ERR_AUDIT_MISSING */
   readonly code: string;
   /** 1-based line number in audit.log (0 for the head file). */
   readonly line: number;
@@ -202,12 +202,14 @@ export interface AuditVerification {
 /** Re-derives the chain from the first line; reports the first break. */
 export function verifyAuditLog(dataDir: string): AuditVerification {
   const path = join(dataDir, 'audit.log');
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
   let prev = GENESIS;
   let n = 0;
   const fail = (code: string, line: number, message: string): AuditVerification => ({ ok: false, records: n, problem: { code, line, message } });
+  // A KMS creates audit.log when it starts, so its absence is a wrong directory or a deleted log,
+  // never an intact one.
+  if (!existsSync(path)) return fail('ERR_AUDIT_MISSING', 0, `there is no audit.log in ${dataDir}`);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  if (lines.at(-1) === '') lines.pop();
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
     const m = HASH_SUFFIX.exec(line);

@@ -125,6 +125,15 @@ describe('hash chain', () => {
     }
   });
 
+  test('a directory without audit.log → ERR_AUDIT_MISSING, exit 1 (a wrong --data-dir is not an intact log)', async () => {
+    const d = join(dir, 'no-log');
+    mkdirSync(d);
+    expect(verifyAuditLog(d)).toEqual({ ok: false, records: 0, problem: { code: 'ERR_AUDIT_MISSING', line: 0, message: `there is no audit.log in ${d}` } });
+    let out = '';
+    expect(await main(['kms', 'audit', 'verify', '--data-dir', join(dir, 'typo')], { out: (t) => (out += t), err: () => undefined })).toBe(1);
+    expect(out).toContain('ERR_AUDIT_MISSING');
+  });
+
   test('a line that is not a record → ERR_AUDIT_MALFORMED', () => {
     expect(verifyAuditLog(tampered((l) => [...l.slice(0, 2), 'garbage', ...l.slice(2)])).problem).toMatchObject({ code: 'ERR_AUDIT_MALFORMED', line: 3 });
   });

@@ -17,6 +17,7 @@ first break, which is reported with its line number and code:
   ERR_AUDIT_CHAIN      a record does not link to the one before it
   ERR_AUDIT_TRUNCATED  records were removed from the end
   ERR_AUDIT_MALFORMED  a line is not a record
+  ERR_AUDIT_MISSING    DIR has no audit.log (a KMS creates it when it starts)
 
 Options:
   --data-dir DIR   the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
