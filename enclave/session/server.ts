@@ -28,6 +28,7 @@ async function handle(conn: VsockConnection, nsm: ReturnType<typeof nsmClient>, 
   let recv: RecordCipher | undefined;
   let send: RecordCipher | undefined;
   let queue = Promise.resolve();
+  let failure: Error | undefined;
   conn.on('error', () => undefined);
   // destroyOnReturn false: a refusal's `conn.end(ERROR)` then `return` must close cleanly (FIN after
   // the record), not reset the stream under the record it just wrote.
@@ -62,12 +63,20 @@ async function handle(conn: VsockConnection, nsm: ReturnType<typeof nsmClient>, 
       if (type !== RECORD.DATA) throw new SessionError('ERR_SESSION_PROTOCOL', `unexpected record type ${type}`);
       const request = recv.open(body); // throws on replay, reorder, forgery: the session ends
       const s = send!;
-      // Answers go out in request order even when the handler is async.
-      queue = queue.then(async () => {
-        conn.write(frame(RECORD.DATA, s.seal(await handler(request))));
-      });
+      // Answers go out in request order even when the handler is async. A failing handler (or
+      // an answer that is not bytes) ends this session only: caught here, it would otherwise be an
+      // unhandled rejection, which the bootstrap treats as the whole enclave crashing.
+      queue = queue
+        .then(async () => {
+          if (!failure) conn.write(frame(RECORD.DATA, s.seal(await handler(request))));
+        })
+        .catch((e: unknown) => {
+          failure ??= e instanceof Error ? e : new Error(String(e));
+          conn.destroy(failure);
+        });
     }
   }
   await queue;
+  if (failure) throw failure;
   conn.end();
 }

@@ -146,6 +146,26 @@ describe('attested session', () => {
   });
 });
 
+describe('a failing handler ends its own session, not the enclave', () => {
+  let failing: RunResult;
+  let failingPcrs: { 0: Uint8Array; 2: Uint8Array };
+  beforeAll(async () => {
+    const { image, measurements } = await buildImage({ entry: join(import.meta.dirname, 'failing-handler-app.ts') });
+    failingPcrs = { 0: measurements.pcr0, 2: measurements.pcr2 };
+    failing = await host.runEnclave(image, { memoryMiB: 256 });
+  });
+  const open = async () => AttestedSession.open(await host.connect(failing.EnclaveCID, 5007), { ...opts(), expectedPcrs: failingPcrs });
+  for (const input of ['throw', 'reject', 'bad answer']) {
+    it(`a handler that fails on "${input}": the client learns ERR_SESSION_CLOSED, the next session is served`, async () => {
+      const s = await open();
+      await expect(s.request(new TextEncoder().encode(input))).rejects.toMatchObject({ code: 'ERR_SESSION_CLOSED' });
+      const next = await open();
+      expect((await next.request(new TextEncoder().encode('still here'))).toString('utf8')).toBe('still here');
+      next.close();
+    });
+  }
+});
+
 describe('the client refuses a peer that does not answer a hello with its document', () => {
   /** A fake enclave end: `answer` receives the client's hello and may reply or close. */
   function peer(answer: (stream: Duplex) => void): Duplex {
