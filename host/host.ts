@@ -163,7 +163,9 @@ export class Host {
   static #poolKey(plan: LaunchPlan): string {
     // NUL cannot occur in an argv string, so joining on it is unambiguous; it is also ~10× cheaper
     // than JSON.stringify over the ~45 KB bootstrap argument, and this is on the warm-start path.
-    return [plan.command, ...plan.args, JSON.stringify(plan.env)].join('\0');
+    // The memory size is part of the key too: the heap flag rounds it (several sizes give one
+    // command line), and a warm process's RSS limit is the size it was spawned for.
+    return [plan.command, ...plan.args, JSON.stringify(plan.env), plan.report.RssLimitMiB].join('\0');
   }
 
   /** Boots an enclave from image bytes and resolves once its app reports ready. */

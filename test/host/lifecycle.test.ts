@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, verifyAttestation } from '../../attestation/index.ts';
-import { buildImage, loadImage, runtimeDescriptor, SECTION, type BuildResult } from '../../enclave/index.ts';
+import { buildImage, launchArgs, loadImage, runtimeDescriptor, SECTION, type BuildResult } from '../../enclave/index.ts';
 import { canonicalJson } from '../../enclave/canonical-json.ts';
 import { parseLayout, writeImage } from '../../enclave/image/format.ts';
 import { Host, MAX_ENCLAVE_CID, probeIsolation, type EnclaveDescription, type RunResult } from '../../host/index.ts';
@@ -429,6 +429,25 @@ describe('warm pool', () => {
     await h.stop();
     expect(h.warmCount).toBe(0);
     expect(h.describeEnclaves().every((e) => e.State === 'TERMINATED')).toBe(true);
+  });
+
+  it('a memory size one MiB off the pool\'s (the same heap flag after rounding) does not take a warm process: its RSS limit is its own', async () => {
+    const runtime = loadImage(app.image).runtime;
+    // The premise: both sizes give the very same Node command line.
+    expect(launchArgs(runtime, MEM + 1)).toEqual(launchArgs(runtime, MEM));
+    const h = await startHost();
+    try {
+      await h.prewarm(app.image, { ...WEAK, memoryMiB: MEM, count: 1 });
+      const warm = childPids();
+      const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM + 1, name: 'one-more-mib' });
+      expect(warm.has(r.ProcessID)).toBe(false);
+      const d = describeOne(h, r.EnclaveID);
+      expect(d.MemoryMiB).toBe(MEM + 1);
+      expect(d.Isolation.RssLimitMiB).toBe(MEM + 1);
+      expect(h.warmCount).toBe(1); // still kept for MEM
+    } finally {
+      await h.stop();
+    }
   });
 });
 
