@@ -74,7 +74,8 @@ export function validate(shape: Shape, body: unknown): Input {
   const out: Record<string, unknown> = {};
   const errors: string[] = [];
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    const f = shape[k];
+    // Own members only: `constructor`, `toString` or `__proto__` would otherwise find Object.prototype's.
+    const f = Object.hasOwn(shape, k) ? shape[k] : undefined;
     if (!f) throw kmsError('SerializationException', `Unrecognized field '${k}'`);
     if (v === null) continue; // Coral treats an explicit null as an absent member
     out[k] = convert(k, f, v, errors);
@@ -139,7 +140,9 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
     }
     case 'context': {
       if (typeof v !== 'object' || Array.isArray(v)) serialization(v, 'a Map');
-      const map: Record<string, string> = {};
+      // No prototype: a `__proto__` key is an ordinary entry (an object literal would drop it,
+      // leaving that context entry unauthenticated).
+      const map: Record<string, string> = Object.create(null) as Record<string, string>;
       for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) {
         if (typeof cv !== 'string') serialization(cv, 'a String');
         map[ck] = cv;

@@ -64,6 +64,23 @@ describe('awsJson1_1 errors', () => {
     expect(r.body).toEqual({ __type: 'SerializationException', message: "Unrecognized field 'Extra'" });
   });
 
+  test('a member named like an Object.prototype property is unknown too, not silently ignored', async () => {
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const r = await call('GenerateRandom', `{"NumberOfBytes":32,"${name}":{}}`);
+      expect(r.body).toEqual({ __type: 'SerializationException', message: `Unrecognized field '${name}'` });
+    }
+  });
+
+  test('an encryption context key "__proto__" is kept and authenticated like any other key', async () => {
+    const keyId = (await call('CreateKey', '{}')).body.KeyMetadata as { KeyId: string };
+    const enc = await call('Encrypt', JSON.stringify({ KeyId: keyId.KeyId, Plaintext: 'AQID' }).replace(/}$/, ',"EncryptionContext":{"__proto__":"x"}}'));
+    expect(enc.status).toBe(200);
+    const blob = enc.body.CiphertextBlob as string;
+    expect((await call('Decrypt', JSON.stringify({ CiphertextBlob: blob }))).body.__type).toBe('InvalidCiphertextException');
+    const ok = await call('Decrypt', `{"CiphertextBlob":"${blob}","EncryptionContext":{"__proto__":"x"}}`);
+    expect(ok.body.Plaintext).toBe('AQID');
+  });
+
   test('bad base64 in a blob member → SerializationException', async () => {
     const r = await call('Decrypt', '{"CiphertextBlob":"not*base64"}');
     expect(r.body.__type).toBe('SerializationException');
