@@ -54,12 +54,14 @@ export function awsNitroRoot(): Uint8Array {
   return new Uint8Array(awsRootDer);
 }
 
-const anchorCache = new WeakMap<readonly TrustAnchor[], Uint8Array[]>();
+// Parsed anchors per caller array (parsing PEM is the costly part), reused only while the array
+// still holds the same elements: a caller that removes or replaces a root must stop trusting it.
+const anchorCache = new WeakMap<readonly TrustAnchor[], { readonly from: readonly TrustAnchor[]; readonly der: Uint8Array[] }>();
 function anchorsDer(anchors: readonly TrustAnchor[]): Uint8Array[] {
-  let out = anchorCache.get(anchors);
-  if (out) return out;
+  const hit = anchorCache.get(anchors);
+  if (hit && hit.from.length === anchors.length && hit.from.every((a, i) => a === anchors[i])) return hit.der;
   if (!Array.isArray(anchors) || anchors.length === 0) throw new InvalidArgumentError('trustAnchors must name at least one root');
-  out = anchors.map((a, i) => {
+  const out = anchors.map((a, i) => {
     if (a instanceof Uint8Array) return a;
     try {
       return new Uint8Array(new X509Certificate(a).raw);
@@ -67,7 +69,7 @@ function anchorsDer(anchors: readonly TrustAnchor[]): Uint8Array[] {
       throw new InvalidArgumentError(`trustAnchors[${i}] is not a certificate`, { cause });
     }
   });
-  anchorCache.set(anchors, out);
+  anchorCache.set(anchors, { from: [...anchors], der: out });
   return out;
 }
 

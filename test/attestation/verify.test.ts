@@ -94,6 +94,16 @@ describe('certificate chain checks', () => {
     const foreign = await (await other.createDevice({ moduleId: 'i-1', measurements: PCRS })).attestation();
     expect(() => verifyAttestation(foreign, opts())).toThrow(code('ERR_ATTESTATION_UNTRUSTED_ROOT'));
   });
+  it('a root removed or replaced in the caller\'s anchor array is no longer trusted → ERR_ATTESTATION_UNTRUSTED_ROOT', () => {
+    const list: Uint8Array[] = [other.rootCertificate, authority.rootCertificate];
+    expect(verifyAttestation(doc, { trustAnchors: list }).document.nonce).toEqual(NONCE);
+    list.pop();
+    expect(() => verifyAttestation(doc, { trustAnchors: list })).toThrow(code('ERR_ATTESTATION_UNTRUSTED_ROOT'));
+    const pems = [authority.pki.rootPem()];
+    expect(verifyAttestation(doc, { trustAnchors: pems }).document.nonce).toEqual(NONCE);
+    pems[0] = other.pki.rootPem();
+    expect(() => verifyAttestation(doc, { trustAnchors: pems })).toThrow(code('ERR_ATTESTATION_UNTRUSTED_ROOT'));
+  });
   it('a leaf from another root presented with our cabundle → ERR_ATTESTATION_CHAIN', async () => {
     const foreign = decodeDocument(await (await other.createDevice({ moduleId: 'i-1', measurements: PCRS })).attestation()).document;
     const ours = decodeDocument(doc).document;
