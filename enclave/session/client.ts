@@ -101,12 +101,24 @@ export class AttestedSession {
     return session;
   }
 
-  /** Sends one encrypted request; resolves with the enclave's decrypted response. */
+  /**
+   * Sends one encrypted request; resolves with the enclave's decrypted response. A payload that is
+   * not bytes or exceeds one record (MAX_PAYLOAD) is refused with ERR_INVALID_ARGUMENT before
+   * anything is sent, and the session stays usable.
+   */
   request(payload: Uint8Array): Promise<Buffer> {
     if (this.#failure) return Promise.reject(this.#failure);
+    let record: Buffer;
+    try {
+      // Sealed before a response is awaited: a refused payload must not leave a waiter behind,
+      // which the next response would resolve.
+      record = frame(RECORD.DATA, this.#send.seal(payload));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
-      this.#stream.write(frame(RECORD.DATA, this.#send.seal(payload)));
+      this.#stream.write(record);
     });
   }
 

@@ -18,6 +18,8 @@ import { SessionError } from '../errors.ts';
 export const SESSION_VERSION = 1;
 export const NONCE_LENGTH = 32;
 export const MAX_RECORD = 16 << 20;
+/** The largest payload one DATA record carries: the record less its type byte, seq and GCM tag. */
+export const MAX_PAYLOAD = MAX_RECORD - 1 - 8 - 16;
 export const RECORD = { HELLO: 0x01, ATTEST: 0x02, DATA: 0x03, ERROR: 0x04 } as const;
 /** Direction bytes in the AAD: a record cannot be reflected back to its sender. */
 export const DIR = { CLIENT_TO_ENCLAVE: 0x43, ENCLAVE_TO_CLIENT: 0x45 } as const;

@@ -1,6 +1,7 @@
 // Sealing and opening DATA records with strict sequence numbers (see protocol.ts).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { SessionError } from '../errors.ts';
+import { EnclaveInvalidArgumentError, SessionError } from '../errors.ts';
+import { MAX_PAYLOAD } from './protocol.ts';
 
 export class RecordCipher {
   readonly #key: Buffer;
@@ -25,6 +26,10 @@ export class RecordCipher {
   }
 
   seal(plaintext: Uint8Array): Buffer {
+    // Checked before a sequence number is spent; a larger record would be refused by the peer's
+    // reader and end the session.
+    if (!(plaintext instanceof Uint8Array)) throw new EnclaveInvalidArgumentError('a session payload must be a Uint8Array');
+    if (plaintext.length > MAX_PAYLOAD) throw new EnclaveInvalidArgumentError(`a session payload is at most ${MAX_PAYLOAD} bytes, got ${plaintext.length}`);
     const seq = this.#seq++;
     const { iv, aad } = this.#ivAad(seq);
     const c = createCipheriv('aes-256-gcm', this.#key, iv);

@@ -9,7 +9,7 @@ import { measure } from '../../attestation/index.ts';
 import { EnclaveError, buildImage, readAll } from '../../enclave/index.ts';
 import { AttestedSession, SessionError } from '../../enclave/session/index.ts';
 import { RecordCipher } from '../../enclave/session/record-cipher.ts';
-import { DIR, RECORD, RecordReader, frame } from '../../enclave/session/protocol.ts';
+import { DIR, MAX_PAYLOAD, RECORD, RecordReader, frame } from '../../enclave/session/protocol.ts';
 import { Host, type RunResult } from '../../host/index.ts';
 import { tempDir } from '../attestation/fixtures.ts';
 
@@ -129,6 +129,17 @@ describe('attested session', () => {
     const b = await relay((d, t, r, send) => send(d === 'down' && t === RECORD.DATA ? foreign! : r));
     const sb = await AttestedSession.open(b.client, opts());
     await expect(sb.request(new TextEncoder().encode('to session B'))).rejects.toMatchObject({ code: 'ERR_SESSION_AUTH' });
+  });
+
+  it('a payload that is not bytes or exceeds one record is refused (ERR_INVALID_ARGUMENT) and the session goes on', async () => {
+    const { client } = await relay();
+    const s = await AttestedSession.open(client, opts());
+    await expect(s.request(42 as unknown as Uint8Array)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    await expect(s.request(Buffer.alloc(MAX_PAYLOAD + 1))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    // Nothing was sent and no response is owed to the refused requests: the next one gets its own.
+    const out = JSON.parse((await s.request(new TextEncoder().encode('mail bob@example.org'))).toString('utf8'));
+    expect(out).toEqual({ text: 'mail [email]', emails: 1, numbers: 0 });
+    s.close();
   });
 
   it('the enclave ends a session whose client replays a request', async () => {
@@ -265,6 +276,15 @@ describe('record cipher (both directions share these rules)', () => {
     const rx2 = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
     expect(() => rx2.open(back)).toThrow(code('ERR_SESSION_AUTH'));
     expect(() => rx2.open(Buffer.alloc(5))).toThrow(code('ERR_SESSION_PROTOCOL'));
+  });
+  it('a MAX_PAYLOAD payload fills one record exactly; one byte more is refused before a sequence number is spent', () => {
+    const tx = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
+    const rx = new RecordCipher(key, id, DIR.CLIENT_TO_ENCLAVE);
+    expect(() => tx.seal(Buffer.alloc(MAX_PAYLOAD + 1))).toThrow(code('ERR_INVALID_ARGUMENT'));
+    expect(() => tx.seal('text' as unknown as Uint8Array)).toThrow(code('ERR_INVALID_ARGUMENT'));
+    const records = new RecordReader().push(frame(RECORD.DATA, tx.seal(Buffer.alloc(MAX_PAYLOAD, 1))));
+    expect(records).toHaveLength(1);
+    expect(rx.open(records[0]!.body).length).toBe(MAX_PAYLOAD);
   });
   it('oversize and empty records are refused by the reader (ERR_SESSION_PROTOCOL)', () => {
     const big = Buffer.alloc(4);
