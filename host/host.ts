@@ -366,6 +366,10 @@ export class Host {
    * matching runEnclave skips process start-up. The pool refills itself after each take.
    */
   async prewarm(imageBytes: Uint8Array, opts: RunOptions & { count: number }): Promise<void> {
+    // A stopped host would never end these processes (stop() already emptied the pools).
+    if (this.#closed) throw new EnclaveBootError('the host is stopped');
+    // Infinity would spawn without end; NaN, negative and fractional counts mean nothing.
+    if (!Number.isInteger(opts.count) || opts.count < 0) throw new InvalidEnclaveArgumentError('count must be a whole number ≥ 0');
     // Checked here too: processes warmed for an image that cannot run would only fail at boot.
     const image = Host.#loadRunnable(imageBytes);
     const plan = this.#plan(image, opts, this.#cpuIds(opts));

@@ -449,6 +449,18 @@ describe('warm pool', () => {
       await h.stop();
     }
   });
+
+  it('prewarm refuses a count that is not a whole number ≥ 0 (ERR_INVALID_ARGUMENT) and a stopped host (ERR_ENCLAVE_BOOT_FAILED), starting no process', async () => {
+    const h = await startHost();
+    const before = childPids();
+    for (const count of [Infinity, Number.NaN, -1, 1.5]) {
+      expect(await codeOf(h.prewarm(app.image, { ...WEAK, memoryMiB: MEM, count }))).toBe('ERR_INVALID_ARGUMENT');
+    }
+    await h.stop();
+    expect(await codeOf(h.prewarm(app.image, { ...WEAK, memoryMiB: MEM, count: 1 }))).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    expect(h.warmCount).toBe(0);
+    expect([...childPids()].filter((p) => !before.has(p))).toEqual([]);
+  });
 });
 
 describe('warm pool, idle', () => {
