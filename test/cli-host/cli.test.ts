@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
+import { commands } from '../../host/cli/commands/index.ts';
 import { parseMemory } from '../../host/cli/commands/run-enclave.ts';
 import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 import { ECHO_PORT, WEAK, WEAK_FLAGS, appEntry, expectQuietStderr, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
@@ -323,6 +324,15 @@ describe('bad flags and config files', () => {
       const r = await cli(c, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(new RegExp(`^Usage: nitro-sandbox ${c}`));
+    }
+  });
+
+  it('every option a command accepts is named in its --help', () => {
+    for (const c of commands) {
+      for (const [name, o] of Object.entries(c.options)) {
+        expect(c.help, `${c.name} --${name}`).toContain(`--${name}`);
+        if (o.short !== undefined) expect(c.help, `${c.name} -${o.short}`).toContain(`-${o.short}`);
+      }
     }
   });
 });

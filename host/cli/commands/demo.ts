@@ -49,13 +49,16 @@ function policy(pcrs: { pcr0: string; pcr1: string; pcr2: string }): string {
 export const demo: Command = {
   name: 'demo',
   summary: 'run the end-to-end demo (what npm start runs)',
-  help: `Usage: nitro-sandbox demo
+  help: `Usage: nitro-sandbox demo [--data-dir DIR]
 
 Runs the whole story step by step, on embedded defaults, in a temporary directory it removes:
 starts the KMS, builds an enclave image and prints its PCRs, creates a key whose policy pins them,
 runs the enclave isolated, processes a sensitive record through an attested session, shows the
 enclave obtaining a data key the host never sees, then shows a one-character-modified enclave and
 a debug-mode enclave being denied, with 'kms explain' output for each.
+
+Options:
+  --data-dir DIR   work in DIR instead (the PKI, the KMS's store and enclave B's source) and keep it
 `,
   options: { 'data-dir': { type: 'string' } },
   async run(args, io) {
