@@ -33,6 +33,14 @@ export function defaultDataDir(): string {
   return process.env.NITRO_SANDBOX_HOME ?? join(homedir(), '.nitro-sandbox');
 }
 
+/**
+ * The sandbox root certificate of a data directory (`<dataDir>/pki/root.pem`, mode 0644): all a
+ * verifier needs, without opening the PKI (which reads root.key and creates the PKI when absent).
+ */
+export function sandboxRootPath(dataDir: string = defaultDataDir()): string {
+  return join(dataDir, 'pki', 'root.pem');
+}
+
 export interface PkiOptions {
   /** Folder holding `pki/`; created on first use. Default: `defaultDataDir()`. */
   readonly dataDir?: string;

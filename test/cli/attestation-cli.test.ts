@@ -1,7 +1,7 @@
 // The attestation commands, driven through the CLI entry point with captured output.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeDocument, toHex } from '../../attestation/index.ts';
@@ -69,6 +69,19 @@ describe('attest + verify-attestation', () => {
     expect(e.out).toMatch(/^-----BEGIN CERTIFICATE-----/);
     writeFileSync(join(dir.path, 'root.pem'), e.out);
     expect((await run('verify-attestation', '--document', docFile, '--root', join(dir.path, 'root.pem'))).code).toBe(0);
+  });
+
+  it('--root sandbox reads only DIR/pki/root.pem: no root.key needed, and no PKI created where there is none', async () => {
+    const verifierDir = join(dir.path, 'verifier');
+    mkdirSync(join(verifierDir, 'pki'), { recursive: true });
+    copyFileSync(join(dir.path, 'pki', 'root.pem'), join(verifierDir, 'pki', 'root.pem'));
+    expect((await run('verify-attestation', '--document', docFile, '--root', 'sandbox', '--data-dir', verifierDir)).code).toBe(0);
+    expect(existsSync(join(verifierDir, 'pki', 'root.key'))).toBe(false);
+    const empty = join(dir.path, 'no-pki');
+    const r = await run('verify-attestation', '--document', docFile, '--root', 'sandbox', '--data-dir', empty);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--root: cannot read .*no-pki\/pki\/root\.pem \(ENOENT\)/);
+    expect(existsSync(empty)).toBe(false);
   });
 
   it('--public-key takes a PEM public key and stores its SPKI DER', async () => {

@@ -1,5 +1,5 @@
 // `nitro-sandbox verify-attestation`: the verifier on the command line.
-import { AttestationError, SandboxPki, awsNitroRoot, describeDocument, documentBytesFromFile, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
+import { AttestationError, awsNitroRoot, describeDocument, documentBytesFromFile, sandboxRootPath, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
 import { UsageError, flagOpt, hexOpt, intOpt, json, listOpt, pcrListOpt, readOptionFile, requiredOpt, stringOpt, type Command } from '../command.ts';
 
 /** A document file holds raw COSE bytes or their base64 (as the vectors and `attest` print). */
@@ -7,14 +7,11 @@ export function readDocumentFile(path: string): Uint8Array {
   return documentBytesFromFile(new Uint8Array(readOptionFile('document', path)));
 }
 
-async function anchors(roots: string[], dataDir: string | undefined): Promise<TrustAnchor[]> {
-  const out: TrustAnchor[] = [];
-  for (const r of roots.length ? roots : ['aws']) {
-    if (r === 'aws') out.push(awsNitroRoot());
-    else if (r === 'sandbox') out.push((await SandboxPki.open(dataDir === undefined ? {} : { dataDir })).rootCertificate);
-    else out.push(readOptionFile('root', r).toString('utf8'));
-  }
-  return out;
+/** A verifier reads only the sandbox root certificate: it never creates a PKI nor needs root.key. */
+function anchors(roots: string[], dataDir: string | undefined): TrustAnchor[] {
+  return (roots.length ? roots : ['aws']).map((r) =>
+    r === 'aws' ? awsNitroRoot() : readOptionFile('root', r === 'sandbox' ? sandboxRootPath(dataDir) : r).toString('utf8'),
+  );
 }
 
 export const verifyAttestationCommand: Command = {
@@ -33,7 +30,8 @@ the error code and reason and exits 1.
 Options:
   --document FILE     the document: raw COSE_Sign1 bytes or base64
   --root R            trust anchor: 'aws' (AWS Nitro Root-G1, built in; the default), 'sandbox'
-                      (the sandbox root in --data-dir), or a PEM file; repeatable
+                      (the sandbox root, DIR/pki/root.pem; read, never created), or a PEM
+                      file; repeatable
   --data-dir DIR      where the sandbox PKI lives (default $NITRO_SANDBOX_HOME or ~/.nitro-sandbox)
   --at ISO_TIME       verify as of this time (default now), e.g. 2025-04-01T14:00:00Z
   --pcr N=HEX         require PCR N (0–31) to be present and equal; repeatable
@@ -59,7 +57,7 @@ Options:
     const maxAge = intOpt(args, 'max-age', 0, 100 * 365 * 86400);
     const expectedPcrs = pcrListOpt(args, 'pcr', 31, [32, 48, 64]);
     const nonce = hexOpt(args, 'nonce', 1024);
-    const trustAnchors = await anchors(listOpt(args, 'root'), stringOpt(args, 'data-dir'));
+    const trustAnchors = anchors(listOpt(args, 'root'), stringOpt(args, 'data-dir'));
     try {
       const { document, debug } = verifyAttestation(bytes, {
         trustAnchors,
