@@ -96,13 +96,11 @@ export interface EnvelopeRandom {
 }
 
 /**
- * Encrypts `plaintext` to the RSA key in `recipient` (SubjectPublicKeyInfo DER, a key already
- * checked with `recipientKey`, or a `prepareRecipient` result); returns the DER ContentInfo.
+ * Encrypts `plaintext` to the RSA key in `recipient` (SubjectPublicKeyInfo DER, or a
+ * `prepareRecipient` result); returns the DER ContentInfo.
  */
-export function envelopeForRecipient(plaintext: Uint8Array, recipient: Uint8Array | KeyObject | PreparedRecipient, random: EnvelopeRandom = {}): Uint8Array {
-  const prepared = recipient instanceof Uint8Array ? prepareRecipient(recipient) : 'keyIdentifier' in recipient ? recipient : undefined;
-  const key = prepared ? prepared.key : (recipient as KeyObject);
-  const ski = prepared ? prepared.keyIdentifier : keyIdentifier(key);
+export function envelopeForRecipient(plaintext: Uint8Array, recipient: Uint8Array | PreparedRecipient, random: EnvelopeRandom = {}): Uint8Array {
+  const { key, keyIdentifier: ski } = recipient instanceof Uint8Array ? prepareRecipient(recipient) : recipient;
   const cek = random.cek ? Buffer.from(random.cek) : randomBytes(32);
   const iv = random.iv ? Buffer.from(random.iv) : randomBytes(16);
   const cipher = createCipheriv('aes-256-cbc', cek, iv); // PKCS#7 padding is OpenSSL's default

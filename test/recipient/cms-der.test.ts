@@ -89,7 +89,7 @@ describe('CiphertextForRecipient DER (RFC 5652 §6.1 EnvelopedData, §6.2.1 KeyT
 
   it('the subject key identifier is SHA-1 of the RSAPublicKey in the SPKI BIT STRING (RFC 5280 §4.2.1.2 (1))', () => {
     for (const k of keys) {
-      const der = envelopeForRecipient(new Uint8Array(1), k.publicKey);
+      const der = envelopeForRecipient(new Uint8Array(1), k.spki);
       const env = AsnConvert.parse(AsnConvert.parse(der, ContentInfo).content, EnvelopedData);
       const ski = Buffer.from(env.recipientInfos[0]?.ktri?.rid.subjectKeyIdentifier?.buffer as ArrayBuffer);
       const expected = createHash('sha1').update(new Uint8Array(AsnConvert.parse(k.spki, SubjectPublicKeyInfo).subjectPublicKey)).digest();
