@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { VsockConnection } from '../enclave/vsock/index.ts';
 import { openHostChannel } from '../host/vsock/index.ts';
-import { rate, result, type Benchmark, type BenchResult } from './harness.ts';
+import { interleavedAsync, rate, result, type Benchmark, type BenchResult } from './harness.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MSG = 64;
@@ -120,30 +120,18 @@ async function setup(kind: 'rtt' | 'bulk'): Promise<Pair> {
   };
 }
 
-/**
- * Alternates figure and baseline for `rounds` short rounds and keeps the best of each
- * (harness.interleaved, async): on a shared 2-core machine the other processes' load moves the
- * absolute numbers by 2×, and best-of-rounds lets each side have its quiet moment.
- */
-async function interleavedAsync(figure: () => Promise<number>, baseline: () => Promise<number>, rounds = 5) {
-  let f = 0;
-  let b = 0;
-  for (let i = 0; i < rounds; i++) {
-    b = Math.max(b, await baseline());
-    f = Math.max(f, await figure());
-  }
-  return { figure: f, baseline: b };
-}
-
 export const benchmarks: Benchmark[] = [
   {
     name: 'vsock channel: 64-byte round trip vs raw socket pair',
     async run(): Promise<BenchResult> {
       const p = await setup('rtt');
       try {
+        // Five short rounds: on a shared 2-core machine the other processes' load moves the
+        // absolute numbers by 2×, and best-of-rounds lets each side have its quiet moment.
         const r = await interleavedAsync(
           () => rate(p.channel, 600),
           () => rate(p.raw, 600),
+          5,
         );
         const us = (x: number): string => (1e6 / x).toFixed(1);
         return result(
@@ -166,6 +154,7 @@ export const benchmarks: Benchmark[] = [
         const r = await interleavedAsync(
           async () => (await rate(p.channel, 800)) * BULK,
           async () => (await rate(p.raw, 800)) * BULK,
+          5,
         );
         const mib = (x: number): string => (x / (1 << 20)).toFixed(0);
         return result(

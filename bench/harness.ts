@@ -70,6 +70,17 @@ export function interleaved(figure: () => number, baseline: () => number, rounds
   return { figure: f, baseline: b };
 }
 
+/** `interleaved` for asynchronous measurements (baseline first in each round, as there). */
+export async function interleavedAsync(figure: () => Promise<number>, baseline: () => Promise<number>, rounds = 3): Promise<{ figure: number; baseline: number }> {
+  let f = 0;
+  let b = 0;
+  for (let i = 0; i < rounds; i++) {
+    b = Math.max(b, await baseline());
+    f = Math.max(f, await figure());
+  }
+  return { figure: f, baseline: b };
+}
+
 export function result(
   name: string,
   figure: Measurement,

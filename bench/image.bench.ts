@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { buildImage, measureImage } from '../enclave/index.ts';
-import { fmt, interleaved, rate, rateSync, result, type Benchmark } from './harness.ts';
+import { fmt, interleaved, interleavedAsync, rate, rateSync, result, type Benchmark } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -92,12 +92,10 @@ export const benchmarks: Benchmark[] = [
           measureImage((await buildImage({ entry })).image);
         };
         await buildAndMeasure();
-        let f = 0;
-        let b = 0;
-        for (let i = 0; i < 3; i++) {
-          b = Math.max(b, await rate(bundleOnly, 1000));
-          f = Math.max(f, await rate(buildAndMeasure, 1000));
-        }
+        const { figure: f, baseline: b } = await interleavedAsync(
+          () => rate(buildAndMeasure, 1000),
+          () => rate(bundleOnly, 1000),
+        );
         return result(
           'image: build+measure (1 MiB app) vs esbuild alone on the same entry',
           { rate: f, unit: 'images/s' },

@@ -21,7 +21,7 @@ import { Hono } from 'hono';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { startKmsServer, type Credential } from '../kms-proxy/index.ts';
 import { signedRequest } from '../test/kms-proxy/sign.ts';
-import { result, type Benchmark } from './harness.ts';
+import { interleavedAsync, result, type Benchmark } from './harness.ts';
 
 const CONCURRENCY = 32;
 
@@ -128,12 +128,10 @@ export const benchmarks: Benchmark[] = [
         const viaBare = () => toBare.send(new DecryptCommand(input));
         await driveSdk(viaKms, 300);
         await driveSdk(viaBare, 300);
-        let f = 0;
-        let b = 0;
-        for (let i = 0; i < 3; i++) {
-          b = Math.max(b, await driveSdk(viaBare, 1500));
-          f = Math.max(f, await driveSdk(viaKms, 1500));
-        }
+        const { figure: f, baseline: b } = await interleavedAsync(
+          () => driveSdk(viaKms, 1500),
+          () => driveSdk(viaBare, 1500),
+        );
         // Server cost in isolation: one signed request replayed (the server still verifies the
         // signature every time; SigV4 allows reuse within its 5-minute window).
         const body = JSON.stringify({ CiphertextBlob: Buffer.from(dk.CiphertextBlob ?? []).toString('base64'), EncryptionContext: { bench: 'yes' } });
@@ -141,12 +139,11 @@ export const benchmarks: Benchmark[] = [
         const headers: Record<string, string> = { ...(signed.init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(body)) };
         const rawKms: Target = { port: kms.served.port, headers, body: Buffer.from(body) };
         const rawBare: Target = { port: bare.served.port, headers, body: Buffer.from(body) };
-        let rawF = 0;
-        let rawB = 0;
-        for (let i = 0; i < 2; i++) {
-          rawB = Math.max(rawB, await drive(agent, rawBare, 1000));
-          rawF = Math.max(rawF, await drive(agent, rawKms, 1000));
-        }
+        const { figure: rawF, baseline: rawB } = await interleavedAsync(
+          () => drive(agent, rawKms, 1000),
+          () => drive(agent, rawBare, 1000),
+          2,
+        );
         return result(
           this.name,
           { rate: f, unit: 'Decrypt/s' },

@@ -29,7 +29,7 @@ import { signKmsRequest } from '../enclave/sdk/index.ts';
 import { openEnvelope } from '../enclave/sdk/cms.ts';
 import { Host, startVsockProxy } from '../host/index.ts';
 import { createKmsApp, startKmsServer } from '../kms-proxy/index.ts';
-import { rate, rateSync, result, type Benchmark } from './harness.ts';
+import { interleavedAsync, rate, rateSync, result, type Benchmark } from './harness.ts';
 
 const ACCOUNT = '111122223333';
 
@@ -84,12 +84,10 @@ async function generateDataKeyWithRecipient(): Promise<ReturnType<typeof result>
         verifyAttestation(doc, { trustAnchors: anchors, chainCache: cache, maxAgeMs: 300_000, allowDebug: true });
         publicEncrypt({ key: rsa.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, key32);
       };
-      let fig = 0;
-      let base = 0;
-      for (let i = 0; i < 3; i++) {
-        base = Math.max(base, rateSync(floor, 1200));
-        fig = Math.max(fig, await rate(call, 1200));
-      }
+      const { figure: fig, baseline: base } = await interleavedAsync(
+        () => rate(call, 1200),
+        async () => rateSync(floor, 1200),
+      );
       return result(
         'kms GenerateDataKey with Recipient (in-process request path) vs one cached-chain P-384 document verification + one RSA-2048 OAEP encryption',
         { rate: fig, unit: 'requests/s' },
