@@ -13,12 +13,13 @@
 //       aliases: [alias/test]
 //       tags: { team: blue }
 //       rotation: { enabled: true, periodInDays: 365 }
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { KmsError, kmsError } from './errors.ts';
-import { SPECS } from './keyspec.ts';
-import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage } from './model.ts';
+import { isAsymmetric, SPECS } from './keyspec.ts';
+import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage, type Tag } from './model.ts';
+import { rotatable } from './operations/lib/rotation.ts';
 import { defaultKeyPolicy, parsePolicy } from './policy/document.ts';
 import { DAY_MS, type Service } from './service.ts';
 
@@ -39,57 +40,110 @@ function bad(message: string): never {
   throw kmsError('ValidationException', `seed: ${message}`);
 }
 
-function materialBytes(spec: KeySpec, text: string): Uint8Array {
-  if (spec.startsWith('RSA_') || spec.startsWith('ECC_')) {
-    const key = text.includes('-----BEGIN') ? createPrivateKey(text) : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+function materialBytes(spec: KeySpec, text: unknown): Uint8Array {
+  if (typeof text !== 'string') bad(`material for ${spec} must be a string`);
+  const info = SPECS[spec];
+  if (isAsymmetric(spec)) {
+    let key: KeyObject;
+    try {
+      key = text.includes('-----BEGIN') ? createPrivateKey(text) : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+    } catch {
+      bad(`material for ${spec} is not a PKCS#8 private key`);
+    }
+    // Material of another curve or size would sign and decrypt as a different key spec.
+    const d = key.asymmetricKeyDetails;
+    const fits = info?.curve !== undefined ? key.asymmetricKeyType === 'ec' && d?.namedCurve === info.curve : key.asymmetricKeyType === 'rsa' && d?.modulusLength === info?.rsaBits;
+    if (!fits) bad(`material is not a ${spec} private key`);
     return new Uint8Array(key.export({ type: 'pkcs8', format: 'der' }));
   }
   const b = Buffer.from(text, 'base64');
-  const want = SPECS[spec]?.bytes;
-  if (want !== undefined && b.length !== want) bad(`material for ${spec} must be ${want} bytes, got ${b.length}`);
+  if (info?.bytes !== undefined && b.length !== info.bytes) bad(`material for ${spec} must be ${info.bytes} bytes, got ${b.length}`);
   return new Uint8Array(b);
+}
+
+interface PlannedKey {
+  readonly id: string;
+  readonly keySpec: KeySpec;
+  readonly keyUsage: KeyUsage;
+  readonly description: string;
+  readonly state: 'Enabled' | 'Disabled';
+  readonly policy: string;
+  readonly aliases: readonly string[];
+  readonly tags: readonly Tag[];
+  readonly rotationPeriodInDays: number | undefined;
+  readonly secret: Uint8Array | undefined;
+}
+
+/** Checks one seed entry completely, so a bad file is refused before anything is stored. */
+function planKey(raw: unknown, account: string): PlannedKey {
+  if (raw === null || typeof raw !== 'object') bad('each key must be an object');
+  const k = raw as SeedKey;
+  if (typeof k.id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(k.id)) bad(`key id must be a UUID, got ${String(k.id)}`);
+  const keySpec = (k.keySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
+  if (!(KEY_SPECS as readonly string[]).includes(keySpec) || !SPECS[keySpec]) bad(`unsupported keySpec ${keySpec}`);
+  const keyUsage = (k.keyUsage ?? SPECS[keySpec]?.usages[0]) as KeyUsage;
+  if (!SPECS[keySpec]?.usages.includes(keyUsage)) bad(`keyUsage ${keyUsage} does not fit ${keySpec}`);
+  const state = k.state ?? 'Enabled';
+  if (state !== 'Enabled' && state !== 'Disabled') bad(`state must be Enabled or Disabled, got ${String(state)}`);
+  if (k.description !== undefined && typeof k.description !== 'string') bad('description must be a string');
+  const policy = k.policy === undefined ? defaultKeyPolicy(account) : typeof k.policy === 'string' ? k.policy : JSON.stringify(k.policy);
+  parsePolicy(policy);
+  const aliases = k.aliases ?? [];
+  if (!Array.isArray(aliases)) bad('aliases must be a list');
+  for (const name of aliases) {
+    if (typeof name !== 'string' || !/^alias\/[a-zA-Z0-9:/_-]+$/.test(name) || name.startsWith('alias/aws/')) bad(`invalid alias ${String(name)}`);
+  }
+  let rotationPeriodInDays: number | undefined;
+  if (k.rotation?.enabled === true) {
+    rotationPeriodInDays = k.rotation.periodInDays ?? 365;
+    // The range EnableKeyRotation accepts (RotationPeriodInDays 90–2560), for the specs it rotates.
+    if (!Number.isInteger(rotationPeriodInDays) || rotationPeriodInDays < 90 || rotationPeriodInDays > 2560) bad(`rotation periodInDays must be an integer from 90 to 2560, got ${String(rotationPeriodInDays)}`);
+    if (!rotatable(keySpec)) bad(`${keySpec} keys do not rotate`);
+  }
+  return {
+    id: k.id,
+    keySpec,
+    keyUsage,
+    description: k.description ?? '',
+    state,
+    policy,
+    aliases,
+    tags: Object.entries(k.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue: String(TagValue) })),
+    rotationPeriodInDays,
+    secret: k.material === undefined ? undefined : materialBytes(keySpec, k.material),
+  };
 }
 
 /** Applies a parsed seed document. Returns the ids of keys it created. */
 export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
   if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { keys?: unknown }).keys)) bad('expected an object with a "keys" list');
+  const plan = (doc as { keys: unknown[] }).keys.map((raw) => planKey(raw, svc.account));
   const created: string[] = [];
-  for (const raw of (doc as { keys: unknown[] }).keys) {
-    if (raw === null || typeof raw !== 'object') bad('each key must be an object');
-    const k = raw as SeedKey;
-    if (typeof k.id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(k.id)) bad(`key id must be a UUID, got ${String(k.id)}`);
-    const keySpec = (k.keySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
-    if (!(KEY_SPECS as readonly string[]).includes(keySpec) || !SPECS[keySpec]) bad(`unsupported keySpec ${keySpec}`);
-    const keyUsage = (k.keyUsage ?? SPECS[keySpec]?.usages[0]) as KeyUsage;
-    if (!SPECS[keySpec]?.usages.includes(keyUsage)) bad(`keyUsage ${keyUsage} does not fit ${keySpec}`);
-    const policy = k.policy === undefined ? defaultKeyPolicy(svc.account) : typeof k.policy === 'string' ? k.policy : JSON.stringify(k.policy);
-    parsePolicy(policy);
+  for (const k of plan) {
     const existing = await svc.store.getKey(k.id);
     if (!existing) {
       const now = svc.clock();
-      const period = k.rotation?.periodInDays ?? 365;
+      const period = k.rotationPeriodInDays;
       const key: KeyRecord = {
         keyId: k.id,
         arn: svc.keyArn(k.id),
         account: svc.account,
         region: svc.region,
         creationDate: now,
-        description: k.description ?? '',
-        keySpec,
-        keyUsage,
+        description: k.description,
+        keySpec: k.keySpec,
+        keyUsage: k.keyUsage,
         origin: 'AWS_KMS',
-        state: k.state ?? 'Enabled',
-        policy,
-        rotationEnabled: k.rotation?.enabled === true,
-        ...(k.rotation?.enabled ? { rotationPeriodInDays: period, nextRotationDate: now + period * DAY_MS } : {}),
-        tags: Object.entries(k.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue: String(TagValue) })),
+        state: k.state,
+        policy: k.policy,
+        rotationEnabled: period !== undefined,
+        ...(period !== undefined ? { rotationPeriodInDays: period, nextRotationDate: now + period * DAY_MS } : {}),
+        tags: k.tags,
       };
-      const secret = k.material === undefined ? undefined : materialBytes(keySpec, k.material);
-      await svc.store.createKey(key, await svc.newMaterial(key, 0, undefined, secret));
+      await svc.store.createKey(key, await svc.newMaterial(key, 0, undefined, k.secret));
       created.push(k.id);
     }
-    for (const name of k.aliases ?? []) {
-      if (typeof name !== 'string' || !/^alias\/[a-zA-Z0-9:/_-]+$/.test(name) || name.startsWith('alias/aws/')) bad(`invalid alias ${String(name)}`);
+    for (const name of k.aliases) {
       const a = await svc.store.getAlias(name);
       if (!a || a.keyId !== k.id) {
         const now = svc.clock();
@@ -101,7 +155,12 @@ export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
 }
 
 export async function applySeedFile(svc: Service, path: string): Promise<string[]> {
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new KmsError('ValidationException', `seed: cannot read ${path}`, { cause });
+  }
   let doc: unknown;
   try {
     doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);

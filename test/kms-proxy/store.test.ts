@@ -161,6 +161,14 @@ describe('seed files', () => {
     ['short material', `keys:\n  - id: ${SEED_KEY}\n    material: AAAA`],
     ['bad policy', `keys:\n  - id: ${SEED_KEY}\n    policy: "{"`],
     ['bad alias', `keys:\n  - id: ${SEED_KEY}\n    aliases: [noprefix]`],
+    ['aliases not a list', `keys:\n  - id: ${SEED_KEY}\n    aliases: alias/one`],
+    ['unknown state', `keys:\n  - id: ${SEED_KEY}\n    state: Bogus`],
+    ['description not a string', `keys:\n  - id: ${SEED_KEY}\n    description: [a]`],
+    ['material not a string', `keys:\n  - id: ${SEED_KEY}\n    material: 5`],
+    ['asymmetric material that is not a private key', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    material: AAAA`],
+    ['asymmetric material of another spec', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    material: ${generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`],
+    ['rotation period out of range', `keys:\n  - id: ${SEED_KEY}\n    rotation: { enabled: true, periodInDays: 5 }`],
+    ['rotation of a key spec that cannot rotate', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    rotation: { enabled: true }`],
   ])('a bad seed (%s) is refused with a typed error', async (_what, text) => {
     const d = dir();
     const p = join(d, 'seed.yaml');
@@ -171,5 +179,24 @@ describe('seed files', () => {
     );
     expect(err).toBeInstanceOf(KmsError);
     expect((err as KmsError).code).toMatch(/^ERR_KMS_(VALIDATION|MALFORMED_POLICY_DOCUMENT)$/);
+    // Refused as a whole: nothing of it was stored.
+    const app = await createKmsApp({ dataDir: d });
+    expect(await app.service.store.listKeys()).toEqual([]);
+    await app.close();
+  });
+
+  test('a seed file that cannot be read is refused with a typed error', async () => {
+    const d = dir();
+    await expect(createKmsApp({ dataDir: d, seed: join(d, 'missing.yaml') })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+  });
+
+  test('a bad key later in the file refuses the whole seed: earlier keys are not stored', async () => {
+    const d = dir();
+    const p = join(d, 'seed.yaml');
+    writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n  - id: nope`);
+    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    const app = await createKmsApp({ dataDir: d });
+    expect(await app.service.store.listKeys()).toEqual([]);
+    await app.close();
   });
 });
