@@ -18,7 +18,7 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { openEnvelope } from '../../enclave/sdk/cms.ts';
-import { INVALID_DOCUMENT_MESSAGE } from '../../kms-proxy/index.ts';
+import { INVALID_DOCUMENT_MESSAGE, RecipientVerifier } from '../../kms-proxy/index.ts';
 import { failure, startFixture, type Fixture } from '../kms-proxy/helpers.ts';
 import { allowForPcrs, denyWithoutAttestation, device, hexPcr, openAuthority, policy, random, rsa, type Authority } from './fixtures.ts';
 
@@ -314,6 +314,13 @@ describe('trust anchor configuration', () => {
 
   it('a trust anchor that is not a certificate is refused at start-up', async () => {
     await expect(startFixture({ recipient: { trustAnchors: ['not a certificate'] } })).rejects.toThrow(/not a certificate/);
+  });
+
+  it('a maximum document age that is not a positive number is refused when the verifier is made', () => {
+    for (const maxAgeMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new RecipientVerifier({ maxAgeMs, trustAnchors: [trusted.authority.rootCertificate] })).toThrow(new RangeError(`maxAgeMs must be positive, got ${maxAgeMs}`));
+    }
+    expect(new RecipientVerifier({ maxAgeMs: 1, trustAnchors: [trusted.authority.rootCertificate] }).maxAgeMs).toBe(1);
   });
 
   it('kms serve: unreadable --trust-anchor and out-of-range --attestation-max-age are usage errors (exit 2)', async () => {
