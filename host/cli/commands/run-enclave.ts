@@ -220,11 +220,15 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
     const dataDir = stringOpt(args, 'data-dir');
     const client = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
     const { eifPath: _eifPath, attachConsole, ...options } = settings;
-    const result = await client.runEnclave(image, { ...options, allowWeakerIsolation: flagOpt(args, 'allow-weaker-isolation') });
+    const allowWeakerIsolation = flagOpt(args, 'allow-weaker-isolation');
+    const result = await client.runEnclave(image, { ...options, allowWeakerIsolation });
     io.out(json(result));
-    // Say which isolation layers this enclave runs without (accepted with --allow-weaker-isolation).
-    const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
-    if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
+    // Say which isolation layers this enclave runs without. Only --allow-weaker-isolation lets a
+    // layer be missing (planLaunch refuses otherwise), so only then is the daemon asked.
+    if (allowWeakerIsolation) {
+      const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
+      if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
+    }
     if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
     return 0;
   },
