@@ -102,8 +102,8 @@ export class CachingMaterialsManager implements MaterialsManager {
   readonly #clock: () => number;
   readonly #encrypt: Lru<EncryptEntry>;
   readonly #decrypt: Lru<DecryptEntry>;
-  readonly #generating = new Map<string, Promise<void>>();
-  readonly #decrypting = new Map<string, Promise<void>>();
+  readonly #generating = new Map<string, Promise<unknown>>();
+  readonly #decrypting = new Map<string, Promise<unknown>>();
 
   constructor(options: CachingOptions) {
     if (!options || typeof options.provider?.generateDataKey !== 'function' || typeof options.provider.decryptDataKey !== 'function') {
@@ -163,7 +163,6 @@ export class CachingMaterialsManager implements MaterialsManager {
         await inFlight;
         continue;
       }
-      let mine: EncryptionMaterials | undefined;
       const request = generateWith(this.provider, context).then((m) => {
         // The requester claims its use in the same synchronous step as the insertion, so it can
         // never be starved by waiters or evicted before it gets its key.
@@ -171,15 +170,9 @@ export class CachingMaterialsManager implements MaterialsManager {
         if (1 < this.maxMessagesEncrypted && plaintextLength < this.maxBytesEncrypted) {
           this.#encrypt.set(key, { dataKey: Buffer.from(m.dataKey), encryptedDataKeys: m.encryptedDataKeys, createdAt: this.#clock(), messages: 1, bytes: plaintextLength });
         }
-        mine = m;
+        return m;
       });
-      this.#generating.set(key, request);
-      try {
-        await request;
-      } finally {
-        this.#generating.delete(key);
-      }
-      return mine as unknown as EncryptionMaterials;
+      return this.#shared(this.#generating, key, request);
     }
   }
 
@@ -221,18 +214,25 @@ export class CachingMaterialsManager implements MaterialsManager {
         await inFlight;
         continue;
       }
-      let mine: Buffer | undefined;
       const request = decryptWith(this.provider, encryptedDataKeys, context).then((dataKey) => {
         this.#decrypt.set(key, { dataKey: Buffer.from(dataKey), createdAt: this.#clock() });
-        mine = dataKey;
+        return dataKey;
       });
-      this.#decrypting.set(key, request);
-      try {
-        await request;
-      } finally {
-        this.#decrypting.delete(key);
-      }
-      return mine as unknown as Buffer;
+      return this.#shared(this.#decrypting, key, request);
+    }
+  }
+
+  /**
+   * Publishes the requester's provider call for `key` while it runs, so concurrent requests wait
+   * for it instead of asking the provider again. Waiters only wait: what it resolves to (the
+   * requester's private key copy) is the requester's alone.
+   */
+  async #shared<T>(inFlight: Map<string, Promise<unknown>>, key: string, request: Promise<T>): Promise<T> {
+    inFlight.set(key, request);
+    try {
+      return await request;
+    } finally {
+      inFlight.delete(key);
     }
   }
 }
