@@ -180,6 +180,9 @@ describe('nitro-sandbox kms explain', () => {
     const badPrincipal = await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--principal', 'bob', '--data-dir', f.dir]);
     expect(badPrincipal.code).toBe(2);
     expect(badPrincipal.err).toContain("--principal must be an IAM or STS ARN, got 'bob'");
+    const badAccount = await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--account', '1234', '--data-dir', f.dir]);
+    expect(badAccount.code).toBe(2);
+    expect(badAccount.err).toContain("--account must be 12 digits, got '1234'");
     // An ARN with an empty resource is not a principal (the library refuses it too: one rule).
     expect((await cli(['--key-id', 'x', '--action', 'kms:Decrypt', '--principal', `arn:aws:iam::${ACCOUNT}:`, '--data-dir', f.dir])).code).toBe(2);
     const missing = await cli(['--key-id', '00000000-0000-0000-0000-000000000000', '--action', 'kms:Decrypt', '--data-dir', f.dir]);
