@@ -34,8 +34,6 @@ export const DEFAULT_FRAME_SIZE = 1024 * 1024;
 export const FINAL_FRAME_MARKER = 0xffffffff;
 export const MAX_FRAMES = 0xfffffffe;
 export const MAX_ENCRYPTED_DATA_KEYS = 255;
-export const REGULAR_FRAME_OVERHEAD = 4 + IV_LENGTH + TAG_LENGTH;
-export const FINAL_FRAME_OVERHEAD = 4 + 4 + IV_LENGTH + 4 + TAG_LENGTH;
 export const AAD_LENGTH = 32 + MESSAGE_ID_LENGTH + 4 + 1 + 4;
 
 const utf8 = new TextEncoder();
