@@ -50,6 +50,14 @@ test('usage errors exit 2 with the reason', async () => {
   expect(await main(['kms', 'serve', '--bogus'], io)).toBe(2);
   expect(await main(['kms', 'serve', '--quota', 'crypto=5'], io)).toBe(2);
   expect(err).toContain("--quota must look like cryptographic=10000 or write=50:100, got 'crypto=5'");
+  // An unusable data directory, so a check that lets these through fails fast instead of serving.
+  const nowhere = ['--port', '0', '--data-dir', '/dev/null/kms'];
+  expect(await main(['kms', 'serve', ...nowhere, '--quota', 'write=50:0'], io)).toBe(2);
+  expect(err).toContain("got 'write=50:0'");
+  expect(await main(['kms', 'serve', ...nowhere, '--quota', 'write=0'], io)).toBe(2);
+  expect(err).toContain("got 'write=0'");
+  expect(await main(['kms', 'serve', ...nowhere, '--region', 'nowhere'], io)).toBe(2);
+  expect(err).toContain("--region does not look like an AWS region: 'nowhere'");
   let help = '';
   expect(await main(['kms', 'serve', '--help'], { out: (t) => (help += t), err: () => undefined })).toBe(0);
   expect(help).toContain('--allow-anonymous');

@@ -72,7 +72,8 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     const quotas: Record<string, Quota> = {};
     for (const q of listOpt(args, 'quota')) {
       const m = /^(cryptographic|random|management|list|write)=(\d+)(?::(\d+))?$/.exec(q);
-      if (!m || Number(m[2]) < 1) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
+      // A zero rate or burst would refuse every call of the group for ever.
+      if (!m || Number(m[2]) < 1 || (m[3] !== undefined && Number(m[3]) < 1)) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
       quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
     }
     const recipient = recipientOptions(args);
