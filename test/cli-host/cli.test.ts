@@ -304,6 +304,7 @@ describe('bad flags and config files', () => {
   it('vsock-proxy refuses bad arguments and allowlist files before starting anything', async () => {
     for (const argv of [
       ['x', '127.0.0.1', '443'],
+      ['4294967296', '127.0.0.1', '443'],
       ['8000', '127.0.0.1', '0'],
       ['8000', '127.0.0.1', '65536'],
       ['8000', '127.0.0.1', '443', '-4', '-6'],

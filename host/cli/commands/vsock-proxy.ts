@@ -10,10 +10,8 @@ import { UsageError, flagOpt, intOpt, stringOpt, type Command } from '../command
 /** AWS's default allowlist location (vsock_proxy README). */
 export const DEFAULT_ALLOWLIST = '/etc/nitro_enclaves/vsock-proxy.yaml';
 
-function port(text: string, what: string, max: number): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) > max || (what === 'REMOTE_PORT' && Number(text) === 0)) {
-    throw new UsageError(`${what} must be a port number (${what === 'REMOTE_PORT' ? 1 : 0}–${max}), got '${text}'`);
-  }
+function port(text: string, what: string, min: number, max: number): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${what} must be a port number (${min}–${max}), got '${text}'`);
   return Number(text);
 }
 
@@ -53,8 +51,8 @@ Options:
   positionals: { min: 3, max: 3 },
   async run(args, io) {
     const [lp, addr, rp] = args.positionals as [string, string, string];
-    const localPort = port(lp, 'LOCAL_PORT', 0xffffffff);
-    const remotePort = port(rp, 'REMOTE_PORT', 65535);
+    const localPort = port(lp, 'LOCAL_PORT', 0, 0xffffffff);
+    const remotePort = port(rp, 'REMOTE_PORT', 1, 65535);
     const configPath = stringOpt(args, 'config') ?? DEFAULT_ALLOWLIST;
     const allowlist = loadAllowlist(configPath);
     const remote = { address: addr, port: remotePort };
