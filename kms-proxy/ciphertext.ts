@@ -69,8 +69,9 @@ export function parseBlobHeader(blob: Uint8Array): BlobHeader & { readonly heade
   return { keyId: b.toString('ascii', 5, 5 + idLen), materialVersion: b.readUInt32BE(5 + idLen), headerLength };
 }
 
-export function openBlob(blob: Uint8Array, key: Uint8Array, ctx: Readonly<Record<string, string>> | undefined): Uint8Array {
-  const { headerLength } = parseBlobHeader(blob);
+/** Decrypts a blob; `header` is its parseBlobHeader result when the caller already has it. */
+export function openBlob(blob: Uint8Array, key: Uint8Array, ctx: Readonly<Record<string, string>> | undefined, header = parseBlobHeader(blob)): Uint8Array {
+  const { headerLength } = header;
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   try {
     const d = createDecipheriv('aes-256-gcm', key, b.subarray(headerLength, headerLength + 12));

@@ -67,11 +67,13 @@ export async function decryptWith(
   attestation: ContextValues = {},
 ): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
   let r: Resolved;
+  // Parsed once, where first needed: here without a KeyId, else only for a symmetric key below.
+  let h: ReturnType<typeof parseBlobHeader> | undefined;
   if (keyIdIn !== undefined) {
     r = await svc.resolve(keyIdIn);
   } else {
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('ValidationException', 'KeyId is required when decrypting with an asymmetric KMS key.');
-    const h = parseBlobHeader(blob);
+    h = parseBlobHeader(blob);
     r = { key: await svc.getKeyOrThrow(h.keyId) };
   }
   const key = r.key;
@@ -81,12 +83,12 @@ export async function decryptWith(
   svc.requireUsage(key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (key.keySpec === 'SYMMETRIC_DEFAULT') {
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('IncorrectKeyException', messages.incorrectKey);
-    const h = parseBlobHeader(blob);
+    h ??= parseBlobHeader(blob);
     // The blob names its key: a KeyId naming another key is IncorrectKeyException (Decrypt docs).
     if (h.keyId !== key.keyId) throw kmsError('IncorrectKeyException', messages.incorrectKey);
     const m = await svc.store.getMaterial(key.keyId, h.materialVersion);
     if (!m) throw kmsError('InvalidCiphertextException', '', `material version ${h.materialVersion} does not exist`);
-    return { key, plaintext: openBlob(blob, m.secret, ec) };
+    return { key, plaintext: openBlob(blob, m.secret, ec, h) };
   }
   if (!isAsymmetric(key.keySpec) || !key.keySpec.startsWith('RSA_')) throw kmsError('InvalidKeyUsageException', `${key.arn} cannot decrypt.`);
   if (alg === 'SYMMETRIC_DEFAULT') throw kmsError('InvalidCiphertextException', '', 'symmetric algorithm with an RSA key');
