@@ -53,7 +53,7 @@ export function treeRssKiB(pid: number, depth = 0): number | undefined {
 
 /**
  * A spawned enclave process: booting (waiting on the boot port for the image) or running. Created
- * by `spawnEnclaveProcess`; a warm pool keeps some spawned but without an image.
+ * by `EnclaveProcess.spawn`; a warm pool keeps some spawned but without an image.
  */
 export class EnclaveProcess {
   readonly child: ChildProcess;
