@@ -16,7 +16,7 @@
 // The credentials come from the parent, as on Nitro (the enclave has no instance role of its own);
 // they authenticate the call, while the attestation document decides what it may decrypt.
 import { createHash } from 'node:crypto';
-import { kmsClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
+import { JsonRequestError, kmsClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
 
 export const PORT = 5010;
 /** Reported in every answer; changing it changes the image, and so PCR0 and PCR2. */
@@ -30,20 +30,29 @@ interface Request {
   ciphertextBlob?: string;
   keyId?: string;
   encryptionContext?: Record<string, string>;
-  /** Decrypt this many times and report the latency measured inside the enclave (default 1). */
+  /** Decrypt this many times (1–10,000) and report the latency measured inside the enclave (default 1). */
   repeat?: number;
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+const MAX_REPEAT = 10_000;
+
 async function handle(ctx: AppContext, req: Request): Promise<Record<string, unknown>> {
+  // Refused before any KMS call, answered { ok: false, code: ERR_JSON_REQUEST_INVALID } by serveJsonRequests.
+  if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new JsonRequestError('ERR_JSON_REQUEST_INVALID', 'the request must be a JSON object');
+  if (req.op !== 'decrypt' && req.op !== 'generateDataKey') throw new JsonRequestError('ERR_JSON_REQUEST_INVALID', `unknown op ${JSON.stringify(req.op) ?? 'undefined'}`);
+  const repeat = req.repeat ?? 1;
+  if (!Number.isSafeInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) {
+    throw new JsonRequestError('ERR_JSON_REQUEST_INVALID', `repeat must be an integer from 1 to ${MAX_REPEAT}, got ${JSON.stringify(req.repeat)}`);
+  }
   const kms = kmsClient(ctx, { port: req.kmsPort, region: req.region, credentials: req.credentials });
   const ec = req.encryptionContext ? { encryptionContext: req.encryptionContext } : {};
   if (req.op === 'decrypt') {
     const blob = new Uint8Array(Buffer.from(req.ciphertextBlob ?? '', 'base64'));
     const times: number[] = [];
     let last: { keyId: string; digest: string } | undefined;
-    for (let i = 0; i < Math.max(1, Math.min(req.repeat ?? 1, 10_000)); i++) {
+    for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
       const r = await kms.decrypt(blob, { ...(req.keyId ? { keyId: req.keyId } : {}), ...ec });
       times.push(performance.now() - t0);
@@ -54,13 +63,10 @@ async function handle(ctx: AppContext, req: Request): Promise<Record<string, unk
     const median = times[Math.floor(times.length / 2)] ?? 0;
     return { ok: true, app: APP, keyId: last?.keyId, sha256: last?.digest, latencyMs: { median, min: times[0], max: times.at(-1), n: times.length } };
   }
-  if (req.op === 'generateDataKey') {
-    const r = await kms.generateDataKey(req.keyId ?? '', ec);
-    const digest = sha256(r.plaintext);
-    r.plaintext.fill(0);
-    return { ok: true, app: APP, keyId: r.keyId, sha256: digest, ciphertextBlob: Buffer.from(r.ciphertextBlob).toString('base64') };
-  }
-  return { ok: false, app: APP, name: 'UnknownOperation', message: `unknown op ${String(req.op)}` };
+  const r = await kms.generateDataKey(req.keyId ?? '', ec);
+  const digest = sha256(r.plaintext);
+  r.plaintext.fill(0);
+  return { ok: true, app: APP, keyId: r.keyId, sha256: digest, ciphertextBlob: Buffer.from(r.ciphertextBlob).toString('base64') };
 }
 
 export default async function main(ctx: AppContext): Promise<void> {

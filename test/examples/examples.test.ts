@@ -68,3 +68,19 @@ describe('examples/attestation-responder', () => {
     await host.terminate({ id: r.EnclaveID });
   });
 });
+
+describe('examples/conditional-decrypt', () => {
+  it('answers a request it cannot serve with a typed error (ERR_JSON_REQUEST_INVALID), before calling the KMS', async () => {
+    const { image } = await buildImage({ entry: join(root, 'examples/conditional-decrypt/main.ts') });
+    const r = await host.runEnclave(image, { memoryMiB: 256 });
+    const ask = async (req: object) => JSON.parse((await host.request(r.EnclaveCID, 5010, JSON.stringify(req))).toString('utf8')) as Record<string, unknown>;
+    const base = { region: 'us-east-1', credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' }, kmsPort: 8000 };
+    const refused = { ok: false, app: 'conditional-decrypt/1', name: 'JsonRequestError', code: 'ERR_JSON_REQUEST_INVALID' };
+    expect(await ask({ ...base, op: 'encrypt' })).toMatchObject({ ...refused, message: expect.stringContaining('encrypt') });
+    for (const notObject of [null, 5, []]) expect(await ask(notObject as object), JSON.stringify(notObject)).toMatchObject({ ...refused, message: expect.stringContaining('JSON object') });
+    for (const repeat of ['3', 0, 1.5, -1, 10_001]) {
+      expect(await ask({ ...base, op: 'decrypt', ciphertextBlob: 'AAAA', repeat }), String(repeat)).toMatchObject({ ...refused, message: expect.stringContaining('repeat') });
+    }
+    await host.terminate({ id: r.EnclaveID });
+  });
+});
