@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { KmsError } from './errors.ts';
 
 export const GENESIS = '0'.repeat(64);
 /**
@@ -113,15 +114,12 @@ export class AuditLog {
     this.#dir = dataDir;
     const path = join(dataDir, 'audit.log');
     const last = lastLine(path);
-    if (last) {
-      const parsed = JSON.parse(last) as { sequence: number; hash: string };
-      this.#sequence = parsed.sequence;
-      this.#hash = parsed.hash;
-    } else {
-      this.#sequence = 0;
-      this.#hash = GENESIS;
-    }
-    this.#written = { sequence: this.#sequence, hash: this.#hash };
+    const end = last === undefined ? { sequence: 0, hash: GENESIS } : chainEnd(last);
+    // Appending after a line that is not a record would write sequence null or hide the break.
+    if (end === undefined) throw new KmsError('KMSInternalException', `${path} does not end with an audit record; 'nitro-sandbox kms audit verify' shows where it breaks`);
+    this.#sequence = end.sequence;
+    this.#hash = end.hash;
+    this.#written = end;
     this.#fd = openSync(path, 'a', 0o600);
   }
 
@@ -167,6 +165,19 @@ export class AuditLog {
     this.#writeHead();
     closeSync(this.#fd);
   }
+}
+
+/** The sequence and hash a record line ends the chain with; undefined when it is not a record. */
+function chainEnd(line: string): { sequence: number; hash: string } | undefined {
+  const hash = HASH_SUFFIX.exec(line)?.[1];
+  let rec: unknown;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const sequence = rec !== null && typeof rec === 'object' ? (rec as { sequence?: unknown }).sequence : undefined;
+  return hash !== undefined && typeof sequence === 'number' && Number.isSafeInteger(sequence) && sequence > 0 ? { sequence, hash } : undefined;
 }
 
 function lastLine(path: string): string | undefined {

@@ -7,6 +7,7 @@ import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, G
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../host/cli/main.ts';
 import { verifyAuditLog } from '../../kms-proxy/index.ts';
+import { AuditLog } from '../../kms-proxy/audit.ts';
 import { failure, startFixture, tempDir } from './helpers.ts';
 
 const dir = tempDir('kms-audit-');
@@ -74,6 +75,25 @@ describe('records', () => {
     expect(log).not.toContain(secretB64);
     expect(log).not.toContain(dataKeyB64);
     expect(log).not.toMatch(/"plaintext"|"ciphertextBlob"/i);
+  });
+});
+
+describe('reopening the log', () => {
+  test('a KMS restarted on the log continues its chain', () => {
+    const d = tampered((l) => l);
+    const audit = new AuditLog(d);
+    audit.append({ eventTime: 0, eventName: 'ListKeys', region: 'us-east-1', account: '111122223333', readOnly: true });
+    audit.close();
+    expect(verifyAuditLog(d)).toEqual({ ok: true, records: 6 });
+  });
+
+  test('a log that does not end with a record is refused (ERR_KMS_INTERNAL), not continued with sequence null', () => {
+    const lines = log.trim().split('\n');
+    const cut = lines.at(-1)?.slice(0, 40) ?? '';
+    for (const last of [cut, 'null', '{"sequence":"5","hash":"x"}', (lines.at(-1) ?? '').replace(/,"hash":"[0-9a-f]{64}"\}$/, '}')]) {
+      const d = tampered((l) => [...l.slice(0, -1), last]);
+      expect(() => new AuditLog(d), last).toThrow(expect.objectContaining({ code: 'ERR_KMS_INTERNAL', message: `${join(d, 'audit.log')} does not end with an audit record; 'nitro-sandbox kms audit verify' shows where it breaks` }));
+    }
   });
 });
 
