@@ -4,7 +4,7 @@
 // and equal (CVE-2025-64186 was a verifier accepting documents that omit them), the nonce must
 // match, the timestamp must be recent, and debug-mode documents are refused unless allowed.
 import { createHash, X509Certificate } from 'node:crypto';
-import { equalBytes, fromHex, toHex } from './bytes.ts';
+import { abytes, equalBytes, fromHex, toHex } from './bytes.ts';
 import { ChainCache, assertTrustedRoot, checkValidity, validateChain } from './chain.ts';
 import { decodeDocument, type AttestationDocument } from './document.ts';
 import { verifyCoseSign1 } from './cose.ts';
@@ -85,6 +85,12 @@ function expectedPcrEntries(p: VerifyOptions['expectedPcrs']): [number, Uint8Arr
   });
 }
 
+/** A time limit option: a NaN or negative one would silently turn its check off or fail everything. */
+function duration(ms: number | undefined, title: string): number | undefined {
+  if (ms !== undefined && (typeof ms !== 'number' || !(ms >= 0))) throw new InvalidArgumentError(`${title} must be a non-negative number of milliseconds`);
+  return ms;
+}
+
 /** True when a document is from a debug-mode enclave (PCR0–2 present and all zero). */
 export function isDebugDocument(doc: AttestationDocument): boolean {
   return [0, 1, 2].every((i) => {
@@ -100,9 +106,12 @@ export function isDebugDocument(doc: AttestationDocument): boolean {
 export function verifyAttestation(bytes: Uint8Array, options: VerifyOptions): VerifiedDocument {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options are required');
   const anchors = anchorsDer(options.trustAnchors);
-  const at = options.at === undefined ? Date.now() : typeof options.at === 'number' ? options.at : options.at.getTime();
-  if (!Number.isFinite(at)) throw new InvalidArgumentError('at must be a valid time');
+  const at = options.at === undefined ? Date.now() : options.at instanceof Date ? options.at.getTime() : options.at;
+  if (typeof at !== 'number' || !Number.isFinite(at)) throw new InvalidArgumentError('at must be a valid time');
   const expected = expectedPcrEntries(options.expectedPcrs);
+  const maxAgeMs = duration(options.maxAgeMs, 'maxAgeMs');
+  const skew = duration(options.clockSkewMs, 'clockSkewMs') ?? 60_000;
+  const expectedNonce = options.expectedNonce === undefined ? undefined : abytes(options.expectedNonce, 'expectedNonce');
 
   // 1. syntax
   const { cose, document } = decodeDocument(bytes);
@@ -131,13 +140,12 @@ export function verifyAttestation(bytes: Uint8Array, options: VerifyOptions): Ve
     if (got === undefined) throw new PcrMismatchError('PCR mismatch', { detail: `PCR${i} is missing from the document` });
     if (!equalBytes(got, want)) throw new PcrMismatchError('PCR mismatch', { detail: `PCR${i} is ${toHex(got)}, expected ${toHex(want)}` });
   }
-  if (options.expectedNonce !== undefined) {
-    if (document.nonce === null || !equalBytes(document.nonce, options.expectedNonce)) throw new NonceMismatchError('nonce mismatch');
+  if (expectedNonce !== undefined) {
+    if (document.nonce === null || !equalBytes(document.nonce, expectedNonce)) throw new NonceMismatchError('nonce mismatch');
   }
-  if (options.maxAgeMs !== undefined) {
-    const skew = options.clockSkewMs ?? 60_000;
+  if (maxAgeMs !== undefined) {
     const age = at - document.timestamp;
-    if (age > options.maxAgeMs) throw new StaleDocumentError('document is too old', { detail: `age ${age} ms > ${options.maxAgeMs} ms` });
+    if (age > maxAgeMs) throw new StaleDocumentError('document is too old', { detail: `age ${age} ms > ${maxAgeMs} ms` });
     if (age < -skew) throw new StaleDocumentError('document timestamp is in the future', { detail: `${-age} ms ahead` });
   }
   return { document, debug };

@@ -229,5 +229,16 @@ describe('verifier arguments (ERR_INVALID_ARGUMENT)', () => {
   });
   it('an invalid time', () => {
     expect(() => verifyAttestation(doc, opts({ at: new Date('nope') }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+    expect(() => verifyAttestation(doc, opts({ at: '2025-04-01' as unknown as number }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+  });
+  it('a NaN or negative maxAgeMs or clockSkewMs (a NaN limit would turn the age check off)', () => {
+    const later = Date.now() + 3600_000;
+    expect(() => verifyAttestation(doc, opts({ at: later, maxAgeMs: Number.NaN }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+    expect(() => verifyAttestation(doc, opts({ maxAgeMs: -1 }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+    expect(() => verifyAttestation(doc, opts({ maxAgeMs: 60_000, clockSkewMs: Number.NaN }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+    expect(() => verifyAttestation(doc, opts({ maxAgeMs: '60000' as unknown as number }))).toThrow(code('ERR_INVALID_ARGUMENT'));
+  });
+  it('an expected nonce that is not bytes', () => {
+    expect(() => verifyAttestation(doc, opts({ expectedNonce: '\x07\x07\x07' as unknown as Uint8Array }))).toThrow(code('ERR_INVALID_ARGUMENT'));
   });
 });
