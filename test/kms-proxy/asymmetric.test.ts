@@ -149,6 +149,11 @@ describe('RSA encryption', () => {
     const wrongAlg = alg === 'RSAES_OAEP_SHA_1' ? 'RSAES_OAEP_SHA_256' : 'RSAES_OAEP_SHA_1';
     expect((await failure(() => f.kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ct, EncryptionAlgorithm: wrongAlg })))).name).toBe('InvalidCiphertextException');
     expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).name).toBe('InvalidKeyUsageException');
+    // RSA ciphertext names no key, so Decrypt needs the KeyId; no encryption context; no symmetric algorithm.
+    expect((await failure(() => f.kms.send(new DecryptCommand({ CiphertextBlob: ct, EncryptionAlgorithm: alg })))).name).toBe('ValidationException');
+    expect((await failure(() => f.kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ct, EncryptionAlgorithm: alg, EncryptionContext: { a: 'b' } })))).name).toBe('ValidationException');
+    expect((await failure(() => f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x'), EncryptionAlgorithm: alg, EncryptionContext: { a: 'b' } })))).name).toBe('ValidationException');
+    expect((await failure(() => f.kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ct })))).name).toBe('InvalidCiphertextException');
   });
 });
 
