@@ -11,7 +11,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, ren
 import { join } from 'node:path';
 import { KmsError } from './errors.ts';
 
-export const GENESIS = '0'.repeat(64);
+const GENESIS = '0'.repeat(64);
 /**
  * Records are written in batches every FLUSH_MS (one write(2) per batch keeps the audit log off
  * the request path); `audit.head` follows every HEAD_MS. A kill -9 can lose the last batch, never
@@ -32,7 +32,7 @@ const SECRET_FIELDS = new Set([
 const MAP_FIELDS = new Set(['EncryptionContext', 'SourceEncryptionContext', 'DestinationEncryptionContext', 'EncryptionContextSubset', 'EncryptionContextEquals']);
 
 /** Drops secrets and writes member names in CloudTrail's lowerCamelCase. */
-export function redact(value: unknown): unknown {
+function redact(value: unknown): unknown {
   if (value instanceof Uint8Array) return undefined;
   if (Array.isArray(value)) return value.map(redact);
   if (value !== null && typeof value === 'object') {

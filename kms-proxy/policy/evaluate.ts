@@ -83,7 +83,7 @@ function resourceMatches(patterns: readonly string[], arn: string): boolean {
   return patterns.some((p) => wildcardMatch(p, arn));
 }
 
-export function lookup(context: RequestContext, key: string): readonly string[] | undefined {
+function lookup(context: RequestContext, key: string): readonly string[] | undefined {
   return context.get(key.toLowerCase());
 }
 
