@@ -313,6 +313,8 @@ export class Host {
   }
 
   #find(ref: { id?: string; name?: string }): Enclave {
+    // Exactly one, as nitro-cli: with both, an id and a name of two enclaves would pick either.
+    if ((ref.id === undefined) === (ref.name === undefined)) throw new InvalidEnclaveArgumentError('give exactly one of an enclave id or name');
     for (const e of this.#enclaves.values()) {
       if ((ref.id !== undefined && e.id === ref.id) || (ref.name !== undefined && e.name === ref.name)) return e;
     }

@@ -228,6 +228,22 @@ describe('terminate-enclave', () => {
     expect(await codeOf(host.terminate({ id: e.EnclaveID }))).toBe('ERR_ENCLAVE_NOT_FOUND');
     expect(await codeOf(() => host.console({ id: e.EnclaveID }, () => undefined))).toBe('ERR_ENCLAVE_NOT_FOUND');
   });
+
+  it('a reference with neither or both of id and name is ERR_INVALID_ARGUMENT, and ends nothing', async () => {
+    const a = await host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'ref-a' });
+    const b = await host.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'ref-b' });
+    try {
+      expect(await codeOf(host.terminate({}))).toBe('ERR_INVALID_ARGUMENT');
+      // Both given, naming two different enclaves: neither may be picked.
+      expect(await codeOf(host.terminate({ id: a.EnclaveID, name: 'ref-b' }))).toBe('ERR_INVALID_ARGUMENT');
+      expect(await codeOf(() => host.console({}, () => undefined))).toBe('ERR_INVALID_ARGUMENT');
+      expect(describeOne(host, a.EnclaveID).State).toBe('RUNNING');
+      expect(describeOne(host, b.EnclaveID).State).toBe('RUNNING');
+    } finally {
+      await host.terminate({ id: a.EnclaveID });
+      await host.terminate({ id: b.EnclaveID });
+    }
+  });
 });
 
 describe('CIDs, names and resources (run-enclave argument rules)', () => {
