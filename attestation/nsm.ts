@@ -71,11 +71,15 @@ export class NsmDevice {
     this.#signer = options.signer;
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    if (!(options.measurements instanceof Map)) throw new InvalidArgumentError('measurements must be a Map of PCR index to bytes');
+    // Every entry is checked, so a measurement for a PCR the device never reads is refused, not dropped.
+    for (const [i, m] of options.measurements) {
+      if (!Number.isInteger(i) || i < 0 || i >= LOCKED_AT_BOOT) throw new InvalidArgumentError(`boot measurement for PCR${String(i)}: only PCR0–15 are set at boot`);
+      if (!(m instanceof Uint8Array) || m.length !== PCR_LENGTH) throw new InvalidArgumentError(`boot measurement for PCR${i} must be ${PCR_LENGTH} bytes`);
+    }
     this.#pcrs = [];
     for (let i = 0; i < PCR_COUNT; i++) {
       const m = options.measurements.get(i);
-      if (m !== undefined && i >= LOCKED_AT_BOOT) throw new InvalidArgumentError(`boot measurement for PCR${i}: only PCR0–15 are set at boot`);
-      if (m !== undefined && (!(m instanceof Uint8Array) || m.length !== PCR_LENGTH)) throw new InvalidArgumentError(`boot measurement for PCR${i} must be ${PCR_LENGTH} bytes`);
       const zeroed = this.debug && i <= 2;
       this.#pcrs.push({ data: m && !zeroed ? new Uint8Array(m) : zeroPcr(), locked: i < LOCKED_AT_BOOT });
     }

@@ -213,6 +213,14 @@ describe('typed API errors', () => {
     expect(() => new NsmDevice({ moduleId: MODULE, measurements: new Map([[0, new Uint8Array(32)]]), signer })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => new NsmDevice({ moduleId: '', measurements: new Map(), signer })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
+  it('refuses boot measurements the device would never read: PCR32+, negative, fractional or text index; not a Map (ERR_INVALID_ARGUMENT)', () => {
+    const signer = () => new Uint8Array(0);
+    for (const key of [32, 40, -1, 1.5, '0'] as unknown as number[]) {
+      expect(() => new NsmDevice({ moduleId: MODULE, measurements: new Map([[key, new Uint8Array(48)]]), signer })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
+    const plain = { 0: new Uint8Array(48) } as unknown as Map<number, Uint8Array>;
+    expect(() => new NsmDevice({ moduleId: MODULE, measurements: plain, signer })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
 });
 
 describe('debug mode', () => {
