@@ -9,7 +9,10 @@ import { EnvelopeDataKeyError, EnvelopeError, EnvelopeInvalidArgumentError } fro
 import { DATA_KEY_LENGTH, type EncryptedDataKey } from './format.ts';
 
 export interface GeneratedDataKey {
-  /** The 32-byte AES-256 data key. The caller zeroes its copy when done. */
+  /**
+   * The 32-byte AES-256 data key, in memory of its own: the library copies it and then zeroes this
+   * array, so a provider must not hand out a buffer it keeps using.
+   */
   readonly plaintextKey: Uint8Array;
   /** The data key encrypted under `keyId`, bound to the context (GenerateDataKey's CiphertextBlob). */
   readonly encryptedKey: Uint8Array;
@@ -22,7 +25,8 @@ export interface DataKeyProvider {
   readonly providerId: string;
   generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey>;
   /**
-   * Returns the 32-byte data key. Throw `EnvelopeTamperedError` when the provider proves the
+   * Returns the 32-byte data key, in memory of its own (the library copies it, then zeroes the
+   * returned array, as for `plaintextKey`). Throw `EnvelopeTamperedError` when the provider proves the
    * encrypted key or the context inauthentic (KMS InvalidCiphertextException); anything else is
    * reported to the caller as `ERR_ENVELOPE_DATA_KEY` with the provider's error as `cause`.
    */
@@ -59,11 +63,15 @@ export function toMaterialsManager(k: KeySource): MaterialsManager {
   throw new EnvelopeInvalidArgumentError('expected a DataKeyProvider or a MaterialsManager');
 }
 
+/** The library's own copy of a provider's data key; the provider's array is zeroed (even a wrong-sized one). */
 function dataKeyCopy(key: unknown, what: string): Buffer {
-  if (!(key instanceof Uint8Array) || key.length !== DATA_KEY_LENGTH) {
-    throw new EnvelopeDataKeyError(`${what} did not return a ${DATA_KEY_LENGTH}-byte data key`);
+  if (!(key instanceof Uint8Array)) throw new EnvelopeDataKeyError(`${what} did not return a ${DATA_KEY_LENGTH}-byte data key`);
+  try {
+    if (key.length !== DATA_KEY_LENGTH) throw new EnvelopeDataKeyError(`${what} did not return a ${DATA_KEY_LENGTH}-byte data key`);
+    return Buffer.from(key);
+  } finally {
+    key.fill(0);
   }
-  return Buffer.from(key);
 }
 
 /** Calls the provider's GenerateDataKey and checks what it returns. */

@@ -212,6 +212,32 @@ describe('key sources that misbehave get typed errors', () => {
     expect(await code(decrypt(shortDecrypt, env))).toBe('ERR_ENVELOPE_DATA_KEY');
   });
 
+  test("the provider's plaintext data keys are zeroed once copied (generate and decrypt), a wrong-sized one too", async () => {
+    const handedOut: Uint8Array[] = [];
+    const watched = {
+      providerId: provider.providerId,
+      generateDataKey: async (c: Record<string, string>) => {
+        const g = await provider.generateDataKey(c);
+        handedOut.push(g.plaintextKey);
+        return g;
+      },
+      decryptDataKey: async (k: Uint8Array, id: string, c: Record<string, string>) => {
+        const key = await provider.decryptDataKey(k, id, c);
+        handedOut.push(key);
+        return key;
+      },
+    };
+    const plaintext = randomBytes(100);
+    const env = await encrypt(watched, context, plaintext);
+    expect((await decrypt(watched, env)).plaintext.equals(plaintext)).toBe(true);
+    expect(handedOut).toHaveLength(2);
+    for (const k of handedOut) expect(k.every((b) => b === 0)).toBe(true);
+    const long = new Uint8Array(33).fill(7);
+    const wrongSize = { ...watched, decryptDataKey: async () => long };
+    expect(await code(decrypt(wrongSize, env))).toBe('ERR_ENVELOPE_DATA_KEY');
+    expect(long.every((b) => b === 0)).toBe(true);
+  });
+
   test('a custom materials manager that throws a plain error: ERR_ENVELOPE_DATA_KEY', async () => {
     const mm = { encryptionMaterials: async () => { throw new Error('nope'); }, decryptionKey: async () => { throw new Error('nope'); } };
     expect(await code(encrypt(mm, {}, Buffer.from('a')))).toBe('ERR_ENVELOPE_DATA_KEY');
