@@ -92,7 +92,6 @@ function writePrivate(path: string, text: string): void {
 async function issue(opts: {
   subject: string;
   issuer: Level | null; // null: self-signed
-  issuerName?: string;
   key: { privateKey: KeyObject; publicKey: KeyObject };
   notBefore: number;
   notAfter: number;
@@ -107,14 +106,13 @@ async function issue(opts: {
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: opts.subject,
-    issuer: opts.issuerName ?? opts.subject,
+    issuer: opts.issuer ? subjectOf(opts.issuer.certificate) : opts.subject,
     notBefore: seconds(opts.notBefore),
     notAfter: seconds(opts.notAfter),
     signingAlgorithm: SIGNING_ALG,
     publicKey,
     signingKey,
     extensions: await extensionsFor(opts.ca, opts.pathLen, usages, publicKey, opts.issuer),
-
   });
   return new Uint8Array(cert.rawData);
 }
@@ -210,7 +208,6 @@ export class SandboxPki {
     const certificate = await issue({
       subject: `C=US, ST=Washington, L=Seattle, O=nitro-sandbox, OU=sandbox, CN=${enclaveId}.${this.region}.sandbox`,
       issuer: instance,
-      issuerName: subjectOf(instance.certificate),
       key,
       notBefore,
       notAfter,
@@ -250,7 +247,6 @@ export class SandboxPki {
       const certificate = await issue({
         subject: `C=US, O=nitro-sandbox, OU=sandbox, CN=${cn}`,
         issuer: parent,
-        issuerName: subjectOf(parent.certificate),
         key,
         notBefore,
         notAfter,
