@@ -1,7 +1,7 @@
 // An attestation responder: a client connects to vsock port 5006, sends a nonce (1–64 bytes) and
 // half-closes; the enclave answers with an attestation document from its NSM bound to that nonce,
 // then closes. The client verifies the document against the sandbox root and the PCRs it expects
-// (see test/examples/attestation-responder.test.ts, or `nitro-sandbox verify-attestation`).
+// (see test/examples/examples.test.ts, or `nitro-sandbox verify-attestation`).
 import { nsmClient, readAll, type AppContext } from '../../enclave/sdk/index.ts';
 
 export const ATTESTATION_PORT = 5006;
