@@ -10,6 +10,7 @@ import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts'
 import { Service, type Caller, type ContextValues } from './service.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
 import { ENCRYPTION_ALGORITHM_ACTIONS } from './operations/lib/symmetric.ts';
+import { OPERATIONS } from './operations/index.ts';
 
 export interface ExplainRequest {
   /** Key id, key ARN, alias name or alias ARN. */
@@ -45,10 +46,18 @@ export interface Explanation {
 // The checks on explain's input live here alone; the `kms explain` CLI uses them too, to answer a
 // usage error (exit 2) before it opens the key store.
 
-/** `kms:Decrypt` for `Decrypt` or `kms:Decrypt`; undefined when `action` is not a KMS action name. */
+/** Operation names by lower case: IAM action names are case-insensitive, grants and the KMS's own checks are not. */
+const OPERATION_NAMES = new Map([...OPERATIONS.keys()].map((name) => [name.toLowerCase(), name]));
+
+/**
+ * `kms:Decrypt` for `Decrypt`, `kms:Decrypt` or `kms:decrypt` (an operation's own spelling, as the
+ * KMS names the action it authorizes); undefined when `action` is not a KMS action name.
+ */
 export function explainAction(action: string): string | undefined {
   const a = action.startsWith('kms:') ? action : `kms:${action}`;
-  return /^kms:[A-Za-z]+$/.test(a) ? a : undefined;
+  if (!/^kms:[A-Za-z]+$/.test(a)) return undefined;
+  const name = OPERATION_NAMES.get(a.slice(4).toLowerCase());
+  return name === undefined ? a : `kms:${name}`;
 }
 
 /** The 12-digit account of an IAM or STS principal ARN; undefined when `principal` is not one. */

@@ -81,6 +81,9 @@ describe('decisions', () => {
     expect(ok.decision.decidedBy).toEqual({ kind: 'grant', grantId: g.GrantId });
     const no = await ex({ keyId: id, action: 'kms:Decrypt', principal: APP, encryptionContext: { tenant: 't2' } });
     expect(no.decision.grants).toEqual([{ grantId: g.GrantId, applies: false, mismatch: 'constraints' }]);
+    // IAM action names are case-insensitive; the grant names the operation as the KMS spells it.
+    const lower = await ex({ keyId: id, action: 'decrypt', principal: APP, encryptionContext: { tenant: 't1' } });
+    expect([lower.action, lower.decision.decidedBy]).toEqual(['kms:Decrypt', { kind: 'grant', grantId: g.GrantId }]);
   });
 
   it('a document the KMS would refuse is reported with its reason, and its PCRs are not used', async () => {
