@@ -11,17 +11,7 @@ export const NSM_RANDOM_BYTES = 256;
 export const NSM_RESPONSE_MAX = 0x3000;
 export const NSM_VERSION = { major: 1, minor: 0, patch: 0 } as const;
 
-export type NsmErrorCode =
-  | 'InvalidArgument'
-  | 'InvalidIndex'
-  | 'InvalidResponse'
-  | 'ReadOnlyIndex'
-  | 'InvalidOperation'
-  | 'BufferTooSmall'
-  | 'InputTooLarge'
-  | 'InternalError';
-
-const ERROR_CODES: readonly NsmErrorCode[] = [
+const ERROR_CODES = [
   'InvalidArgument',
   'InvalidIndex',
   'InvalidResponse',
@@ -30,7 +20,9 @@ const ERROR_CODES: readonly NsmErrorCode[] = [
   'BufferTooSmall',
   'InputTooLarge',
   'InternalError',
-];
+] as const;
+
+export type NsmErrorCode = (typeof ERROR_CODES)[number];
 
 /** An NSM request failed with one of the device's error codes (also the wire `{"Error": …}`). */
 export class NsmError extends AttestationError {
@@ -41,8 +33,6 @@ export class NsmError extends AttestationError {
     this.nsmCode = nsmCode;
   }
 }
-
-
 
 export type NsmRequest =
   | 'DescribeNSM'
