@@ -95,6 +95,9 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
   const max = options.maxConnections ?? Infinity;
   if (family !== undefined && family !== 4 && family !== 6) throw new VsockProxyArgumentError('ipFamily must be 4 or 6');
   if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) throw new VsockProxyArgumentError('maxConnections must be a positive integer');
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  // setTimeout fires at once for 0, NaN or past 2^31−1 ms: every connect would "time out".
+  if (!(connectTimeoutMs >= 1 && connectTimeoutMs <= 2 ** 31 - 1)) throw new VsockProxyArgumentError('connectTimeoutMs must be a number of ms in 1–2^31-1');
   // Also refuses a malformed remote address or port (ERR_VSOCK_PROXY_INVALID_ARGUMENT).
   await checkRemoteAllowed(remote, allowlist, lookup, family);
 
@@ -166,7 +169,7 @@ export async function startVsockProxy(options: VsockProxyOptions): Promise<Vsock
       const tcp = net.connect({ host: target, port: remote.port, allowHalfOpen: true });
       active.add(tcp);
       tcp.once('close', () => active.delete(tcp));
-      const timer = setTimeout(() => tcp.destroy(new Error('connect timed out')), options.connectTimeoutMs ?? 10_000);
+      const timer = setTimeout(() => tcp.destroy(new Error('connect timed out')), connectTimeoutMs);
       let connected = false;
       tcp.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);

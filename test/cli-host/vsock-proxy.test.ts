@@ -103,6 +103,8 @@ describe('vsock-proxy with an in-process host', () => {
     ['ipFamily 5', { ipFamily: 5 }],
     ['maxConnections 0', { maxConnections: 0 }],
     ['fractional maxConnections', { maxConnections: 1.5 }],
+    ['connectTimeoutMs 0', { connectTimeoutMs: 0 }],
+    ['NaN connectTimeoutMs', { connectTimeoutMs: Number.NaN }],
   ])('refuses to start with %s (ERR_VSOCK_PROXY_INVALID_ARGUMENT)', async (_t, bad) => {
     const good = { host, localPort: 8006, remote: { address: '127.0.0.1', port: echoPort }, allowlist: [{ address: '127.0.0.1', port: echoPort }] };
     await expect(startVsockProxy({ ...good, ...bad } as Parameters<typeof startVsockProxy>[0])).rejects.toMatchObject({ code: 'ERR_VSOCK_PROXY_INVALID_ARGUMENT' });
