@@ -3,8 +3,8 @@
 // KMS with its attestation document (vsock port 5010; the KMS releases them only to these PCRs), and
 // shows the document it would present (vsock port 5011).
 // It never returns a key: it answers the key's SHA-256, so the host can check without seeing it.
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { kmsClient, nsmClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
+import { createHash } from 'node:crypto';
+import { generateRecipientKeyPair, kmsClient, nsmClient, serveJsonRequests, type AppContext } from '../../enclave/sdk/index.ts';
 import { serveAttestedSessions } from '../../enclave/session/server.ts';
 import { redact } from '../sensitive-payload/main.ts';
 
@@ -27,8 +27,10 @@ export default async function main(ctx: AppContext): Promise<void> {
   // `kms explain`: the host learns nothing from it but the enclave's measurements.
   ctx.vsock.listen(5011, (conn) => {
     conn.on('error', () => undefined);
-    const spki = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'der' });
-    nsmClient(ctx).attestation({ publicKey: spki }).then((doc) => conn.end(doc), () => conn.destroy());
+    // The SDK's recipient key pair (RSA-2048, made off the event loop), as kmsClient presents it.
+    generateRecipientKeyPair()
+      .then(({ spki }) => nsmClient(ctx).attestation({ publicKey: spki }))
+      .then((doc) => conn.end(doc), () => conn.destroy());
   });
   serveJsonRequests(ctx, 5010, async (request) => {
     const req = request as KeyRequest;
