@@ -10,8 +10,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { contextContains, contextEquals, type EncryptionContext } from './context.ts';
 import { EnvelopeContextMismatchError, EnvelopeDataKeyError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeTruncatedError } from './errors.ts';
 import { FrameDecoder } from './frames.ts';
-import { DEFAULT_HEADER_LIMITS, openHeader, parseHeader, scanHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
-import { toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
+import { DATA_KEY_LENGTH, DEFAULT_HEADER_LIMITS, openHeader, parseHeader, scanHeader, type EncryptedDataKey, type EnvelopeHeader, type HeaderLimits } from './format.ts';
+import { askManager, toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
 
 export interface DecryptOptions extends Partial<HeaderLimits> {
   /** Refuse envelopes whose encryption context is not this one (see `contextMatch`). */
@@ -74,15 +74,8 @@ function checkContext(s: Settings, context: EncryptionContext): void {
 }
 
 async function openWith(manager: MaterialsManager, header: EnvelopeHeader): Promise<FrameDecoder> {
-  let dataKey: Buffer;
-  try {
-    dataKey = await manager.decryptionKey(header.encryptedDataKeys, header.context);
-  } catch (e) {
-    // A custom materials manager's own failure still reaches the caller as a typed error.
-    if (e instanceof EnvelopeError) throw e;
-    throw new EnvelopeDataKeyError('the materials manager could not decrypt the data key', { cause: e });
-  }
-  if (!(dataKey instanceof Uint8Array) || dataKey.length !== 32) throw new EnvelopeDataKeyError('the materials manager returned no 32-byte data key');
+  const dataKey = await askManager(() => manager.decryptionKey(header.encryptedDataKeys, header.context), 'the materials manager could not decrypt the data key');
+  if (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_LENGTH) throw new EnvelopeDataKeyError(`the materials manager returned no ${DATA_KEY_LENGTH}-byte data key`);
   try {
     const { contentKey, digest } = openHeader(header, dataKey);
     return new FrameDecoder(contentKey, digest, header.messageId, header.frameSize);

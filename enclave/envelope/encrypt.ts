@@ -12,8 +12,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { serializeContext, type EncryptionContext } from './context.ts';
 import { EnvelopeDataKeyError, EnvelopeError, EnvelopeInvalidArgumentError, EnvelopeLimitError } from './errors.ts';
 import { FrameEncryptor } from './frames.ts';
-import { checkFrameSize, DEFAULT_FRAME_SIZE, deriveKeys, headerDigest, headerTag, newMessageId, serializeHeaderBody } from './format.ts';
-import { toMaterialsManager, type EncryptionMaterials, type KeySource, type MaterialsManager } from './provider.ts';
+import { checkFrameSize, DATA_KEY_LENGTH, DEFAULT_FRAME_SIZE, deriveKeys, headerDigest, headerTag, newMessageId, serializeHeaderBody } from './format.ts';
+import { askManager, toMaterialsManager, type KeySource, type MaterialsManager } from './provider.ts';
 
 export interface EncryptOptions {
   /** Plaintext bytes per frame, 1 B … 16 MiB; default 1 MiB. The decryptor buffers one frame. */
@@ -31,16 +31,9 @@ interface Prepared {
 }
 
 async function prepare(manager: MaterialsManager, context: EncryptionContext, contextBytes: Uint8Array, frameSize: number, plaintextLength: number | undefined): Promise<Prepared> {
-  let materials: EncryptionMaterials;
-  try {
-    materials = await manager.encryptionMaterials(context, plaintextLength);
-  } catch (e) {
-    // A custom materials manager's own failure still reaches the caller as a typed error.
-    if (e instanceof EnvelopeError) throw e;
-    throw new EnvelopeDataKeyError('the materials manager could not provide a data key', { cause: e });
-  }
-  if (!(materials?.dataKey instanceof Uint8Array) || materials.dataKey.length !== 32 || !Array.isArray(materials.encryptedDataKeys)) {
-    throw new EnvelopeDataKeyError('the materials manager returned no 32-byte data key and encrypted data keys');
+  const materials = await askManager(() => manager.encryptionMaterials(context, plaintextLength), 'the materials manager could not provide a data key');
+  if (!(materials?.dataKey instanceof Uint8Array) || materials.dataKey.length !== DATA_KEY_LENGTH || !Array.isArray(materials.encryptedDataKeys)) {
+    throw new EnvelopeDataKeyError(`the materials manager returned no ${DATA_KEY_LENGTH}-byte data key and encrypted data keys`);
   }
   try {
     const messageId = newMessageId();

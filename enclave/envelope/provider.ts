@@ -113,6 +113,19 @@ export async function decryptWith(provider: DataKeyProvider, edks: readonly Encr
   throw new EnvelopeDataKeyError(`key provider ${provider.providerId} could not decrypt the data key`, { cause: failure });
 }
 
+/**
+ * Runs one request to a materials manager: a custom manager's own failure still reaches the caller
+ * as a typed error (ERR_ENVELOPE_DATA_KEY, unless it already threw an EnvelopeError).
+ */
+export async function askManager<T>(request: () => Promise<T>, failure: string): Promise<T> {
+  try {
+    return await request();
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw e;
+    throw new EnvelopeDataKeyError(failure, { cause: e });
+  }
+}
+
 /** A provider used as is: one GenerateDataKey per message, one Decrypt per envelope. */
 export function directMaterials(provider: DataKeyProvider): MaterialsManager {
   return Object.freeze({
