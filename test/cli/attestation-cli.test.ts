@@ -144,6 +144,10 @@ describe('attest failures exit 1 with the error code', () => {
 });
 
 describe('usage errors exit 2 with a message naming the problem', () => {
+  const badPem = join(dir.path, 'bad.pem');
+  writeFileSync(badPem, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+  const bigDer = join(dir.path, 'big.der');
+  writeFileSync(bigDer, new Uint8Array(1025));
   const cases: [string, string[], RegExp][] = [
     ['an unknown flag', ['verify-attestation', '--documnet', 'x'], /Unknown option '--documnet'/],
     ['a missing --document', ['verify-attestation'], /--document is required/],
@@ -152,6 +156,8 @@ describe('usage errors exit 2 with a message naming the problem', () => {
     ['a PCR index attest cannot set', ['attest', '--pcr', `16=${P0}`], /index must be 0–15/],
     ['a nonce over 1024 bytes', ['attest', '--nonce', 'aa'.repeat(1025)], /at most 1024 bytes/],
     ['odd hex', ['attest', '--user-data', 'abc'], /even-length hex/],
+    ['a --public-key PEM holding no key', ['attest', '--public-key', badPem], /--public-key: the PEM file holds no readable public key/],
+    ['a --public-key over 1024 bytes', ['attest', '--public-key', bigDer], /--public-key must be at most 1024 bytes of DER/],
     ['a bad --at', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--at', 'yesterday'], /--at must be an ISO 8601 time/],
     ['a bad --max-age', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--max-age', '-1'], /--max-age/],
     ['an unknown command', ['attestify'], /unknown command 'attestify'/],

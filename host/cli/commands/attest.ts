@@ -5,22 +5,19 @@ import { writeFileSync } from 'node:fs';
 import { AttestationAuthority, MAX_OPTIONAL_FIELD } from '../../../attestation/index.ts';
 import { UsageError, flagOpt, hexOpt, pcrListOpt, readOptionFile, stringOpt, type Command } from '../command.ts';
 
-export function randomEnclaveId(): string {
+function randomEnclaveId(): string {
   return `i-${randomBytes(8).toString('hex')}-enc${randomBytes(8).toString('hex')}`;
 }
 
 function readPublicKey(path: string): Uint8Array {
-  const raw = readOptionFile('public-key', path);
-  const text = raw.toString('utf8');
-  const der = text.includes('-----BEGIN')
-    ? (() => {
-        try {
-          return createPublicKey(text).export({ type: 'spki', format: 'der' });
-        } catch {
-          throw new UsageError('--public-key: the PEM file holds no readable public key');
-        }
-      })()
-    : raw;
+  let der = readOptionFile('public-key', path);
+  if (der.includes('-----BEGIN')) {
+    try {
+      der = createPublicKey(der.toString('utf8')).export({ type: 'spki', format: 'der' });
+    } catch {
+      throw new UsageError('--public-key: the PEM file holds no readable public key');
+    }
+  }
   if (der.length > MAX_OPTIONAL_FIELD) throw new UsageError(`--public-key must be at most ${MAX_OPTIONAL_FIELD} bytes of DER`);
   return new Uint8Array(der);
 }
