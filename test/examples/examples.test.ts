@@ -84,3 +84,15 @@ describe('examples/conditional-decrypt', () => {
     await host.terminate({ id: r.EnclaveID });
   });
 });
+
+describe('examples/escape-probe', () => {
+  it('answers targets that are not JSON with ERR_JSON_REQUEST_INVALID and keeps serving', async () => {
+    const { image } = await buildImage({ entry: join(root, 'examples/escape-probe/main.ts') });
+    const r = await host.runEnclave(image, { memoryMiB: 256 });
+    for (let i = 0; i < 2; i++) {
+      const answer = JSON.parse((await host.request(r.EnclaveCID, 5005, '{not json')).toString('utf8')) as Record<string, unknown>;
+      expect(answer).toMatchObject({ ok: false, code: 'ERR_JSON_REQUEST_INVALID' });
+    }
+    await host.terminate({ id: r.EnclaveID });
+  });
+});
