@@ -128,6 +128,11 @@ export class Host {
     if (options.instanceId !== undefined && !INSTANCE_ID.test(options.instanceId)) {
       throw new InvalidEnclaveArgumentError('instanceId must look like i-0123456789abcdef');
     }
+    for (const k of ['hangTimeoutMs', 'bootTimeoutMs', 'watchdogIntervalMs'] as const) {
+      const ms = options[k];
+      // setTimeout and setInterval take 0, NaN and anything past 2^31−1 ms as 1 ms.
+      if (ms !== undefined && !(ms >= 1 && ms <= 2 ** 31 - 1)) throw new InvalidEnclaveArgumentError(`${k} must be a number of ms in 1–2^31-1`);
+    }
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const authority = await AttestationAuthority.open({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.clock ? { clock: options.clock } : {}) });
     return new Host(authority, options);

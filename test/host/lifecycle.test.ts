@@ -115,6 +115,12 @@ describe('starting a host', () => {
     const h = await startHost({ instanceId: 'i-0123456789abcdef0' });
     expect(h.instanceId).toBe('i-0123456789abcdef0');
   });
+
+  it.each(['hangTimeoutMs', 'bootTimeoutMs', 'watchdogIntervalMs'])('%s of 0, NaN or past 2^31−1 ms is refused with ERR_INVALID_ARGUMENT before any PKI is made', async (k) => {
+    const pki = join(work, 'pki-never-made');
+    for (const v of [0, Number.NaN, 2 ** 31]) expect(await codeOf(Host.start({ dataDir: pki, [k]: v })), `${k} ${v}`).toBe('ERR_INVALID_ARGUMENT');
+    expect(existsSync(pki)).toBe(false);
+  });
 });
 
 describe('run-enclave and describe-enclaves', () => {
