@@ -33,21 +33,8 @@ function services(channel: Channel, ready: () => void, debug: boolean): EnclaveS
           c.on('error', ignore);
           handler(c);
         }),
-      connect: (port: number) =>
-        new Promise<VsockConnection>((resolve, reject) => {
-          const c = channel.createConnection(port);
-          c.on('error', ignore);
-          const onError = (e: Error): void => {
-            c.off('connect', onConnect);
-            reject(e);
-          };
-          const onConnect = (): void => {
-            c.off('error', onError);
-            resolve(c);
-          };
-          c.once('error', onError);
-          c.once('connect', onConnect);
-        }),
+      // Channel.connect leaves the same kind of listener on the stream it resolves with.
+      connect: (port: number) => channel.connect(port),
     }),
     nsm: Object.freeze({ request: (bytes: Uint8Array) => channel.nsmRequest(bytes) }),
     log: Object.freeze({ info: log('info'), warn: log('warn'), error: log('error') }),

@@ -78,6 +78,8 @@ export function assertPort(port: unknown, what = 'port'): asserts port is number
   }
 }
 
+function ignore(): void {}
+
 function positiveInt(v: number | undefined, dflt: number, max: number, what: string): number {
   const x = v ?? dflt;
   if (!Number.isInteger(x) || x < 1 || x > max) {
@@ -226,7 +228,10 @@ export class Channel extends EventEmitter implements ConnectionHost {
     return conn;
   }
 
-  /** Opens a stream and resolves once the peer accepted it; rejects with ECONNREFUSED etc. */
+  /**
+   * Opens a stream and resolves once the peer accepted it; rejects with ECONNREFUSED etc. The
+   * stream may already be reset when the caller gets it (its error is then on `errored`).
+   */
   connect(port: number, options?: ConnectionOptions): Promise<VsockConnection> {
     let conn: VsockConnection;
     try {
@@ -235,6 +240,10 @@ export class Channel extends EventEmitter implements ConnectionHost {
       return Promise.reject(err as Error);
     }
     return new Promise((resolve, reject) => {
+      // Stays on the stream: a RESET in the same read as the ACCEPT emits 'error' (next tick)
+      // before the caller's await resumes and can listen, and a peer must not be able to raise an
+      // uncaught exception in its caller that way. The caller's own listeners still get the error.
+      conn.on('error', ignore);
       const onError = (err: Error): void => {
         conn.off('connect', onConnect);
         reject(err);

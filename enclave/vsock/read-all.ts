@@ -21,6 +21,8 @@ export interface ReadAllOptions {
 export function readAll(stream: Readable, options: ReadAllOptions = {}): Promise<Buffer> {
   const max = options.maxBytes ?? Infinity;
   if (!(max >= 0)) throw new VsockError('ERR_VSOCK_INVALID_ARGUMENT', `maxBytes must be a non-negative number, got ${String(max)}`);
+  // A stream reset before we got it (see Channel.connect) emits nothing more.
+  if (stream.destroyed) return Promise.reject(stream.errored ?? new ConnectionResetError());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;

@@ -195,6 +195,17 @@ describe('streams', () => {
     expect(codes).toEqual(['ECONNRESET']);
   });
 
+  it('a peer that accepts and resets in one write: connect() resolves with no uncaught error, and readAll is ECONNRESET', async () => {
+    const { channel, peer } = await rawPeer('host');
+    peer.once('data', (open: Buffer) => {
+      const id = open.readUInt32BE(1);
+      peer.write(Buffer.concat([encodeAccept(id, 65536), encodeEmpty(FrameType.RESET, id)]));
+    });
+    const conn = await channel.connect(7);
+    await expect(readAll(conn)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(channel.alive).toBe(true);
+  });
+
   it('ignores frames that crossed a RESET on the wire (stale stream ids)', async () => {
     const { channel, peer, received } = await rawPeer('host');
     const c = channel.createConnection(1); // id 2
