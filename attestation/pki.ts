@@ -28,9 +28,10 @@ const LEVELS = [
 const ECDSA_P384 = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const SIGNING_ALG = { name: 'ECDSA', hash: 'SHA-384' } as const;
 
-/** Default data directory: $NITRO_SANDBOX_HOME, else ~/.nitro-sandbox. */
+/** Default data directory: $NITRO_SANDBOX_HOME, else (unset or empty) ~/.nitro-sandbox. */
 export function defaultDataDir(): string {
-  return process.env.NITRO_SANDBOX_HOME ?? join(homedir(), '.nitro-sandbox');
+  // An empty value is taken as unset, as shells treat `VAR=`: it must not mean the current directory.
+  return process.env.NITRO_SANDBOX_HOME || join(homedir(), '.nitro-sandbox');
 }
 
 /**

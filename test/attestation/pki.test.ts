@@ -22,12 +22,14 @@ function openssl(args: string[]): string {
 }
 
 describe('data directory', () => {
-  it('defaults to $NITRO_SANDBOX_HOME, else ~/.nitro-sandbox', () => {
+  it('defaults to $NITRO_SANDBOX_HOME, else (unset or empty) ~/.nitro-sandbox', () => {
     const saved = process.env.NITRO_SANDBOX_HOME;
     try {
       process.env.NITRO_SANDBOX_HOME = '/somewhere/else';
       expect(defaultDataDir()).toBe('/somewhere/else');
       delete process.env.NITRO_SANDBOX_HOME;
+      expect(defaultDataDir()).toBe(join(homedir(), '.nitro-sandbox'));
+      process.env.NITRO_SANDBOX_HOME = ''; // empty is unset, not the current directory
       expect(defaultDataDir()).toBe(join(homedir(), '.nitro-sandbox'));
     } finally {
       if (saved === undefined) delete process.env.NITRO_SANDBOX_HOME;
