@@ -12,7 +12,7 @@ export interface BenchResult {
   readonly name: string;
   readonly figure: Measurement;
   readonly baseline: Measurement & { readonly name: string };
-  /** figure.rate / baseline.rate for throughput; for latency-style figures, see `higherIsBetter`. */
+  /** figure.rate / baseline.rate; latencies and sizes are given as rates (1 / ms, 1 / MiB), so higher is better. */
   readonly ratio: number;
   /** The acceptance target for the ratio, e.g. `>= 0.8`. */
   readonly target: string;
