@@ -51,7 +51,7 @@ export interface MaterialsManager {
 
 export type KeySource = DataKeyProvider | MaterialsManager;
 
-export function isDataKeyProvider(k: KeySource): k is DataKeyProvider {
+function isDataKeyProvider(k: KeySource): k is DataKeyProvider {
   return typeof (k as Partial<DataKeyProvider>).generateDataKey === 'function' && typeof (k as Partial<DataKeyProvider>).decryptDataKey === 'function';
 }
 

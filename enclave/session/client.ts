@@ -38,8 +38,21 @@ export class AttestedSession {
     stream.on('close', () => this.#fail(new SessionError('ERR_SESSION_CLOSED', 'the session stream closed')));
   }
 
-  /** Opens a session over `stream`: verifies the enclave before any payload is sent. */
+  /**
+   * Opens a session over `stream`: verifies the enclave before any payload is sent. The session
+   * owns the stream: when opening fails (refused, wrong PCRs, nonce or binding, timeout), the stream
+   * is destroyed, so a connection passed in inline does not leak.
+   */
   static async open(stream: Duplex, options: SessionOptions): Promise<AttestedSession> {
+    try {
+      return await AttestedSession.#handshake(stream, options);
+    } catch (e) {
+      stream.destroy();
+      throw e;
+    }
+  }
+
+  static async #handshake(stream: Duplex, options: SessionOptions): Promise<AttestedSession> {
     const nonce = randomBytes(NONCE_LENGTH);
     const mine = await ephemeralKeyPair();
     const hello = Buffer.concat([Buffer.from([SESSION_VERSION]), nonce, mine.publicKey.export({ type: 'spki', format: 'der' })]);

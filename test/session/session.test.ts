@@ -74,6 +74,8 @@ describe('attested session', () => {
   it('refuses an enclave whose PCRs differ from the expected ones (ERR_PCR_MISMATCH)', async () => {
     const { client } = await relay();
     await expect(AttestedSession.open(client, { ...opts(), expectedPcrs: { ...pcrs, 2: measure(new Uint8Array([1])) } })).rejects.toMatchObject({ code: 'ERR_PCR_MISMATCH' });
+    // The session owned the stream: a failed open does not leave the connection behind.
+    expect(client.destroyed).toBe(true);
   });
 
   it("refuses a document replayed from another session: wrong nonce (ERR_NONCE_MISMATCH)", async () => {
