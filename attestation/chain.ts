@@ -7,7 +7,7 @@
 // documents from one enclave cost one signature check.
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { equalBytes } from './bytes.ts';
-import { AttestationError, ExpiredError, InvalidChainError, NotYetValidError, UntrustedRootError } from './errors.ts';
+import { AttestationError, ExpiredError, InvalidArgumentError, InvalidChainError, NotYetValidError, UntrustedRootError } from './errors.ts';
 import { x509 } from './x509.ts';
 
 const ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3';
@@ -130,6 +130,8 @@ export class ChainCache {
   misses = 0;
 
   constructor(maxEntries = 1024) {
+    // NaN would make the bound never apply; 0 would make every verification a miss.
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidArgumentError('ChainCache maxEntries must be a positive integer');
     this.maxEntries = maxEntries;
   }
 

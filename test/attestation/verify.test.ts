@@ -212,6 +212,13 @@ describe('chain cache', () => {
     const cache = new ChainCache(2);
     for (let i = 0; i < 5; i++) cache.set(String(i), {} as never);
     expect(cache.size).toBe(2);
+    // the entry read last stays; the least recently used one goes
+    cache.get('3');
+    cache.set('5', {} as never);
+    expect([cache.get('3'), cache.get('4'), cache.get('5')].map((v) => v !== undefined)).toEqual([true, false, true]);
+  });
+  it('refuses a bound that is not a positive integer → ERR_INVALID_ARGUMENT', () => {
+    for (const n of [0, -1, 1.5, Number.NaN]) expect(() => new ChainCache(n)).toThrow(code('ERR_INVALID_ARGUMENT'));
   });
 });
 
