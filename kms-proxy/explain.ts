@@ -46,6 +46,8 @@ export interface Explanation {
 // The checks on explain's input live here alone; the `kms explain` CLI uses them too, to answer a
 // usage error (exit 2) before it opens the key store.
 
+const RECIPIENT_ACTIONS = [...OPERATIONS.values()].filter((o) => o.shape.Recipient !== undefined).map((o) => `kms:${o.name}`);
+
 /** Operation names by lower case: IAM action names are case-insensitive, grants and the KMS's own checks are not. */
 const OPERATION_NAMES = new Map([...OPERATIONS.keys()].map((name) => [name.toLowerCase(), name]));
 
@@ -73,6 +75,11 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
   const account = principalAccount(principal);
   if (account === undefined) throw kmsError('ValidationException', `principal must be an IAM or STS ARN, got '${principal}'`);
   const caller: Caller = { principalArn: principal, account };
+  // Only the operations with a Recipient member carry a document (Decrypt, GenerateDataKey, …); the
+  // KMS refuses the field anywhere else, so its PCRs can never be condition values there.
+  if (req.attestation !== undefined && OPERATIONS.get(action.slice(4))?.shape.Recipient === undefined) {
+    throw kmsError('ValidationException', `${action} takes no Recipient, so an attestation document cannot be part of the request (it can for ${RECIPIENT_ACTIONS.join(', ')})`);
+  }
   const resolved = await service.resolve(req.keyId);
   let attestation: AttestationVerdict | undefined;
   let extra: ContextValues = {};

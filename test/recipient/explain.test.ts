@@ -86,6 +86,16 @@ describe('decisions', () => {
     expect([lower.action, lower.decision.decidedBy]).toEqual(['kms:Decrypt', { kind: 'grant', grantId: g.GrantId }]);
   });
 
+  it('a document with an action that takes no Recipient is refused (ValidationException), not used as condition values', async () => {
+    const allowForA = await key(policy(ACCOUNT, allowForPcrs(ACCOUNT, ['kms:GenerateDataKeyWithoutPlaintext', 'kms:GenerateDataKey'], { 'kms:RecipientAttestation:ImageSha384': hexPcr('A', 0) })));
+    await expect(ex({ keyId: allowForA, action: 'kms:GenerateDataKeyWithoutPlaintext', attestation: docA })).rejects.toMatchObject({
+      code: 'ERR_KMS_VALIDATION',
+      message: 'kms:GenerateDataKeyWithoutPlaintext takes no Recipient, so an attestation document cannot be part of the request (it can for kms:Decrypt, kms:GenerateDataKey, kms:GenerateRandom, kms:DeriveSharedSecret, kms:GenerateDataKeyPair)',
+    });
+    expect((await ex({ keyId: allowForA, action: 'kms:GenerateDataKeyWithoutPlaintext' })).outcome).toBe('AccessDeniedException');
+    expect((await ex({ keyId: allowForA, action: 'kms:GenerateDataKey', attestation: docA })).outcome).toBe('Allowed');
+  });
+
   it('a document the KMS would refuse is reported with its reason, and its PCRs are not used', async () => {
     const foreign = await (await device(stranger.authority, 'A')).attestation({ publicKey: rsa.spki });
     const e = await ex({ keyId: hardened, action: 'kms:Decrypt', attestation: foreign });

@@ -22,7 +22,9 @@ Options:
   --action A               kms:Decrypt, kms:GenerateDataKey, … (the kms: prefix is optional)
   --attestation DOC        an attestation document (raw COSE bytes or base64), as an enclave sends
                            in Recipient; verified like the KMS does (trust anchors, 5-minute age),
-                           its PCRs become the kms:RecipientAttestation:* condition keys
+                           its PCRs become the kms:RecipientAttestation:* condition keys;
+                           only for the actions that take a Recipient (Decrypt, GenerateDataKey,
+                           GenerateDataKeyPair, GenerateRandom, DeriveSharedSecret)
   --principal ARN          the caller (default the account root, arn:aws:iam::ACCOUNT:root)
   --encryption-context k=v the request's encryption context; repeatable
   --data-dir DIR           the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
