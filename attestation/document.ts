@@ -57,7 +57,7 @@ export function makeDocument(fields: {
     if (!Number.isInteger(i) || i < 0 || i >= MAX_PCRS) throw new InvalidArgumentError(`PCR index ${i} out of range`);
     pcrs.set(i, copy(abytes(fields.pcrs.get(i), `pcr${i}`, { len: 48 })));
   }
-  if (fields.cabundle.length === 0) throw new InvalidArgumentError('cabundle must not be empty');
+  if (!Array.isArray(fields.cabundle) || fields.cabundle.length === 0) throw new InvalidArgumentError('cabundle must be a non-empty array');
   return Object.freeze({
     moduleId: fields.moduleId,
     digest: 'SHA384',

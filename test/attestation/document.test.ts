@@ -197,6 +197,7 @@ describe('makeDocument preconditions (ERR_INVALID_ARGUMENT)', () => {
     ['pcr of 32 bytes', { pcrs: new Map([[0, new Uint8Array(32)]]) }],
     ['pcr index 40', { pcrs: new Map([[40, new Uint8Array(48)]]) }],
     ['empty cabundle', { cabundle: [] }],
+    ['cabundle not an array', { cabundle: undefined }],
     ['nonce over 1024', { nonce: new Uint8Array(1025) }],
     ['user data not bytes', { userData: 'x' }],
   ];
