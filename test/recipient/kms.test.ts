@@ -284,7 +284,8 @@ describe('trust anchor configuration', () => {
     const empty = mkdtempSync(join(tmpdir(), 'no-pki-'));
     const byDir = await startFixture({ recipient: { sandboxDataDir: trusted.dir } });
     const none = await startFixture({ recipient: { sandboxDataDir: empty } });
-    const withAws = await startFixture({ recipient: { sandboxDataDir: trusted.dir, awsNitroRoot: true, maxAgeMs: 1000 } });
+    let later = 0;
+    const withAws = await startFixture({ clock: () => Date.now() + later, recipient: { sandboxDataDir: trusted.dir, awsNitroRoot: true, maxAgeMs: 1000 } });
     try {
       const d = await doc('A');
       const ok = await byDir.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(d) }));
@@ -302,8 +303,11 @@ describe('trust anchor configuration', () => {
       // Adding AWS's root keeps the sandbox root; maxAgeMs is honoured (1 s).
       expect((await withAws.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(await doc('A')) }))).CiphertextForRecipient).toBeDefined();
       const old = await doc('A');
-      await new Promise((r) => setTimeout(r, 1100));
+      later = 1100;
       expect((await failure(() => withAws.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: recipient(old) })))).name).toBe('ValidationException');
+      await new Promise((r) => setTimeout(r, 40));
+      const stale = readFileSync(join(withAws.dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+      expect(stale.additionalEventData.reason).toMatch(/^ERR_ATTESTATION_TOO_OLD/);
     } finally {
       await byDir.stop();
       await none.stop();
