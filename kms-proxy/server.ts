@@ -137,17 +137,19 @@ function sourceIp(c: Context): string | undefined {
 
 /** Builds the hono app and its service without listening (tests use `app.request()`). */
 export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
+  // Options are checked before anything touches the data directory or opens the store.
+  const throttle = new Throttle(options.quotas);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
   try {
-    return await openKms(options, unlock);
+    return await openKms(options, unlock, throttle);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp> {
+async function openKms(options: KmsOptions, unlock: () => void, throttle: Throttle): Promise<KmsApp> {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
@@ -166,7 +168,6 @@ async function openKms(options: KmsOptions, unlock: () => void): Promise<KmsApp>
     throw e;
   }
   const audit = new AuditLog(options.dataDir);
-  const throttle = new Throttle(options.quotas);
   const timer = setInterval(() => {
     service.maintain().catch(() => undefined);
   }, options.maintenanceIntervalMs ?? 1000);

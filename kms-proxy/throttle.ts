@@ -22,12 +22,36 @@ export const DEFAULT_QUOTAS: Quotas = Object.freeze({
   write: { rate: 500 },
 });
 
+function badQuota(message: string): never {
+  throw kmsError('ValidationException', message);
+}
+
+function checkQuota(group: string, q: unknown): void {
+  if (q === null || typeof q !== 'object') badQuota(`quotas.${group} must be { rate, burst? }, got ${String(q)}`);
+  const { rate, burst } = q as { rate?: unknown; burst?: unknown };
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) badQuota(`quotas.${group}.rate must be a positive finite number, got ${String(rate)}`);
+  if (burst !== undefined && (typeof burst !== 'number' || !Number.isFinite(burst))) badQuota(`quotas.${group}.burst must be a finite number, got ${String(burst)}`);
+  // A bucket holding less than one token never lets a call through.
+  const size = burst ?? rate;
+  if (size < 1) badQuota(`quotas.${group}.burst must be at least 1${burst === undefined ? ` (it defaults to the rate, ${rate})` : `, got ${size}`}`);
+}
+
 export class Throttle {
   readonly #quotas: Quotas;
   readonly #now: () => number;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
+  /**
+   * Refuses quotas that would make a bucket refuse every call for ever (a rate or burst of 0, a
+   * negative one, NaN, a burst below one token) or that name no quota group, with
+   * ValidationException (ERR_KMS_VALIDATION), as a bad seed file is refused at start-up.
+   */
   constructor(quotas: Partial<Quotas> = {}, now: () => number = () => performance.now()) {
+    if (quotas === null || typeof quotas !== 'object') throw badQuota(`quotas must be an object, got ${String(quotas)}`);
+    for (const [group, q] of Object.entries(quotas)) {
+      if (!Object.hasOwn(DEFAULT_QUOTAS, group)) throw badQuota(`quotas: unknown group '${group}' (${Object.keys(DEFAULT_QUOTAS).join(', ')})`);
+      checkQuota(group, q);
+    }
     this.#quotas = { ...DEFAULT_QUOTAS, ...quotas };
     this.#now = now;
   }

@@ -1,8 +1,11 @@
 // Request quotas: per-account token buckets; an empty bucket answers ThrottlingException, which the
 // SDK's retry strategy backs off from and recovers (KMS Developer Guide, "Request quotas").
 import { EncryptCommand, CreateKeyCommand, KMSServiceException, ReplicateKeyCommand, UnsupportedOperationException, NotFoundException, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { client, failure, startFixture, type Fixture } from './helpers.ts';
+import { createKmsApp, type KmsOptions } from '../../kms-proxy/index.ts';
+import { client, failure, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let f: Fixture;
 let keyId = '';
@@ -43,4 +46,39 @@ test('the SDK\'s standard retry backs off and every call eventually succeeds', a
 test('the SDK raises its own exception classes: UnsupportedOperationException for a model operation not implemented, NotFoundException', async () => {
   expect(await failure(() => f.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' })))).toBeInstanceOf(UnsupportedOperationException);
   expect(await failure(() => f.kms.send(new DescribeKeyCommand({ KeyId: 'alias/none' })))).toBeInstanceOf(NotFoundException);
+});
+
+test.each([
+  ['a rate of 0', { write: { rate: 0 } }, 'quotas.write.rate must be a positive finite number, got 0'],
+  ['a negative rate', { list: { rate: -5 } }, 'quotas.list.rate must be a positive finite number, got -5'],
+  ['a NaN rate', { cryptographic: { rate: Number.NaN } }, 'quotas.cryptographic.rate must be a positive finite number, got NaN'],
+  ['an infinite rate', { cryptographic: { rate: Number.POSITIVE_INFINITY } }, 'quotas.cryptographic.rate must be a positive finite number, got Infinity'],
+  ['a rate that is a string', { random: { rate: '100' } }, 'quotas.random.rate must be a positive finite number, got 100'],
+  ['no rate', { management: {} }, 'quotas.management.rate must be a positive finite number, got undefined'],
+  ['a burst of 0', { write: { rate: 10, burst: 0 } }, 'quotas.write.burst must be at least 1, got 0'],
+  ['a negative burst', { write: { rate: 10, burst: -1 } }, 'quotas.write.burst must be at least 1, got -1'],
+  ['a NaN burst', { write: { rate: 10, burst: Number.NaN } }, 'quotas.write.burst must be a finite number, got NaN'],
+  ['a burst that is a string', { write: { rate: 10, burst: '5' } }, 'quotas.write.burst must be a finite number, got 5'],
+  ['a fractional rate with the default burst (below one token)', { write: { rate: 0.5 } }, 'quotas.write.burst must be at least 1 (it defaults to the rate, 0.5)'],
+  ['a quota that is not an object', { write: 10 }, 'quotas.write must be { rate, burst? }, got 10'],
+  ['an unknown group', { crypto: { rate: 10 } }, "quotas: unknown group 'crypto' (cryptographic, random, management, list, write)"],
+])('quotas with %s are refused with ValidationException before the data directory is touched (a bucket that could never hold a token refuses every call)', async (_what, quotas, message) => {
+  const parent = tempDir('kms-quota-');
+  const dataDir = join(parent, 'data');
+  try {
+    await expect(createKmsApp({ dataDir, quotas: quotas as unknown as KmsOptions['quotas'] })).rejects.toMatchObject({ name: 'KmsError', code: 'ERR_KMS_VALIDATION', awsName: 'ValidationException', message });
+    expect(existsSync(dataDir)).toBe(false);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('a fractional rate with a burst of at least one token is accepted (one call every two seconds)', async () => {
+  const dataDir = tempDir('kms-quota-');
+  try {
+    const app = await createKmsApp({ dataDir, quotas: { write: { rate: 0.5, burst: 1 } } });
+    await app.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
