@@ -64,10 +64,12 @@ export function runtimeDescriptor(isolation: IsolationPolicy = DEFAULT_ISOLATION
 // Flags the host derives itself (heap from --memory) or that would undo the isolation. `--allow-*`
 // grants are refused outright: an enclave has no disk, no network and no children (ARCHITECTURE.md).
 // `--no-permission` and `--permission-audit` switch the permission model off (audit only logs)
-// even after `--permission`; config files, like env files, bring options the image does not measure
-// (checked on Node 26.10).
+// even after `--permission`; `--experimental-sqlite` would undo the `--no-experimental-sqlite` the
+// default carries (node:sqlite ignores the permission model; the host adds that flag only when the
+// measured flags lack it, host/isolation.ts); config files, like env files, bring options the
+// image does not measure (checked on Node 26.10).
 const FORBIDDEN_FLAG =
-  /^--(allow-|no-permission|permission-audit|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print)/;
+  /^--(allow-|no-permission|permission-audit|experimental-sqlite|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print)/;
 const LAYERS = ['networkNamespace', 'cpuAffinity'] as const;
 const DEMANDS: readonly string[] = ['required', 'preferred', 'off'];
 

@@ -282,6 +282,7 @@ describe('build errors', () => {
     ['an --allow-fs-read grant', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--allow-fs-read=*'] } }],
     ['isolation without --permission', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: [] } }],
     ['--no-permission after --permission (Node then enforces nothing)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--no-permission'] } }],
+    ['--experimental-sqlite after --no-experimental-sqlite (node:sqlite ignores --permission)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--no-experimental-sqlite', '--experimental-sqlite'] } }],
     ['--permission-audit (denials only logged)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--permission-audit'] } }],
     ['a config file (unmeasured options)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--experimental-config-file=/c.json'] } }],
     ['a heap flag (the host derives it)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--max-old-space-size=9'] } }],
