@@ -113,19 +113,26 @@ export const benchmarks: Benchmark[] = [
     name: 'kms: Decrypt of a 32-byte data key vs bare hono constant route',
     async run() {
       const dir = mkdtempSync(join(tmpdir(), 'kms-bench-'));
-      const kms = await startChild('kms', dir);
-      const bare = await startChild('bare', dir);
       const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-      const credential = kms.served.credential;
-      if (!credential) throw new Error('no credential from the KMS child');
-      const toKms = new KMSClient({ endpoint: `http://127.0.0.1:${kms.served.port}`, region: 'us-east-1', credentials: credential, maxAttempts: 1 });
-      const toBare = new KMSClient({ endpoint: `http://127.0.0.1:${bare.served.port}`, region: 'us-east-1', credentials: credential, maxAttempts: 1 });
+      // Started inside the try, so a child that fails to start does not leave the other behind.
+      let kms: Awaited<ReturnType<typeof startChild>> | undefined;
+      let bare: Awaited<ReturnType<typeof startChild>> | undefined;
+      let toKms: KMSClient | undefined;
+      let toBare: KMSClient | undefined;
       try {
+        kms = await startChild('kms', dir);
+        bare = await startChild('bare', dir);
+        const credential = kms.served.credential;
+        if (!credential) throw new Error('no credential from the KMS child');
+        toKms = new KMSClient({ endpoint: `http://127.0.0.1:${kms.served.port}`, region: 'us-east-1', credentials: credential, maxAttempts: 1 });
+        toBare = new KMSClient({ endpoint: `http://127.0.0.1:${bare.served.port}`, region: 'us-east-1', credentials: credential, maxAttempts: 1 });
         const keyId = (await toKms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
         const dk = await toKms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, EncryptionContext: { bench: 'yes' } }));
         const input = { CiphertextBlob: dk.CiphertextBlob, EncryptionContext: { bench: 'yes' } };
-        const viaKms = () => toKms.send(new DecryptCommand(input));
-        const viaBare = () => toBare.send(new DecryptCommand(input));
+        const sdkKms = toKms;
+        const sdkBare = toBare;
+        const viaKms = () => sdkKms.send(new DecryptCommand(input));
+        const viaBare = () => sdkBare.send(new DecryptCommand(input));
         await driveSdk(viaKms, 300);
         await driveSdk(viaBare, 300);
         const { figure: f, baseline: b } = await interleavedAsync(
@@ -153,11 +160,11 @@ export const benchmarks: Benchmark[] = [
             `raw keep-alive http client replaying one signed request: ${rawF.toFixed(0)} vs ${rawB.toFixed(0)} req/s = ${(rawF / rawB).toFixed(3)}`,
         );
       } finally {
-        toKms.destroy();
-        toBare.destroy();
+        toKms?.destroy();
+        toBare?.destroy();
         agent.destroy();
-        kms.child.kill('SIGTERM');
-        bare.child.kill('SIGTERM');
+        kms?.child.kill('SIGTERM');
+        bare?.child.kill('SIGTERM');
         rmSync(dir, { recursive: true, force: true });
       }
     },
