@@ -105,12 +105,17 @@ export async function runExample(name: ExampleName, say: (line: string) => void 
   }
 }
 
+/** A key-release example whose enclave was refused, or decrypted something else, failed: exit 1. */
+export function refused(result: Record<string, unknown>): boolean {
+  return 'match' in result && (result.ok !== true || result.match !== true);
+}
+
 if (import.meta.main) {
   const name = process.argv[2];
   if (!(EXAMPLES as readonly string[]).includes(name ?? '')) {
     console.error(`usage: npm run example -- <${EXAMPLES.join('|')}>`);
     process.exitCode = 2;
-  } else {
-    await runExample(name as ExampleName);
+  } else if (refused(await runExample(name as ExampleName))) {
+    process.exitCode = 1;
   }
 }

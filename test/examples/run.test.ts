@@ -1,6 +1,6 @@
 // Every example runs with one command (`npm run example -- <name>`) and does what it says.
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES, runExample } from '../../examples/run.ts';
+import { EXAMPLES, refused, runExample } from '../../examples/run.ts';
 
 describe('npm run example', () => {
   it('lists every example', () => {
@@ -16,7 +16,14 @@ describe('npm run example', () => {
     expect(await runExample('sensitive-payload', () => undefined)).toMatchObject({ text: 'Refund to [email], card [number].', emails: 1, numbers: 1 });
   });
   it('conditional-decrypt: the enclave obtains the secret (kmsClient)', async () => {
-    expect(await runExample('conditional-decrypt', () => undefined)).toMatchObject({ ok: true, match: true });
+    const r = await runExample('conditional-decrypt', () => undefined);
+    expect(r).toMatchObject({ ok: true, match: true });
+    expect(refused(r)).toBe(false);
+  });
+  it('a refused or mismatched key release makes the command exit 1; other examples have no such outcome', () => {
+    expect(refused({ ok: false, name: 'AccessDeniedException', match: false })).toBe(true);
+    expect(refused({ ok: true, match: false })).toBe(true);
+    expect(refused({ echoed: 'hello, enclave' })).toBe(false);
   });
   it('conditional-decrypt-aws-sdk: the same with the unmodified AWS SDK inside the enclave', async () => {
     expect(await runExample('conditional-decrypt-aws-sdk', () => undefined)).toMatchObject({ ok: true, match: true });
