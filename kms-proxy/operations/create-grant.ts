@@ -1,5 +1,5 @@
 // CreateGrant (KMS API Reference, "CreateGrant").
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import type { GrantConstraints, GrantRecord } from '../model.ts';
 import { DryRunField, GrantTokensField, KeyIdField } from '../shapes.ts';
@@ -30,19 +30,22 @@ export const CreateGrant: Operation = {
     });
     svc.requireNotPendingDeletion(r.key);
     if (operations.length === 0) throw kmsError('ValidationException', "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1");
-    const constraints = input.Constraints as GrantConstraints | undefined;
+    // `Constraints: {}` constrains nothing and is not stored.
+    const given = input.Constraints as GrantConstraints | undefined;
+    const constraints = given && Object.keys(given).length > 0 ? given : undefined;
     dryRun(input);
     const name = str(input, 'Name');
-    const record = { keyId: r.key.keyId, granteePrincipal: grantee, retiringPrincipal: retiring, operations: [...operations].sort(), constraints, name };
-    // CreateGrant is idempotent for a repeated Name with identical parameters (CreateGrant docs).
+    // CreateGrant is idempotent for a repeated Name with identical parameters (CreateGrant docs:
+    // a retry with the same name and parameters returns the existing grant's id and token).
     if (name !== undefined) {
       for (const g of await svc.store.listGrants(r.key.keyId)) {
-        if (g.name === name && JSON.stringify({ ...record, operations: [...g.operations].sort(), constraints: g.constraints, retiringPrincipal: g.retiringPrincipal, granteePrincipal: g.granteePrincipal }) === JSON.stringify(record)) {
+        if (g.name === name && g.granteePrincipal === grantee && g.retiringPrincipal === retiring && sameSet(g.operations, operations) && sameConstraints(g.constraints, constraints)) {
           return { GrantToken: g.grantToken, GrantId: g.grantId };
         }
       }
     }
-    const grantId = createHash('sha256').update(randomBytes(32)).digest('hex');
+    // 64 hex characters (256 random bits), the length of AWS's grant ids.
+    const grantId = randomBytes(32).toString('hex');
     // 64 base64url characters: the shape server.ts accepts in GrantTokens.
     const grantToken = randomBytes(48).toString('base64url');
     const g: GrantRecord = {
@@ -53,7 +56,7 @@ export const CreateGrant: Operation = {
       ...(retiring !== undefined ? { retiringPrincipal: retiring } : {}),
       issuingAccount: svc.account,
       operations,
-      ...(constraints && Object.keys(constraints).length > 0 ? { constraints } : {}),
+      ...(constraints ? { constraints } : {}),
       creationDate: svc.clock(),
       grantToken,
     };
@@ -61,3 +64,23 @@ export const CreateGrant: Operation = {
     return { GrantToken: grantToken, GrantId: grantId };
   },
 };
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((v) => y.has(v));
+}
+
+function sameContext(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/**
+ * Same constraints, whatever the order of the context entries. An empty EncryptionContextEquals is
+ * not the same as none: it admits only an empty encryption context (policy/evaluate.ts).
+ */
+function sameConstraints(a: GrantConstraints | undefined, b: GrantConstraints | undefined): boolean {
+  return sameContext(a?.EncryptionContextEquals, b?.EncryptionContextEquals) && sameContext(a?.EncryptionContextSubset, b?.EncryptionContextSubset);
+}

@@ -140,6 +140,29 @@ describe('grants', () => {
     expect((await failure(() => admin.send(new RetireGrantCommand({ GrantToken: g.GrantToken })))).name).toBe('InvalidGrantTokenException');
   });
 
+  test('CreateGrant with a Name is idempotent for the same parameters: empty Constraints, another order of Operations or context entries; other parameters make a new grant', async () => {
+    const id = await key(adminOnly);
+    const create = (extra: Partial<ConstructorParameters<typeof CreateGrantCommand>[0]>) =>
+      admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, Operations: ['Encrypt', 'Decrypt'], Name: 'retry', ...extra }));
+    // `Constraints: {}` is not stored, so a retry carrying it must still find the grant.
+    const empty = await create({ Constraints: {} });
+    expect((await create({ Constraints: {} })).GrantId).toBe(empty.GrantId);
+    expect((await create({ Operations: ['Decrypt', 'Encrypt'] })).GrantId).toBe(empty.GrantId);
+    const ctx = await create({ Constraints: { EncryptionContextSubset: { a: '1', b: '2' } } });
+    expect(ctx.GrantId).not.toBe(empty.GrantId);
+    expect((await create({ Constraints: { EncryptionContextSubset: { b: '2', a: '1' } } })).GrantId).toBe(ctx.GrantId);
+    // An empty EncryptionContextEquals admits only an empty context: not the same as no constraint.
+    const equalsEmpty = await create({ Constraints: { EncryptionContextEquals: {} } });
+    expect([empty.GrantId, ctx.GrantId]).not.toContain(equalsEmpty.GrantId);
+    expect((await create({ Constraints: { EncryptionContextEquals: {} } })).GrantId).toBe(equalsEmpty.GrantId);
+    const other = await create({ Constraints: { EncryptionContextSubset: { a: '1' } } });
+    const retiring = await create({ RetiringPrincipal: ADMIN });
+    const ids = [empty, ctx, equalsEmpty, other, retiring].map((g) => g.GrantId);
+    expect(new Set(ids).size).toBe(5);
+    expect(ids.every((g) => /^[0-9a-f]{64}$/.test(g ?? ''))).toBe(true);
+    expect((await admin.send(new ListGrantsCommand({ KeyId: id }))).Grants?.map((g) => g.GrantId).sort()).toEqual([...ids].sort());
+  });
+
   test('RevokeGrant removes a grant at once; unknown grant ids are refused', async () => {
     const id = await key(adminOnly);
     const g = await admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: APP, Operations: ['DescribeKey'] }));
