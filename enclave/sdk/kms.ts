@@ -99,6 +99,8 @@ export function httpOverStream(conn: Duplex, req: HttpExchange, timeoutMs = 30_0
       else resolve(result as HttpResult);
     };
     const timer = setTimeout(() => finish(new KmsClientError('ERR_KMS_CLIENT_TRANSPORT', `no response within ${timeoutMs} ms`)), timeoutMs);
+    // Reset before we got it (a RESET in the same read as the ACCEPT): no event will come.
+    if (conn.destroyed) return finish(new KmsClientError('ERR_KMS_CLIENT_TRANSPORT', 'the vsock connection was reset before the request was sent', { cause: conn.errored }));
     const tryComplete = (ended: boolean) => {
       if (!head) {
         const end = indexOfCrlfCrlf(buf);
