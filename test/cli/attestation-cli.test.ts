@@ -159,6 +159,8 @@ describe('usage errors exit 2 with a message naming the problem', () => {
     ['a --public-key PEM holding no key', ['attest', '--public-key', badPem], /--public-key: the PEM file holds no readable public key/],
     ['a --public-key over 1024 bytes', ['attest', '--public-key', bigDer], /--public-key must be at most 1024 bytes of DER/],
     ['a bad --at', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--at', 'yesterday'], /--at must be an ISO 8601 time/],
+    ['a --at Date.parse takes but ISO 8601 does not', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--at', 'March 7, 2025'], /--at must be an ISO 8601 time/],
+    ['a bare year as --at', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--at', '2025'], /--at must be an ISO 8601 time/],
     ['a bad --max-age', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--max-age', '-1'], /--max-age/],
     ['an unknown command', ['attestify'], /unknown command 'attestify'/],
   ];

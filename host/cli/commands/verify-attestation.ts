@@ -1,6 +1,9 @@
 // `nitro-sandbox verify-attestation`: the verifier on the command line.
-import { AttestationError, awsNitroRoot, describeDocument, documentBytesFromFile, sandboxRootPath, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
+import { AttestationError, MAX_OPTIONAL_FIELD, awsNitroRoot, describeDocument, documentBytesFromFile, sandboxRootPath, verifyAttestation, type TrustAnchor } from '../../../attestation/index.ts';
 import { UsageError, flagOpt, hexOpt, intOpt, json, listOpt, pcrListOpt, readOptionFile, requiredOpt, stringOpt, type Command } from '../command.ts';
+
+/** A date, or a date and time (seconds and fraction optional) with an optional offset: 2025-04-01T14:00:00Z. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 
 /** A document file holds raw COSE bytes or their base64 (as the vectors and `attest` print). */
 export function readDocumentFile(path: string): Uint8Array {
@@ -52,11 +55,12 @@ Options:
   async run(args, io) {
     const bytes = readDocumentFile(requiredOpt(args, 'document'));
     const atText = stringOpt(args, 'at');
-    const at = atText === undefined ? Date.now() : Date.parse(atText);
+    // Date.parse alone also takes '2025' or 'March 7' (implementation-defined forms): ISO shape first.
+    const at = atText === undefined ? Date.now() : ISO_TIME.test(atText) ? Date.parse(atText) : NaN;
     if (Number.isNaN(at)) throw new UsageError(`--at must be an ISO 8601 time, got '${atText}'`);
     const maxAge = intOpt(args, 'max-age', 0, 100 * 365 * 86400);
     const expectedPcrs = pcrListOpt(args, 'pcr', 31, [32, 48, 64]);
-    const nonce = hexOpt(args, 'nonce', 1024);
+    const nonce = hexOpt(args, 'nonce', MAX_OPTIONAL_FIELD);
     const trustAnchors = anchors(listOpt(args, 'root'), stringOpt(args, 'data-dir'));
     try {
       const { document, debug } = verifyAttestation(bytes, {
