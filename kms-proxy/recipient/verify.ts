@@ -4,13 +4,12 @@
 // its `public_key` must be an RSA key, to which the response is enveloped. Its PCRs become the
 // `kms:RecipientAttestation:*` condition keys and the CloudTrail `additionalEventData.recipient`.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import {
   AttestationError,
   ChainCache,
   awsNitroRoot,
-  defaultDataDir,
+  sandboxRootPath,
   toHex,
   verifyAttestation,
   type AttestationDocument,
@@ -124,7 +123,7 @@ export class RecipientVerifier {
    */
   anchors(): readonly TrustAnchor[] {
     if (this.#anchors) return this.#anchors;
-    const file = join(this.#options.sandboxDataDir ?? defaultDataDir(), 'pki', 'root.pem');
+    const file = sandboxRootPath(this.#options.sandboxDataDir);
     // Until the sandbox root exists (no host has started yet), look again on the next request.
     if (!existsSync(file)) return this.#withAws([]);
     this.#anchors = this.#withAws([readFileSync(file, 'utf8')]);
