@@ -67,9 +67,12 @@ export function runtimeDescriptor(isolation: IsolationPolicy = DEFAULT_ISOLATION
 // even after `--permission`; `--experimental-sqlite` would undo the `--no-experimental-sqlite` the
 // default carries (node:sqlite ignores the permission model; the host adds that flag only when the
 // measured flags lack it, host/isolation.ts); config files, like env files, bring options the
-// image does not measure (checked on Node 26.10).
+// image does not measure (checked on Node 26.10). Diagnostic output goes to files whatever
+// --permission says (`--prof` writes a V8 log and `--trace-event-file-pattern` a trace into the
+// working directory, checked on Node 26.10): profiles, logs, reports, heap snapshots, redirected
+// warnings and trace events are refused, as an enclave has no disk.
 const FORBIDDEN_FLAG =
-  /^--(allow-|no-permission|permission-audit|experimental-sqlite|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print)/;
+  /^--(allow-|no-permission|permission-audit|experimental-sqlite|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print|prof|cpu-prof|heap-prof|perf-|log|report-|diagnostic-dir|heapsnapshot-|redirect-warnings|trace-event)/;
 const LAYERS = ['networkNamespace', 'cpuAffinity'] as const;
 const DEMANDS: readonly string[] = ['required', 'preferred', 'off'];
 
