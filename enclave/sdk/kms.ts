@@ -253,7 +253,7 @@ export interface AttestedTransport {
 
 /** The pieces both the client and the AWS SDK handler use. */
 export function attestedTransport(ctx: Pick<EnclaveServices, 'nsm' | 'vsock'>, options: KmsClientOptions): AttestedTransport {
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 0xffffffff) throw new KmsClientError('ERR_KMS_CLIENT_ARGUMENT', `port must be a vsock port, got ${options.port}`);
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port >= 0xffffffff) throw new KmsClientError('ERR_KMS_CLIENT_ARGUMENT', `port must be a vsock port (0xFFFFFFFF is VMADDR_PORT_ANY, not a port to connect to), got ${options.port}`);
   if (typeof options.region !== 'string' || options.region === '') throw new KmsClientError('ERR_KMS_CLIENT_ARGUMENT', 'region is required');
   const nsm = nsmClient(ctx);
   let pair: Promise<RecipientKeyPair> | undefined = options.keyPair === undefined ? undefined : Promise.resolve(options.keyPair);

@@ -57,6 +57,7 @@ const json = (status: number, body: object) => {
 describe('kmsClient and httpOverStream checks', () => {
   it('arguments: port and region (ERR_KMS_CLIENT_ARGUMENT)', () => {
     expect(() => kmsClient(ctx(1), { port: -1, region: 'us-east-1', credentials: creds })).toThrow(expect.objectContaining({ code: 'ERR_KMS_CLIENT_ARGUMENT' }));
+    expect(() => kmsClient(ctx(1), { port: 0xffffffff, region: 'us-east-1', credentials: creds })).toThrow(expect.objectContaining({ code: 'ERR_KMS_CLIENT_ARGUMENT' }));
     expect(() => kmsClient(ctx(1), { port: 8000, region: '', credentials: creds })).toThrow(expect.objectContaining({ code: 'ERR_KMS_CLIENT_ARGUMENT' }));
   });
 
