@@ -51,7 +51,10 @@ export interface KmsOptions {
   readonly store?: KeyStore;
   /** How often maintenance (deletion, rotation, expiry) runs when idle; default 1000 ms. */
   readonly maintenanceIntervalMs?: number;
-  /** Called with errors that are bugs (answered 500); default: stack trace to stderr. */
+  /**
+   * Called with errors that are bugs (answered 500) and with failed maintenance of a key (retried
+   * a minute later on `clock`); default: stack trace to stderr.
+   */
   readonly onInternalError?: (error: unknown) => void;
 }
 
@@ -159,7 +162,8 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     ? { credentials: [...options.credentials], created: false }
     : loadOrCreateCredentials(options.dataDir, account);
   const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
-  const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
+  const reportInternal = options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
+  const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
   try {
     if (options.seed !== undefined) await applySeedFile(service, options.seed);
     await service.primeSchedule();
@@ -265,7 +269,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
 
   app.onError((e) => {
     // A bug, not bad input: tell the operator, answer 500 KMSInternalException as AWS would.
-    if (!(e instanceof KmsError)) (options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)))(e);
+    if (!(e instanceof KmsError)) reportInternal(e);
     return errorResponse(asKmsError(e));
   });
 

@@ -25,6 +25,8 @@ export interface ServiceConfig {
   readonly clock: () => number;
   /** Verifies Recipient attestation documents (trust anchors, maximum age, chain cache). */
   readonly recipient?: RecipientVerifier;
+  /** Told when maintenance of one key fails (that key is retried later); default: a line on stderr. */
+  readonly onMaintenanceError?: (error: Error) => void;
 }
 
 export interface Resolved {
@@ -39,6 +41,8 @@ export type ContextValues = Readonly<Record<string, string | readonly string[] |
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
+/** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
+export const MAINTENANCE_RETRY_MS = 60_000;
 const EMPTY_CONTEXT: ReadonlyMap<string, readonly string[]> = new Map();
 
 export class Service {
@@ -47,6 +51,7 @@ export class Service {
   readonly account: string;
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
+  readonly #onMaintenanceError: (error: Error) => void;
   readonly #policies = new Map<string, PolicyDocument>();
   /** Earliest time at which maintenance (deletion, rotation, expiry) has something to do. */
   #nextDue = 0;
@@ -60,6 +65,7 @@ export class Service {
     this.account = config.account;
     this.clock = config.clock;
     this.recipient = config.recipient ?? new RecipientVerifier({}, config.clock);
+    this.#onMaintenanceError = config.onMaintenanceError ?? ((e) => process.stderr.write(`kms: ${e.message}\n`));
   }
 
   keyArn(keyId: string): string {
@@ -282,39 +288,61 @@ export class Service {
     const later = (t: number | undefined) => {
       if (t !== undefined && t > now && (next === 0 || t < next)) next = t;
     };
-    for (const key of await this.store.listKeys()) {
-      if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
-        if (key.deletionDate <= now) {
-          await this.store.deleteKey(key.keyId);
-          continue;
+    try {
+      for (const key of await this.store.listKeys()) {
+        try {
+          await this.#maintainKey(key, now, later);
+        } catch (cause) {
+          // One key's failure (a store error, material that fails its integrity check) must not
+          // stop the other keys, nor leave the due date in the past: every key lookup awaits a due
+          // run, so each would repeat the failure and answer KMSInternalException. It is reported
+          // and that key is retried later.
+          const reason = cause instanceof Error ? cause.message : String(cause);
+          this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
+          later(now + MAINTENANCE_RETRY_MS);
         }
-        later(key.deletionDate);
       }
-      if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
-        if (key.validTo <= now) {
-          const { validTo: _v, expirationModel: _e, ...rest } = key;
-          await this.store.deleteMaterials({ ...rest, state: 'PendingImport' });
-          continue;
-        }
-        later(key.validTo);
-      }
-      if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
-        if (key.nextRotationDate <= now && key.state === 'Enabled') {
-          const cur = await this.store.currentMaterial(key.keyId);
-          const version = cur ? cur.version + 1 : 0;
-          // Next date = this one + period, skipping periods missed while the clock jumped or the
-          // server was down (one rotation per run, never a burst of catch-up rotations).
-          const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
-          let nextRotationDate = key.nextRotationDate + period;
-          while (nextRotationDate <= now) nextRotationDate += period;
-          await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'));
-          later(nextRotationDate);
-        } else later(key.nextRotationDate);
-      }
+    } catch (e) {
+      // The store could not list the keys: this run's caller gets the error, later ones wait.
+      later(now + MAINTENANCE_RETRY_MS);
+      throw e;
+    } finally {
+      const during = this.#scheduledDuringRun;
+      this.#scheduledDuringRun = 0;
+      this.#nextDue = during !== 0 && (next === 0 || during < next) ? during : next;
     }
-    const during = this.#scheduledDuringRun;
-    this.#scheduledDuringRun = 0;
-    this.#nextDue = during !== 0 && (next === 0 || during < next) ? during : next;
+  }
+
+  /** One key's due work; `later` is told the key's next due date. */
+  async #maintainKey(key: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
+    if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
+      if (key.deletionDate <= now) {
+        await this.store.deleteKey(key.keyId);
+        return;
+      }
+      later(key.deletionDate);
+    }
+    if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
+      if (key.validTo <= now) {
+        const { validTo: _v, expirationModel: _e, ...rest } = key;
+        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' });
+        return;
+      }
+      later(key.validTo);
+    }
+    if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
+      if (key.nextRotationDate <= now && key.state === 'Enabled') {
+        const cur = await this.store.currentMaterial(key.keyId);
+        const version = cur ? cur.version + 1 : 0;
+        // Next date = this one + period, skipping periods missed while the clock jumped or the
+        // server was down (one rotation per run, never a burst of catch-up rotations).
+        const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
+        let nextRotationDate = key.nextRotationDate + period;
+        while (nextRotationDate <= now) nextRotationDate += period;
+        await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'));
+        later(nextRotationDate);
+      } else later(key.nextRotationDate);
+    }
   }
 
   /** Primes the maintenance schedule from the store (at start-up). */
