@@ -89,7 +89,9 @@ function errorResponse(e: KmsError): Response {
  * before reading, and a chunked body is cut off at the first byte past the limit. Under
  * @hono/node-server it is read straight from the IncomingMessage (the WHATWG stream adapter and
  * hono's body-limit middleware, which materializes a full Request, cost more than the rest of a
- * Decrypt).
+ * Decrypt). A client that goes away before the body is complete is a client error, not a bug: the
+ * read settles on 'error' (Node's 'aborted' ECONNRESET), on 'close' without 'end', or at once when
+ * the stream is already destroyed (its events were emitted before anyone listened).
  */
 async function readBody(c: Context): Promise<Uint8Array> {
   const declared = Number(c.req.header('content-length') ?? '0');
@@ -100,24 +102,36 @@ async function readBody(c: Context): Promise<Uint8Array> {
     if (b.length > MAX_BODY_BYTES) throw tooLarge();
     return b;
   }
+  if (incoming.destroyed) throw closedEarly(incoming.errored ?? undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    // Listeners stay (they die with the request) but act once; 'data' is removed so nothing more
+    // is buffered.
+    const settle = (result: Error | Uint8Array) => {
+      if (settled) return;
+      settled = true;
+      incoming.off('data', onData);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        incoming.off('data', onData);
+        settle(tooLarge());
         incoming.resume();
-        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
     };
     incoming.on('data', onData);
-    incoming.once('error', reject);
+    incoming.once('error', (e) => settle(closedEarly(e)));
+    // After 'end' this is a no-op; before it, the stream was destroyed without an error.
+    incoming.once('close', () => settle(closedEarly()));
     incoming.once('end', () => {
       const b = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      settle(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     });
   });
 }
@@ -127,6 +141,10 @@ const GRANT_TOKEN = /^[A-Za-z0-9_-]{64}$/;
 function checkGrantTokens(tokens: unknown): void {
   if (!Array.isArray(tokens)) return;
   for (const t of tokens) if (typeof t !== 'string' || !GRANT_TOKEN.test(t)) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+}
+
+function closedEarly(cause?: unknown): KmsError {
+  return new KmsError('ValidationException', 'The connection closed before the request body was complete.', cause === undefined ? undefined : { cause });
 }
 
 function tooLarge(): KmsError {

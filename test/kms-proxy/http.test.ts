@@ -1,10 +1,14 @@
 // Over a real socket: oversized bodies (declared or chunked) are refused before parsing with a
-// 400, and the server keeps serving.
+// 400, a client that disconnects mid-body is a client error, and the server keeps serving.
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { GenerateRandomCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { MAX_BODY_BYTES } from '../../kms-proxy/index.ts';
-import { startFixture, type Fixture } from './helpers.ts';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
+import { createKmsApp, MAX_BODY_BYTES } from '../../kms-proxy/index.ts';
+import { startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -73,5 +77,53 @@ test('a client whose clock is 10 minutes slow is refused, then the SDK corrects 
     expect(e?.message).toMatch(/^Signature expired: /);
   } finally {
     strict.destroy();
+  }
+});
+
+const CLOSED_EARLY = 'The connection closed before the request body was complete.';
+
+test('a client that sends part of a declared body and disconnects: the read settles as ValidationException (audited, not reported as an internal error), the next request is served, and the server closes', async () => {
+  const reported: unknown[] = [];
+  const g = await startFixture({ onInternalError: (e) => reported.push(e) });
+  try {
+    const auditLines = () => readFileSync(join(g.dir, 'audit.log'), 'utf8').split('\n').filter((l) => l !== '');
+    const before = auditLines().length;
+    const url = new URL(g.server.endpoint);
+    const sock = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    await new Promise<void>((resolve) => sock.write('POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: TrentService.GenerateRandom\r\nContent-Length: 1000\r\n\r\n{"NumberOf', () => resolve()));
+    sock.destroy();
+    // Every request is audited once its handler settles; a read that never settles leaves no record.
+    await vi.waitFor(() => expect(auditLines().length).toBe(before + 1), { timeout: 3000 });
+    const record = JSON.parse(auditLines().at(-1) ?? '{}') as Record<string, unknown>;
+    expect(record).toMatchObject({ errorCode: 'ValidationException', errorMessage: CLOSED_EARLY });
+    expect(reported).toEqual([]);
+    expect((await g.kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))).Plaintext).toHaveLength(16);
+  } finally {
+    await g.stop();
+  }
+});
+
+test.each([
+  ['already destroyed (its close was emitted before the read began)', async (s: PassThrough) => {
+    s.destroy();
+    await new Promise((resolve) => s.once('close', resolve));
+  }],
+  ['destroyed mid-body without an error (close, no end, no error)', (s: PassThrough) => {
+    s.write('{"NumberOf');
+    setImmediate(() => s.destroy());
+  }],
+] as const)('a request stream %s is answered ValidationException (the read used to wait for ever)', async (_what, prepare) => {
+  const dir = tempDir('kms-body-');
+  const k = await createKmsApp({ dataDir: dir, allowAnonymous: true });
+  try {
+    const incoming = new PassThrough();
+    await prepare(incoming);
+    const res = await k.app.request('http://localhost/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.GenerateRandom', 'content-length': '1000' }, body: '' }, { incoming });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ __type: 'ValidationException', message: CLOSED_EARLY });
+  } finally {
+    await k.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
