@@ -160,6 +160,11 @@ function sourceIp(c: Context): string | undefined {
 export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   // Options are checked before anything touches the data directory or opens the store.
   const throttle = new Throttle(options.quotas);
+  const interval = options.maintenanceIntervalMs;
+  // Node runs a timer of 0, NaN or more than 2^31 − 1 ms every millisecond.
+  if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
+    throw kmsError('ValidationException', `maintenanceIntervalMs must be a whole number of milliseconds from 1 to 2^31 − 1, got ${String(interval)}`);
+  }
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
   try {
@@ -176,20 +181,24 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
   const store = options.store ?? new SqliteKeyStore({ dataDir: options.dataDir });
-  const { credentials, created } = options.credentials
-    ? { credentials: [...options.credentials], created: false }
-    : loadOrCreateCredentials(options.dataDir, account);
-  const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
   const reportInternal = options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
-  const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
+  // Everything that can refuse to start (credentials file, trust anchors, seed, audit log) runs
+  // inside the try, so a refusal closes the store it opened.
+  let opened: { credentials: Credential[]; created: boolean; service: Service; audit: AuditLog };
   try {
+    const { credentials, created } = options.credentials
+      ? { credentials: [...options.credentials], created: false }
+      : loadOrCreateCredentials(options.dataDir, account);
+    const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
     if (options.seed !== undefined) await applySeedFile(service, options.seed);
     await service.primeSchedule();
+    opened = { credentials, created, service, audit: new AuditLog(options.dataDir) };
   } catch (e) {
     await store.close();
     throw e;
   }
-  const audit = new AuditLog(options.dataDir);
+  const { credentials, created, service, audit } = opened;
+  const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
   const timer = setInterval(() => {
     service.maintain().catch(() => undefined);
   }, options.maintenanceIntervalMs ?? 1000);

@@ -1,7 +1,8 @@
 // Maintenance (deletion, rotation, expiry) runs before key lookups once something is due. A key
 // whose maintenance fails must not take the service down: the failure is reported, the other keys
 // and every later request are served, and the failed key is retried later.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { createKmsApp, SqliteKeyStore, type KmsApp } from '../../kms-proxy/index.ts';
 import { tempDir } from './helpers.ts';
@@ -122,4 +123,27 @@ test('when the store cannot list the keys, that run fails; requests in the follo
   broken = false;
   now += 60_000;
   expect((await call(app, 'DescribeKey', { KeyId: k.id })).json.__type).toBe('NotFoundException');
+});
+
+test('maintenanceIntervalMs of 0, NaN, a fraction or over 2^31 − 1 is refused before the data directory is made (ERR_KMS_VALIDATION)', async () => {
+  for (const maintenanceIntervalMs of [0, Number.NaN, 1.5, 2 ** 31]) {
+    const dataDir = `${tempDir('kms-maint-')}/data`;
+    await expect(createKmsApp({ dataDir, maintenanceIntervalMs })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    expect(existsSync(dataDir)).toBe(false);
+  }
+});
+
+test('a KMS that refuses to start (an audit log that does not end with a record) closes the store it opened', async () => {
+  const dir = tempDir('kms-maint-');
+  writeFileSync(join(dir, 'audit.log'), '{"cut off');
+  const store = new SqliteKeyStore({ dataDir: dir });
+  let closed = 0;
+  const close = store.close.bind(store);
+  store.close = async () => {
+    closed++;
+    await close();
+  };
+  await expect(createKmsApp({ dataDir: dir, store, allowAnonymous: true })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL' });
+  expect(closed).toBe(1);
+  rmSync(dir, { recursive: true, force: true });
 });
