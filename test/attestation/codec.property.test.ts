@@ -168,7 +168,8 @@ describe('fuzz: 100,000 random and mutated inputs', () => {
       const c = onlyTyped(() => decodeDocument(input));
       codes.set(c, (codes.get(c) ?? 0) + 1);
     }
-    expect([...codes.values()].reduce((a, b) => a + b, 0)).toBe(N);
+    // The mutations reach past the first check: more than one kind of refusal comes back.
+    expect(codes.size).toBeGreaterThan(1);
     expect(codes.get('ERR_ATTESTATION_MALFORMED')).toBeGreaterThan(0);
   });
 
