@@ -33,7 +33,9 @@ export type AuditProblemCode =
   /** The head names a record the log holds with another hash, or another replica. */
   | 'ERR_AUDIT_HEAD'
   /** A file a recovery set aside is missing or changed. */
-  | 'ERR_AUDIT_EVIDENCE';
+  | 'ERR_AUDIT_EVIDENCE'
+  /** The log does not hold the record a head saved earlier names: an older copy was put back. */
+  | 'ERR_AUDIT_ROLLED_BACK';
 
 export interface AuditProblem {
   readonly code: AuditProblemCode;

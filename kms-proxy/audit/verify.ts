@@ -57,6 +57,11 @@ export interface VerifyOptions extends ReadLimits {
   readonly publicKey?: KeyObject | string;
   /** Verify only this replica's chain; default every replica under DIR/audit. */
   readonly replica?: string;
+  /**
+   * A `head.json` saved earlier (kept off the machine): its replica's log must still hold the
+   * record it names, with the same hash, else ERR_AUDIT_ROLLED_BACK. It must verify with the key.
+   */
+  readonly sinceHead?: Uint8Array;
 }
 
 /** Where a replica's chain ends: what an AuditLog continues from. */
@@ -91,13 +96,22 @@ export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {
   const keyId = auditKeyId(publicKey);
   const legacy = legacyProblem(dataDir);
   if (legacy) return { ok: false, records: 0, keyId, replicas: [], problem: legacy };
+  let since: AuditHead | undefined;
+  if (options.sinceHead) {
+    const h = decodeHead(Buffer.from(options.sinceHead), publicKey);
+    if (typeof h !== 'object') return { ...nothing('ERR_AUDIT_ROLLED_BACK', `The saved head ${h === 'signature' ? 'does not verify with the key' : 'is not an audit head'}: it cannot vouch for anything.`), keyId };
+    since = h;
+  }
   const present = listReplicas(dataDir);
   const replicas = options.replica === undefined ? present : [options.replica];
   if (replicas.length === 0 || (options.replica !== undefined && !present.includes(options.replica))) {
     return { ...nothing('ERR_AUDIT_MISSING', `There is no audit log${options.replica === undefined ? '' : ` of replica '${options.replica}'`} in ${dataDir} (a KMS creates audit/ when it starts).`), keyId };
   }
   const results: ReplicaVerification[] = [];
-  for (const r of replicas) results.push((await verifyReplica(dataDir, r, publicKey, options)).result);
+  for (const r of replicas) results.push((await verifyReplica(dataDir, r, publicKey, options, since?.replica === r ? since : undefined)).result);
+  if (since && !replicas.includes(since.replica)) {
+    return { ok: false, records: 0, keyId, replicas: results, problem: { code: 'ERR_AUDIT_ROLLED_BACK', replica: since.replica, segment: 0, line: 0, message: `The saved head is replica '${since.replica}''s, which this log does not have.` } };
+  }
   const broken = results.find((r) => !r.ok);
   return {
     ok: broken === undefined,
@@ -121,7 +135,7 @@ export function legacyProblem(dataDir: string): AuditProblem | undefined {
 }
 
 /** Verifies one replica's chain; on success also says where it ends. */
-export async function verifyReplica(dataDir: string, replica: string, publicKey: KeyObject, limits: ReadLimits = {}): Promise<{ result: ReplicaVerification; end?: ChainEnd }> {
+export async function verifyReplica(dataDir: string, replica: string, publicKey: KeyObject, limits: ReadLimits = {}, since?: AuditHead): Promise<{ result: ReplicaVerification; end?: ChainEnd }> {
   const dir = replicaDir(dataDir, replica);
   const keyId = auditKeyId(publicKey);
   const segments = listSegments(dir);
@@ -163,6 +177,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
   let headSeen = false;
   let headMatches = false;
   let headAt = { segment: 0, line: 0 };
+  let sinceHeld = false;
   let startedAt = Number.NaN;
   let segmentBytes = 0;
   let problem: AuditProblem | undefined;
@@ -205,6 +220,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
       }
       prevHash = lineHash(ev.bytes);
       prevAt = { segment: n, line: ev.number };
+      if (since && p.sequence === since.sequence) sinceHeld = since.segment === n && since.lineHash === prevHash;
       if (candidate && p.sequence === candidate.sequence) {
         headSeen = true;
         headMatches = candidate.segment === n && candidate.lineHash === prevHash;
@@ -237,6 +253,9 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
   }
   if (head && !headMatches) {
     return fail('ERR_AUDIT_HEAD', headAt.segment, headAt.line, `${HEAD_FILE} names record ${head.sequence} in segment ${head.segment} with another hash than the log's (the log or the head was changed)`);
+  }
+  if (since && !sinceHeld) {
+    return fail('ERR_AUDIT_ROLLED_BACK', 0, 0, `the log does not hold record ${since.sequence} (segment ${since.segment}) of the head saved at ${since.time}: an older copy of the log was put back, or it was replaced`);
   }
   for (const e of evidence) {
     const d = await fileDigest(join(dir, e.path, e.name));

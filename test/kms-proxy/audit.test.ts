@@ -300,6 +300,27 @@ describe('kms audit verify', () => {
     expect(await problem(d)).toMatchObject({ code: 'ERR_AUDIT_CHAIN', line: 1 });
   });
 
+  test('an older copy of the whole log put back with its own head verifies alone, and fails against a head saved later (--since-head) → ERR_AUDIT_ROLLED_BACK', async () => {
+    const older = copy();
+    const d = copy();
+    const f = await startFixture({ dataDir: d });
+    await f.kms.send(new ListKeysCommand({}));
+    await f.stop();
+    const saved = readFileSync(join(d, HEAD));
+    writeFileSync(join(root, 'saved-head.json'), saved);
+    // The attacker puts the older log and head back.
+    rmSync(join(d, 'audit'), { recursive: true });
+    cpSync(join(older, 'audit'), join(d, 'audit'), { recursive: true });
+    expect(await verifyAuditLog(d)).toMatchObject({ ok: true });
+    expect(await problem(d, { sinceHead: saved })).toMatchObject({ code: 'ERR_AUDIT_ROLLED_BACK', replica: 'local' });
+    const r = await cli(['kms', 'audit', 'verify', '--data-dir', d, '--since-head', join(root, 'saved-head.json')]);
+    expect([r.code, r.out]).toEqual([1, expect.stringContaining('ERR_AUDIT_ROLLED_BACK')]);
+    // The log that holds the saved record passes; a saved head that is not genuine vouches for nothing.
+    expect(await verifyAuditLog(base, { sinceHead: readFileSync(join(older, HEAD)) })).toMatchObject({ ok: true });
+    const forged = Buffer.from(readFileSync(join(older, HEAD), 'utf8').replace('"sequence":6', '"sequence":5'));
+    expect(await problem(base, { sinceHead: forged })).toMatchObject({ code: 'ERR_AUDIT_ROLLED_BACK', message: expect.stringContaining('does not verify') });
+  });
+
   test('a directory without a log → ERR_AUDIT_MISSING; an unsigned audit.log of an earlier version → ERR_AUDIT_LEGACY', async () => {
     const d = copy();
     rmSync(join(d, 'audit'), { recursive: true });

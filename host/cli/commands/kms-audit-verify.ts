@@ -6,7 +6,8 @@ import { kmsDataDir } from './kms-options.ts';
 export const kmsAuditVerify: Command = {
   name: 'kms audit verify',
   summary: "Check the KMS audit log's signed hash chain for edits, deletions, truncation and rewriting",
-  help: `Usage: nitro-sandbox kms audit verify [--data-dir DIR] [--public-key KEY|FILE] [--replica ID] [--json]
+  help: `Usage: nitro-sandbox kms audit verify [--data-dir DIR] [--public-key KEY|FILE] [--replica ID]
+                                      [--since-head FILE] [--json]
 
 Reads every segment of DIR/audit/<replica>/ in order, in constant memory whatever the log's size,
 and checks: each record's sequence and its link to the previous line (SHA-256 of that line); that
@@ -33,6 +34,7 @@ with. A break is reported with its replica, segment, line and code:
   ERR_AUDIT_KEY           a segment was written under another key (another master key?)
   ERR_AUDIT_CHAIN         the first record does not start a chain
   ERR_AUDIT_EVIDENCE      a file set aside by a recovery is missing or changed
+  ERR_AUDIT_ROLLED_BACK   the log no longer holds the record a head saved earlier names
   ERR_AUDIT_MALFORMED     a line is not a record (or was cut short by a failed write)
   ERR_AUDIT_LEGACY        DIR holds the unsigned audit.log of an earlier version
   ERR_AUDIT_MISSING       DIR has no audit log (a KMS creates it when it starts)
@@ -44,14 +46,20 @@ Options:
   --data-dir DIR      the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
   --public-key KEY    the trusted key: ed25519:<base64url> or a file holding it or a PEM public key
   --replica ID        check only this replica's chain (default: every replica under DIR/audit)
+  --since-head FILE   a copy of DIR/audit/<replica>/head.json saved earlier, off this machine: the
+                      log must still hold the record it names. Neither a cut of the last 200 ms
+                      of records before a head write nor an older copy of the whole log put back
+                      with its own head can be seen from the directory alone; this sees the latter
   --json              print the result as JSON`,
-  options: { 'data-dir': { type: 'string' }, 'public-key': { type: 'string' }, replica: { type: 'string' }, json: { type: 'boolean' } },
+  options: { 'data-dir': { type: 'string' }, 'public-key': { type: 'string' }, replica: { type: 'string' }, 'since-head': { type: 'string' }, json: { type: 'boolean' } },
   async run(args, io) {
     const dir = kmsDataDir(args);
     const key = stringOpt(args, 'public-key');
     const replica = stringOpt(args, 'replica');
     const publicKey = key === undefined ? undefined : key.startsWith('ed25519:') ? key : readOptionFile('public-key', key).toString('utf8');
-    const r = await verifyAuditLog(dir, { ...(publicKey !== undefined ? { publicKey } : {}), ...(replica !== undefined ? { replica } : {}) });
+    const since = stringOpt(args, 'since-head');
+    const sinceHead = since === undefined ? undefined : readOptionFile('since-head', since);
+    const r = await verifyAuditLog(dir, { ...(publicKey !== undefined ? { publicKey } : {}), ...(replica !== undefined ? { replica } : {}), ...(sinceHead ? { sinceHead } : {}) });
     if (flagOpt(args, 'json')) io.out(json(r));
     else io.out(describe(r));
     if (r.ok) return 0;
