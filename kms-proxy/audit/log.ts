@@ -14,7 +14,7 @@
 // RequestSummary record. The failure is reported once to `onError`. Calls already running finish
 // and their records wait in memory for the retry. Head writes that fail are reported and retried;
 // a head that lags is allowed.
-import { closeSync, constants, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsError } from '../errors.ts';
 import { cloudTrailRecord, type AuditEvent } from './cloudtrail.ts';
@@ -186,7 +186,7 @@ export class AuditLog {
       if (o.recovery) this.#push('Recovery', o.recovery);
       // Start-up writes must succeed: a KMS that cannot write its log does not start.
       if (!this.flush()) throw this.#failure;
-      if (!this.#writeHead()) throw new KmsError('KMSInternalException', `The audit head in ${this.#dir} cannot be written.`);
+      if (!this.#syncAndWriteHead()) throw new KmsError('KMSInternalException', `The audit head in ${this.#dir} cannot be written.`);
     } catch (e) {
       if (this.#fd >= 0) closeSync(this.#fd);
       clearTimeout(this.#retryTimer);
@@ -233,7 +233,7 @@ export class AuditLog {
   async flushed(): Promise<void> {
     this.#emitSummary();
     if (!this.flush()) throw this.#failure;
-    this.#writeHead();
+    this.#syncAndWriteHead();
   }
 
   /** Writes the records in memory as one batch; false (and retried later) when the write fails. */
@@ -274,12 +274,8 @@ export class AuditLog {
     this.#closed = true;
     for (const t of [this.#flushTimer, this.#headTimer, this.#retryTimer]) clearTimeout(t);
     if (!ok) this.#report(new KmsError('KMSInternalException', `${this.#pending.length} audit records could not be written before the KMS closed and are lost.`, { cause: this.#failure }));
-    this.#writeHead();
-    try {
-      fsyncSync(this.#fd);
-    } catch {
-      // the data reached the kernel; a failed fsync at shutdown is not worth failing the close
-    }
+    // After a failed flush the failure is reported already; the head stays on what was written.
+    if (ok) this.#syncAndWriteHead();
     closeSync(this.#fd);
   }
 
@@ -353,27 +349,56 @@ export class AuditLog {
     }
   }
 
+  /**
+   * Every HEAD_MS after a write: the segment is fsynced (on the thread pool, off the event loop),
+   * then the head written, so that after a power loss the head may lag the log but never name a
+   * record the disk lost. Records of closed segments were fsynced when the segment was closed.
+   */
   #scheduleHead(): void {
     if (this.#headTimer !== undefined || this.#closed) return;
     this.#headTimer = setTimeout(() => {
       this.#headTimer = undefined;
-      this.#writeHead();
+      const w = this.#written;
+      if (this.#headWritten === w) return;
+      if (w.segment !== this.#segment) {
+        this.#writeHead(w);
+        return;
+      }
+      fsync(this.#fd, (err) => {
+        if (this.#closed) return;
+        if (err && w.segment === this.#segment) this.#headFailed(err);
+        else this.#writeHead(w);
+      });
     }, HEAD_MS);
     this.#headTimer.unref();
   }
 
-  /** Writes head.json for the last written batch (atomically: a temporary file renamed over it). */
-  #writeHead(): boolean {
-    const w = this.#written;
+  /** fsyncs the segment and writes the head now (start-up, `flushed`, close). */
+  #syncAndWriteHead(): boolean {
+    try {
+      fsyncSync(this.#fd);
+    } catch (cause) {
+      this.#headFailed(cause);
+      return false;
+    }
+    return this.#writeHead(this.#written);
+  }
+
+  #headFailed(cause: unknown): void {
+    if (!this.#headFailing) this.#report(new KmsError('KMSInternalException', `The audit head in ${this.#dir} cannot be written (${(cause as NodeJS.ErrnoException).code ?? String(cause)})${this.#closed ? '' : '; retrying'}.`, { cause }));
+    this.#headFailing = true;
+    this.#scheduleHead();
+  }
+
+  /** Writes head.json naming `w` (atomically: a temporary file renamed over it). */
+  #writeHead(w: Written): boolean {
     if (this.#headWritten === w) return true;
     const path = join(this.#dir, HEAD_FILE);
     try {
       writeFileSync(`${path}.tmp`, encodeHead({ replica: this.#replica, segment: w.segment, sequence: w.sequence, lineHash: w.lineHash, time: isoTime(this.#now()) }, this.#key.privateKey), { mode: 0o600 });
       renameSync(`${path}.tmp`, path);
     } catch (cause) {
-      if (!this.#headFailing) this.#report(new KmsError('KMSInternalException', `The audit head ${path} cannot be written (${(cause as NodeJS.ErrnoException).code ?? String(cause)}); retrying.`, { cause }));
-      this.#headFailing = true;
-      this.#scheduleHead();
+      this.#headFailed(cause);
       return false;
     }
     this.#headFailing = false;
