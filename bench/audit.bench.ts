@@ -14,12 +14,12 @@
 //    verification's peak RSS in a fresh process.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKmsApp, verifyAuditLog } from '../kms-proxy/index.ts';
 import { AuditLog } from '../kms-proxy/audit/log.ts';
 import { cloudTrailRecord } from '../kms-proxy/audit/cloudtrail.ts';
+import { fileDigest } from '../kms-proxy/audit/verify.ts';
 import { signedRequest } from '../test/kms-proxy/sign.ts';
 import { BENCH_AUDIT_KEY, DECRYPT_EVENT, writeAuditLog } from './audit-fixture.ts';
 import { interleavedAsync, rate, rateSync, result, type Benchmark } from './harness.ts';
@@ -30,22 +30,6 @@ function appendRate(log: AuditLog, batch: number, ms: number): number {
     for (let i = 0; i < batch; i++) log.append(DECRYPT_EVENT);
     log.flush();
   }, ms) * batch;
-}
-
-async function hashFiles(paths: readonly string[]): Promise<void> {
-  const buf = Buffer.allocUnsafe(256 * 1024);
-  for (const p of paths) {
-    const fh = await open(p, 'r');
-    const h = createHash('sha256');
-    for (let pos = 0; ; ) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
-    h.digest();
-    await fh.close();
-  }
 }
 
 export const benchmarks: Benchmark[] = [
@@ -104,7 +88,7 @@ export const benchmarks: Benchmark[] = [
           },
           async () => {
             const t = performance.now();
-            await hashFiles(files);
+            for (const f of files) await fileDigest(f);
             return 1000 / (performance.now() - t);
           },
           2,

@@ -2,9 +2,10 @@
 // application/x-amz-json-1.1, base64 blobs, epoch-second timestamps). Order of checks per request:
 // body size (before parsing) → SigV4 → target → JSON → input shape → quota → operation. Every
 // authenticated call is audited as a record; calls refused before authentication or by the quota
-// are counted in summary records (audit/summary.ts). Errors become `{"__type","message"}` in exactly one place: `app.onError`.
+// are counted in summary records (audit/summary.ts). Errors become `{"__type","message"}` in
+// exactly one place: `app.onError`.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -192,6 +193,8 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
+  // A directory whose store exists has served before, so it has an audit log (audit/log.ts).
+  const served = options.store === undefined && existsSync(join(options.dataDir, 'kms.sqlite'));
   const store = options.store ?? new SqliteKeyStore({ dataDir: options.dataDir });
   const reportInternal = options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
   // Everything that can refuse to start (credentials file, trust anchors, seed, an audit log that
@@ -207,7 +210,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     // The log's signing key is derived from the master key (audit/signing-key.ts); the store has
     // created the master key by now when it is the default one.
     const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
-    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal });
+    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
     opened = { credentials, created, service, audit };
   } catch (e) {
     await store.close();
@@ -231,11 +234,11 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     try {
       // A call the log cannot record is not served (audit/log.ts).
       if (!audit.available) throw audit.unavailableError;
-      const body = await readBody(c);
-      const url = new URL(c.req.url);
       const target = c.req.header('x-amz-target') ?? '';
       const opName = TARGET.exec(target)?.[1];
       eventName = opName ?? 'Unknown';
+      const body = await readBody(c);
+      const url = new URL(c.req.url);
       if (options.allowAnonymous && c.req.header('authorization') === undefined) {
         caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}) };
       } else {

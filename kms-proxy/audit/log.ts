@@ -23,7 +23,7 @@ import { checkReplicaId, DEFAULT_REPLICA, HEAD_FILE, replicaDir, segmentFile } f
 import type { AuditSigningKey } from './signing-key.ts';
 import { RequestSummary, type CountedCall } from './summary.ts';
 import { refusal } from './problem.ts';
-import { legacyProblem, verifyReplica, type ChainEnd } from './verify.ts';
+import { emptyLogProblem, legacyProblem, verifyReplica, type ChainEnd } from './verify.ts';
 
 const FLUSH_MS = 10;
 const HEAD_MS = 200;
@@ -62,6 +62,11 @@ export interface AuditLogOptions extends AuditSettings {
   readonly onError?: (error: unknown) => void;
   /** The positional write(2) (default fs.writeSync): injected by tests to fail as a full disk does. */
   readonly write?: (fd: number, buffer: Buffer, offset: number, length: number, position: number) => number;
+  /**
+   * The KMS had served from this directory before (its store existed): an empty chain is then a
+   * deleted log, refused (ERR_AUDIT_MISSING), not a new one. So is an empty replica folder.
+   */
+  readonly logExpected?: boolean;
   /** Recovery only (recover.ts): the Recovery record that starts a new chain. */
   readonly recovery?: Readonly<Record<string, unknown>>;
 }
@@ -151,6 +156,8 @@ export class AuditLog {
     const { result, end } = await verifyReplica(options.dataDir, s.replica, options.key.publicKey);
     if (!end) throw refusal(options.dataDir, result.problem ?? { code: 'ERR_AUDIT_MALFORMED', segment: 0, line: 0, message: 'unknown' });
     if (options.recovery && end.sequence !== 0) throw new KmsError('KMSInternalException', 'A recovery starts a new chain; this replica still has one.');
+    const missing = end.sequence === 0 && !options.recovery ? emptyLogProblem(options.dataDir, s.replica, options.logExpected ?? false) : undefined;
+    if (missing) throw refusal(options.dataDir, missing);
     mkdirSync(replicaDir(options.dataDir, s.replica), { recursive: true, mode: 0o700 });
     return new AuditLog(options, s, end);
   }

@@ -22,7 +22,7 @@ import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, RECOVERED_DIR, replicaDi
 import { AuditLog } from './log.ts';
 import type { AuditProblem } from './problem.ts';
 import { auditSigningKeyOf } from './signing-key.ts';
-import { fileDigest, legacyProblem, verifyReplica } from './verify.ts';
+import { emptyLogProblem, fileDigest, legacyProblem, verifyReplica } from './verify.ts';
 
 export const MAX_REASON_CHARS = 1000;
 
@@ -64,7 +64,8 @@ export async function recoverAuditLog(dataDir: string, options: RecoverOptions):
     if (!key) throw kmsError('ValidationException', `${join(dataDir, 'master.key')} is missing: the new log must be signed with the key derived from it. Restore the master key first.`);
     const legacy = legacyProblem(dataDir);
     const verified = legacy ? undefined : await verifyReplica(dataDir, replica, key.publicKey);
-    const problem = legacy ?? verified?.result.problem;
+    const empty = verified?.result.ok && verified.result.segments === 0 ? emptyLogProblem(dataDir, replica, existsSync(join(dataDir, 'kms.sqlite'))) : undefined;
+    const problem = legacy ?? verified?.result.problem ?? empty;
     if (!problem) throw kmsError('ValidationException', `The audit log of replica '${replica}' in ${dataDir} verifies; there is nothing to recover.`);
     const dir = replicaDir(dataDir, replica);
     const stamp = isoTime(now()).replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');

@@ -20,6 +20,7 @@ import type { AuditProblem, AuditProblemCode } from './problem.ts';
 import { decodeHead, GENESIS, isSigned, lineHash, MAX_LINE_BYTES, parsePrefix, verifyLine, type AuditHead } from './format.ts';
 import { HEAD_FILE, LEGACY_FILES, listReplicas, listSegments, replicaDir, segmentFile } from './layout.ts';
 import { lineBatches, type LineEvent, type ReadLimits } from './lines.ts';
+import { lockOwner } from '../lock.ts';
 import { auditKeyId, auditSigningKeyOf, parseAuditPublicKey } from './signing-key.ts';
 
 export interface RecoveryNote {
@@ -39,6 +40,8 @@ export interface ReplicaVerification {
   /** Recoveries recorded in this chain (its first records, when it was started by one). */
   readonly recoveries: readonly RecoveryNote[];
   readonly problem?: AuditProblem;
+  /** Live verification only: bytes after the last signed record, being written (not judged). */
+  readonly pendingBytes?: number;
 }
 
 export interface AuditVerification {
@@ -50,6 +53,8 @@ export interface AuditVerification {
   readonly replicas: readonly ReplicaVerification[];
   /** The first break found. */
   readonly problem?: AuditProblem;
+  /** Whether the last batch being written was left out (VerifyOptions.live). */
+  readonly live: boolean;
 }
 
 export interface VerifyOptions extends ReadLimits {
@@ -62,6 +67,17 @@ export interface VerifyOptions extends ReadLimits {
    * record it names, with the same hash, else ERR_AUDIT_ROLLED_BACK. It must verify with the key.
    */
   readonly sinceHead?: Uint8Array;
+  /**
+   * The log is being written (default: a live process holds DIR/kms.lock): what follows the last
+   * signed line of a replica's last segment — the batch a KMS is writing at this moment — is not
+   * judged, only counted (`pendingBytes`). Signed records are checked exactly as otherwise.
+   */
+  readonly live?: boolean;
+}
+
+interface ReplicaOptions extends ReadLimits {
+  readonly since?: AuditHead;
+  readonly live?: boolean;
 }
 
 /** Where a replica's chain ends: what an AuditLog continues from. */
@@ -81,7 +97,8 @@ const MAX_HEAD_BYTES = 4096;
 
 /** Checks the audit log of `dataDir`: every replica's chain, or `options.replica`'s. */
 export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {}): Promise<AuditVerification> {
-  const nothing = (code: AuditProblemCode, message: string): AuditVerification => ({ ok: false, records: 0, replicas: [], problem: { code, segment: 0, line: 0, message } });
+  const live = options.live ?? lockOwner(dataDir) !== undefined;
+  const nothing = (code: AuditProblemCode, message: string): AuditVerification => ({ ok: false, records: 0, replicas: [], live, problem: { code, segment: 0, line: 0, message } });
   let publicKey: KeyObject | undefined;
   try {
     publicKey = typeof options.publicKey === 'string' ? parseAuditPublicKey(options.publicKey) : (options.publicKey ?? auditSigningKeyOf(dataDir)?.publicKey);
@@ -95,7 +112,7 @@ export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {
   if (publicKey.asymmetricKeyType !== 'ed25519') return nothing('ERR_AUDIT_NO_KEY', 'The audit public key must be an Ed25519 key.');
   const keyId = auditKeyId(publicKey);
   const legacy = legacyProblem(dataDir);
-  if (legacy) return { ok: false, records: 0, keyId, replicas: [], problem: legacy };
+  if (legacy) return { ok: false, records: 0, keyId, replicas: [], live, problem: legacy };
   let since: AuditHead | undefined;
   if (options.sinceHead) {
     const h = decodeHead(Buffer.from(options.sinceHead), publicKey);
@@ -108,9 +125,14 @@ export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {
     return { ...nothing('ERR_AUDIT_MISSING', `There is no audit log${options.replica === undefined ? '' : ` of replica '${options.replica}'`} in ${dataDir} (a KMS creates audit/ when it starts).`), keyId };
   }
   const results: ReplicaVerification[] = [];
-  for (const r of replicas) results.push((await verifyReplica(dataDir, r, publicKey, options, since?.replica === r ? since : undefined)).result);
+  for (const r of replicas) {
+    const { result } = await verifyReplica(dataDir, r, publicKey, { ...options, live, ...(since?.replica === r ? { since } : {}) });
+    // A replica's folder that exists holds a log: the KMS writes its first record on creating it.
+    const empty = result.ok && result.segments === 0 ? emptyLogProblem(dataDir, r, true) : undefined;
+    results.push(empty ? { ...result, ok: false, problem: empty } : result);
+  }
   if (since && !replicas.includes(since.replica)) {
-    return { ok: false, records: 0, keyId, replicas: results, problem: { code: 'ERR_AUDIT_ROLLED_BACK', replica: since.replica, segment: 0, line: 0, message: `The saved head is replica '${since.replica}''s, which this log does not have.` } };
+    return { ok: false, records: 0, keyId, replicas: results, live, problem: { code: 'ERR_AUDIT_ROLLED_BACK', replica: since.replica, segment: 0, line: 0, message: `The saved head is replica '${since.replica}''s, which this log does not have.` } };
   }
   const broken = results.find((r) => !r.ok);
   return {
@@ -118,8 +140,20 @@ export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {
     records: results.reduce((n, r) => n + r.records, 0),
     keyId,
     replicas: results,
+    live,
     ...(broken?.problem ? { problem: broken.problem } : {}),
   };
+}
+
+/**
+ * The problem with a replica that has no log, when it should have one: its folder exists (a KMS
+ * writes the first record when it creates it), or `storeExisted` (a KMS that served from this
+ * directory wrote a log). Deleting every segment and the head is then found, not taken for a new
+ * directory. Undefined for a directory no KMS has served from.
+ */
+export function emptyLogProblem(dataDir: string, replica: string, storeExisted: boolean): AuditProblem | undefined {
+  if (!storeExisted && !existsSync(replicaDir(dataDir, replica))) return undefined;
+  return { code: 'ERR_AUDIT_MISSING', replica, segment: 0, line: 0, message: `replica '${replica}' has no audit log, but ${storeExisted ? 'this KMS directory was used before' : 'its folder exists'}: the segments and the head were deleted` };
 }
 
 /** The unkeyed log of earlier versions, if the directory still has it. */
@@ -135,7 +169,8 @@ export function legacyProblem(dataDir: string): AuditProblem | undefined {
 }
 
 /** Verifies one replica's chain; on success also says where it ends. */
-export async function verifyReplica(dataDir: string, replica: string, publicKey: KeyObject, limits: ReadLimits = {}, since?: AuditHead): Promise<{ result: ReplicaVerification; end?: ChainEnd }> {
+export async function verifyReplica(dataDir: string, replica: string, publicKey: KeyObject, options: ReplicaOptions = {}): Promise<{ result: ReplicaVerification; end?: ChainEnd }> {
+  const { since, live = false, ...limits } = options;
   const dir = replicaDir(dataDir, replica);
   const keyId = auditKeyId(publicKey);
   const segments = listSegments(dir);
@@ -182,9 +217,16 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
   let segmentBytes = 0;
   let problem: AuditProblem | undefined;
   const evidence: { sequence: number; path: string; name: string; bytes: number; sha256: string }[] = [];
+  // Live: the state after the last signed line, to fall back to when what follows is a batch being written.
+  type State = { last: typeof last; expected: number; prevHash: string; records: number; segmentBytes: number; headSeen: boolean; headMatches: boolean; sinceHeld: boolean; evidence: number; recoveries: number };
+  const state = (): State => ({ last, expected, prevHash, records, segmentBytes, headSeen, headMatches, sinceHeld, evidence: evidence.length, recoveries: recoveries.length });
+  let signed: State | undefined;
+  let torn = 0;
   for (const n of segments) {
     let lines = 0;
     segmentBytes = 0;
+    // The previous segment ends signed (a segment is closed after its last batch is written).
+    if (live && n === segments.length) signed = state();
     const stop = (code: AuditProblemCode, line: number, message: string, segment = n): false => {
       problem = { code, replica, segment, line, message };
       return false;
@@ -192,7 +234,13 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
     const check = (ev: LineEvent): boolean => {
       if ('tooLong' in ev) return stop('ERR_AUDIT_MALFORMED', ev.number, `line is longer than any audit record (${limits.maxLineBytes ?? MAX_LINE_BYTES} bytes)`);
       lines = ev.number;
-      if (!ev.complete) return stop('ERR_AUDIT_MALFORMED', ev.number, 'the last line has no newline: a write was cut short (disk full, power loss), or bytes were appended');
+      if (!ev.complete) {
+        if (live && n === segments.length) {
+          torn = ev.bytes.length;
+          return false;
+        }
+        return stop('ERR_AUDIT_MALFORMED', ev.number, 'the last line has no newline: a write was cut short (disk full, power loss), or bytes were appended');
+      }
       const p = parsePrefix(ev.bytes);
       if (!p) return stop('ERR_AUDIT_MALFORMED', ev.number, 'line is not an audit record');
       if (p.sequence !== expected) return stop('ERR_AUDIT_SEQUENCE', ev.number, `expected sequence ${expected}, found ${p.sequence} (records deleted, inserted or reordered)`);
@@ -230,6 +278,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
       segmentBytes = ev.offset + ev.bytes.length + 1;
       expected++;
       records++;
+      if (live && n === segments.length && isSigned(ev.bytes)) signed = state();
       return true;
     };
     scan: for await (const batch of lineBatches(join(dir, segmentFile(n)), limits)) {
@@ -240,6 +289,16 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
     if (lines === 0 && n !== segments.length) return fail('ERR_AUDIT_SEGMENT', n, 0, `segment ${n} is empty`);
   }
 
+  let pendingBytes = 0;
+  if (live && last && (torn > 0 || !isSigned(await readAt(join(dir, segmentFile(last.segment)), last.offset, last.length)))) {
+    // A batch is being written after the last signed line: judge the log up to that line.
+    const s = signed ?? state();
+    pendingBytes = segmentBytes + torn - s.segmentBytes;
+    bytes -= segmentBytes - s.segmentBytes;
+    ({ last, expected, prevHash, records, segmentBytes, headSeen, headMatches, sinceHeld } = s);
+    evidence.length = s.evidence;
+    recoveries.length = s.recoveries;
+  }
   if (last) {
     const lastLine = await readAt(join(dir, segmentFile(last.segment)), last.offset, last.length);
     if (!isSigned(lastLine)) return fail('ERR_AUDIT_UNSIGNED', last.segment, last.line, 'the last record carries no signature: records were appended or the last one edited after the KMS wrote them');
@@ -264,7 +323,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
     }
   }
   return {
-    result: { replica, ok: true, segments: segments.length, records, bytes, ...(head ? { head } : {}), recoveries },
+    result: { replica, ok: true, segments: segments.length, records, bytes, ...(head ? { head } : {}), recoveries, ...(live ? { pendingBytes } : {}) },
     end: { segment: segments.length, segmentBytes, segmentStartedAt: startedAt, sequence: expected - 1, lineHash: prevHash, ...(head ? { head } : {}) },
   };
 }

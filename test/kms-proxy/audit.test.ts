@@ -332,6 +332,46 @@ describe('kms audit verify', () => {
   });
 });
 
+describe('verifying a log a KMS is writing', () => {
+  test('live: what follows the last signed record (a batch being written) is counted, not judged; strict, it fails', async () => {
+    const torn = copy();
+    const text = readFileSync(join(torn, SEGMENT), 'utf8');
+    const next = `{"sequence":7,"previousHash":"${lineHash(lines(torn).at(-1) ?? '')}","recordType":"AwsApiCall","eventName":"Decrypt"}`;
+    writeFileSync(join(torn, SEGMENT), `${text}${next.slice(0, 30)}`);
+    expect(await problem(torn, { live: false })).toMatchObject({ code: 'ERR_AUDIT_MALFORMED', line: 7 });
+    expect(await verifyAuditLog(torn, { live: true })).toMatchObject({ ok: true, live: true, records: 6, replicas: [{ pendingBytes: 30 }] });
+    const unsigned = copy();
+    writeFileSync(join(unsigned, SEGMENT), `${text}${next}\n${next.slice(0, 12)}`);
+    expect(await problem(unsigned, { live: false })).toMatchObject({ code: 'ERR_AUDIT_MALFORMED' });
+    expect(await verifyAuditLog(unsigned, { live: true })).toMatchObject({ ok: true, records: 6, replicas: [{ pendingBytes: next.length + 1 + 12 }] });
+    // Signed records are judged as always: live is no excuse for an edit, nor for a cut.
+    const edited = tampered((l) => l.map((x, i) => (i === 2 ? x.replace('"Encrypt"', '"ListKeys"') : x)));
+    expect(await problem(edited, { live: true })).toMatchObject({ code: 'ERR_AUDIT_EDITED', line: 3 });
+    expect(await problem(tampered((l) => l.slice(0, -2)), { live: true })).toMatchObject({ code: 'ERR_AUDIT_TRUNCATED' });
+  });
+
+  test('a running KMS under load: every verification (live, because the KMS holds the lock) finds the log intact', async () => {
+    const f = await startFixture();
+    try {
+      let stop = false;
+      const workers = [0, 1, 2, 3].map(async () => {
+        while (!stop) await f.kms.send(new ListKeysCommand({}));
+      });
+      const results: AuditVerification[] = [];
+      for (let i = 0; i < 15; i++) {
+        await f.kms.send(new ListKeysCommand({}));
+        results.push(await verifyAuditLog(f.dir));
+      }
+      stop = true;
+      await Promise.all(workers);
+      expect(results.map((r) => [r.ok, r.live, r.problem?.code])).toEqual(results.map(() => [true, true, undefined]));
+      expect(results.at(-1)?.records).toBeGreaterThan(results[0]?.records ?? 0);
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
 describe('segments', () => {
   /** A data directory whose log has `n` ListKeys records in segments of at most `maxSegmentBytes`. */
   async function segmented(n: number, maxSegmentBytes = 4096): Promise<string> {
@@ -460,6 +500,12 @@ describe('the KMS refuses a broken log, and recovery', () => {
     ['rewritten with a recomputed chain', (d) => writeFileSync(join(d, SEGMENT), `${rechain(lines(d), (u) => u.replace('"Decrypt"', '"ListKeys"')).join('\n')}\n`)],
     ['a record edited', (d) => writeFileSync(join(d, SEGMENT), `${lines(d).map((x, i) => (i === 1 ? x.replace('CreateKey', 'ListKeys') : x)).join('\n')}\n`)],
     ['an unsigned audit.log of an earlier version', (d) => writeFileSync(join(d, 'audit.log'), '{"sequence":1,"hash":"x"}\n')],
+    // Not taken for a new directory: the replica's folder, or the store, says a log was written.
+    ['every segment and the head deleted', (d) => {
+      unlinkSync(join(d, SEGMENT));
+      unlinkSync(join(d, HEAD));
+    }],
+    ['the whole audit folder deleted', (d) => rmSync(join(d, 'audit'), { recursive: true })],
   ];
 
   test.each(broken)('%s: start-up refused with the problem and the recovery command; nothing is written to the log', async (_what, breakIt) => {
@@ -537,17 +583,17 @@ describe('summary records: calls refused before authentication or by the quota a
     try {
       const url = f.server.endpoint;
       const post = (headers: Record<string, string>) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.Decrypt', ...headers }, body: '{}' });
-      for (let i = 0; i < 150; i++) expect((await post({})).status).toBe(400);
-      for (let i = 0; i < 50; i++) await post({ authorization: `AWS4-HMAC-SHA256 Credential=AKIANOBODY/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}` });
+      for (let i = 0; i < 100; i++) expect((await post({})).status).toBe(400);
+      for (let i = 0; i < 20; i++) await post({ authorization: `AWS4-HMAC-SHA256 Credential=AKIANOBODY/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}` });
       expect(await auditRecords(f.server, f.dir)).toEqual([]);
       const summaries = await auditRecords(undefined, f.dir, ['RequestSummary']);
       expect(summaries).toHaveLength(1);
-      expect(summaries[0]).toMatchObject({ total: 200, unattributed: 0, awsRegion: 'us-east-1' });
+      expect(summaries[0]).toMatchObject({ total: 120, unattributed: 0, awsRegion: 'us-east-1' });
       const counts = (summaries[0]?.counts ?? []) as Record<string, unknown>[];
       expect(counts).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ kind: 'unauthenticated', sourceIPAddress: '127.0.0.1', errorCode: 'MissingAuthenticationTokenException', eventName: 'Decrypt', count: 150 }),
-          expect.objectContaining({ kind: 'unauthenticated', errorCode: 'UnrecognizedClientException', eventName: 'Decrypt', count: 50 }),
+          expect.objectContaining({ kind: 'unauthenticated', sourceIPAddress: '127.0.0.1', errorCode: 'MissingAuthenticationTokenException', eventName: 'Decrypt', count: 100 }),
+          expect.objectContaining({ kind: 'unauthenticated', errorCode: 'UnrecognizedClientException', eventName: 'Decrypt', count: 20 }),
         ]),
       );
       expect(counts).toHaveLength(2);

@@ -93,7 +93,7 @@ test('a client that sends part of a declared body and disconnects: the read sett
     // Every request is counted once its handler settles; a read that never settles is never counted.
     const counted = async () => (await auditRecords(g.server, g.dir, ['RequestSummary'])).flatMap((s) => s.counts as Record<string, unknown>[]);
     await vi.waitFor(async () => expect(await counted()).toHaveLength(1), { timeout: 3000 });
-    expect((await counted())[0]).toMatchObject({ kind: 'unauthenticated', errorCode: 'ValidationException', count: 1 });
+    expect((await counted())[0]).toMatchObject({ kind: 'unauthenticated', errorCode: 'ValidationException', eventName: 'GenerateRandom', count: 1 });
     expect(reported).toEqual([]);
     expect((await g.kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))).Plaintext).toHaveLength(16);
   } finally {

@@ -37,8 +37,13 @@ with. A break is reported with its replica, segment, line and code:
   ERR_AUDIT_ROLLED_BACK   the log no longer holds the record a head saved earlier names
   ERR_AUDIT_MALFORMED     a line is not a record (or was cut short by a failed write)
   ERR_AUDIT_LEGACY        DIR holds the unsigned audit.log of an earlier version
-  ERR_AUDIT_MISSING       DIR has no audit log (a KMS creates it when it starts)
+  ERR_AUDIT_MISSING       no audit log where a KMS has served (it writes one when it starts):
+                          a wrong DIR, or the log was deleted
   ERR_AUDIT_NO_KEY        no --public-key and no readable master.key
+
+While a KMS runs on DIR (it holds DIR/kms.lock), the batch it is writing at that moment — whatever
+follows the last signed record — is not judged, only counted; every signed record is checked as
+always. Stopped, the same bytes are a failure (ERR_AUDIT_UNSIGNED or ERR_AUDIT_MALFORMED).
 
 A KMS refuses to start on a log that fails; see 'nitro-sandbox kms audit recover --help'.
 
@@ -73,6 +78,8 @@ function describe(r: AuditVerification): string {
     const recovered = c.recoveries.length > 0 ? `; started by a recovery: ${c.recoveries.map((x) => `"${x.reason}" (${x.time})`).join(', ')}` : '';
     if (c.ok) lines.push(`replica ${c.replica}: intact, ${c.records} records in ${c.segments} segment${c.segments === 1 ? '' : 's'}${recovered}`);
   }
+  const pending = r.replicas.reduce((n, c) => n + (c.pendingBytes ?? 0), 0);
+  if (pending > 0) lines.push(`a KMS is writing this log: ${pending} bytes after the last signed record are a batch in progress, not judged`);
   if (r.ok) return `${lines.join('\n')}\naudit log intact: ${r.records} records, signed by ${r.keyId}\n`;
   const p = r.problem;
   const where = p && p.segment > 0 ? ` in replica ${p.replica}, segment ${p.segment}, line ${p.line}` : p?.replica ? ` in replica ${p.replica}` : '';
