@@ -62,6 +62,9 @@ export function listReplicas(dataDir: string): string[] {
     .sort();
 }
 
+/** File names a Recovery record may list (and a verifier opens): no separators, no `..`. */
+export const SET_ASIDE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
+
 /** Names in a replica's folder other than `recovered/`: what a recovery sets aside. */
 export function replicaFiles(dir: string): string[] {
   return entries(dir)

@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import { kmsError } from '../errors.ts';
 import { lockDataDir } from '../lock.ts';
 import { isoTime } from './format.ts';
-import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, RECOVERED_DIR, replicaDir, replicaFiles } from './layout.ts';
+import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, RECOVERED_DIR, replicaDir, replicaFiles, SET_ASIDE_NAME } from './layout.ts';
 import { AuditLog } from './log.ts';
 import type { AuditProblem } from './problem.ts';
 import { auditSigningKeyOf } from './signing-key.ts';
@@ -73,9 +73,17 @@ export async function recoverAuditLog(dataDir: string, options: RecoverOptions):
     for (let i = 2; existsSync(join(dir, setAsideDir)); i++) setAsideDir = join(RECOVERED_DIR, `${stamp}-${i}`);
     const target = join(dir, setAsideDir);
     mkdirSync(target, { recursive: true, mode: 0o700 });
+    // Whatever else lies in the folder moves too, under a name a Recovery record may hold.
+    const taken = new Set<string>();
+    const safe = (name: string): string => {
+      let n = SET_ASIDE_NAME.test(name) ? name : name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100).replace(/^\.*$/, 'file');
+      for (let i = 2; taken.has(n); i++) n = `${n.slice(0, 100)}-${i}`;
+      taken.add(n);
+      return n;
+    };
     const moves = [
-      ...replicaFiles(dir).map((name) => ({ from: join(dir, name), name })),
-      ...LEGACY_FILES.filter((f) => existsSync(join(dataDir, f))).map((f) => ({ from: join(dataDir, f), name: `legacy-${f}` })),
+      ...replicaFiles(dir).map((name) => ({ from: join(dir, name), name: safe(name) })),
+      ...LEGACY_FILES.filter((f) => existsSync(join(dataDir, f))).map((f) => ({ from: join(dataDir, f), name: safe(`legacy-${f}`) })),
     ];
     const files: SetAsideFile[] = [];
     for (const m of moves) {

@@ -18,7 +18,7 @@ import { isAbsolute, join } from 'node:path';
 import { KmsError } from '../errors.ts';
 import type { AuditProblem, AuditProblemCode } from './problem.ts';
 import { decodeHead, GENESIS, isSigned, lineHash, MAX_LINE_BYTES, parsePrefix, verifyLine, type AuditHead } from './format.ts';
-import { HEAD_FILE, LEGACY_FILES, listReplicas, listSegments, replicaDir, segmentFile } from './layout.ts';
+import { HEAD_FILE, LEGACY_FILES, listReplicas, listSegments, replicaDir, segmentFile, SET_ASIDE_NAME } from './layout.ts';
 import { lineBatches, type LineEvent, type ReadLimits } from './lines.ts';
 import { lockOwner } from '../lock.ts';
 import { auditKeyId, auditSigningKeyOf, parseAuditPublicKey } from './signing-key.ts';
@@ -337,16 +337,14 @@ function parseObject(line: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-const SAFE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
-
 /** A Recovery record's `setAside`: a folder under the replica's and the files moved into it. */
 function setAsideFiles(rec: Record<string, unknown>): { path: string; name: string; bytes: number; sha256: string }[] | undefined {
   const s = rec.setAside as { dir?: unknown; files?: unknown } | undefined;
-  if (!s || typeof s.dir !== 'string' || isAbsolute(s.dir) || s.dir.split('/').some((p) => !SAFE_NAME.test(p) || p === '..' || p === '.') || !Array.isArray(s.files)) return undefined;
+  if (!s || typeof s.dir !== 'string' || isAbsolute(s.dir) || s.dir.split('/').some((p) => !SET_ASIDE_NAME.test(p)) || !Array.isArray(s.files)) return undefined;
   const out: { path: string; name: string; bytes: number; sha256: string }[] = [];
   for (const f of s.files as unknown[]) {
     const { name, bytes, sha256 } = (f ?? {}) as { name?: unknown; bytes?: unknown; sha256?: unknown };
-    if (typeof name !== 'string' || !SAFE_NAME.test(name) || name === '..' || typeof bytes !== 'number' || typeof sha256 !== 'string') return undefined;
+    if (typeof name !== 'string' || !SET_ASIDE_NAME.test(name) || typeof bytes !== 'number' || typeof sha256 !== 'string') return undefined;
     out.push({ path: s.dir, name, bytes, sha256 });
   }
   return out;

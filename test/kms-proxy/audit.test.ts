@@ -560,6 +560,17 @@ describe('the KMS refuses a broken log, and recovery', () => {
     expect(await verifyAuditLog(d)).toMatchObject({ ok: true, replicas: [{ recoveries: [{ reason: 'evidence edited' }] }] });
   });
 
+  test('recover moves stray files too, under names its record can hold, and the result verifies', async () => {
+    const d = copy();
+    unlinkSync(join(d, HEAD));
+    writeFileSync(join(d, 'audit', 'local', 'notes from ops (1).txt'), 'who was here');
+    mkdirSync(join(d, 'audit', 'local', 'a folder'));
+    const r = await recoverAuditLog(d, { reason: 'stray files' });
+    expect(r.files.map((f) => f.name)).toEqual(['00000001.log', 'notes_from_ops__1_.txt']);
+    expect(existsSync(join(d, 'audit', 'local', r.setAsideDir, 'a_folder'))).toBe(true);
+    expect(await verifyAuditLog(d)).toMatchObject({ ok: true });
+  });
+
   test('recover refuses: an intact log, no reason, a KMS running on the directory, no master key; and then moves nothing', async () => {
     const d = copy();
     await expect(recoverAuditLog(d, { reason: 'nothing wrong' })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringContaining('verifies; there is nothing to recover') });
