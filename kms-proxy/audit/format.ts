@@ -37,7 +37,7 @@ export const MAX_RECORD_BYTES = 256 * 1024;
 
 const RECORD_DOMAIN = Buffer.from('nitro-sandbox/kms/audit/v1 record\n');
 const HEAD_DOMAIN = Buffer.from('nitro-sandbox/kms/audit/v1 head\n');
-export const SIGNATURE_CHARS = 86;
+const SIGNATURE_CHARS = 86;
 const SIGNATURE_OPEN = Buffer.from(',"signature":"');
 /** `,"signature":"` + 86 characters + `"}`. */
 const SIGNED_SUFFIX = SIGNATURE_OPEN.length + SIGNATURE_CHARS + 2;

@@ -7,7 +7,7 @@
 // needs only the public key (printed by `kms serve` and `kms audit public-key`), and forging needs
 // the master key. Signing is per written batch, not per record (see format.ts), so its cost (about
 // 30 µs here) is paid at most once per 10 ms flush, off the request path.
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { kmsError } from '../errors.ts';
@@ -65,9 +65,4 @@ export function parseAuditPublicKey(text: string): KeyObject {
   }
   if (key.asymmetricKeyType !== 'ed25519') throw kmsError('ValidationException', `The audit public key must be an Ed25519 key, got ${key.asymmetricKeyType ?? 'unknown'}.`);
   return key;
-}
-
-/** A short, stable name for a key in messages (not a security boundary). */
-export function keyFingerprint(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex').slice(0, 16);
 }

@@ -14,6 +14,7 @@ import { AuditLogError, auditSigningKeyOf, createKmsApp, readAuditRecords, recov
 import { userIdentity } from '../../kms-proxy/audit/cloudtrail.ts';
 import { GENESIS, lineHash, signLine } from '../../kms-proxy/audit/format.ts';
 import { AuditLog } from '../../kms-proxy/audit/log.ts';
+import { MAX_SUMMARY_ROWS, RequestSummary } from '../../kms-proxy/audit/summary.ts';
 import { AUDIT_KEY_LABEL, auditKeyId, auditSigningKey } from '../../kms-proxy/audit/signing-key.ts';
 import { auditRecords, failure, startFixture, tempDir } from './helpers.ts';
 
@@ -613,6 +614,21 @@ describe('summary records: calls refused before authentication or by the quota a
     } finally {
       await f.stop();
     }
+  });
+
+  test('the table is bounded: calls from sources past 1000 rows are counted as unattributed; a large table is split into parts of bounded size', () => {
+    const summary = new RequestSummary();
+    for (let i = 0; i < 1500; i++) summary.count({ kind: 'unauthenticated', time: i, sourceIp: `10.0.${i >> 8}.${i & 255}`, errorCode: 'InvalidSignatureException', eventName: 'Decrypt' });
+    summary.count({ kind: 'unauthenticated', time: 2000, sourceIp: '10.0.0.0', errorCode: 'InvalidSignatureException', eventName: 'Decrypt' });
+    const parts = summary.take('us-east-1', '111122223333');
+    const rows = parts.flatMap((p) => p.counts as Record<string, unknown>[]);
+    expect(rows).toHaveLength(MAX_SUMMARY_ROWS);
+    expect(rows[0]).toMatchObject({ sourceIPAddress: '10.0.0.0', count: 2, firstTime: new Date(0).toISOString(), lastTime: new Date(2000).toISOString() });
+    expect(parts.map((p) => [p.total, p.unattributed, p.parts])).toEqual(parts.map(() => [1501, 500, parts.length]));
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) expect(JSON.stringify(p).length).toBeLessThan(128 * 1024);
+    // The table starts afresh.
+    expect(summary.take('us-east-1', '111122223333')).toEqual([]);
   });
 
   test('throttled calls are counted with their principal; an unknown operation name is counted as Unknown', async () => {
