@@ -8,10 +8,10 @@
 // the master key. Signing is per written batch, not per record (see format.ts), so its cost (about
 // 30 µs here) is paid at most once per 10 ms flush, off the request path.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kmsError } from '../errors.ts';
-import { deriveSubkey, loadOrCreateMasterKey } from '../store/master-key.ts';
+import { deriveSubkey, MASTER_KEY_BYTES } from '../store/master-key.ts';
 
 export const AUDIT_KEY_LABEL = 'nitro-sandbox/kms/audit-signing-key/v1';
 /** RFC 8410 PKCS#8 prefix of an Ed25519 private key; the 32-byte seed follows. */
@@ -35,10 +35,21 @@ export function auditSigningKey(masterKey: Uint8Array): AuditSigningKey {
   return { privateKey, publicKey, id: auditKeyId(publicKey) };
 }
 
-/** The signing key of the KMS in `dataDir`, from its master key; undefined when there is none (never creates one). */
+/**
+ * The signing key of the KMS in `dataDir`, from its master key; undefined when there is none.
+ * Read-only: verifying or recovering never creates a master key.
+ */
 export function auditSigningKeyOf(dataDir: string): AuditSigningKey | undefined {
   const path = join(dataDir, 'master.key');
-  return existsSync(path) ? auditSigningKey(loadOrCreateMasterKey(path)) : undefined;
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  if (key.length !== MASTER_KEY_BYTES) throw kmsError('KMSInternalException', 'The master key file is corrupt.', `${path}: ${key.length} bytes, want ${MASTER_KEY_BYTES}`);
+  return auditSigningKey(new Uint8Array(key));
 }
 
 export function auditKeyId(publicKey: KeyObject): string {

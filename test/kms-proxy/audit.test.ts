@@ -212,6 +212,13 @@ describe('kms audit verify', () => {
     const other = auditKeyId(generateKeyPairSync('ed25519').publicKey);
     expect(await problem(base, { publicKey: other })).toMatchObject({ code: 'ERR_AUDIT_KEY', segment: 1, line: 1 });
     expect(await problem(base, { publicKey: 'not a key' })).toMatchObject({ code: 'ERR_AUDIT_NO_KEY' });
+    const corrupt = copy();
+    writeFileSync(join(corrupt, 'master.key'), 'short');
+    expect(await problem(corrupt)).toMatchObject({ code: 'ERR_AUDIT_NO_KEY', message: 'The master key file is corrupt.' });
+    // Verifying never creates a master key.
+    unlinkSync(join(corrupt, 'master.key'));
+    expect(await problem(corrupt)).toMatchObject({ code: 'ERR_AUDIT_NO_KEY' });
+    expect(existsSync(join(corrupt, 'master.key'))).toBe(false);
   });
 
   test('an edited record → ERR_AUDIT_EDITED at its line (library and CLI)', async () => {
