@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createKmsApp, verifyAuditLog } from '../kms-proxy/index.ts';
 import { AuditLog } from '../kms-proxy/audit/log.ts';
 import { cloudTrailRecord } from '../kms-proxy/audit/cloudtrail.ts';
-import { fileDigest } from '../kms-proxy/audit/verify.ts';
+import { fileDigest } from '../kms-proxy/audit/files.ts';
 import { signedRequest } from '../test/kms-proxy/sign.ts';
 import { BENCH_AUDIT_KEY, DECRYPT_EVENT, writeAuditLog } from './audit-fixture.ts';
 import { interleavedAsync, rate, rateSync, result, type Benchmark } from './harness.ts';

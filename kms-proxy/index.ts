@@ -7,7 +7,7 @@ export { AuditLogError, type AuditProblem, type AuditProblemCode } from './audit
 export { readAuditRecords, type AuditEntry, type ReadOptions } from './audit/reader.ts';
 export { recoverAuditLog, type RecoverOptions, type RecoveryResult, type SetAsideFile } from './audit/recover.ts';
 export { auditSigningKeyOf, auditKeyPem, parseAuditPublicKey, type AuditSigningKey } from './audit/signing-key.ts';
-export { DEFAULT_AUDIT_SETTINGS, type AuditSettings } from './audit/log.ts';
+export { DEFAULT_AUDIT_SETTINGS, type AuditSettings } from './audit/settings.ts';
 export type { AuditHead, RecordType } from './audit/format.ts';
 export { evaluate, type Decision, type AuthzRequest, type RequestContext, type StatementTrace, type ConditionOutcome } from './policy/evaluate.ts';
 export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { KmsError } from '../errors.ts';
 import { cloudTrailRecord, type AuditEvent } from './cloudtrail.ts';
 import { encodeHead, FORMAT_VERSION, isoTime, lineHash, MAX_RECORD_BYTES, recordLine, signLine, type RecordType } from './format.ts';
-import { checkReplicaId, DEFAULT_REPLICA, HEAD_FILE, replicaDir, segmentFile } from './layout.ts';
+import { HEAD_FILE, replicaDir, segmentFile } from './layout.ts';
+import { auditSettings, type AuditSettings } from './settings.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { RequestSummary, type CountedCall } from './summary.ts';
 import { refusal } from './problem.ts';
@@ -30,25 +31,6 @@ const HEAD_MS = 200;
 const RETRY_MS = 1000;
 /** The `detail` of calls refused because the log cannot be written. */
 export const AUDIT_UNAVAILABLE = 'ERR_AUDIT_UNAVAILABLE: the audit log cannot be written';
-
-/** How the log is segmented and summarized; `KmsOptions.audit`. */
-export interface AuditSettings {
-  /** This KMS's chain, `audit/<replica>/`; default `local`. Replicas sharing a store need distinct ids. */
-  readonly replica?: string;
-  /** A segment is closed at the first batch after it reaches this size; default 64 MiB. */
-  readonly maxSegmentBytes?: number;
-  /** … or this age (on the KMS clock); default 24 hours. */
-  readonly maxSegmentAgeMs?: number;
-  /** How often counted calls are written as a RequestSummary; default 60 s. */
-  readonly summaryIntervalMs?: number;
-}
-
-export const DEFAULT_AUDIT_SETTINGS = Object.freeze({
-  replica: DEFAULT_REPLICA,
-  maxSegmentBytes: 64 * 1024 * 1024,
-  maxSegmentAgeMs: 24 * 60 * 60 * 1000,
-  summaryIntervalMs: 60_000,
-});
 
 export interface AuditLogOptions extends AuditSettings {
   readonly dataDir: string;
@@ -69,26 +51,6 @@ export interface AuditLogOptions extends AuditSettings {
   readonly logExpected?: boolean;
   /** Recovery only (recover.ts): the Recovery record that starts a new chain. */
   readonly recovery?: Readonly<Record<string, unknown>>;
-}
-
-/** Numeric option check shared by the settings: a whole number in range, else ValidationException. */
-function setting(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) throw new KmsError('ValidationException', `audit.${name} must be a whole number ≥ ${min}, got ${String(value)}`);
-  return value;
-}
-
-/** Checks `AuditSettings` before anything is opened. */
-export function auditSettings(s: AuditSettings = {}): Required<AuditSettings> {
-  const replica = s.replica ?? DEFAULT_REPLICA;
-  checkReplicaId(replica);
-  return {
-    replica,
-    maxSegmentBytes: setting('maxSegmentBytes', s.maxSegmentBytes, DEFAULT_AUDIT_SETTINGS.maxSegmentBytes, 4096),
-    maxSegmentAgeMs: setting('maxSegmentAgeMs', s.maxSegmentAgeMs, DEFAULT_AUDIT_SETTINGS.maxSegmentAgeMs, 1000),
-    // A timer above 2^31 − 1 ms fires every millisecond in Node.
-    summaryIntervalMs: Math.min(setting('summaryIntervalMs', s.summaryIntervalMs, DEFAULT_AUDIT_SETTINGS.summaryIntervalMs, 100), 2 ** 31 - 1),
-  };
 }
 
 interface Written {

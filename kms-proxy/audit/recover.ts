@@ -22,7 +22,8 @@ import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, RECOVERED_DIR, replicaDi
 import { AuditLog } from './log.ts';
 import type { AuditProblem } from './problem.ts';
 import { auditSigningKeyOf } from './signing-key.ts';
-import { emptyLogProblem, fileDigest, legacyProblem, verifyReplica } from './verify.ts';
+import { fileDigest } from './files.ts';
+import { emptyLogProblem, legacyProblem, verifyReplica } from './verify.ts';
 
 export const MAX_REASON_CHARS = 1000;
 

@@ -11,14 +11,14 @@
 // The trusted key is the one given (`publicKey`: an operator with only read access pins the key
 // printed by `kms serve`), else the one derived from the directory's master.key. The `publicKey`
 // member of SegmentStart records is never trusted; it only explains a mismatch.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { KmsError } from '../errors.ts';
 import type { AuditProblem, AuditProblemCode } from './problem.ts';
 import { decodeHead, GENESIS, isSigned, lineHash, MAX_LINE_BYTES, parsePrefix, verifyLine, type AuditHead } from './format.ts';
 import { HEAD_FILE, LEGACY_FILES, listReplicas, listSegments, replicaDir, segmentFile, SET_ASIDE_NAME } from './layout.ts';
+import { fileDigest, readAt, readSmall } from './files.ts';
 import { lineBatches, type LineEvent, type ReadLimits } from './lines.ts';
 import { lockOwner } from '../lock.ts';
 import { auditKeyId, auditSigningKeyOf, parseAuditPublicKey } from './signing-key.ts';
@@ -348,60 +348,4 @@ function setAsideFiles(rec: Record<string, unknown>): { path: string; name: stri
     out.push({ path: s.dir, name, bytes, sha256 });
   }
   return out;
-}
-
-/** Size and SHA-256 of a file, read in 256 KiB steps; undefined when it does not exist. */
-export async function fileDigest(path: string): Promise<{ bytes: number; sha256: string } | undefined> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
-    throw e;
-  }
-  try {
-    if (!(await fh.stat()).isFile()) return undefined;
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(256 * 1024);
-    let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      bytes += bytesRead;
-    }
-    return { bytes, sha256: hash.digest('hex') };
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readSmall(path: string, max: number): Promise<Buffer | 'too-large' | undefined> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
-    const size = (await fh.stat()).size;
-    if (size > max) return 'too-large';
-    const buf = Buffer.alloc(size);
-    await fh.read(buf, 0, size, 0);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readAt(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    await fh.read(buf, 0, length, offset);
-    return buf;
-  } finally {
-    await fh.close();
-  }
 }

@@ -392,6 +392,14 @@ describe('segments', () => {
     return f.dir;
   }
 
+  test('settings are checked before the data directory is made: sizes, ages and intervals out of range, a replica id that is not one → ERR_KMS_VALIDATION', async () => {
+    for (const audit of [{ maxSegmentBytes: 100 }, { maxSegmentBytes: 4096.5 }, { maxSegmentAgeMs: 0 }, { summaryIntervalMs: Number.NaN }, { replica: 'Local' }, { replica: '../x' }, { replica: '' }]) {
+      const dataDir = join(root, `never-${Math.random().toString(36).slice(2)}`);
+      await expect(createKmsApp({ dataDir, audit }), JSON.stringify(audit)).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+      expect(existsSync(dataDir)).toBe(false);
+    }
+  });
+
   test('rotation by size: numbered segments, each opening with a SegmentStart (cause size), one chain across them', async () => {
     const d = await segmented(12);
     const names = readdirSync(join(d, 'audit', 'local')).filter((x) => x.endsWith('.log'));
