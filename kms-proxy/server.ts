@@ -201,19 +201,23 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   // Everything that can refuse to start (credentials file, trust anchors, seed, an audit log that
   // fails verification) runs inside the try, so a refusal closes the store it opened.
   let opened: { credentials: Credential[]; created: boolean; service: Service; audit: AuditLog };
+  let auditLog: AuditLog | undefined;
   try {
+    // The audit log first, so that a directory whose store now exists has a log even when a later
+    // check refuses this start (a missing log is then a deleted one). Its signing key is derived
+    // from the master key (audit/signing-key.ts), which the default store has created by now.
+    const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
+    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
+    auditLog = audit;
     const { credentials, created } = options.credentials
       ? { credentials: [...options.credentials], created: false }
       : loadOrCreateCredentials(options.dataDir, account);
     const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
     if (options.seed !== undefined) await applySeedFile(service, options.seed);
     await service.primeSchedule();
-    // The log's signing key is derived from the master key (audit/signing-key.ts); the store has
-    // created the master key by now when it is the default one.
-    const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
-    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
     opened = { credentials, created, service, audit };
   } catch (e) {
+    auditLog?.close();
     await store.close();
     throw e;
   }

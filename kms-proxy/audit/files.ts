@@ -29,6 +29,34 @@ export async function fileDigest(path: string): Promise<{ bytes: number; sha256:
   }
 }
 
+/**
+ * Moves the bytes of `path` from `keep` to its end into a new file `target` (fsynced), then cuts
+ * `path` to `keep` bytes; returns what was moved. Streams in 256 KiB steps, whatever the size.
+ */
+export async function moveTail(path: string, keep: number, target: string): Promise<{ bytes: number; sha256: string }> {
+  const src = await open(path, 'r+');
+  const dst = await open(target, 'wx', 0o600);
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await src.read(buf, 0, buf.length, keep + bytes);
+      if (bytesRead === 0) break;
+      await dst.write(buf, 0, bytesRead, bytes);
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    await dst.sync();
+    await src.truncate(keep);
+    await src.sync();
+    return { bytes, sha256: hash.digest('hex') };
+  } finally {
+    await dst.close();
+    await src.close();
+  }
+}
+
 export async function readSmall(path: string, max: number): Promise<Buffer | 'too-large' | undefined> {
   let fh;
   try {

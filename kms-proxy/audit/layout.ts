@@ -7,7 +7,7 @@
 // One chain per replica (a KMS process writing the log): replicas sharing a store each keep their
 // own chain, and collecting their `audit/<replica>/` folders under one `audit/` lets
 // `kms audit verify` check them together. The default replica is `local`.
-import { readdirSync, type Dirent } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { kmsError } from '../errors.ts';
 
@@ -64,6 +64,18 @@ export function listReplicas(dataDir: string): string[] {
 
 /** File names a Recovery record may list (and a verifier opens): no separators, no `..`. */
 export const SET_ASIDE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Makes a new folder `recovered/<UTC time><suffix>[-n]` in a replica's folder (mode 0700) and
+ * returns its path relative to that folder, with '/' separators (as Recovery records hold it).
+ */
+export function newRecoveredDir(replicaFolder: string, time: number, suffix = ''): string {
+  const stamp = `${new Date(time).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}${suffix}`;
+  let rel = `${RECOVERED_DIR}/${stamp}`;
+  for (let i = 2; existsSync(join(replicaFolder, rel)); i++) rel = `${RECOVERED_DIR}/${stamp}-${i}`;
+  mkdirSync(join(replicaFolder, rel), { recursive: true, mode: 0o700 });
+  return rel;
+}
 
 /** Names in a replica's folder other than `recovered/`: what a recovery sets aside. */
 export function replicaFiles(dir: string): string[] {

@@ -19,11 +19,12 @@ import { join } from 'node:path';
 import { KmsError } from '../errors.ts';
 import { cloudTrailRecord, type AuditEvent } from './cloudtrail.ts';
 import { encodeHead, FORMAT_VERSION, isoTime, lineHash, MAX_RECORD_BYTES, recordLine, signLine, type RecordType } from './format.ts';
-import { HEAD_FILE, replicaDir, segmentFile } from './layout.ts';
+import { moveTail } from './files.ts';
+import { HEAD_FILE, newRecoveredDir, replicaDir, segmentFile } from './layout.ts';
 import { auditSettings, type AuditSettings } from './settings.ts';
 import type { AuditSigningKey } from './signing-key.ts';
 import { RequestSummary, type CountedCall } from './summary.ts';
-import { refusal } from './problem.ts';
+import { refusal, type AuditProblem } from './problem.ts';
 import { emptyLogProblem, legacyProblem, verifyReplica, type ChainEnd } from './verify.ts';
 
 const FLUSH_MS = 10;
@@ -115,16 +116,29 @@ export class AuditLog {
     const s = auditSettings(options);
     const legacy = legacyProblem(options.dataDir);
     if (legacy) throw refusal(options.dataDir, legacy);
-    const { result, end } = await verifyReplica(options.dataDir, s.replica, options.key.publicKey);
-    if (!end) throw refusal(options.dataDir, result.problem ?? { code: 'ERR_AUDIT_MALFORMED', segment: 0, line: 0, message: 'unknown' });
+    const now = options.now ?? Date.now;
+    const verified = await verifyReplica(options.dataDir, s.replica, options.key.publicKey);
+    let end = verified.end;
+    let interrupted: Record<string, unknown> | undefined;
+    if (!end) {
+      const problem = verified.result.problem ?? { code: 'ERR_AUDIT_MALFORMED', segment: 0, line: 0, message: 'unknown' };
+      // The one break set right here: bytes after the last signed record of the last segment and
+      // nothing else wrong — a batch whose write a kill -9 or a power loss cut short. They are not
+      // part of the authenticated log; they are moved aside (kept, digest recorded) and a signed
+      // Recovery record says so. Anything else is refused.
+      const live = options.recovery ? undefined : await verifyReplica(options.dataDir, s.replica, options.key.publicKey, { live: true });
+      if (!live?.end || !((live.result.pendingBytes ?? 0) > 0)) throw refusal(options.dataDir, problem);
+      end = live.end;
+      interrupted = await setAsideInterruptedWrite(options.dataDir, s.replica, end, problem, live.result.records, now);
+    }
     if (options.recovery && end.sequence !== 0) throw new KmsError('KMSInternalException', 'A recovery starts a new chain; this replica still has one.');
     const missing = end.sequence === 0 && !options.recovery ? emptyLogProblem(options.dataDir, s.replica, options.logExpected ?? false) : undefined;
     if (missing) throw refusal(options.dataDir, missing);
     mkdirSync(replicaDir(options.dataDir, s.replica), { recursive: true, mode: 0o700 });
-    return new AuditLog(options, s, end);
+    return new AuditLog(options, s, end, interrupted);
   }
 
-  private constructor(o: AuditLogOptions, s: Required<AuditSettings>, end: ChainEnd) {
+  private constructor(o: AuditLogOptions, s: Required<AuditSettings>, end: ChainEnd, interrupted: Record<string, unknown> | undefined) {
     this.#dir = replicaDir(o.dataDir, s.replica);
     this.#key = o.key;
     this.#replica = s.replica;
@@ -153,6 +167,7 @@ export class AuditLog {
         this.#segmentRecords = 2; // not a fresh segment: may rotate
       }
       if (o.recovery) this.#push('Recovery', o.recovery);
+      if (interrupted) this.#push('Recovery', interrupted);
       // Start-up writes must succeed: a KMS that cannot write its log does not start.
       if (!this.flush()) throw this.#failure;
       if (!this.#syncAndWriteHead()) throw new KmsError('KMSInternalException', `The audit head in ${this.#dir} cannot be written.`);
@@ -378,6 +393,23 @@ export class AuditLog {
   #emitSummary(): void {
     for (const body of this.#summary.take(this.#region, this.#account)) this.#push('RequestSummary', body);
   }
+}
+
+/** Moves the unsigned tail of the last segment to `recovered/<time>-interrupted-write/`; the Recovery record's members. */
+async function setAsideInterruptedWrite(dataDir: string, replica: string, end: ChainEnd, problem: AuditProblem, verifiedRecords: number, now: () => number): Promise<Record<string, unknown>> {
+  const dir = replicaDir(dataDir, replica);
+  const rel = newRecoveredDir(dir, now(), '-interrupted-write');
+  const name = segmentFile(end.segment);
+  const moved = await moveTail(join(dir, name), end.segmentBytes, join(dir, rel, name));
+  return {
+    time: isoTime(now()),
+    automatic: true,
+    reason: `interrupted write: the ${moved.bytes} bytes after the last signed record of segment ${end.segment} (a batch whose write was cut short) were set aside at start-up`,
+    operator: 'kms',
+    problem: { ...problem },
+    verifiedRecords,
+    setAside: { dir: rel, files: [{ name, ...moved }] },
+  };
 }
 
 /** A record too large for the log keeps its identity and outcome; its request and response are omitted. */

@@ -12,13 +12,13 @@
 //
 // `verifyAuditLog` then checks the new chain and that every set-aside file still has the digest
 // the Recovery record fixed, so the evidence of what went wrong cannot be edited afterwards either.
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { kmsError } from '../errors.ts';
 import { lockDataDir } from '../lock.ts';
 import { isoTime } from './format.ts';
-import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, RECOVERED_DIR, replicaDir, replicaFiles, SET_ASIDE_NAME } from './layout.ts';
+import { checkReplicaId, DEFAULT_REPLICA, LEGACY_FILES, newRecoveredDir, replicaDir, replicaFiles, SET_ASIDE_NAME } from './layout.ts';
 import { AuditLog } from './log.ts';
 import type { AuditProblem } from './problem.ts';
 import { auditSigningKeyOf } from './signing-key.ts';
@@ -69,11 +69,8 @@ export async function recoverAuditLog(dataDir: string, options: RecoverOptions):
     const problem = legacy ?? verified?.result.problem ?? empty;
     if (!problem) throw kmsError('ValidationException', `The audit log of replica '${replica}' in ${dataDir} verifies; there is nothing to recover.`);
     const dir = replicaDir(dataDir, replica);
-    const stamp = isoTime(now()).replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
-    let setAsideDir = join(RECOVERED_DIR, stamp);
-    for (let i = 2; existsSync(join(dir, setAsideDir)); i++) setAsideDir = join(RECOVERED_DIR, `${stamp}-${i}`);
+    const setAsideDir = newRecoveredDir(dir, now());
     const target = join(dir, setAsideDir);
-    mkdirSync(target, { recursive: true, mode: 0o700 });
     // Whatever else lies in the folder moves too, under a name a Recovery record may hold.
     const taken = new Set<string>();
     const safe = (name: string): string => {
@@ -105,11 +102,11 @@ export async function recoverAuditLog(dataDir: string, options: RecoverOptions):
         problem: { ...problem },
         // Records 1 … verifiedRecords of the set-aside chain still verified.
         verifiedRecords: verified?.result.records ?? 0,
-        setAside: { dir: relative(dir, target).split('\\').join('/'), files },
+        setAside: { dir: setAsideDir, files },
       },
     });
     log.close();
-    return { replica, problem, setAsideDir: setAsideDir.split('\\').join('/'), files };
+    return { replica, problem, setAsideDir, files };
   } finally {
     unlock();
   }

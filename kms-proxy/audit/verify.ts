@@ -239,7 +239,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
           torn = ev.bytes.length;
           return false;
         }
-        return stop('ERR_AUDIT_MALFORMED', ev.number, 'the last line has no newline: a write was cut short (disk full, power loss), or bytes were appended');
+        return stop('ERR_AUDIT_MALFORMED', ev.number, `the last line has no newline: a write was cut short (kill -9, power loss, full disk), or bytes were appended${n === segments.length ? '; if nothing else is wrong, a KMS starting on this log sets the bytes after the last signed record aside and records it' : ''}`);
       }
       const p = parsePrefix(ev.bytes);
       if (!p) return stop('ERR_AUDIT_MALFORMED', ev.number, 'line is not an audit record');
@@ -301,7 +301,7 @@ export async function verifyReplica(dataDir: string, replica: string, publicKey:
   }
   if (last) {
     const lastLine = await readAt(join(dir, segmentFile(last.segment)), last.offset, last.length);
-    if (!isSigned(lastLine)) return fail('ERR_AUDIT_UNSIGNED', last.segment, last.line, 'the last record carries no signature: records were appended or the last one edited after the KMS wrote them');
+    if (!isSigned(lastLine)) return fail('ERR_AUDIT_UNSIGNED', last.segment, last.line, 'the last record carries no signature: a write was cut short, or records were appended or the last one edited after the KMS wrote them; if the rest verifies, a KMS starting on this log sets the unsigned records aside and records it');
     if (!verifyLine(lastLine, publicKey)) return fail('ERR_AUDIT_SIGNATURE', last.segment, last.line, `the last record's signature does not verify with ${keyId}: the log was rewritten`);
   }
   const bad = headProblem();

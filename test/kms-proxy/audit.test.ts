@@ -545,6 +545,32 @@ describe('the KMS refuses a broken log, and recovery', () => {
     expect(await verifyAuditLog(d)).toMatchObject({ ok: true });
   });
 
+  test('a write cut short (what kill -9 mid-write leaves): verify fails on the stopped KMS; the KMS sets the unsigned bytes aside itself, records it, and starts', async () => {
+    for (const tail of ['partial', 'unsigned records'] as const) {
+      const d = copy();
+      const text = readFileSync(join(d, SEGMENT), 'utf8');
+      const l = lines(d);
+      const next = `{"sequence":7,"previousHash":"${lineHash(l.at(-1) ?? '')}","recordType":"AwsApiCall","eventName":"Decrypt"}`;
+      const extra = tail === 'partial' ? next.slice(0, 50) : `${next}\n`;
+      writeFileSync(join(d, SEGMENT), text + extra);
+      expect(await problem(d), tail).toMatchObject({ code: tail === 'partial' ? 'ERR_AUDIT_MALFORMED' : 'ERR_AUDIT_UNSIGNED', line: 7 });
+      const f = await startFixture({ dataDir: d });
+      await f.kms.send(new ListKeysCommand({}));
+      await f.stop();
+      const v = await verifyAuditLog(d);
+      expect(v, tail).toMatchObject({ ok: true, records: 8 });
+      const [rec] = await auditRecords(undefined, d, ['Recovery']);
+      const setAside = rec?.setAside as { dir: string; files: { name: string; bytes: number; sha256: string }[] };
+      expect(rec).toMatchObject({ sequence: 7, automatic: true, operator: 'kms', verifiedRecords: 6, reason: expect.stringContaining(`the ${extra.length} bytes after the last signed record`) });
+      expect(setAside.dir).toMatch(/^recovered\/\d{8}T\d{6}Z-interrupted-write$/);
+      expect(readFileSync(join(d, 'audit', 'local', setAside.dir, '00000001.log'), 'utf8')).toBe(extra);
+      expect(setAside.files).toEqual([{ name: '00000001.log', bytes: extra.length, sha256: lineHash(extra) }]);
+    }
+    // Only a tail: with anything else wrong as well, the KMS still refuses.
+    const both = tampered((l) => [...l.map((x, i) => (i === 2 ? x.replace('"Encrypt"', '"ListKeys"') : x)), 'cut sho']);
+    await expect(createKmsApp({ dataDir: both })).rejects.toBeInstanceOf(AuditLogError);
+  });
+
   test('recover: the old files are kept with their digests, the new chain opens with a signed Recovery record, and the evidence cannot be edited afterwards', async () => {
     let now = Date.UTC(2026, 11, 1, 12, 0, 0);
     const d = copy();
@@ -562,7 +588,7 @@ describe('the KMS refuses a broken log, and recovery', () => {
     expect(setAside.files).toEqual([{ name: '00000001.log', bytes: oldSegment.length, sha256: lineHash(oldSegment) }]);
     expect(readFileSync(join(d, 'audit', 'local', setAside.dir, '00000001.log'))).toEqual(oldSegment);
     const verified = await cli(['kms', 'audit', 'verify', '--data-dir', d]);
-    expect(verified.out).toContain('started by a recovery: "head deleted during the 2026-12-01 incident; see ticket 42"');
+    expect(verified.out).toContain('recoveries: "head deleted during the 2026-12-01 incident; see ticket 42"');
     // Editing the evidence afterwards is found.
     writeFileSync(join(d, 'audit', 'local', setAside.dir, '00000001.log'), oldSegment.toString().replace('CreateKey', 'ListKeys'));
     expect(await problem(d)).toMatchObject({ code: 'ERR_AUDIT_EVIDENCE' });

@@ -75,7 +75,7 @@ Options:
 function describe(r: AuditVerification): string {
   const lines: string[] = [];
   for (const c of r.replicas) {
-    const recovered = c.recoveries.length > 0 ? `; started by a recovery: ${c.recoveries.map((x) => `"${x.reason}" (${x.time})`).join(', ')}` : '';
+    const recovered = c.recoveries.length > 0 ? `; recoveries: ${c.recoveries.map((x) => `"${x.reason}" (${x.time})`).join(', ')}` : '';
     if (c.ok) lines.push(`replica ${c.replica}: intact, ${c.records} records in ${c.segments} segment${c.segments === 1 ? '' : 's'}${recovered}`);
   }
   const pending = r.replicas.reduce((n, c) => n + (c.pendingBytes ?? 0), 0);
