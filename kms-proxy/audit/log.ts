@@ -3,8 +3,9 @@
 //
 // Writes are batched: a record is appended to memory when the call is answered and written within
 // FLUSH_MS with its batch in one positional write(2), whose last line carries the batch's
-// signature. A kill -9 can lose the last batch, never break the chain (its end is always a signed
-// line, and the head may lag the log, never lead it).
+// signature. A kill -9 can lose the last batch, or leave it cut short: what follows the last
+// signed line is then set aside at the next start (a signed Recovery record says so); the signed
+// chain is never broken, and the head may lag the log, never lead it.
 //
 // When a write fails (disk full, I/O error) nothing is dropped and nothing is written twice: the
 // file is cut back to the end of the last complete batch, the batch stays in memory and is written
