@@ -47,6 +47,8 @@ export interface UiServer {
   readonly dataDir: string;
   readonly host: Host;
   readonly kms: KmsServer;
+  /** The hono app (tests call `app.request()` and read `app.routes`). */
+  readonly app: Hono;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startUi(options: UiOptions = {}): Promise<UiServer> {
       dataDir,
       host,
       kms,
+      app: ui.app,
       close() {
         closing ??= (async () => {
           streams.closeAll();
