@@ -12,7 +12,7 @@ import { explanation } from '../views/parts.ts';
 import { auditTrail, auditVerdict, kmsPage } from '../views/kms.ts';
 
 /** Audit records the page shows (the newest). */
-const AUDIT_ROWS = 50;
+const AUDIT_ROWS = 30;
 const MAX_CONTEXT_PAIRS = 64;
 
 function encryptionContext(text: string | undefined): Record<string, string> | undefined {

@@ -154,7 +154,10 @@ export function auditTrail(entries: readonly AuditEntry[]): Html {
           <td>${failed ? html`${mark('fail', str(r.errorCode))}<div class="small">${str(r.errorMessage)}</div>` : mark('pass', 'OK')}${extra?.reason !== undefined ? html`<div class="small">reason: <code>${str(extra.reason)}</code></div>` : ''}</td>
           <td>${auth ? html`${str(auth.effect)}${by ? html`: ${by.kind === 'grant' ? `grant ${str(by.grantId)}` : `#${str(by.index)}${by.sid !== undefined ? ` "${str(by.sid)}"` : ''}`}` : ''}` : html`<span class="muted">—</span>`}</td>
           <td>${recipient
-            ? html`<dl class="recipient">${Object.entries(recipient).map(([k, v]) => html`<dt>${k.replace(/^attestationDocument/, '')}</dt><dd><code class="hex">${str(v)}</code></dd>`)}</dl>`
+            ? html`<details>
+                <summary>${mark('pass', 'attested')}: <code class="small">${str(recipient.attestationDocumentModuleId)}</code></summary>
+                <dl class="recipient">${Object.entries(recipient).map(([k, v]) => html`<dt>${k.replace(/^attestationDocument/, '')}</dt><dd><code class="hex">${str(v)}</code></dd>`)}</dl>
+              </details>`
             : html`<span class="muted">—</span>`}</td>
         </tr>`;
       })}
