@@ -70,7 +70,7 @@ export function createUiApp(options: UiAppOptions): UiApp {
         throw new UiTooLargeError(`a form body is at most ${MAX_FORM_BYTES} bytes`);
       },
     }),
-    page: (_c, path, title, body: Html) => page({ path, title, csrf, body }),
+    page: (path, title, body: Html) => page({ path, title, csrf, body }),
   };
 
   const app = new Hono();

@@ -1,6 +1,6 @@
 // What the console's routes work with: the host's enclaves, the KMS, the demo runner, the trust
 // anchors the inspector offers, the open event streams, the clock, and the page frame.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { DemoRunner } from './demo.ts';
 import type { EnclaveDesk } from './enclaves.ts';
 import type { Anchor } from './inspect.ts';
@@ -26,5 +26,5 @@ export interface UiContext {
   /** The body limit every form route applies first. */
   readonly formLimit: MiddlewareHandler;
   /** A whole page: the frame with navigation and the CSRF token around `body`. */
-  page(c: Context, path: string, title: string, body: Html): Html;
+  page(path: string, title: string, body: Html): Html;
 }

@@ -105,11 +105,12 @@ export async function startUi(options: UiOptions = {}): Promise<UiServer> {
     const actual = (server.address() as AddressInfo).port;
     const named = hostname.includes(':') ? `[${hostname}]` : hostname;
     const hosts = new Set(isLoopback(hostname) ? ['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${actual}`) : [`${named}:${actual}`]);
+    const demo = new DemoRunner(host, kms, dataDir);
     const ui = createUiApp({
       enclaves: new EnclaveDesk(host, { root: ROOT, ...(options.fetchTimeoutMs !== undefined ? { fetchTimeoutMs: options.fetchTimeoutMs } : {}) }),
       kms: new KmsDesk(kms.service, join(dataDir, 'kms')),
       kmsEndpoint: kms.endpoint,
-      demo: new DemoRunner(host, kms, dataDir),
+      demo,
       anchors,
       assets: await assets,
       guard: { token, cookieName: `nitro_sandbox_ui_${actual}`, hosts },
@@ -137,7 +138,10 @@ export async function startUi(options: UiOptions = {}): Promise<UiServer> {
             running.server.close(() => resolve());
             if ('closeAllConnections' in running.server) running.server.closeAllConnections();
           });
+          // A play under way fails once its enclaves are gone; its own clean-up runs before the
+          // KMS it talks to closes.
           await running.host.stop();
+          await demo.settled();
           await running.kms.close();
           if (ownDir) rmSync(dataDir, { recursive: true, force: true });
         })();

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../attestation/index.ts';
+import { buildImage } from '../../enclave/index.ts';
 import { csrfToken, startUi, type UiServer } from '../../ui/index.ts';
 import { vector } from '../attestation/fixtures.ts';
 
@@ -27,10 +29,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function post(path: string, body: Record<string, string> | string, headers: Record<string, string> = {}): Promise<Response> {
+function post(path: string, body: Record<string, string> | string | Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${ui.origin}${path}`, {
     method: 'POST',
-    body: typeof body === 'string' ? body : new URLSearchParams(body),
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : new URLSearchParams(body),
     headers: { cookie, 'x-csrf-token': csrf, origin: ui.origin, 'content-type': 'application/x-www-form-urlencoded', ...headers },
   });
 }
@@ -185,5 +187,29 @@ describe('ui: no key material reaches the page', () => {
     } finally {
       sdk.destroy();
     }
+  });
+});
+
+describe('ui: expected PCRs taken from an image', () => {
+  it('an .eif file posted as bytes gives the PCRs build-enclave measured; a damaged one a typed image error', async () => {
+    const { image, measurements } = await buildImage({ entry: join(import.meta.dirname, '..', '..', 'examples', 'echo-server', 'main.ts') });
+    const r = await post('/api/measurements/image', new Uint8Array(image), { 'content-type': 'application/octet-stream' });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ PCR0: toHex(measurements.pcr0), PCR1: toHex(measurements.pcr1), PCR2: toHex(measurements.pcr2) });
+    const damaged = new Uint8Array(image);
+    damaged[damaged.length - 1]! ^= 1;
+    const bad = await post('/api/measurements/image', damaged, { 'content-type': 'application/octet-stream' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/ERR_IMAGE_/);
+  });
+});
+
+describe('ui: the demo', () => {
+  it('plays one at a time: a second play while the first runs is 409 ERR_UI_BUSY (the console closes under it cleanly)', async () => {
+    const first = await post('/api/demo/play', {});
+    expect(first.status).toBe(202);
+    const second = await post('/api/demo/play', {});
+    expect(second.status).toBe(409);
+    expect(await second.text()).toMatch(/ERR_UI_BUSY/);
   });
 });

@@ -9,7 +9,7 @@ import { html } from 'hono/html';
 export function demoRoutes(app: Hono, ctx: UiContext): void {
   const runner = ctx.demo;
 
-  app.get('/demo', (c) => c.html(ctx.page(c, '/demo', 'Demo story', demoPage(runner.snapshot()))));
+  app.get('/demo', (c) => c.html(ctx.page('/demo', 'Demo story', demoPage(runner.snapshot()))));
 
   app.post('/api/demo/play', ctx.formLimit, async (c) => {
     await Form.read(c, []);

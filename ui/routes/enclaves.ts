@@ -15,7 +15,7 @@ export function enclaveRoutes(app: Hono, ctx: UiContext): void {
     const consoleId = c.req.query('console');
     const consoleOf = consoleId === undefined ? undefined : list.find((e) => e.EnclaveID === consoleId);
     if (consoleId !== undefined && !consoleOf) throw new UiNotFoundError(`no enclave with id ${consoleId}`);
-    return c.html(ctx.page(c, '/enclaves', 'Enclaves', enclavesPage(list, consoleOf)));
+    return c.html(ctx.page('/enclaves', 'Enclaves', enclavesPage(list, consoleOf)));
   });
 
   app.get('/events/enclaves', (c) => liveFragment(c, ctx.streams, async () => (await enclaveList(desk.list())).toString(), every(ctx.pollMs)));

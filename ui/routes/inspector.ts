@@ -31,7 +31,7 @@ export function inspectorRoutes(app: Hono, ctx: UiContext): void {
     const doc = chosen ? desk.exampleOf(chosen.EnclaveID)?.document : undefined;
     const source = { enclaves: list, ...(chosen ? { selected: { id: chosen.EnclaveID, port: doc?.port ?? 5006, nonce: doc?.nonce ?? true } } : {}) };
     const anchors = ctx.anchors.map((a) => ({ id: a.id, name: a.name, checked: true }));
-    return c.html(ctx.page(c, '/inspector', 'Document inspector', inspectorPage({ source, anchors, imageSources: imageSources(list) })));
+    return c.html(ctx.page('/inspector', 'Document inspector', inspectorPage({ source, anchors, imageSources: imageSources(list) })));
   });
 
   app.post('/api/inspect', ctx.formLimit, async (c) => {

@@ -45,7 +45,7 @@ export function kmsRoutes(app: Hono, ctx: UiContext): void {
       source: { enclaves: ctx.enclaves.list() },
       audit: auditTrail(desk.audit(AUDIT_ROWS)),
     });
-    return c.html(ctx.page(c, '/kms', 'KMS', body));
+    return c.html(ctx.page('/kms', 'KMS', body));
   });
 
   app.post('/api/kms/explain', ctx.formLimit, async (c) => {
