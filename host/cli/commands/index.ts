@@ -13,6 +13,7 @@ import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { runEnclave } from './run-enclave.ts';
 import { terminateEnclave } from './terminate-enclave.ts';
+import { uiCommand } from './ui.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
 import { vsockProxy } from './vsock-proxy.ts';
 
@@ -32,4 +33,5 @@ export const commands: readonly Command[] = [
   kmsServe,
   kmsAuditVerify,
   kmsExplain,
+  uiCommand,
 ];
