@@ -102,7 +102,7 @@ export function signingCertificateInfo(der: Uint8Array): SigningCertificateInfo 
 
 export function describeImage(bytes: Uint8Array): ImageDescription {
   const parsed = readImage(bytes, { enforceChecksum: false });
-  const m = measureLayout(bytes, parsed.layout);
+  const m = measureLayout(parsed.layout);
   const man = parsed.manifest;
   const metadata: Record<string, JsonValue> = {
     BuildTool: man.build.tool,

@@ -180,8 +180,16 @@ describe('each corruption has its own code', () => {
     expect(codeOf(() => readImageFile(foreign))).toBe('ERR_IMAGE_BAD_MAGIC');
   });
 
-  test('wrong version: version 0, 2 and 0xffff → ERR_IMAGE_UNSUPPORTED_VERSION, checked before the checksum', () => {
-    for (const v of [0, 2, 0xffff]) {
+  test('version 1 (PCRs by the old rules) is refused with a message saying to rebuild, before the checksum', () => {
+    const x = copy(plain);
+    view(x).setUint16(8, 1);
+    expect(codeOf(() => loadImage(x))).toBe('ERR_IMAGE_UNSUPPORTED_VERSION');
+    expect(() => loadImage(x)).toThrow(/version 1 is no longer supported.*rebuild the image/);
+    expect(() => describeImage(x)).toThrow(/version 1 is no longer supported/);
+  });
+
+  test('wrong version: version 0, 3 and 0xffff → ERR_IMAGE_UNSUPPORTED_VERSION, checked before the checksum', () => {
+    for (const v of [0, 3, 0xffff]) {
       const x = copy(plain);
       view(x).setUint16(8, v);
       expect(codeOf(() => loadImage(x)), `version ${v}`).toBe('ERR_IMAGE_UNSUPPORTED_VERSION');
