@@ -12,6 +12,7 @@ import { kmsServe } from './kms-serve.ts';
 import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { runEnclave } from './run-enclave.ts';
+import { signEif } from './sign-eif.ts';
 import { terminateEnclave } from './terminate-enclave.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
 import { vsockProxy } from './vsock-proxy.ts';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   pkiExportRoot,
   buildEnclave,
   describeEif,
+  signEif,
   runEnclave,
   describeEnclaves,
   terminateEnclave,
