@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
 import { commands } from '../../host/cli/commands/index.ts';
+import { NITRO_CLI_ERROR_CODES } from '../../host/cli/nitro-errors.ts';
 import { parseMemory } from '../../host/cli/commands/run-enclave.ts';
 import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 import { ECHO_PORT, WEAK, WEAK_FLAGS, appEntry, expectQuietStderr, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
@@ -264,7 +265,8 @@ describe('bad flags and config files', () => {
     if (!extra.includes('--cpu-count')) args.push('--cpu-count', '1');
     const r = await cli(...args);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`: ${code}: `));
+    // nitro-cli's format: [ Exx ] (mapped in host/cli/nitro-errors.ts), then our code.
+    expect(r.err).toMatch(new RegExp(`\\[ ${NITRO_CLI_ERROR_CODES[code] ?? 'none'} \\] [^\\n]* ${code}: `));
     expect(r.out).toBe('');
   });
 
@@ -273,7 +275,7 @@ describe('bad flags and config files', () => {
     writeFileSync(f, 'not an image at all');
     const r = await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', f, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/: ERR_IMAGE_[A-Z_]+: /);
+    expect(r.err).toMatch(/\[ E35 \] EIF file parsing error\. ERR_IMAGE_[A-Z_]+: /);
   });
 
   it('--enclave-cid 0 asks for an automatic CID, as in nitro-cli', async () => {

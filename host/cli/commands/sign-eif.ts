@@ -6,6 +6,7 @@ import { UsageError, json, readOptionFile, requiredOpt, type Command } from '../
 
 export const signEif: Command = {
   name: 'sign-eif',
+  nitroCli: true,
   summary: 'sign an image or a real EIF in place (or replace its signature) and print its PCRs',
   help: `Usage: nitro-sandbox sign-eif --eif-path FILE --signing-certificate PEM --private-key PEM
 
