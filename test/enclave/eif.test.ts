@@ -15,9 +15,10 @@ import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Decoder } from 'cbor-x';
-import { describeEif, describeImageFile, fileSource, memorySource, readEif, readImageFile, type ImageDescription } from '../../enclave/index.ts';
+import { buildImage, describeEif, describeImageFile, fileSource, loadImage, memorySource, readEif, readImageFile, type ImageDescription } from '../../enclave/index.ts';
+import { toHex } from '../../attestation/index.ts';
 import { main } from '../../host/cli/main.ts';
-import { capture, cleanup, crc32, opensslCert, pcrOf, pcrWithOpenssl, tempDir, type SigningPair } from './fixtures.ts';
+import { capture, cleanup, crc32, opensslCert, pcrOf, pcrWithOpenssl, repoRoot, sections, tempDir, type SigningPair } from './fixtures.ts';
 import {
   CMDLINE,
   KERNEL,
@@ -365,6 +366,34 @@ describe('sign-eif (nitro-cli src/lib.rs sign_eif)', () => {
     expect(m.code).toBe(1);
     expect(m.err).toMatch(/ERR_SIGNING_KEY/);
     expect(readFileSync(ok).equals(before)).toBe(true);
+  });
+
+  test('one of our images: signed in place in our format, PCR0–2 unchanged, PCR8 the certificate\'s; re-signing replaces; a damaged image is left as it was', async () => {
+    const entry = join(repoRoot, 'examples', 'hello', 'main.ts');
+    const built = await buildImage({ entry });
+    const path = join(dir, 'ours.eif');
+    writeFileSync(path, built.image);
+    const pcrs = { PCR0: toHex(built.measurements.pcr0), PCR1: toHex(built.measurements.pcr1), PCR2: toHex(built.measurements.pcr2) };
+    const r = await cli('sign-eif', '--eif-path', path, '--signing-certificate', keys.certPath, '--private-key', keys.keyPath);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ Measurements: { HashAlgorithm: 'Sha384 { ... }', ...pcrs, PCR8: pcrOf(derOf(keys)) } });
+    // The same bytes a signed build writes, up to the (randomized) signature.
+    const signedBuild = await buildImage({ entry, signing: { certificate: keys.certPem, privateKey: keys.keyPem } });
+    const signedFile = new Uint8Array(readFileSync(path));
+    const cut = (b: Uint8Array): Buffer => Buffer.from(b.subarray(24, sections(b)[4]?.start));
+    expect(cut(signedFile).equals(cut(signedBuild.image))).toBe(true);
+    expect(loadImage(signedFile).signature).toBeDefined();
+    const again = await cli('sign-eif', '--eif-path', path, '--signing-certificate', other.certPath, '--private-key', other.keyPath);
+    expect(again.code, again.err).toBe(0);
+    expect(describeImageFile(path)).toMatchObject({ Measurements: { ...pcrs, PCR8: pcrOf(derOf(other)) }, SignatureCheck: true });
+    expect(sections(new Uint8Array(readFileSync(path))).map((x) => x.type)).toEqual([1, 2, 3, 4, 5]);
+    const damaged = new Uint8Array(built.image);
+    flip(damaged, 40, 1);
+    writeFileSync(path, damaged);
+    const bad = await cli('sign-eif', '--eif-path', path, '--signing-certificate', keys.certPath, '--private-key', keys.keyPath);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^\[ E35 \] EIF file parsing error\. ERR_IMAGE_BAD_CHECKSUM: /);
+    expect(Buffer.from(readFileSync(path)).equals(Buffer.from(damaged))).toBe(true);
   });
 
   test('fileSource reads what memorySource reads', () => {
