@@ -94,7 +94,8 @@ function small(x: bigint, what: string, size: number): number {
 
 /**
  * What may follow a section of each kind, EifBuilder's order: KERNEL, CMDLINE, METADATA?,
- * RAMDISK+, SIGNATURE?. `start` is before the first section; `end` means "no more sections".
+ * RAMDISK+, SIGNATURE?. `start` is before the first section; MAY_END lists the kinds a file may
+ * end with.
  */
 const NEXT: Readonly<Record<string, readonly number[]>> = {
   start: [EIF_SECTION.KERNEL],

@@ -123,6 +123,15 @@ describe('describe-eif of a real EIF: nitro-cli 1.5 output by independent comput
     expect(pcrWithOpenssl(Buffer.concat([s.kernel, s.cmdline, ...s.ramdisks]))).toBe(expectedEifPcrs(s).PCR0);
   });
 
+  test('pcr --input keeps nitro-cli\'s meaning for an EIF too: the PCR of the file\'s raw bytes, not PCR0', async () => {
+    const bytes = writeEif(spec());
+    const path = join(dir, 'raw.eif');
+    writeFileSync(path, bytes);
+    const r = await cli('pcr', '--input', path);
+    expect(JSON.parse(r.out)).toEqual({ PCR: pcrOf(bytes) });
+    expect(pcrOf(bytes)).not.toBe(expectedEifPcrs(spec()).PCR0);
+  });
+
   test('signed: PCR8 from the certificate DER (openssl), SigningCertificate, SignatureCheck true', () => {
     const s = signedSpec(spec(), keys);
     const d = describeBytes(writeEif(s));
@@ -276,8 +285,10 @@ describe('damaged EIFs: one code per fault', () => {
     malformed.push(['no ramdisk', writeEif(s, sec.slice(0, 3))]);
     malformed.push(['two kernels', writeEif(s, [sec[0], ...sec].filter((x) => x !== undefined))]);
     malformed.push(['metadata in a v3 file', writeEif({ ...s, version: 3 })]);
-    const trailing = new Uint8Array(good().length + 3);
-    trailing.set(good());
+    // One file: a signed EIF's length varies (serde_cbor writes each signature byte in 1 or 2 bytes).
+    const g = good();
+    const trailing = new Uint8Array(g.length + 3);
+    trailing.set(g);
     malformed.push(['trailing bytes', fixEifCrc(trailing)]);
     malformed.push(['metadata that is not JSON', writeEif(spec({ metadata: Buffer.from('{"ImageName":') }))]);
     malformed.push(['metadata without BuildMetadata', writeEif(spec({ metadata: Buffer.from('{"ImageName":"a","ImageVersion":"b","DockerInfo":null,"CustomMetadata":null}') }))]);
