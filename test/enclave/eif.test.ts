@@ -18,7 +18,7 @@ import { Decoder } from 'cbor-x';
 import { buildImage, describeEif, describeImageFile, fileSource, loadImage, memorySource, readEif, readImageFile, type ImageDescription } from '../../enclave/index.ts';
 import { toHex } from '../../attestation/index.ts';
 import { main } from '../../host/cli/main.ts';
-import { capture, cleanup, crc32, opensslCert, pcrOf, pcrWithOpenssl, repoRoot, sections, tempDir, type SigningPair } from './fixtures.ts';
+import { capture, cleanup, codeOf, crc32, opensslCert, pcrOf, pcrWithOpenssl, repoRoot, sections, tempDir, type SigningPair } from './fixtures.ts';
 import {
   CMDLINE,
   KERNEL,
@@ -64,15 +64,6 @@ function signedSpec(s: EifSpec, pair: SigningPair, overPcr0 = expectedEifPcrs(s)
 
 function derOf(pair: SigningPair): Buffer {
   return execFileSync('openssl', ['x509', '-in', pair.certPath, '-outform', 'DER']);
-}
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `untyped ${String(e)}`;
-  }
-  return 'no error';
 }
 
 function flip(b: Uint8Array, at: number, x: number): void {

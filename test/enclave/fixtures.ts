@@ -130,6 +130,16 @@ export function opensslCert(dir: string, name: string, curve = 'P-384'): Signing
   return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8'), certPath, keyPath };
 }
 
+/** The `code` of what `f` throws ('untyped …' for an error without one), or 'no error'. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code ?? `untyped ${String(e)}`;
+  }
+  return 'no error';
+}
+
 /** A capturing CliIo for `main([...])`. */
 export function capture(): { io: { out: (t: string) => void; err: (t: string) => void }; out: () => string; err: () => string } {
   let out = '';

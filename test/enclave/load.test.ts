@@ -18,7 +18,7 @@ import {
   measureImage,
   readImageFile,
 } from '../../enclave/index.ts';
-import { cleanup, crc32, examplesDir, fixCrc, opensslCert, sections, sortedJson, tempDir, type SigningPair } from './fixtures.ts';
+import { cleanup, codeOf, crc32, examplesDir, fixCrc, opensslCert, sections, sortedJson, tempDir, type SigningPair } from './fixtures.ts';
 import { decodeCbor, encodeCbor } from '../../attestation/index.ts';
 import { execFileSync } from 'node:child_process';
 
@@ -40,15 +40,6 @@ function xorAt(x: Uint8Array, at: number, v: number): void {
   x[at] = (x[at] ?? 0) ^ v;
 }
 const view = (x: Uint8Array): DataView => new DataView(x.buffer, x.byteOffset, x.byteLength);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `untyped ${String(e)}`;
-  }
-  return 'no error';
-}
 
 /** Replaces section `index`'s data with `data`, fixing lengths and the CRC. */
 function replaceSection(image: Uint8Array, index: number, data: Uint8Array): Uint8Array {
