@@ -145,7 +145,7 @@ describe('run, describe, connect, console, terminate', () => {
   it('console streams a debug-mode enclave\'s console', async () => {
     const r = await cli('console', '--enclave-id', debugId, '--disconnect-timeout', '1');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Successfully connected to the console\.\n/);
+    expect(r.out).toMatch(new RegExp(`^Connecting to the console for enclave ${debugCid}\\.\\.\\.\\nSuccessfully connected to the console\\.\\n`));
     expect(r.out).toContain('console: hello from the test enclave');
   });
 
@@ -214,6 +214,7 @@ describe('run, describe, connect, console, terminate', () => {
     expect(r.code).toBe(0);
     const [runJson, ...rest] = r.out.split(/(?<=^\})\n/m);
     expect(JSON.parse(runJson!)).toMatchObject({ EnclaveName: 'att' });
+    expect(rest.join('')).toMatch(new RegExp(`^Connecting to the console for enclave ${(JSON.parse(runJson!) as { EnclaveCID: number }).EnclaveCID}\\.\\.\\.\\nSuccessfully connected to the console\\.\\n`));
     expect(rest.join('')).toContain('console: hello from the test enclave');
     // --attach-console implies debug mode, as nitro-cli documents.
     const d = (await client.describeEndedEnclaves()).find((e) => e.EnclaveName === 'att');

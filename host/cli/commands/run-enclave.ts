@@ -236,7 +236,7 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
       const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
       if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
     }
-    if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
+    if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io, result.EnclaveCID);
     return 0;
   },
 };
