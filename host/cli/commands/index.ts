@@ -12,6 +12,7 @@ import { kmsServe } from './kms-serve.ts';
 import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { runEnclave } from './run-enclave.ts';
+import { signEif } from './sign-eif.ts';
 import { terminateEnclave } from './terminate-enclave.ts';
 import { uiCommand } from './ui.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
@@ -24,6 +25,7 @@ export const commands: readonly Command[] = [
   pkiExportRoot,
   buildEnclave,
   describeEif,
+  signEif,
   runEnclave,
   describeEnclaves,
   terminateEnclave,
