@@ -64,11 +64,10 @@ function enclaveCard(e: EnclaveDescription): Html {
       <dt>CPUs</dt><dd>${e.NumberOfCPUs} (${e.CPUIDs.join(', ')})</dd>
       <dt>Memory</dt><dd>${e.MemoryMiB} MiB</dd>
       <dt>Process</dt><dd>${e.ProcessID}</dd>
-      ${e.ExitReason !== undefined ? html`<dt>Ended</dt><dd>${e.ExitReason}</dd>` : ''}
     </dl>
     <details ${live ? 'open' : ''}>
       <summary>Measurements and isolation</summary>
-      <h4>Measurements${debug ? ' (debug mode: PCR0–2 read as zero)' : ''}</h4>
+      <h4>Measurements${debug ? ' (debug mode: its documents carry PCR0–2 as zero)' : ''}</h4>
       ${measurements(e.Measurements as unknown as Record<string, string>)}
       <h4>Isolation layers</h4>
       ${layers(e.Isolation)}
