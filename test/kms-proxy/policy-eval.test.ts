@@ -61,7 +61,8 @@ describe('decisions', () => {
     expect(evaluate(p, [], req({ action: 'kms:GenerateDataKey' })).allowed).toBe(true);
     expect(evaluate(p, [], req({ action: 'kms:Encrypt' })).statements[0]?.mismatch).toBe('action');
     expect(evaluate(p, [], req({ resourceArn: 'arn:aws:kms:eu-west-1:1:key/x' })).statements[0]?.mismatch).toBe('resource');
-    const notAction = parsePolicy(policy(allowAll, { Effect: 'Deny', NotPrincipal: { AWS: ME }, NotAction: 'kms:Describe*', Resource: '*' }));
+    // NotPrincipal must name the account too, or the account (and so ME) is denied (IAM, "NotPrincipal").
+    const notAction = parsePolicy(policy(allowAll, { Effect: 'Deny', NotPrincipal: { AWS: [ME, ACCOUNT] }, NotAction: 'kms:Describe*', Resource: '*' }));
     expect(evaluate(notAction, [], req()).allowed).toBe(true);
     expect(evaluate(notAction, [], req({ principalArn: `arn:aws:iam::${ACCOUNT}:user/other` })).effect).toBe('ExplicitDeny');
     expect(evaluate(notAction, [], req({ principalArn: `arn:aws:iam::${ACCOUNT}:user/other`, action: 'kms:DescribeKey' })).allowed).toBe(true);
@@ -167,10 +168,11 @@ describe('condition operators', () => {
     expect(wildcardMatch(`${'*a'.repeat(200)}b`, 'a'.repeat(5000))).toBe(false);
   });
 
-  test('unknown operators and Null with a set prefix are not operators', () => {
+  test('unknown operators and NullIfExists are not operators (Access Analyzer error "Null with if exists"); Null with a set prefix is one', () => {
     expect(parseOperator('StringEqualz')).toBeUndefined();
-    expect(parseOperator('ForAnyValue:Null')).toBeUndefined();
     expect(parseOperator('NullIfExists')).toBeUndefined();
+    expect(parseOperator('ForAnyValue:NullIfExists')).toBeUndefined();
+    expect(parseOperator('ForAnyValue:Null')).toMatchObject({ base: 'Null', set: 'ForAnyValue' });
   });
 });
 
