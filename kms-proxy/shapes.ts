@@ -181,11 +181,13 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
     }
     case 'constraints': {
       if (typeof v !== 'object' || Array.isArray(v)) serialization(v, 'a structure');
-      const c: Record<string, Record<string, string>> = {};
+      const c: Record<string, unknown> = {};
       for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) {
-        if (ck !== 'EncryptionContextSubset' && ck !== 'EncryptionContextEquals') throw kmsError('SerializationException', `Unrecognized field '${ck}'`);
         if (cv === null) continue;
-        c[ck] = convert(ck, { t: 'context' }, cv, errors) as Record<string, string>;
+        // GrantConstraints.SourceArn (kms-2014-11-01) is an ARN string; CreateGrant refuses it as unsupported.
+        if (ck === 'SourceArn') c[ck] = convert(ck, { t: 'string', min: 1, max: 2048 }, cv, errors);
+        else if (ck === 'EncryptionContextSubset' || ck === 'EncryptionContextEquals') c[ck] = convert(ck, { t: 'context' }, cv, errors);
+        else throw kmsError('SerializationException', `Unrecognized field '${ck}'`);
       }
       return c;
     }
