@@ -7,6 +7,8 @@
 // There is no IAM here: a key-policy principal naming an account (`arn:aws:iam::ACCOUNT:root` or
 // `ACCOUNT`) delegates to IAM in AWS, and this sandbox treats every principal of that account as
 // allowed by IAM. That is what the default key policy means in practice for an account's admins.
+// Who the caller is for Principal/NotPrincipal is principals.ts; ARN matching arn.ts; operators and
+// policy variables conditions.ts and variables.ts; what a grant allows grants.ts.
 import { arnMatch } from './arn.ts';
 import { evaluateClause, wildcardMatch } from './conditions.ts';
 import type { Clause, PolicyDocument, PrincipalSet, Statement } from './document.ts';

@@ -6,7 +6,7 @@ import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomB
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createKmsApp, type KmsApp } from '../../kms-proxy/index.ts';
+import { createKmsApp, explain, formatExplanation, type KmsApp } from '../../kms-proxy/index.ts';
 import { AccessDeniedError } from '../../kms-proxy/errors.ts';
 import { OPERATIONS } from '../../kms-proxy/operations/index.ts';
 import type { Trail } from '../../kms-proxy/operations/types.ts';
@@ -152,6 +152,24 @@ describe('condition keys are supplied where AWS supplies them', () => {
     expect(v('kms:DescribeKey', 'kms:RequestAlias')).toEqual(['alias/sym']);
     expect(v('kms:GenerateDataKeyPair', 'kms:DataKeyPairSpec')).toEqual(['ECC_NIST_P256']);
     expect(v('kms:ImportKeyMaterial', 'kms:ExpirationModel')).toEqual(['KEY_MATERIAL_EXPIRES']);
+  });
+});
+
+describe('kms explain shows every key of the request', () => {
+  test("each key's value, the documented keys the request lacks and why, and keys a condition names that never come", async () => {
+    const deny = { Sid: 'vpc', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*', Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-1', 'kms:EncryptionContext:tenant': 'blue' } } };
+    const id = ((await call('CreateKey', { Policy: JSON.stringify({ Version: '2012-10-17', Statement: [JSON.parse(POLICY).Statement[0], deny] }), Tags: [{ TagKey: 'Team', TagValue: 'blue' }] })) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+    const e = await explain(k.service, { keyId: id, action: 'kms:Decrypt', principal: caller.principalArn, encryptionContext: { Tenant: 'blue' } });
+    expect(e.context).toMatchObject({ 'aws:PrincipalArn': [caller.principalArn], 'kms:EncryptionContext:Tenant': ['blue'], 'kms:EncryptionContextKeys': ['Tenant'], 'aws:ResourceTag/Team': ['blue'], 'kms:EncryptionAlgorithm': ['SYMMETRIC_DEFAULT'], 'kms:CallerAccount': [ACCOUNT] });
+    expect(e.absent).toContainEqual({ key: 'kms:RequestAlias', why: 'not in this request (when the request names the key by alias)' });
+    expect(e.absent).toContainEqual({ key: 'aws:SourceVpce', why: 'never supplied by this KMS: no VPC endpoints' });
+    const text = formatExplanation(e);
+    expect(text).toContain('  kms:EncryptionContext:Tenant: "blue"');
+    expect(text).toContain('  aws:SourceVpce: (absent) never supplied by this KMS: no VPC endpoints');
+    // aws:SourceVpce is absent, so its StringNotEquals holds; the context key matches whatever its case
+    // ("the condition key is not case sensitive"), so the other does not, and the Deny does not apply.
+    expect(e.outcome).toBe('Allowed');
+    expect(e.decision.statements[1]?.conditions.map((c) => c.passed)).toEqual([true, false]);
   });
 });
 
