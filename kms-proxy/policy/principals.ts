@@ -44,8 +44,24 @@ export function isAwsPrincipal(value: string): boolean {
   return [ACCOUNT, ROOT, USER, ROLE, SESSION, FEDERATED].some((re) => re.test(value));
 }
 
+// Both parses run on every authorization; principals and policy entries repeat, so they are kept
+// (bounded, like the parsed policies in service.ts).
+const identities = new Map<string, Identity>();
+const entries = new Map<string, Entry>();
+
+function remember<K, V>(m: Map<K, V>, k: K, v: V): V {
+  if (m.size >= 1000) m.clear();
+  m.set(k, v);
+  return v;
+}
+
 /** The identity of a caller whose credential names `principalArn` in `account`. */
 export function identityOf(principalArn: string, account: string): Identity {
+  const key = `${account} ${principalArn}`;
+  return identities.get(key) ?? remember(identities, key, parseIdentity(principalArn, account));
+}
+
+function parseIdentity(principalArn: string, account: string): Identity {
   let m = SESSION.exec(principalArn);
   if (m) {
     const partition = principalArn.split(':')[1] ?? 'aws';
@@ -70,15 +86,27 @@ function chain(id: Identity): Link[] {
   return links;
 }
 
+/** A policy principal entry, parsed: the account it names, or the role (account, name) it names. */
+interface Entry {
+  readonly account?: string;
+  readonly role?: readonly [string, string];
+}
+
+function entryOf(e: string): Entry {
+  const hit = entries.get(e);
+  if (hit) return hit;
+  const acct = ACCOUNT.test(e) ? e : ROOT.exec(e)?.[1];
+  const role = ROLE.exec(e);
+  return remember(entries, e, { ...(acct !== undefined ? { account: acct } : {}), ...(role ? { role: [role[1] as string, role[2] as string] as const } : {}) });
+}
+
 function names(entry: string, link: Link): boolean {
   switch (link.kind) {
-    case 'account': {
-      const acct = ACCOUNT.test(entry) ? entry : ROOT.exec(entry)?.[1];
-      return acct === link.account;
-    }
+    case 'account':
+      return entryOf(entry).account === link.account;
     case 'role': {
-      const m = ROLE.exec(entry);
-      return m !== null && m[1] === link.account && m[2] === link.name;
+      const r = entryOf(entry).role;
+      return r !== undefined && r[0] === link.account && r[1] === link.name;
     }
     case 'arn':
       return entry === link.arn;
