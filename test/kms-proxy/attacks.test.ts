@@ -18,6 +18,8 @@ const ELSEWHERE = 'arn:aws:iam::999999999999:root';
 const creds = [
   { accessKeyId: 'AKIAADMIN00000000000', secretAccessKey: 'admin-secret', principalArn: ADMIN, account: ACCOUNT },
   { accessKeyId: 'AKIAMALLORY000000000', secretAccessKey: 'mallory-secret', principalArn: MALLORY, account: ACCOUNT },
+  { accessKeyId: 'AKIAACCOUNTROOT00000', secretAccessKey: 'root-secret', principalArn: ROOT, account: ACCOUNT },
+  { accessKeyId: 'AKIAAPPSESSION000000', secretAccessKey: 'session-secret', principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/ops/s1`, account: ACCOUNT },
 ];
 
 let f: Fixture;
@@ -100,6 +102,15 @@ describe('grant re-delegation', () => {
     const g = await grant(id, admin, ADMIN, ['Encrypt']);
     await denied(mallory.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x'), GrantTokens: [g.GrantToken ?? ''] })));
     await denied(mallory.send(new RetireGrantCommand({ GrantToken: g.GrantToken })));
+    // The account that created the grant retires it ("As a backup, the AWS account in which the grant was created can retire the grant").
+    const root = client(f.server, creds[2]);
+    await root.send(new RetireGrantCommand({ GrantToken: g.GrantToken }));
+    root.destroy();
+    // A role as retiring principal: its sessions retire.
+    const r = await admin.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: ADMIN, RetiringPrincipal: `arn:aws:iam::${ACCOUNT}:role/ops`, Operations: ['Encrypt'] }));
+    const session = client(f.server, creds[3]);
+    await session.send(new RetireGrantCommand({ KeyId: id, GrantId: r.GrantId }));
+    session.destroy();
   });
 
   test('CreateGrant refuses operations the key does not support and constraints on an asymmetric key (ValidationException)', async () => {
