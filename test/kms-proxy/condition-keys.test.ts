@@ -170,6 +170,10 @@ describe('kms explain shows every key of the request', () => {
     // ("the condition key is not case sensitive"), so the other does not, and the Deny does not apply.
     expect(e.outcome).toBe('Allowed');
     expect(e.decision.statements[1]?.conditions.map((c) => c.passed)).toEqual([true, false]);
+    // The request's own keys, which explain cannot derive, come from `context`.
+    const g = await explain(k.service, { keyId: id, action: 'kms:CreateGrant', principal: caller.principalArn, context: { 'kms:GrantOperations': ['Decrypt', 'Encrypt'] } });
+    expect(g.context['kms:GrantOperations']).toEqual(['Decrypt', 'Encrypt']);
+    expect(g.absent).toContainEqual({ key: 'kms:GranteePrincipal', why: 'not in this request' });
   });
 });
 
