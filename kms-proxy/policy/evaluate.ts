@@ -9,7 +9,7 @@
 // allowed by IAM. That is what the default key policy means in practice for an account's admins.
 // Who the caller is for Principal/NotPrincipal is principals.ts; ARN matching arn.ts; operators and
 // policy variables conditions.ts and variables.ts; what a grant allows grants.ts.
-import { arnMatch } from './arn.ts';
+import { resourceArnMatch } from './arn.ts';
 import { evaluateClause, wildcardMatch } from './conditions.ts';
 import type { Clause, PolicyDocument, PrincipalSet, Statement } from './document.ts';
 import { traceGrant, type ChildGrant, type GrantTrace } from './grants.ts';
@@ -80,7 +80,7 @@ function actionMatches(patterns: readonly string[], action: string): boolean {
 }
 
 function resourceMatches(patterns: readonly string[], arn: string): boolean {
-  return patterns.some((p) => arnMatch(p, arn));
+  return patterns.some((p) => resourceArnMatch(p, arn));
 }
 
 function lookup(context: RequestContext, key: string): readonly string[] | undefined {

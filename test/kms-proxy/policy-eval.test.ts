@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { evaluate, evaluateClause, KmsError, parseOperator, parsePolicy, wildcardMatch, type AuthzRequest } from '../../kms-proxy/index.ts';
+import { resourceArnMatch } from '../../kms-proxy/policy/arn.ts';
 
 const ACCOUNT = '111122223333';
 const ME = `arn:aws:iam::${ACCOUNT}:user/app`;
@@ -159,6 +160,26 @@ describe('condition operators', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[ab*?]{0,8}$/), fc.stringMatching(/^[ab]{0,10}$/), (p, v) => {
         expect(wildcardMatch(p, v)).toBe(oracle(p, v));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('property: Resource matching agrees with a regular-expression oracle of IAM\'s rule (a * ending a segment, or in the sixth, runs over colons; otherwise nothing does)', () => {
+    const oracle = (p: string, v: string) => {
+      let colons = 0;
+      const re = [...p].map((c, i) => {
+        const free = colons >= 5 || (c === '*' && (p[i + 1] === ':' || p[i + 1] === undefined));
+        if (c === ':') colons++;
+        if (c === '*') return free ? '.*' : '[^:]*';
+        if (c === '?') return free ? '.' : '[^:]';
+        return c;
+      });
+      return p === '*' || new RegExp(`^${re.join('')}$`, 's').test(v);
+    };
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a:*?]{0,14}$/), fc.stringMatching(/^[a:]{0,14}$/), (p, v) => {
+        expect(resourceArnMatch(p, v)).toBe(oracle(p, v));
       }),
       { numRuns: 5000 },
     );

@@ -193,12 +193,16 @@ const GROUPS: readonly (readonly [string, readonly Row[]])[] = [
     ],
   ],
   [
-    'D2. IAM User Guide, "IAM JSON policy elements: Resource" (wildcards within ARN segments) and "Variables and tags"',
+    'D2. IAM User Guide, "IAM JSON policy elements: Resource" (wildcards within ARN segments; a * ending a segment "can expand to match beyond the colon boundaries") and "Variables and tags"',
     [
       ['Resource "*" is the key', [allowAll], {}, 'Allow'],
       ['Resource: the key ARN', [{ ...allowAll, Resource: KEY }], {}, 'Allow'],
       ['Resource: key/* in this account and Region', [{ ...allowAll, Resource: `arn:aws:kms:us-east-1:${ACCOUNT}:key/*` }], {}, 'Allow'],
-      ['Resource: a * does not run over colons', [{ ...allowAll, Resource: 'arn:aws:kms:*:key/*' }], {}, 'ImplicitDeny'],
+      ['Resource: a * ending a segment runs over colons', [{ ...allowAll, Resource: 'arn:aws:kms:*:key/*' }], {}, 'Allow'],
+      ['Resource: arn:aws:kms:* is every KMS resource', [{ ...allowAll, Resource: 'arn:aws:kms:*' }], {}, 'Allow'],
+      ['Resource: a * inside a segment does not run over colons', [{ ...allowAll, Resource: 'arn:aws:kms:u*1:key/*' }], {}, 'ImplicitDeny'],
+      ['Resource: a * inside a segment matches within it', [{ ...allowAll, Resource: `arn:aws:kms:us-*-1:${ACCOUNT}:key/*` }], {}, 'Allow'],
+      ['Resource: another service', [{ ...allowAll, Resource: 'arn:aws:s3:*' }], {}, 'ImplicitDeny'],
       ['Resource: another Region', [{ ...allowAll, Resource: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/*` }], {}, 'ImplicitDeny'],
       ['${aws:username} resolves', allowIf('StringEquals', 'kms:EncryptionContext:user', '${aws:username}'), { ctx: { 'aws:username': 'alice', 'kms:EncryptionContext:user': 'alice' } }, 'Allow'],
       ['${aws:username} is another user', allowIf('StringEquals', 'kms:EncryptionContext:user', '${aws:username}'), { ctx: { 'aws:username': 'bob', 'kms:EncryptionContext:user': 'alice' } }, 'ImplicitDeny'],
