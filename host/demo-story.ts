@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, GenerateDataKeyWithoutPlaintextCommand, KMSClient } from '@aws-sdk/client-kms';
 import { toHex } from '../attestation/index.ts';
 import { buildImage, session } from '../enclave/index.ts';
-import { explain, startKmsServer, type Explanation, type KmsServer } from '../kms-proxy/index.ts';
+import { attestedKeyPolicy, explain, startKmsServer, type Explanation, type KmsServer } from '../kms-proxy/index.ts';
 import { EnclaveNotFoundError, Host, startVsockProxy, type EnclaveDescription, type VsockProxy } from './index.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,31 +51,10 @@ export interface DemoOptions {
   readonly onEvent: (event: DemoEvent) => void;
 }
 
-/** The key policy: admin rights for the account, Decrypt only for the attested image, and the
- * `Null` deny that stops the broad statement from letting a caller without a document through. */
+/** The complete attested-release policy (kms-proxy/README.md): the enclave's PCR0/1/2 allow Decrypt,
+ * and nothing returns plaintext or re-wraps a ciphertext without an attestation document. */
 function policy(account: string, pcrs: { pcr0: string; pcr1: string; pcr2: string }): string {
-  const principal = { AWS: `arn:aws:iam::${account}:root` };
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'KeyAdministration', Effect: 'Allow', Principal: principal, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:Put*', 'kms:Create*', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:Encrypt'], Resource: '*' },
-      {
-        Sid: 'DecryptOnlyInTheAttestedEnclave',
-        Effect: 'Allow',
-        Principal: principal,
-        Action: 'kms:Decrypt',
-        Resource: '*',
-        Condition: {
-          StringEqualsIgnoreCase: {
-            'kms:RecipientAttestation:ImageSha384': pcrs.pcr0,
-            'kms:RecipientAttestation:PCR1': pcrs.pcr1,
-            'kms:RecipientAttestation:PCR2': pcrs.pcr2,
-          },
-        },
-      },
-      { Sid: 'DenyWithoutAttestation', Effect: 'Deny', Principal: principal, Action: 'kms:Decrypt', Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } },
-    ],
-  });
+  return attestedKeyPolicy({ account, pcrs: { 0: pcrs.pcr0, 1: pcrs.pcr1, 2: pcrs.pcr2 }, enclaveActions: ['kms:Decrypt'] });
 }
 
 /** Plays the story to its end; rejects with the first failure (everything it started is stopped). */

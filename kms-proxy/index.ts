@@ -5,6 +5,7 @@ export type { Credential } from './sigv4.ts';
 export { verifyAuditLog, type AuditVerification, type AuditProblem } from './audit.ts';
 export { evaluate, type Decision, type AuthzRequest, type RequestContext, type StatementTrace, type ConditionOutcome } from './policy/evaluate.ts';
 export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';
+export { attestedKeyPolicy, denyWithoutAttestation, ATTESTATION_GUARDED_ACTIONS, type AttestedPolicyOptions } from './policy/attested.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
 export type { KeyStore } from './store/types.ts';

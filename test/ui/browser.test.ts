@@ -196,7 +196,7 @@ describe('ui in Chromium', () => {
     await e.waitFor();
     expect(await e.getAttribute('data-effect')).toBe('ExplicitDeny');
     expect(await e.getAttribute('data-outcome')).toBe('AccessDeniedException');
-    expect(await e.locator('[data-decided-by]').textContent()).toBe('statement #2 "DenyWithoutAttestation"');
+    expect(await e.locator('[data-decided-by]').textContent()).toBe('statement #3 "DenyWithoutAttestation"');
     expect(await e.locator('tr.decider [data-condition="kms:RecipientAttestation:ImageSha384"] .actual').textContent()).toMatch(/absent/);
     // The audit trail (live) holds the attested Decrypts with their document's fields.
     const attested = page.locator('table.audit tr[data-event="Decrypt"] dl.recipient');
