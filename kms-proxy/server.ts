@@ -164,6 +164,11 @@ function tooLarge(): KmsError {
   return kmsError('ValidationException', `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.`);
 }
 
+function userAgent(c: Context): { userAgent?: string } {
+  const ua = c.req.header('user-agent');
+  return ua === undefined ? {} : { userAgent: ua };
+}
+
 function sourceIp(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress;
@@ -245,7 +250,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       const body = await readBody(c);
       const url = new URL(c.req.url);
       if (options.allowAnonymous && c.req.header('authorization') === undefined) {
-        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}) };
+        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
       } else {
         const cred = verifySigV4(
           {
@@ -259,7 +264,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
           },
           (id) => byId.get(id),
         );
-        caller = { principalArn: cred.principalArn, account: cred.account, accessKeyId: cred.accessKeyId, ...(ip ? { sourceIp: ip } : {}) };
+        caller = { principalArn: cred.principalArn, account: cred.account, accessKeyId: cred.accessKeyId, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
       }
       if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
       const op = opName === undefined ? undefined : OPERATIONS.get(opName);
