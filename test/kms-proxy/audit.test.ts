@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../host/cli/main.ts';
-import { AuditLogError, auditSigningKeyOf, createKmsApp, readAuditRecords, recoverAuditLog, verifyAuditLog, type AuditVerification } from '../../kms-proxy/index.ts';
+import { AuditLogError, auditLogVersion, auditSigningKeyOf, createKmsApp, readAuditRecords, recentAuditRecords, recoverAuditLog, verifyAuditLog, type AuditVerification } from '../../kms-proxy/index.ts';
 import { userIdentity } from '../../kms-proxy/audit/cloudtrail.ts';
 import { GENESIS, lineHash, signLine } from '../../kms-proxy/audit/format.ts';
 import { AuditLog } from '../../kms-proxy/audit/log.ts';
@@ -163,6 +163,24 @@ describe('records', () => {
     } finally {
       await f.stop();
     }
+  });
+});
+
+describe('recent records (the web console\'s live trail)', () => {
+  test('the newest records from the end of the last segments, bounded reads, a line being written left out; the version changes with each write', () => {
+    expect(recentAuditRecords(base, { limit: 2, types: ['AwsApiCall'] }).map((e) => e.record.eventName)).toEqual(['GenerateDataKey', 'DescribeKey']);
+    const d = copy();
+    const before = auditLogVersion(d);
+    writeFileSync(join(d, SEGMENT), `${readFileSync(join(d, SEGMENT), 'utf8')}{"sequence":7,"previousHash":"`);
+    expect(auditLogVersion(d)).not.toBe(before);
+    // A read of the last 3000 bytes starts mid-line: that line and the one being written are left out.
+    const recent = recentAuditRecords(d, { limit: 10, maxBytes: 3000 });
+    expect(recent.length).toBeGreaterThan(0);
+    expect(recent.length).toBeLessThan(6);
+    expect(recent.at(-1)?.record.eventName).toBe('DescribeKey');
+    expect(recent.map((e) => e.sequence)).toEqual(recent.map((_e, i) => 7 - recent.length + i));
+    expect(recentAuditRecords(join(root, 'nothing-here'), { limit: 5 })).toEqual([]);
+    expect(auditLogVersion(join(root, 'nothing-here'))).toBe('none');
   });
 });
 
