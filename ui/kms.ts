@@ -1,9 +1,7 @@
 // What the console shows of a KMS (kms-proxy/index.ts): keys with their aliases, policies, grants
 // and rotations, `kms explain`, and the audit trail with its verification. Only descriptions
 // leave this file: key material, grant tokens and credentials are never read into a view.
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
-import { explain, verifyAuditLog, type AuditVerification, type ExplainRequest, type Explanation, type KeyRecord, type Service } from '../kms-proxy/index.ts';
+import { auditLogVersion, explain, recentAuditRecords, verifyAuditLog, type AuditVerification, type ExplainRequest, type Explanation, type KeyRecord, type Service } from '../kms-proxy/index.ts';
 import { UiNotFoundError } from './errors.ts';
 
 /** The audit trail shows the last records of at most this much of the log's end. */
@@ -120,38 +118,17 @@ export class KmsDesk {
     return explain(this.service, req);
   }
 
-  /** The last `limit` records of audit.log, newest last. */
+  /** The last `limit` call records of the audit trail (kms-proxy's default replica), newest last. */
   audit(limit: number): AuditEntry[] {
-    const path = join(this.dataDir, 'audit.log');
-    if (!existsSync(path)) return [];
-    const fd = openSync(path, 'r');
-    let text: string;
-    let fromStart: boolean;
-    try {
-      const size = fstatSync(fd).size;
-      const len = Math.min(size, AUDIT_TAIL_BYTES);
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, size - len);
-      text = buf.toString('utf8');
-      fromStart = len === size;
-    } finally {
-      closeSync(fd);
-    }
-    const lines = text.split('\n').filter((l) => l !== '');
-    // A tail that starts mid-record drops that partial first line.
-    if (!fromStart) lines.shift();
-    return lines.slice(-limit).map((line) => {
-      try {
-        const record: unknown = JSON.parse(line);
-        if (record !== null && typeof record === 'object' && !Array.isArray(record)) return { record: record as Record<string, unknown> };
-      } catch {
-        // shown as unreadable below
-      }
-      return { unreadable: line.slice(0, 200) };
-    });
+    return recentAuditRecords(this.dataDir, { limit, types: ['AwsApiCall'], maxBytes: AUDIT_TAIL_BYTES }).map((e) => ({ record: e.record }));
   }
 
-  verifyAudit(): AuditVerification {
+  /** Changes whenever the audit log is written to. */
+  auditVersion(): string {
+    return auditLogVersion(this.dataDir);
+  }
+
+  verifyAudit(): Promise<AuditVerification> {
     return verifyAuditLog(this.dataDir);
   }
 }

@@ -1,7 +1,5 @@
 // Routes of the KMS view: the page (keys, one key's policy, grants and rotations), explain, the
 // audit trail (live) and its verification.
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { UiContext } from '../context.ts';
 import { UiInputError } from '../errors.ts';
@@ -65,20 +63,13 @@ export function kmsRoutes(app: Hono, ctx: UiContext): void {
 
   app.post('/api/kms/audit/verify', ctx.formLimit, async (c) => {
     await Form.read(c, []);
-    return c.html(auditVerdict(desk.verifyAudit()));
+    return c.html(auditVerdict(await desk.verifyAudit()));
   });
 
-  // The trail is re-read only when the log changed (size or time), checked on every poll.
-  const log = join(desk.dataDir, 'audit.log');
+  // The trail is re-read only when the log changed (segment, size or time), checked on every poll.
   let cached = { key: '', text: '' };
   const changedAudit = async (): Promise<string> => {
-    let key = 'none';
-    try {
-      const st = statSync(log);
-      key = `${st.size}:${st.mtimeMs}`;
-    } catch {
-      // no log yet
-    }
+    const key = desk.auditVersion();
     if (key !== cached.key) cached = { key, text: await renderAudit() };
     return cached.text;
   };

@@ -167,6 +167,6 @@ export function auditTrail(entries: readonly AuditEntry[]): Html {
 
 export function auditVerdict(v: AuditVerification): Html {
   return v.ok
-    ? html`<p data-audit-ok="true">${mark('pass', 'intact')}: the hash chain of all ${v.records} records verifies, and audit.head agrees.</p>`
-    : html`<p data-audit-ok="false" class="error">${mark('fail', 'broken')} after ${v.records} good records: <code>${v.problem?.code ?? ''}</code> at line ${v.problem?.line ?? 0}: ${v.problem?.message ?? ''}</p>`;
+    ? html`<p data-audit-ok="true">${mark('pass', 'intact')}: the signed hash chain of all ${v.records} records verifies, and the signed head agrees.</p>`
+    : html`<p data-audit-ok="false" class="error">${mark('fail', 'broken')} after ${v.records} good records: <code>${v.problem?.code ?? ''}</code> at segment ${v.problem?.segment ?? 0}, line ${v.problem?.line ?? 0}: ${v.problem?.message ?? ''}</p>`;
 }

@@ -6,6 +6,8 @@ import { consoleCommand } from './console.ts';
 import { demo } from './demo.ts';
 import { describeEif } from './describe-eif.ts';
 import { describeEnclaves } from './describe-enclaves.ts';
+import { kmsAuditPublicKey } from './kms-audit-public-key.ts';
+import { kmsAuditRecover } from './kms-audit-recover.ts';
 import { kmsAuditVerify } from './kms-audit-verify.ts';
 import { kmsExplain } from './kms-explain.ts';
 import { kmsServe } from './kms-serve.ts';
@@ -34,6 +36,8 @@ export const commands: readonly Command[] = [
   pcr,
   kmsServe,
   kmsAuditVerify,
+  kmsAuditRecover,
+  kmsAuditPublicKey,
   kmsExplain,
   uiCommand,
 ];
