@@ -16,7 +16,7 @@ export { pcr8 as pcr8FromCertificate, certificateDer } from './image/signature.t
 export type { Measurements } from './image/measure.ts';
 export { IMAGE_FORMAT_VERSION, MAX_IMAGE_SIZE, SECTION, imageMagic } from './image/format.ts';
 export { readImageFile } from './image-file.ts';
-export { DEFAULT_ISOLATION, launchArgs, runtimeDescriptor, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
+export { DEFAULT_ISOLATION, LAYERS, launchArgs, runtimeDescriptor, type IsolationLayers, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
 export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
 export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
 export type { JsonValue } from './canonical-json.ts';

@@ -146,7 +146,9 @@ function inheritedKind(fd: number, own = ownPipes()): string | undefined {
   // Node's own descriptors exist in every Node process: epoll, eventfd and timerfd are anonymous
   // inodes with no file type, its self-pipes have both ends here. /dev/null is char device 1:3.
   const devNull = st.isCharacterDevice() && st.rdev === ((1 << 8) | 3);
-  if (devNull || (st.mode & fs.constants.S_IFMT) === 0 || (st.isFIFO() && own.has(st.ino))) return undefined;
+  // Node 26 holds a descriptor of its own on the root directory (opened O_CLOEXEC when it sets up
+  // its standard streams; strace), so a directory here says nothing about inheritance.
+  if (devNull || st.isDirectory() || (st.mode & fs.constants.S_IFMT) === 0 || (st.isFIFO() && own.has(st.ino))) return undefined;
   if (st.isFIFO()) return 'pipe';
   if (st.isSocket()) return 'socket';
   if (st.isFile()) return 'file';

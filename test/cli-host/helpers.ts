@@ -18,10 +18,12 @@ export const ECHO_PORT = 5005;
 export const RELAY_PORT = 5006;
 
 /**
- * On a machine that cannot make network namespaces, enclaves run only with weaker isolation
- * accepted (as describe-enclaves then reports); everywhere else the full isolation is used.
+ * On a machine that lacks a layer the default image requires (namespaces, the empty root, no
+ * privileges, the syscall filter), enclaves run only with weaker isolation accepted (as
+ * describe-enclaves then reports); everywhere else the full isolation is used.
  */
-export const WEAK_MACHINE = probeIsolation().netns === null;
+const machine = probeIsolation();
+export const WEAK_MACHINE = !(machine.namespaces && machine.emptyRoot !== null && machine.noPrivileges && machine.syscallFilter);
 export const WEAK_FLAGS: string[] = WEAK_MACHINE ? ['--allow-weaker-isolation'] : [];
 export const WEAK: { allowWeakerIsolation?: boolean } = WEAK_MACHINE ? { allowWeakerIsolation: true } : {};
 
