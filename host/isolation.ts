@@ -310,6 +310,7 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   const flags = L
     ? [
         '--close-fds',
+        ...(req.debug ? [] : ['--quiet']),
         '--session',
         ...Object.entries(ENCLAVE_RLIMITS).flatMap(([k, v]) => ['--rlimit', `${k}=${v}`]),
         '--oom-score-adj',

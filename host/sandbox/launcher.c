@@ -17,7 +17,10 @@
  * outside, waits for C and exits the way C did, so the host's ChildProcess sees the enclave's
  * fate. Options, each one layer (host/isolation.ts chooses them; tests use them one by one):
  *
- *   --close-fds            close every descriptor but 0-3 (close_range(2))
+ *   --close-fds            close every descriptor but 0-3 (close_range(2)), and put /dev/null on
+ *                          fd 0: the enclave reads nothing its host's own stdin holds
+ *   --quiet                /dev/null on fds 1 and 2 too (outside debug mode nothing the enclave
+ *                          writes leaves it, whatever the host passed)
  *   --session              C runs in a new session and process group (setsid(2)): kill(0, sig)
  *                          and terminal signals reach nothing outside it
  *   --cgroup DIR           join DIR (write our pid to DIR/cgroup.procs) before cloning, so the
@@ -109,7 +112,7 @@ static void fail(enum step s, const char *what) {
 #define MAX_RLIMITS 16
 
 struct options {
-  int close_fds, session, no_privileges, seccomp, probe;
+  int close_fds, quiet, session, no_privileges, seccomp, probe;
   const char *cgroups[MAX_CGROUPS];
   int ncgroups;
   const char *cpus;
@@ -176,6 +179,7 @@ static void parse(int argc, char **argv, struct options *o) {
       i++;
       break;
     } else if (strcmp(a, "--close-fds") == 0) o->close_fds = 1;
+    else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
     else if (strcmp(a, "--session") == 0) o->session = 1;
     else if (strcmp(a, "--no-privileges") == 0) o->no_privileges = 1;
     else if (strcmp(a, "--seccomp") == 0) o->seccomp = 1;
@@ -243,6 +247,18 @@ static void close_inherited(void) {
   struct rlimit r;
   long max = getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY ? (long)r.rlim_cur : 65536;
   for (long fd = 4; fd < max; fd++) close((int)fd);
+}
+
+/* /dev/null on `fd`, kept across exec. */
+static void null_fd(int fd) {
+  int n = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (n < 0) fail(STEP_CLOSE_FDS, "/dev/null");
+  if (n == fd) {
+    if (fcntl(fd, F_SETFD, 0) != 0) fail(STEP_CLOSE_FDS, "fcntl");
+    return;
+  }
+  if (dup2(n, fd) < 0) fail(STEP_CLOSE_FDS, "dup2");
+  close(n);
 }
 
 static void write_file(enum step s, const char *path, const char *text) {
@@ -555,7 +571,14 @@ int main(int argc, char **argv) {
   struct options o;
   parse(argc, argv, &o);
 
-  if (o.close_fds) close_inherited();
+  if (o.close_fds) {
+    close_inherited();
+    null_fd(0);
+  }
+  if (o.quiet) {
+    null_fd(1);
+    null_fd(2);
+  }
   pid_t host = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(STEP_PARENT_DEATH, "PR_SET_PDEATHSIG");
   if (getppid() != host) _exit(120 + STEP_PARENT_DEATH); /* the host is already gone */
