@@ -30,19 +30,18 @@ function prefixes(path: string): string[] {
 const trusted = (st: Stats): boolean => st.uid === 0 || st.uid === uid();
 
 /**
- * The checks on the resolved path: each ancestor is owned by root or us and writable by nobody
- * else, except a sticky directory (like /tmp), whose next component must then be ours or root's
- * (the sticky bit stops others renaming or deleting it).
+ * The checks on the directories above what we create or use (`dirs`, resolved, / first): each is
+ * owned by root or us and writable by nobody else, except a sticky directory (like /tmp), whose
+ * next component must then be ours or root's (the sticky bit stops others renaming or deleting it).
  */
-function checkAncestors(real: string): void {
-  const all = prefixes(real);
-  for (let i = 0; i < all.length - 1; i++) {
-    const dir = all[i]!;
+function checkAncestors(dirs: readonly string[], target: string): void {
+  for (let i = 0; i < dirs.length; i++) {
+    const dir = dirs[i]!;
     const st = lstatSync(dir);
-    if (!st.isDirectory() || !trusted(st)) throw new PrivatePathError(`${dir} belongs to uid ${st.uid}: ${real} is not private to this user`);
+    if (!st.isDirectory() || !trusted(st)) throw new PrivatePathError(`${dir} belongs to uid ${st.uid}: ${target} is not private to this user`);
     if ((st.mode & 0o022) !== 0) {
-      const next = lstatSync(all[i + 1]!);
-      if ((st.mode & 0o1000) === 0 || !trusted(next)) throw new PrivatePathError(`${dir} is writable by other users: ${real} is not private to this user`);
+      const next = i + 1 < dirs.length ? lstat(dirs[i + 1]!) : undefined;
+      if ((st.mode & 0o1000) === 0 || (next !== undefined && !trusted(next))) throw new PrivatePathError(`${dir} is writable by other users: ${target} is not private to this user`);
     }
   }
 }
@@ -59,13 +58,15 @@ export function ensurePrivateDir(path: string): string {
     const st = lstat(p);
     if (st?.isSymbolicLink() && !trusted(st)) throw new PrivatePathError(`${p} is a symlink of uid ${st.uid}: ${abs} is not private to this user`);
   }
-  // Parents are checked before anything is created in them.
+  // Parents are checked before anything is created in them: the deepest that exists is one too,
+  // unless it is the directory itself (which is checked as ours below).
   let existing = abs;
   while (!lstat(existing)) existing = dirname(existing);
-  checkAncestors(realpathSync(existing));
+  const above = prefixes(realpathSync(existing));
+  checkAncestors(existing === abs ? above.slice(0, -1) : above, abs);
   mkdirSync(abs, { recursive: true, mode: 0o700 });
   const real = realpathSync(abs);
-  checkAncestors(real);
+  checkAncestors(prefixes(real).slice(0, -1), real);
   const st = lstatSync(real);
   if (!st.isDirectory()) throw new PrivatePathError(`${real} is not a directory`);
   if (st.uid !== uid()) throw new PrivatePathError(`${real} belongs to uid ${st.uid}, not to this user (${uid()})`);
