@@ -161,3 +161,28 @@ describe('the daemon', () => {
     await new DaemonClient(rt).terminate('all');
   });
 });
+
+describe('the command line', () => {
+  it('opens no inspector on SIGUSR1 and keeps running (kms serve, a server that runs for long)', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/nitro-sandbox.js'), 'kms', 'serve', '--port', '0', '--data-dir', join(tempDir('nsbx-daemon-iso-kms-'), 'kms')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => /http:\/\/\S+/.test(out) && resolve());
+        child.once('exit', (c) => reject(new Error(`kms serve exited with ${c}: ${err}`)));
+      });
+      child.kill('SIGUSR1');
+      const endpoint = /http:\/\/\S+/.exec(out)![0];
+      // Served after the signal was handled (one thread): still up, and no inspector.
+      const r = await fetch(endpoint, { method: 'POST', body: '{}' });
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(child.exitCode).toBeNull();
+      expect(err).not.toMatch(/Debugger listening|Starting inspector/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
