@@ -6,7 +6,7 @@
 // and the error code only: an app's messages and stack traces never leave the enclave.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { NsmDevice } from '../attestation/index.ts';
 import { BOOT_PORT } from '../enclave/index.ts';
@@ -17,6 +17,7 @@ import { EnclaveBootError } from './errors.ts';
 import { ENCLAVE_UID_BASE, ENCLAVE_UID_COUNT, launchArgv, type LaunchPlan } from './isolation.ts';
 import { NsmGate } from './nsm-gate.ts';
 import { EnclaveCgroup } from './sandbox/cgroups.ts';
+import { inheritedDescriptors } from './sandbox/descriptors.ts';
 
 export type EnclaveState = 'BOOTING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 
@@ -34,6 +35,21 @@ const LAUNCHER_STEPS = [
   'usage', 'close-fds', 'parent-death', 'session', 'cgroup', 'cpus', 'rlimit', 'root-open', 'clone', 'id-map',
   'mount', 'hostname', 'ids', 'capabilities', 'no-new-privs', 'seccomp', 'exec', 'oom-score',
 ] as const;
+
+/**
+ * stdio entries from fd 4 up that put /dev/null over every descriptor this process inherited
+ * without O_CLOEXEC (sandbox/descriptors.ts): the child starts with none of them even before the
+ * launcher closes everything but 0-3 (a second layer, and the only one where there is no launcher).
+ */
+function coverInherited(): ('ignore' | number)[] {
+  const fds = inheritedDescriptors().filter((fd) => fd > 3);
+  if (fds.length === 0) return [];
+  devNull ??= openSync('/dev/null', 'r');
+  const out: ('ignore' | number)[] = new Array<'ignore' | number>(Math.max(...fds) - 3).fill('ignore');
+  for (const fd of fds) out[fd - 4] = devNull;
+  return out;
+}
+let devNull: number | undefined;
 
 /** An error code as the bootstrap reports it; anything else (an app's free text) is not repeated. */
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
@@ -150,7 +166,7 @@ export class EnclaveProcess {
         // Not the host's working directory: process.cwd() needs no permission and would tell the
         // enclave where the host runs (test/host/escape.test.ts).
         cwd: '/',
-        stdio: ['ignore', debug ? 'pipe' : 'ignore', debug ? 'pipe' : 'ignore', 'pipe'],
+        stdio: ['ignore', debug ? 'pipe' : 'ignore', debug ? 'pipe' : 'ignore', 'pipe', ...coverInherited()],
         // Its own session and process group (setsid), so nothing it signals as a group, and no
         // terminal signal meant for the host, crosses between the two; the launcher makes the
         // enclave a session of its own again inside.

@@ -530,7 +530,8 @@ static void install_seccomp(const char *program, pid_t self) {
                   CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP,
                   CLONE_THREAD);
   /* Opening reads only: no file is created, truncated or written through a new descriptor. */
-  const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE;
+  /* (__O_TMPFILE includes O_DIRECTORY in glibc's headers: only its own bit, or no directory opens.) */
+  const unsigned write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY);
   allow_if_masked(SYS_openat, 2, write_flags, 0);
 #ifdef SYS_open
   allow_if_masked(SYS_open, 1, write_flags, 0);

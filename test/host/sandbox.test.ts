@@ -102,6 +102,43 @@ describe('the launcher', () => {
     expect(spawnSync(M.launcher!, ['--close-fds']).status).toBe(120); // no program
   });
 
+  it.skipIf(M.launcher === null || !M.syscallFilter)('its syscall filter lets Node read, run threads and signal itself, and refuses writes, sockets, processes and signals to others', async () => {
+    const dir = join(work, 'filtered');
+    mkdirSync(dir);
+    const code = `const fs = require('node:fs'); const os = require('node:os'); const out = {};
+      const t = (k, f) => { try { const v = f(); out[k] = v === undefined ? 'ok' : v; } catch (e) { out[k] = e.code ?? e.message; } };
+      t('readdir', () => fs.readdirSync('/usr').length > 0 ? 'ok' : 'empty');
+      t('read', () => fs.readFileSync('/etc/hostname', 'utf8').length > 0 ? 'ok' : 'empty');
+      t('write', () => fs.writeFileSync(${JSON.stringify(join(dir, 'w'))}, 'x'));
+      t('mkdir', () => fs.mkdirSync(${JSON.stringify(join(dir, 'd'))}));
+      t('spawn', () => { const r = require('node:child_process').spawnSync('/bin/true'); if (r.error) throw r.error; });
+      t('kill self', () => process.kill(process.pid, 0));
+      t('kill parent', () => process.kill(process.ppid, 0));
+      t('setPriority', () => os.setPriority(0, 5));
+      const net = require('node:net').connect(1, '127.0.0.1');
+      net.on('error', (e) => { out.socket = e.code;
+        const w = new (require('node:worker_threads').Worker)('require("node:worker_threads").parentPort.postMessage(1)', { eval: true });
+        w.on('message', () => { out.worker = 'ok'; process.stdout.write(JSON.stringify(out)); process.exit(0); });
+        w.on('error', (e) => { out.worker = e.code; process.stdout.write(JSON.stringify(out)); process.exit(0); });
+      });`;
+    const child = spawn(M.launcher!, ['--seccomp', '--', process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => child.once('exit', r));
+    expect(JSON.parse(out)).toEqual({
+      readdir: 'ok',
+      read: 'ok',
+      write: 'EPERM',
+      mkdir: 'EPERM',
+      spawn: 'EPERM',
+      'kill self': true,
+      'kill parent': 'EPERM',
+      setPriority: 'ERR_SYSTEM_ERROR',
+      socket: 'EPERM',
+      worker: 'ok',
+    });
+  });
+
   it.skipIf(M.launcher === null)('the host reports such a failure as the isolation step it was, before the enclave ever ran', async () => {
     const plan = planLaunch({ runtime: runtimeDescriptor(DEFAULT_ISOLATION), memoryMiB: 128, cpuIds: [0], debug: false, allowWeakerIsolation: true, bootstrap: '' }, M);
     const broken = { ...plan, launcher: { path: plan.launcher!.path, flags: [...plan.launcher!.flags, '--cgroup', '/nonexistent'] }, cgroups: null };
@@ -221,5 +258,20 @@ describe('descriptors a host process inherited', () => {
     expect(r.open).toBe(false);
     // Node still runs on its own descriptors (it printed this).
     expect(r.live).toBeGreaterThan(3);
+  });
+
+  it('an enclave process is spawned with /dev/null over each of them, even without the launcher (the layer under --close-fds)', async () => {
+    const file = join(work, 'inherited-2.txt');
+    writeFileSync(file, 'inherited');
+    const seen = join(work, 'seen.txt');
+    // An embedding application holding fd 100 spawns an "enclave" that is a plain node.
+    const enclave = `const fs = require('node:fs'); let k = 'closed'; try { const st = fs.fstatSync(100); k = st.isCharacterDevice() && st.rdev === 259 ? 'devnull' : 'the inherited file'; } catch {} fs.writeFileSync(${JSON.stringify(seen)}, k);`;
+    const app = `import { EnclaveProcess } from ${JSON.stringify(join(repoRoot, 'host/enclave-process.ts'))};
+      const report = { NetworkNamespace: false, PidNamespace: false, Namespaces: [], UserNamespace: false, EmptyRoot: false, Session: true, NoPrivileges: false, SyscallFilter: false, DescriptorsClosed: false, ResourceLimits: {}, KernelLimits: null, PermissionModel: false, NodeFlags: [], EmptyEnvironment: true, StdinClosed: true, Descriptors: {}, HeapLimitMiB: 0, RssLimitMiB: 64, CpuAffinity: null, Weakened: [] };
+      const p = EnclaveProcess.spawn({ launcher: null, node: [process.execPath, '-e', ${JSON.stringify(enclave)}], env: {}, cgroups: null, ids: null, placement: null, memoryMiB: 64, report }, { memoryMiB: 64, hangTimeoutMs: 10000, bootTimeoutMs: 10000, watchdogIntervalMs: 250 });
+      await p.exited;`;
+    const child = spawn('/bin/bash', ['-c', 'exec 100<"$1"; exec "$2" --input-type=module -e "$3"', 'bash', file, process.execPath, app], { stdio: ['ignore', 'inherit', 'inherit'] });
+    await new Promise((r) => child.once('exit', r));
+    expect(readFileSync(seen, 'utf8')).toBe('devnull');
   });
 });
