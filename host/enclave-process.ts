@@ -74,8 +74,8 @@ function rssKiB(pid: number): number | undefined {
 }
 
 /**
- * VmRSS of a process plus its descendants: in a PID namespace the spawned process is `unshare`,
- * and the enclave's Node is its child (isolation.ts), so the enclave's memory is the tree's.
+ * VmRSS of a process plus its descendants: the spawned process is the launcher, and the enclave's
+ * Node is its child (sandbox/launcher.c), so the enclave's memory is the tree's.
  */
 export function treeRssKiB(pid: number, depth = 0): number | undefined {
   const own = rssKiB(pid);
