@@ -194,10 +194,10 @@ export class Host {
   }
 
   #spawn(plan: LaunchPlan, memoryMiB: number, cpus: readonly number[], debug: boolean): EnclaveProcess {
-    const proc = EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }, { budget: this.#budget, cpus, debug, ...(this.#options.clock ? { clock: this.#options.clock } : {}) });
-    return proc;
+    return EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }, { budget: this.#budget, cpus, debug, ...(this.#options.clock ? { clock: this.#options.clock } : {}) });
   }
 
+  /** Counts the enclave's CPUs as used until it ends. */
   #place(proc: EnclaveProcess, cpus: readonly number[]): void {
     this.#placed.set(proc, cpus);
     void proc.exited.then(() => this.#placed.delete(proc));

@@ -75,9 +75,12 @@ function defaultDir(): string {
   return join(defaultDataDir(), 'isolation');
 }
 
-/** Runs the launcher in --probe mode (every step, no exec); '' when it succeeded, else why not. */
-function tryLauncher(launcher: string, args: readonly string[], program: readonly string[] = ['/']): string {
-  const r = spawnSync(launcher, [...(program[0] === '/' ? ['--probe'] : []), ...args, '--', ...program], {
+/**
+ * Runs the launcher with `args`: in --probe mode (every step, then exit instead of exec) or, with
+ * `program`, for real; '' when it succeeded, else why not.
+ */
+function tryLauncher(launcher: string, args: readonly string[], program?: readonly string[]): string {
+  const r = spawnSync(launcher, [...(program ? [] : ['--probe']), ...args, '--', ...(program ?? ['/'])], {
     env: {},
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',

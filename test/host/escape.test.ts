@@ -322,8 +322,9 @@ async function outsideRun(t: ProbeTargets, prefix: readonly string[] = [], opts:
   children.push(child);
   closeSync(fileFd);
   closeSync(fifoFd);
-  child.stdin!.end(TOKEN);
-  (child.stdio as unknown as net.Socket[])[5]!.end(TOKEN);
+  // A prober whose launcher closed or replaced them (--close-fds) never reads these: EPIPE.
+  child.stdin!.on('error', () => undefined).end(TOKEN);
+  (child.stdio as unknown as net.Socket[])[5]!.on('error', () => undefined).end(TOKEN);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise((resolve) => child.once('exit', resolve));

@@ -144,6 +144,8 @@ describe('run-enclave and describe-enclaves', () => {
     expect(run).toMatchObject({ EnclaveName: 'plain', MemoryMiB: MEM, NumberOfCPUs: 1, CPUIDs: [0] });
     expect(run.EnclaveCID).toBeGreaterThanOrEqual(4);
     expect(debugRun.EnclaveCID).not.toBe(run.EnclaveCID);
+    // The second enclave goes to the CPU the first does not use (where there are two).
+    expect(debugRun.CPUIDs).toEqual([probeIsolation().cpus > 1 ? 1 : 0]);
     expect(pidAlive(run.ProcessID)).toBe(true);
   });
 
@@ -327,6 +329,29 @@ describe('CIDs, names and resources (run-enclave argument rules)', () => {
       for (const pid of tree) expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1], `pid ${pid}`).toBe(String(cpu));
     }
     await host.terminate({ id: r.EnclaveID });
+  });
+});
+
+describe('CPU placement', () => {
+  it('--cpu-count without --cpu-ids spreads enclaves over the machine (the CPUs the fewest use), and the kernel agrees', async () => {
+    const h = await startHost();
+    const cpus = MACHINE.cpus;
+    const rs: RunResult[] = [];
+    try {
+      for (let i = 0; i < cpus; i++) rs.push(await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, cpuCount: 1, name: `spread-${i}` }));
+      expect(rs.map((r) => r.CPUIDs[0]).sort((a, b) => a! - b!)).toEqual(Array.from({ length: cpus }, (_, i) => i));
+      if (MACHINE.launcher) {
+        for (const r of rs) {
+          const node = readFileSync(`/proc/${r.ProcessID}/task/${r.ProcessID}/children`, 'utf8').trim().split(' ')[0];
+          expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${node}/status`, 'utf8'))?.[1]).toBe(String(r.CPUIDs[0]));
+        }
+      }
+      // One more goes back to the least used, the lowest id on a tie.
+      const extra = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, cpuCount: 1, name: 'spread-extra' });
+      expect(extra.CPUIDs).toEqual([0]);
+    } finally {
+      await h.stop();
+    }
   });
 });
 
