@@ -600,7 +600,7 @@ int main(int argc, char **argv) {
     close(go[0]);
     if (o.ns_flags & CLONE_NEWUSER) write_id_maps(child, &o);
     if (write(go[1], "", 1) != 1) fail(STEP_CLONE, "release the enclave");
-    close(go[1]);
+    /* go[1] stays open while P lives: C reads its end to tell whether P is still there. */
     wait_and_mirror(child);
   }
 
@@ -608,8 +608,6 @@ int main(int argc, char **argv) {
   close(go[1]);
   char byte;
   if (read(go[0], &byte, 1) != 1) _exit(120 + STEP_PARENT_DEATH);
-  close(go[0]);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(STEP_PARENT_DEATH, "PR_SET_PDEATHSIG");
   if (o.has_oom) {
     char v[16];
     snprintf(v, sizeof v, "%d\n", o.oom_score_adj);
@@ -630,6 +628,13 @@ int main(int argc, char **argv) {
     clear_capability_sets();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(STEP_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS");
   }
+  /* The kernel kills C when P dies, so a killed enclave never outlives its launcher even when its
+   * event loop is stuck. Set here, after the last change of ids, which clears it (prctl(2)); P may
+   * have died meanwhile, and then its end of the pipe is closed: read() sees the end at once. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(STEP_PARENT_DEATH, "PR_SET_PDEATHSIG");
+  if (fcntl(go[0], F_SETFL, O_NONBLOCK) != 0) fail(STEP_PARENT_DEATH, "fcntl");
+  if (read(go[0], &byte, 1) == 0) _exit(120 + STEP_PARENT_DEATH);
+  close(go[0]);
   if (o.seccomp) {
     /* seccomp(2) without CAP_SYS_ADMIN needs no_new_privs; it is set here whatever the other layers. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(STEP_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS");

@@ -399,13 +399,16 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     expect(describeOne(h, r.EnclaveID).ExitReason).not.toMatch(/^out of memory: RSS/);
   });
 
-  it('a hang (blocked event loop, no heartbeat) is reported as "hung" after hangTimeoutMs', async () => {
+  it('a hang (blocked event loop, no heartbeat) is reported as "hung" after hangTimeoutMs, and every process of it goes', async () => {
     const h = await startHost({ hangTimeoutMs: 1500, watchdogIntervalMs: 100 });
     const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'hanger' });
+    // The launcher and the enclave's Node: a Node whose loop is stuck cannot end itself when its
+    // channel closes, so the kernel must (the launcher's parent-death signal).
+    const tree = [r.ProcessID, ...readFileSync(`/proc/${r.ProcessID}/task/${r.ProcessID}/children`, 'utf8').split(' ').filter(Boolean).map(Number)];
     expect(await command(h, r.EnclaveCID, 'hang')).toBe('hanging');
     await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the hang watchdog');
     expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(/^hung: no heartbeat for \d+ s/);
-    await until(() => !pidAlive(r.ProcessID), 'the process to go');
+    await until(() => tree.every((p) => !pidAlive(p)), 'every process to go');
   });
 
   it('an app whose main throws fails run-enclave with ERR_ENCLAVE_BOOT_FAILED (its code in the message)', async () => {
