@@ -54,6 +54,8 @@ let devNull: number | undefined;
 /** An error code as the bootstrap reports it; anything else (an app's free text) is not repeated. */
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
+const CGROUP_REMOVAL_DELAYS_MS = [5, 20, 100, 500, 2000, 10_000];
+
 export interface SpawnOptions {
   readonly budget?: EnclaveBudget;
   /** CPUs to place the process on (the plan says how: cpuset cgroup or affinity). */
@@ -333,12 +335,21 @@ export class EnclaveProcess {
     return signal ? `killed by ${signal}` : `exited with code ${code}`;
   }
 
+  /**
+   * Removes the control group once the kernel lets go of it: it releases an exited task's group a
+   * little after the task is reaped, so the first rmdir may be refused (EBUSY). A host process
+   * that exits first leaves it to the next one (sandbox/cgroups.ts removeStale).
+   */
+  #removeCgroup(attempt: number): void {
+    if (!this.cgroup || this.cgroup.remove() || attempt >= CGROUP_REMOVAL_DELAYS_MS.length) return;
+    setTimeout(() => this.#removeCgroup(attempt + 1), CGROUP_REMOVAL_DELAYS_MS[attempt]).unref();
+  }
+
   #finish(reason: string): void {
     if (this.state === 'TERMINATED') return;
     this.exitReason ??= reason;
     this.state = 'TERMINATED';
-    // The group is empty once its process has been reaped; retried once if the kernel is slower.
-    if (this.cgroup && !this.cgroup.remove()) setTimeout(() => this.cgroup?.remove(), 1000).unref();
+    this.#removeCgroup(0);
     for (const t of this.#timers) clearInterval(t);
     this.channel.destroy();
     this.#onReady?.(new EnclaveBootError(`enclave ${this.exitReason}`));

@@ -166,9 +166,22 @@ function hostGroup(support: CgroupSupport, controller: Controller): string {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(dir, f), readFileSync(join(parent, f), 'utf8').trim() || '0');
     }
     if (support.version === 2) writeFileSync(join(dir, 'cgroup.subtree_control'), support.controllers.map((c) => `+${c}`).join(' '));
+    if (hostGroups.size === 0) process.once('exit', removeHostGroups);
     hostGroups.add(dir);
   }
   return dir;
+}
+
+/** Our host groups, at exit, with the enclave groups the kernel has let go of (the rest: removeStale). */
+function removeHostGroups(): void {
+  for (const dir of hostGroups) {
+    try {
+      for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(dir, child.name));
+      rmdirSync(dir);
+    } catch {
+      // an enclave group still held: the next host process removes it
+    }
+  }
 }
 
 /** Groups left by host processes that died without removing them (empty by then: rmdir works). */
