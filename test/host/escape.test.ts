@@ -415,17 +415,9 @@ const DESCRIPTORS = [
 ];
 /** What an unprivileged uid cannot reach of a root host's: its private files and processes. */
 const UID_ROUTES = [
-  'read a planted secret file',
-  "read the host's attestation root key (pki/root.key)",
-  'fs.openAsBlob()',
+  ...HOST_FILES,
   'process.chdir() + relative require()',
   'node:wasi preopens the secret’s directory',
-  "process.binding('fs') reads the secret",
-  'new Function / indirect eval reach the secret',
-  'a worker_threads.Worker reads the secret',
-  'inspector.Session evaluates code that reads the secret',
-  "import('file://…') of a module on disk",
-  'module.createRequire() + require() of a file',
   'import() errors as a file-existence oracle',
   "os.userInfo() (the host's passwd entry)",
   'chmod a planted file',

@@ -13,6 +13,7 @@ import { Host, planLaunch, probeIsolation, type MachineIsolation } from '../../h
 import { launchArgv, type LaunchRequest } from '../../host/isolation.ts';
 import { APP_PORT } from './fixtures/lifecycle-app.ts';
 import { repoRoot } from '../enclave/fixtures.ts';
+import { codeOf } from '../cli-host/helpers.ts';
 
 const M = probeIsolation();
 const ROOT = process.geteuid?.() === 0;
@@ -41,15 +42,6 @@ const ALL: MachineIsolation = {
 
 function request(isolation: IsolationPolicy = DEFAULT_ISOLATION, extra: Partial<LaunchRequest> = {}): LaunchRequest {
   return { runtime: runtimeDescriptor(isolation), memoryMiB: 128, cpuIds: [1], debug: false, allowWeakerIsolation: false, bootstrap: '/* bootstrap */', ...extra };
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 describe('planLaunch on a machine with every layer', () => {

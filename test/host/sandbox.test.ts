@@ -14,20 +14,12 @@ import { EnclaveProcess } from '../../host/enclave-process.ts';
 import { planLaunch } from '../../host/isolation.ts';
 import { DEFAULT_ISOLATION, runtimeDescriptor } from '../../enclave/index.ts';
 import { repoRoot } from '../enclave/fixtures.ts';
+import { codeOf } from '../cli-host/helpers.ts';
 
 const ROOT = process.geteuid?.() === 0;
 const M = probeIsolation();
 const work = mkdtempSync(join(tmpdir(), 'nsbx-sandbox-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('private directories', () => {
   it('are made 0700 with their missing parents, and an existing one of ours is tightened to 0700', () => {
