@@ -65,22 +65,21 @@ export interface SpawnOptions {
   readonly clock?: () => number;
 }
 
-/** Reads VmRSS (KiB) of a process from /proc; undefined when gone. */
-function rssKiB(pid: number): number | undefined {
+/** Reads the sum of `fields` (KiB) of a process's /proc status; undefined when gone. */
+function statusKiB(pid: number, fields: readonly string[]): number | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    let sum = 0;
+    for (const f of fields) sum += Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return sum;
   } catch {
     return undefined;
   }
 }
 
-/**
- * VmRSS of a process plus its descendants: the spawned process is the launcher, and the enclave's
- * Node is its child (sandbox/launcher.c), so the enclave's memory is the tree's.
- */
-export function treeRssKiB(pid: number, depth = 0): number | undefined {
-  const own = rssKiB(pid);
+/** The process and its descendants: the spawned process is the launcher, the enclave's Node its child. */
+function treeKiB(pid: number, fields: readonly string[], depth = 0): number | undefined {
+  const own = statusKiB(pid, fields);
   if (own === undefined || depth > 4) return own;
   let children: number[] = [];
   try {
@@ -88,7 +87,22 @@ export function treeRssKiB(pid: number, depth = 0): number | undefined {
   } catch {
     // gone, or a kernel without CONFIG_PROC_CHILDREN: count the process alone
   }
-  return children.reduce((sum, c) => sum + (treeRssKiB(c, depth + 1) ?? 0), own);
+  return children.reduce((sum, c) => sum + (treeKiB(c, fields, depth + 1) ?? 0), own);
+}
+
+/** VmRSS of the enclave's process tree: what `ps` shows, Node's code pages included. */
+export function treeRssKiB(pid: number): number | undefined {
+  return treeKiB(pid, ['VmRSS']);
+}
+
+/**
+ * The enclave's own memory (anonymous and shared-memory pages) of its process tree: what its
+ * memory cgroup is charged and --memory bounds. VmRSS also counts the file pages of Node's binary
+ * and libraries (about 40-50 MiB), which are the host's page cache, shared by every Node on the
+ * machine, and not the enclave's to grow.
+ */
+export function treePrivateKiB(pid: number): number | undefined {
+  return treeKiB(pid, ['RssAnon', 'RssShmem']);
 }
 
 /**
@@ -279,9 +293,9 @@ export class EnclaveProcess {
     const tick = setInterval(() => {
       const pid = this.child.pid;
       if (pid === undefined || this.state !== 'RUNNING') return;
-      const rss = treeRssKiB(pid);
-      if (rss !== undefined && rss > limitKiB) {
-        this.kill(`out of memory: RSS ${Math.round(rss / 1024)} MiB > ${this.#limits.memoryMiB} MiB`);
+      const own = treePrivateKiB(pid);
+      if (own !== undefined && own > limitKiB) {
+        this.kill(`out of memory: private RSS ${Math.round(own / 1024)} MiB > ${this.#limits.memoryMiB} MiB`);
         return;
       }
       const silent = Date.now() - this.#lastHeartbeat;

@@ -105,7 +105,7 @@ describe('the daemon', () => {
     expect(readdirSync(rt)).toEqual([]);
   });
 
-  it.skipIf(!FULL)('answers, and so does another enclave, while a hostile enclave signals the daemon, its group and that enclave with every number', async () => {
+  it.skipIf(!FULL)('answers, and so does another enclave, while a hostile enclave signals the daemon, its group and that enclave with every number, floods its NSM and bursts its memory', async () => {
     const rt = join(tempDir('nsbx-daemon-iso-rt-'), 'rt');
     runtimeDirs.push(rt);
     const client = await ensureDaemon({ runtimeDir: rt, dataDir, idleExitMs: 0 });
@@ -154,10 +154,32 @@ describe('the daemon', () => {
       expect(report.find((o) => o.route === route), route).toMatchObject({ ok: false });
     }
     expect((await client.ping()).pid).toBe(pid);
-    const echo = await client.connect(victim.EnclaveCID, APP_PORT);
-    echo.end('echo still here\n');
-    expect((await readAll(echo)).toString()).toBe('still here');
+    const victimAnswers = async (): Promise<void> => {
+      const echo = await client.connect(victim.EnclaveCID, APP_PORT);
+      echo.end('echo still here\n');
+      expect((await readAll(echo)).toString()).toBe('still here');
+    };
+    await victimAnswers();
     expect((await client.describeEnclaves()).map((d) => d.State)).toEqual(['RUNNING', 'RUNNING']);
+    // An NSM flood: refused past the gate's burst; the daemon and the victim answer meanwhile.
+    const flood = await client.connect(hostile.EnclaveCID, FLOOD_PORT);
+    flood.end(JSON.stringify({ kind: 'attest', count: 400 }));
+    const [flooded] = await Promise.all([readAll(flood), client.ping(), victimAnswers()]);
+    const r = JSON.parse(flooded.toString()) as { done: number; refused: number; codes: string[] };
+    expect(r.done + r.refused).toBe(400);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.codes).toEqual(['InternalError']);
+    // A memory burst: the kernel ends the hostile enclave; the daemon and the victim answer on.
+    if (M.cgroups) {
+      const burst = await client.connect(hostile.EnclaveCID, FLOOD_PORT);
+      burst.end(JSON.stringify({ kind: 'burst', count: 1024 }));
+      await readAll(burst).catch(() => undefined);
+      const ended = async (): Promise<boolean> => (await client.describeEnclaves()).find((d) => d.EnclaveName === 'hostile')?.State === 'TERMINATED';
+      while (!(await ended())) await new Promise((res) => setTimeout(res, 50));
+      expect((await client.describeEnclaves()).find((d) => d.EnclaveName === 'hostile')?.ExitReason).toMatch(/^out of memory: killed by the kernel at its 256 MiB limit/);
+    }
+    expect((await client.ping()).pid).toBe(pid);
+    await victimAnswers();
     await new DaemonClient(rt).terminate('all');
   });
 });

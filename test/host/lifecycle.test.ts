@@ -381,7 +381,7 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     expect(describeOne(h, r.EnclaveID).Isolation.Weakened).toContain('kernel limits (cgroup): none here (test)');
     expect(await command(h, r.EnclaveCID, 'oom')).toBe('allocating');
     await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the memory watchdog');
-    expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(new RegExp(`^out of memory: RSS \\d+ MiB > ${MEM} MiB`));
+    expect(describeOne(h, r.EnclaveID).ExitReason).toMatch(new RegExp(`^out of memory: private RSS \\d+ MiB > ${MEM} MiB`));
     await until(() => !pidAlive(r.ProcessID), 'the process to go');
   });
 
@@ -396,7 +396,7 @@ describe('fates: crash, out of memory, hang, a throwing main, a corrupted image'
     await until(() => describeOne(h, r.EnclaveID).State === 'TERMINATED', 'the heap limit');
     expect(log.join('')).not.toContain('heap held');
     expect(log.join('')).toMatch(/heap limit|out of memory/i);
-    expect(describeOne(h, r.EnclaveID).ExitReason).not.toMatch(/^out of memory: RSS/);
+    expect(describeOne(h, r.EnclaveID).ExitReason).not.toMatch(/^out of memory: private RSS/);
   });
 
   it('a hang (blocked event loop, no heartbeat) is reported as "hung" after hangTimeoutMs, and every process of it goes', async () => {

@@ -92,6 +92,8 @@ describe('memory burst', () => {
       await until(() => h.describeEnclaves().find((d) => d.EnclaveID === hog.EnclaveID)?.State === 'TERMINATED', 'the kernel to end the hog');
       expect(await answer).toBeInstanceOf(Error);
       const reason = h.describeEnclaves().find((d) => d.EnclaveID === hog.EnclaveID)?.ExitReason ?? '';
+      // The peak is the kernel's own high-water mark of the enclave's pages (its cgroup's); `ps`
+      // would add Node's code pages, the host's page cache shared by every Node (enclave-process.ts).
       const m = new RegExp(`^out of memory: killed by the kernel at its ${MEM} MiB limit \\(memory cgroup; peak (\\d+\\.\\d) MiB\\)$`).exec(reason);
       expect(m, reason).not.toBeNull();
       expect(Number(m![1])).toBeLessThanOrEqual(MEM * 1.1);
