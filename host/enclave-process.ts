@@ -60,7 +60,6 @@ export interface SpawnOptions {
   readonly budget?: EnclaveBudget;
   /** CPUs to place the process on (the plan says how: cpuset cgroup or affinity). */
   readonly cpus?: readonly number[];
-  readonly debug?: boolean;
   /** Clock of the NSM gate's token bucket. */
   readonly clock?: () => number;
 }
@@ -134,7 +133,7 @@ export class EnclaveProcess {
   #resolveExited!: () => void;
   #onReady: ((err?: Error) => void) | undefined;
 
-  private constructor(child: ChildProcess, channel: Channel, plan: LaunchPlan, limits: ProcessLimits, cgroup: EnclaveCgroup | null, options: SpawnOptions) {
+  private constructor(child: ChildProcess, channel: Channel, plan: LaunchPlan, limits: ProcessLimits, cgroup: EnclaveCgroup | null, debug: boolean, options: SpawnOptions) {
     this.child = child;
     this.channel = channel;
     this.plan = plan;
@@ -142,7 +141,7 @@ export class EnclaveProcess {
     this.#limits = limits;
     const budget = options.budget ?? DEFAULT_BUDGET;
     this.#consoleLimit = budget.consoleBytes;
-    this.#debug = options.debug === true;
+    this.#debug = debug;
     this.#gate = new NsmGate(budget, options.clock);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
     child.once('exit', (code, signal) => this.#finish(this.exitReason ?? this.#exitReason(code, signal)));
@@ -193,7 +192,7 @@ export class EnclaveProcess {
       throw e;
     }
     const channel = openHostChannel(child.stdio[3] as Duplex, channelBudget(options.budget ?? DEFAULT_BUDGET));
-    const p = new EnclaveProcess(child, channel, plan, limits, cgroup, { ...options, debug });
+    const p = new EnclaveProcess(child, channel, plan, limits, cgroup, debug, options);
     child.once('error', (e) => {
       // A process that never started (ENOENT, EAGAIN…) gets no 'exit': it ends here, or the boot
       // waiting for it and everyone awaiting `exited` would wait forever.

@@ -193,8 +193,8 @@ export class Host {
       .sort((a, b) => a - b);
   }
 
-  #spawn(plan: LaunchPlan, memoryMiB: number, cpus: readonly number[], debug: boolean): EnclaveProcess {
-    return EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }, { budget: this.#budget, cpus, debug, ...(this.#options.clock ? { clock: this.#options.clock } : {}) });
+  #spawn(plan: LaunchPlan, memoryMiB: number, cpus: readonly number[]): EnclaveProcess {
+    return EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }, { budget: this.#budget, cpus, ...(this.#options.clock ? { clock: this.#options.clock } : {}) });
   }
 
   /** Counts the enclave's CPUs as used until it ends. */
@@ -251,7 +251,7 @@ export class Host {
     let proc: EnclaveProcess | undefined;
     try {
       const warm = poolKey === undefined ? undefined : this.#takeWarm(poolKey, plan, cpuIds);
-      proc = warm?.proc ?? this.#spawn(plan, opts.memoryMiB, cpuIds, debug);
+      proc = warm?.proc ?? this.#spawn(plan, opts.memoryMiB, cpuIds);
       this.#place(proc, cpuIds);
       this.#booting.add(proc);
       this.vsock.attach(cid, proc.channel);
@@ -447,7 +447,7 @@ export class Host {
 
   #fillPool({ spec, procs }: Pool): void {
     while (procs.length < spec.count) {
-      const p = this.#spawn(spec.plan, spec.memoryMiB, spec.cpus, spec.debug);
+      const p = this.#spawn(spec.plan, spec.memoryMiB, spec.cpus);
       procs.push(this.#prepare(p, spec.cpus, spec.image, spec.debug));
     }
   }

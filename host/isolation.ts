@@ -135,12 +135,15 @@ export function probeIsolation(options: ProbeOptions = {}): MachineIsolation {
     return result;
   }
   const launcher = built.path;
-  const noPrivilegesWhy = tryLauncher(launcher, ['--close-fds', '--session', '--no-privileges', ...(root ? ['--ids', `${ENCLAVE_ID}:${ENCLAVE_ID}`] : [])]);
-  let syscallFilterWhy = tryLauncher(launcher, ['--seccomp']);
   const ids = root ? `${ENCLAVE_ID}:${ENCLAVE_ID}:${ENCLAVE_UID_BASE}:${ENCLAVE_UID_BASE}` : `${ENCLAVE_ID}:${ENCLAVE_ID}`;
   const userNamespaceWhy = tryLauncher(launcher, ['--unshare', 'user,net,pid,mount,ipc,uts', '--ids', ids]);
   let namespacesWhy = userNamespaceWhy;
   if (userNamespaceWhy && root) namespacesWhy = tryLauncher(launcher, ['--unshare', 'net,pid,mount,ipc,uts']);
+  // Dropping the bounding set takes CAP_SETPCAP: a root host has it, another user only inside a
+  // user namespace of its own, which is how its enclaves run (planLaunch).
+  const privileged = root ? ['--ids', `${ENCLAVE_ID}:${ENCLAVE_ID}`] : ['--unshare', 'user', '--ids', ids];
+  const noPrivilegesWhy = root || !userNamespaceWhy ? tryLauncher(launcher, ['--close-fds', '--session', '--no-privileges', ...privileged]) : userNamespaceWhy;
+  let syscallFilterWhy = tryLauncher(launcher, ['--seccomp']);
   let emptyRoot: string | null = null;
   let emptyRootWhy = namespacesWhy ? 'needs the namespaces' : '';
   if (!namespacesWhy) {
@@ -289,7 +292,11 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
   const nsPossible = L !== null && machine.namespaces && (userNs || machine.root);
   const namespaces = use('networkNamespace', nsPossible, missing(machine.namespaces && !userNs ? 'namespaces need a user namespace when the host is not root' : machine.namespacesReason));
   const emptyRoot = use('emptyRoot', nsPossible && machine.emptyRoot !== null, missing(machine.emptyRootReason));
-  const noPrivileges = use('noPrivileges', L !== null && machine.noPrivileges, missing(machine.noPrivilegesReason));
+  const noPrivileges = use(
+    'noPrivileges',
+    L !== null && machine.noPrivileges && (machine.root || userNs),
+    missing(machine.noPrivileges ? 'emptying the bounding set needs a user namespace when the host is not root' : machine.noPrivilegesReason),
+  );
   const syscallFilter = use('syscallFilter', L !== null && machine.syscallFilter, missing(machine.syscallFilterReason));
   const kernelLimits = use('kernelLimits', L !== null && machine.cgroups !== null, missing(machine.cgroupsReason));
   const cpuset = kernelLimits && machine.cgroups?.controllers.includes('cpuset') === true;

@@ -3,8 +3,8 @@
 // unless --allow-weaker-isolation, a preferred one is listed in Weakened; and real enclaves run
 // on such machines (the weaker path) as on the full one. test/host/escape.test.ts and
 // resources.test.ts cover the full machine.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,49 @@ describe('planLaunch on a machine that lacks a feature: reported missing; a requ
 
   it('CPU ids the machine lacks are refused (ERR_INVALID_ARGUMENT)', () => {
     expect(codeOf(() => planLaunch(request(DEFAULT_ISOLATION, { cpuIds: [4] }), ALL))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('a host that is not root', () => {
+  // The same project run by an unprivileged user (nobody, through setpriv): its own private
+  // directory, a launcher of its own, enclaves in a user namespace mapped to its uid, and no
+  // writable cgroup (reported weakened, not refused: kernel limits are preferred).
+  it.skipIf(!ROOT || !FULL)('runs an enclave with every layer but kernel limits, which it lists as weakened', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'nsbx-nobody-'));
+    chownSync(home, 65534, 65534);
+    const script = join(home, 'run.ts');
+    writeFileSync(
+      script,
+      `import { buildImage } from ${JSON.stringify(join(repoRoot, 'enclave/index.ts'))};
+      import { Host } from ${JSON.stringify(join(repoRoot, 'host/index.ts'))};
+      import { readFileSync } from 'node:fs';
+      const { image } = await buildImage({ entry: ${JSON.stringify(join(repoRoot, 'test/host/fixtures/lifecycle-app.ts'))}, vsockPorts: [${APP_PORT}] });
+      const host = await Host.start({ dataDir: ${JSON.stringify(join(home, 'data'))} });
+      const r = await host.runEnclave(image, { memoryMiB: 128 });
+      const echo = (await host.request(r.EnclaveCID, ${APP_PORT}, 'echo not root\\n')).toString();
+      const node = readFileSync('/proc/' + r.ProcessID + '/task/' + r.ProcessID + '/children', 'utf8').trim().split(' ')[0];
+      const status = readFileSync('/proc/' + node + '/status', 'utf8');
+      process.stdout.write(JSON.stringify({ echo, isolation: host.describeEnclaves()[0].Isolation, status }));
+      await host.stop();`,
+      { mode: 0o644 },
+    );
+    chmodSync(home, 0o755);
+    const child = spawn('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, NITRO_SANDBOX_HOME: home },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => child.once('exit', r));
+    rmSync(home, { recursive: true, force: true });
+    const r = JSON.parse(out) as { echo: string; isolation: Record<string, unknown>; status: string };
+    expect(r.echo).toBe('not root');
+    expect(r.isolation).toMatchObject({ UserNamespace: true, NetworkNamespace: true, EmptyRoot: true, NoPrivileges: true, SyscallFilter: true, KernelLimits: null });
+    expect((r.isolation.Weakened as string[])).toEqual([expect.stringMatching(/^kernel limits \(cgroup\): no writable cgroup/)]);
+    // Its uid is the host user's (the kernel allows no other mapping), every capability set empty.
+    expect(/^Uid:\s+(\d+)/m.exec(r.status)?.[1]).toBe('65534');
+    for (const k of ['CapPrm', 'CapEff', 'CapBnd']) expect(new RegExp(`^${k}:\\s+(\\w+)`, 'm').exec(r.status)?.[1], k).toBe('0000000000000000');
+    expect(/^Seccomp:\s+(\d)/m.exec(r.status)?.[1]).toBe('2');
   });
 });
 
