@@ -126,7 +126,7 @@ export class Host {
   readonly #options: HostOptions;
   readonly #limits: Omit<ProcessLimits, 'memoryMiB'>;
   readonly #budget: EnclaveBudget;
-  readonly #machine: MachineIsolation;
+  #probed: MachineIsolation | undefined;
   /** CPUs of every enclave running or booting, for spreading new ones (#cpuIds). */
   readonly #placed = new Map<EnclaveProcess, readonly number[]>();
   readonly #enclaves = new Map<string, Enclave>();
@@ -143,7 +143,6 @@ export class Host {
     this.authority = authority;
     this.#options = options;
     this.#budget = budget;
-    this.#machine = options.isolation ?? probeIsolation();
     this.instanceId = options.instanceId ?? `i-${randomBytes(8).toString('hex')}`;
     this.#limits = {
       hangTimeoutMs: options.hangTimeoutMs ?? 10_000,
@@ -166,6 +165,12 @@ export class Host {
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const authority = await AttestationAuthority.open({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.clock ? { clock: options.clock } : {}) });
     return new Host(authority, options, budget);
+  }
+
+  /** The machine's isolation, probed on the first launch (a host that runs nothing never pays for it). */
+  get #machine(): MachineIsolation {
+    this.#probed ??= this.#options.isolation ?? probeIsolation();
+    return this.#probed;
   }
 
   #cpuIds(opts: RunOptions): number[] {
