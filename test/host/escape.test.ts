@@ -394,6 +394,15 @@ const WRITES = [
   'cgroup: raise its memory limit',
   'cgroup: make a group of its own',
 ];
+/** Signals to any process outside: every one, guessed ones, init, the parent by its pid, and through native code or SIGUSR1. */
+const SIGNALS_ANY = [
+  'signals to every process (kill -1)',
+  'signals to guessed host pids (200 … pid_max)',
+  'signals to pid 1 (the machine’s init)',
+  'process.ppid names the host',
+  "process._debugProcess(): an inspector in another Node (SIGUSR1)",
+  'node:ffi: native code signals the parent (libc kill)',
+];
 const SIGNALS_NAMED = ['signals to the host (parent pid)', "signals to the host's process group (kill -pgid)", 'signals to another enclave', 'SIGTERM to a decoy process', 'os.setPriority() of another process', 'os.setPriority() of the host'];
 const PRIVILEGED = [
   'os.setPriority(): raise its own priority above others',
@@ -437,12 +446,7 @@ const LAYER_CLAIMS: Readonly<Record<string, readonly string[]>> = {
     ...WRITES,
     ...SIGNALS_NAMED,
     'signals to its own process group (kill 0)',
-    'signals to every process (kill -1)',
-    'signals to guessed host pids (200 … pid_max)',
-    'signals to pid 1 (the machine’s init)',
-    'process.ppid names the host',
-    "process._debugProcess(): an inspector in another Node (SIGUSR1)",
-    'node:ffi: native code signals the parent (libc kill)',
+    ...SIGNALS_ANY,
     'child_process.spawn() of /bin/sh',
     'child_process.execSync()',
     'child_process.spawn() of Node itself',
@@ -461,12 +465,7 @@ const LAYER_CLAIMS: Readonly<Record<string, readonly string[]>> = {
     // (A server or an inspector in its own network namespace listens where nobody can reach it.)
     ...NETWORK.filter((r) => !r.startsWith('net.createServer') && !r.startsWith('inspector.open')),
     ...SIGNALS_NAMED,
-    'signals to every process (kill -1)',
-    'signals to guessed host pids (200 … pid_max)',
-    'signals to pid 1 (the machine’s init)',
-    'process.ppid names the host',
-    "process._debugProcess(): an inspector in another Node (SIGUSR1)",
-    'node:ffi: native code signals the parent (libc kill)',
+    ...SIGNALS_ANY,
     'os.networkInterfaces() shows the host network',
     "os.hostname() (the host's name)",
     // Ids it changes to must be mapped in its namespace; its capabilities are the namespace's own
