@@ -18,5 +18,10 @@ if (major < 26) {
   const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
+// SIGUSR1 would open an inspector on the loopback, where any local user could then run code in this
+// process (a server, a proxy, a console: some run for long) and read the PKI's root key. A
+// listener of its own takes the signal from Node's inspector (libuv replaces the handler), the
+// equivalent of --disable-sigusr1, which the daemon and `npm start` get as a flag.
+process.on('SIGUSR1', () => undefined);
 const { main } = await import('../host/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -91,11 +91,14 @@ async function boot(): Promise<void> {
       send({ status: 'ready' });
     }
   };
-  const crashed = (e: unknown): void => die({ status: 'crashed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, 70);
+  const debug = process.argv.includes('--nitro-sandbox-debug');
+  // Outside debug mode nothing the app produced leaves the enclave: a failure is reported by its
+  // code alone, as an error message can hold payload text (the host drops it too).
+  const failure = (status: 'failed' | 'crashed', e: unknown): BootStatus => ({ status, code: codeOf(e), ...(debug ? { message: e instanceof Error ? e.message : String(e) } : {}) });
+  const crashed = (e: unknown): void => die(failure('crashed', e), 70);
   process.on('uncaughtException', crashed);
   process.on('unhandledRejection', crashed);
   setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
-  const debug = process.argv.includes('--nitro-sandbox-debug');
   try {
     // Only in a process that sits idle (a warm-pool one): a cold start's image arrives within a
     // few milliseconds of the connection, and then the warm-up never runs.
@@ -109,7 +112,7 @@ async function boot(): Promise<void> {
     await startEnclave(image, services(channel, ready, debug));
     ready();
   } catch (e) {
-    die({ status: readySent ? 'crashed' : 'failed', code: codeOf(e), message: e instanceof Error ? e.message : String(e) }, readySent ? 70 : 78);
+    die(failure(readySent ? 'crashed' : 'failed', e), readySent ? 70 : 78);
   }
 }
 

@@ -24,7 +24,7 @@ export { signImage, signImageFile, type SignFileOptions } from './sign.ts';
 export { EIF_CURRENT_VERSION, EIF_SECTION, MAX_EIF_SIZE, looksLikeEif, readEif, type EifFile, type EifSectionRef } from './eif/format.ts';
 export { memorySource, fileSource, type ByteSource } from './eif/source.ts';
 export type { MetadataDescription } from './eif/metadata.ts';
-export { DEFAULT_ISOLATION, launchArgs, runtimeDescriptor, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
+export { DEFAULT_ISOLATION, LAYERS, launchArgs, runtimeDescriptor, type IsolationLayers, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
 export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
 export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
 export type { JsonValue } from './canonical-json.ts';

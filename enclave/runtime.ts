@@ -7,7 +7,12 @@
 import { BuildInvalidOptionError, EnclaveInvalidArgumentError, ImageMalformedError } from './errors.ts';
 import type { JsonValue } from './canonical-json.ts';
 
-/** How strongly the host must apply an OS-level isolation layer. */
+/**
+ * How strongly the host must apply an OS-level isolation layer: `required` refuses the launch
+ * where the machine cannot apply it (unless the operator passes --allow-weaker-isolation, and the
+ * layer is then listed in describe-enclaves' `Weakened`); `preferred` is applied where the machine
+ * can and listed in `Weakened` where it cannot; `off` is never applied.
+ */
 export type LayerDemand = 'required' | 'preferred' | 'off';
 
 export interface IsolationPolicy {
@@ -25,11 +30,28 @@ export interface IsolationPolicy {
   readonly heapPercentOfMemory: number;
   /** The exact environment variables the process gets; `{}` = an empty environment. */
   readonly environment: Readonly<Record<string, string>>;
-  /** OS layers beyond Node's own: a new network namespace, CPU affinity from `--cpu-count`. */
-  readonly layers: {
-    readonly networkNamespace: LayerDemand;
-    readonly cpuAffinity: LayerDemand;
-  };
+  /** The kernel's layers under Node's own (host/isolation.ts applies them; docs/threat-model.md). */
+  readonly layers: IsolationLayers;
+}
+
+export interface IsolationLayers {
+  /** The enclave's own network (only a down loopback), PID, IPC and UTS (host name) namespaces. */
+  readonly networkNamespace: LayerDemand;
+  /** A read-only root directory holding only Node and its libraries (mount namespace + chroot). */
+  readonly emptyRoot: LayerDemand;
+  /** A user namespace in which the enclave's unprivileged uid maps to one of the host's. */
+  readonly userNamespace: LayerDemand;
+  /**
+   * An unprivileged uid with every capability set empty and no_new_privs, in its own session with
+   * only descriptors 0-3 and resource limits (no core files, no file size, bounded descriptors).
+   */
+  readonly noPrivileges: LayerDemand;
+  /** A deny-by-default allowlist of the system calls Node needs (seccomp). */
+  readonly syscallFilter: LayerDemand;
+  /** Memory, task count and CPU time limited by the kernel (a control group per enclave). */
+  readonly kernelLimits: LayerDemand;
+  /** The CPUs given by --cpu-count / --cpu-ids, enforced by the kernel. */
+  readonly cpuAffinity: LayerDemand;
 }
 
 export interface RuntimeDescriptor {
@@ -46,12 +68,25 @@ function deepFreeze<T>(x: T): T {
   return x;
 }
 
-/** The default isolation: permission model with no grants, empty env, namespaces when possible. */
+/**
+ * The default isolation: the permission model with no grants, an empty environment, and every
+ * kernel layer. Those a stock machine of ours has are required (namespaces, the empty root, no
+ * privileges, the syscall filter); a user namespace, cgroup limits and CPU affinity depend on
+ * the kernel's settings and the host's user, so they are preferred.
+ */
 export const DEFAULT_ISOLATION: IsolationPolicy = deepFreeze({
   nodeFlags: ['--permission', '--no-experimental-sqlite'],
   heapPercentOfMemory: 75,
   environment: {},
-  layers: { networkNamespace: 'preferred', cpuAffinity: 'preferred' },
+  layers: {
+    networkNamespace: 'required',
+    emptyRoot: 'required',
+    userNamespace: 'preferred',
+    noPrivileges: 'required',
+    syscallFilter: 'required',
+    kernelLimits: 'preferred',
+    cpuAffinity: 'preferred',
+  },
 });
 
 /** The runtime descriptor a build on this Node writes, with an optional isolation override. */
@@ -73,7 +108,7 @@ export function runtimeDescriptor(isolation: IsolationPolicy = DEFAULT_ISOLATION
 // warnings and trace events are refused, as an enclave has no disk.
 const FORBIDDEN_FLAG =
   /^--(allow-|no-permission|permission-audit|experimental-sqlite|inspect|debug|max-old-space-size|experimental-permission|env-file|experimental-(default-)?config-file|require|import|loader|experimental-loader|eval|print|prof|cpu-prof|heap-prof|perf-|log|report-|diagnostic-dir|heapsnapshot-|redirect-warnings|trace-event)/;
-const LAYERS = ['networkNamespace', 'cpuAffinity'] as const;
+export const LAYERS = ['networkNamespace', 'emptyRoot', 'userNamespace', 'noPrivileges', 'syscallFilter', 'kernelLimits', 'cpuAffinity'] as const satisfies readonly (keyof IsolationLayers)[];
 const DEMANDS: readonly string[] = ['required', 'preferred', 'off'];
 
 /** Validates an isolation policy of unknown origin (a build option or a parsed image) and copies it. */
@@ -101,18 +136,13 @@ export function checkIsolation(x: unknown, fail: (message: string) => Error): Is
   }
   if (!isRecord(layers)) throw fail('layers must be an object');
   exactKeys(layers, LAYERS, 'layers.', fail);
-  const l: Record<string, LayerDemand> = {};
+  const l = {} as Record<keyof IsolationLayers, LayerDemand>;
   for (const name of LAYERS) {
     const d = layers[name];
     if (typeof d !== 'string' || !DEMANDS.includes(d)) throw fail(`layers.${name} must be one of ${DEMANDS.join(', ')}`);
     l[name] = d as LayerDemand;
   }
-  return {
-    nodeFlags: flags,
-    heapPercentOfMemory,
-    environment: env,
-    layers: { networkNamespace: l.networkNamespace ?? 'off', cpuAffinity: l.cpuAffinity ?? 'off' },
-  };
+  return { nodeFlags: flags, heapPercentOfMemory, environment: env, layers: l };
 }
 
 /** Reads a runtime descriptor parsed from an image's RUNTIME section. */

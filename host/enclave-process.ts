@@ -1,16 +1,23 @@
 // One running enclave: its OS process, its channel, its NSM device, its console and its fate.
-// The host spawns the process with the launch plan (isolation layers), serves the image on the
-// boot port, and then watches it: exit or crash, an RSS above its memory, or a missed heartbeat
-// (a hung event loop) each end the enclave with a recorded reason.
+// The host spawns the process with the launch plan (isolation layers) in a control group of its
+// own, serves the image on the boot port, and then watches it: exit or crash, the kernel's OOM
+// kill at its memory limit, an RSS above its memory, or a missed heartbeat (a hung event loop)
+// each end the enclave with a recorded reason. Outside debug mode the reason says what happened
+// and the error code only: an app's messages and stack traces never leave the enclave.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { openSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { NsmDevice } from '../attestation/index.ts';
 import { BOOT_PORT } from '../enclave/index.ts';
 import type { Channel, VsockConnection } from '../enclave/index.ts';
 import { openHostChannel } from './vsock/index.ts';
+import { channelBudget, DEFAULT_BUDGET, type EnclaveBudget } from './budget.ts';
 import { EnclaveBootError } from './errors.ts';
-import type { LaunchPlan } from './isolation.ts';
+import { ENCLAVE_UID_BASE, ENCLAVE_UID_COUNT, launchArgv, type LaunchPlan } from './isolation.ts';
+import { NsmGate } from './nsm-gate.ts';
+import { EnclaveCgroup } from './sandbox/cgroups.ts';
+import { inheritedDescriptors } from './sandbox/descriptors.ts';
 
 export type EnclaveState = 'BOOTING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED';
 
@@ -23,24 +30,55 @@ export interface ProcessLimits {
   readonly watchdogIntervalMs: number;
 }
 
-const CONSOLE_LIMIT = 1 << 20; // bytes of console history kept for `console`
+/** What the launcher's exit status 120 + n means (sandbox/launcher.c, enum step). */
+const LAUNCHER_STEPS = [
+  'usage', 'close-fds', 'parent-death', 'session', 'cgroup', 'cpus', 'rlimit', 'root-open', 'clone', 'id-map',
+  'mount', 'hostname', 'ids', 'capabilities', 'no-new-privs', 'seccomp', 'exec', 'oom-score',
+] as const;
 
-/** Reads VmRSS (KiB) of a process from /proc; undefined when gone. */
-function rssKiB(pid: number): number | undefined {
+/**
+ * stdio entries from fd 4 up that put /dev/null over every descriptor this process inherited
+ * without O_CLOEXEC (sandbox/descriptors.ts): the child starts with none of them even before the
+ * launcher closes everything but 0-3 (a second layer, and the only one where there is no launcher).
+ */
+function coverInherited(): ('ignore' | number)[] {
+  const fds = inheritedDescriptors().filter((fd) => fd > 3);
+  if (fds.length === 0) return [];
+  devNull ??= openSync('/dev/null', 'r');
+  const out: ('ignore' | number)[] = new Array<'ignore' | number>(Math.max(...fds) - 3).fill('ignore');
+  for (const fd of fds) out[fd - 4] = devNull;
+  return out;
+}
+let devNull: number | undefined;
+
+/** An error code as the bootstrap reports it; anything else (an app's free text) is not repeated. */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+const CGROUP_REMOVAL_DELAYS_MS = [5, 20, 100, 500, 2000, 10_000];
+
+export interface SpawnOptions {
+  readonly budget?: EnclaveBudget;
+  /** CPUs to place the process on (the plan says how: cpuset cgroup or affinity). */
+  readonly cpus?: readonly number[];
+  /** Clock of the NSM gate's token bucket. */
+  readonly clock?: () => number;
+}
+
+/** Reads the sum of `fields` (KiB) of a process's /proc status; undefined when gone. */
+function statusKiB(pid: number, fields: readonly string[]): number | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    let sum = 0;
+    for (const f of fields) sum += Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return sum;
   } catch {
     return undefined;
   }
 }
 
-/**
- * VmRSS of a process plus its descendants: in a PID namespace the spawned process is `unshare`,
- * and the enclave's Node is its child (isolation.ts), so the enclave's memory is the tree's.
- */
-export function treeRssKiB(pid: number, depth = 0): number | undefined {
-  const own = rssKiB(pid);
+/** The process and its descendants: the spawned process is the launcher, the enclave's Node its child. */
+function treeKiB(pid: number, fields: readonly string[], depth = 0): number | undefined {
+  const own = statusKiB(pid, fields);
   if (own === undefined || depth > 4) return own;
   let children: number[] = [];
   try {
@@ -48,7 +86,22 @@ export function treeRssKiB(pid: number, depth = 0): number | undefined {
   } catch {
     // gone, or a kernel without CONFIG_PROC_CHILDREN: count the process alone
   }
-  return children.reduce((sum, c) => sum + (treeRssKiB(c, depth + 1) ?? 0), own);
+  return children.reduce((sum, c) => sum + (treeKiB(c, fields, depth + 1) ?? 0), own);
+}
+
+/** VmRSS of the enclave's process tree: what `ps` shows, Node's code pages included. */
+export function treeRssKiB(pid: number): number | undefined {
+  return treeKiB(pid, ['VmRSS']);
+}
+
+/**
+ * The enclave's own memory (anonymous and shared-memory pages) of its process tree: what its
+ * memory cgroup is charged and --memory bounds. VmRSS also counts the file pages of Node's binary
+ * and libraries (about 40-50 MiB), which are the host's page cache, shared by every Node on the
+ * machine, and not the enclave's to grow.
+ */
+export function treePrivateKiB(pid: number): number | undefined {
+  return treeKiB(pid, ['RssAnon', 'RssShmem']);
 }
 
 /**
@@ -69,23 +122,35 @@ export class EnclaveProcess {
   #timers: NodeJS.Timeout[] = [];
   #console: Buffer[] = [];
   #consoleBytes = 0;
+  readonly #consoleLimit: number;
+  readonly #debug: boolean;
+  readonly #gate: NsmGate;
+  readonly cgroup: EnclaveCgroup | null;
+  /** Whether the bootstrap ever connected: a launcher failure can only come before. */
+  #connected = false;
   readonly #consoleSubscribers = new Set<(chunk: Buffer | null) => void>();
   readonly exited: Promise<void>;
   #resolveExited!: () => void;
   #onReady: ((err?: Error) => void) | undefined;
 
-  private constructor(child: ChildProcess, channel: Channel, plan: LaunchPlan, limits: ProcessLimits) {
+  private constructor(child: ChildProcess, channel: Channel, plan: LaunchPlan, limits: ProcessLimits, cgroup: EnclaveCgroup | null, debug: boolean, options: SpawnOptions) {
     this.child = child;
     this.channel = channel;
     this.plan = plan;
+    this.cgroup = cgroup;
     this.#limits = limits;
+    const budget = options.budget ?? DEFAULT_BUDGET;
+    this.#consoleLimit = budget.consoleBytes;
+    this.#debug = debug;
+    this.#gate = new NsmGate(budget, options.clock);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
-    child.once('exit', (code, signal) => this.#finish(this.exitReason ?? (signal ? `killed by ${signal}` : `exited with code ${code}`)));
+    child.once('exit', (code, signal) => this.#finish(this.exitReason ?? this.#exitReason(code, signal)));
     channel.listen(BOOT_PORT, (conn) => {
       if (this.#bootConn) {
         conn.destroy();
         return;
       }
+      this.#connected = true;
       this.#bootConn = conn;
       conn.setEncoding('utf8');
       conn.on('data', (text: string) => this.#onStatus(text));
@@ -98,18 +163,36 @@ export class EnclaveProcess {
     }
   }
 
-  static spawn(plan: LaunchPlan, limits: ProcessLimits): EnclaveProcess {
+  static spawn(plan: LaunchPlan, limits: ProcessLimits, options: SpawnOptions = {}): EnclaveProcess {
     const debug = plan.report.Descriptors['1'] === 'console';
-    const child = spawn(plan.command, plan.args, {
-      env: plan.env,
-      // Not the host's working directory: process.cwd() needs no permission and would tell the
-      // enclave where the host runs (test/host/escape.test.ts).
-      cwd: '/',
-      stdio: ['ignore', debug ? 'pipe' : 'ignore', debug ? 'pipe' : 'ignore', 'pipe'],
-      detached: false,
+    const cpus = options.cpus ?? plan.report.CpuAffinity ?? [];
+    // Made before the process, which joins it before the enclave exists (launcher --cgroup).
+    const cgroup = plan.cgroups ? EnclaveCgroup.create(plan.cgroups, { memoryMiB: plan.memoryMiB, cpus, pin: plan.placement === 'cpuset' }) : null;
+    const [command, ...args] = launchArgv(plan, {
+      cgroupDirs: cgroup?.dirs ?? [],
+      // A host uid of its own (root hosts): another enclave's processes are another user's.
+      hostUid: ENCLAVE_UID_BASE + randomInt(ENCLAVE_UID_COUNT),
+      cpus,
     });
-    const channel = openHostChannel(child.stdio[3] as Duplex);
-    const p = new EnclaveProcess(child, channel, plan, limits);
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        env: plan.env,
+        // Not the host's working directory: process.cwd() needs no permission and would tell the
+        // enclave where the host runs (test/host/escape.test.ts).
+        cwd: '/',
+        stdio: ['ignore', debug ? 'pipe' : 'ignore', debug ? 'pipe' : 'ignore', 'pipe', ...coverInherited()],
+        // Its own session and process group (setsid), so nothing it signals as a group, and no
+        // terminal signal meant for the host, crosses between the two; the launcher makes the
+        // enclave a session of its own again inside.
+        detached: true,
+      });
+    } catch (e) {
+      cgroup?.remove();
+      throw e;
+    }
+    const channel = openHostChannel(child.stdio[3] as Duplex, channelBudget(options.budget ?? DEFAULT_BUDGET));
+    const p = new EnclaveProcess(child, channel, plan, limits, cgroup, debug, options);
     child.once('error', (e) => {
       // A process that never started (ENOENT, EAGAIN…) gets no 'exit': it ends here, or the boot
       // waiting for it and everyone awaiting `exited` would wait forever.
@@ -123,9 +206,19 @@ export class EnclaveProcess {
     return this.child.pid;
   }
 
+  /** Moves the process to other CPUs (a warm process taken for a run placed elsewhere). */
+  place(cpus: readonly number[]): void {
+    this.cgroup?.place(cpus);
+  }
+
+  /** NSM requests this enclave's gate refused (the budget's rate). */
+  get nsmRefused(): number {
+    return this.#gate.refused;
+  }
+
   /** Sends the image and waits for the bootstrap's "ready" (or failure). */
   async boot(image: Uint8Array, nsm: NsmDevice | Promise<NsmDevice>): Promise<void> {
-    this.channel.setNsmHandler(async (req) => (await nsm).process(req));
+    this.channel.setNsmHandler(this.#gate.wrap(async (req) => (await nsm).process(req)));
     const conn = this.#bootConn ?? (await this.#waitBootConn());
     const ready = new Promise<void>((resolve, reject) => {
       this.#onReady = (err) => (err ? reject(err) : resolve());
@@ -185,7 +278,9 @@ export class EnclaveProcess {
         this.#onReady?.();
         this.#onReady = undefined;
       } else if (s.status === 'failed' || s.status === 'crashed') {
-        this.exitReason = `${s.status}: ${String(s.code)}: ${String(s.message).slice(0, 500)}`;
+        // Status and code only, unless in debug mode: a crash message can hold payload text.
+        const code = typeof s.code === 'string' && ERROR_CODE.test(s.code) ? s.code : 'ERR_APP_FAILED';
+        this.exitReason = this.#debug && typeof s.message === 'string' ? `${s.status}: ${code}: ${s.message.slice(0, 500)}` : `${s.status}: ${code}`;
         this.#onReady?.(new EnclaveBootError(`enclave ${this.exitReason}`));
         this.#onReady = undefined;
       }
@@ -197,9 +292,9 @@ export class EnclaveProcess {
     const tick = setInterval(() => {
       const pid = this.child.pid;
       if (pid === undefined || this.state !== 'RUNNING') return;
-      const rss = treeRssKiB(pid);
-      if (rss !== undefined && rss > limitKiB) {
-        this.kill(`out of memory: RSS ${Math.round(rss / 1024)} MiB > ${this.#limits.memoryMiB} MiB`);
+      const own = treePrivateKiB(pid);
+      if (own !== undefined && own > limitKiB) {
+        this.kill(`out of memory: private RSS ${Math.round(own / 1024)} MiB > ${this.#limits.memoryMiB} MiB`);
         return;
       }
       const silent = Date.now() - this.#lastHeartbeat;
@@ -212,7 +307,7 @@ export class EnclaveProcess {
   #onConsole(chunk: Buffer): void {
     this.#console.push(chunk);
     this.#consoleBytes += chunk.length;
-    while (this.#consoleBytes > CONSOLE_LIMIT && this.#console.length > 1) this.#consoleBytes -= this.#console.shift()!.length;
+    while (this.#consoleBytes > this.#consoleLimit && this.#console.length > 0) this.#consoleBytes -= this.#console.shift()!.length;
     for (const s of this.#consoleSubscribers) s(chunk);
   }
 
@@ -241,10 +336,33 @@ export class EnclaveProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 
+  /** Why the process ended, from its exit: the launcher's failed step, the kernel's OOM kill, or the plain status. */
+  #exitReason(code: number | null, signal: NodeJS.Signals | null): string {
+    const memory = this.cgroup?.memoryOutcome();
+    if (memory?.oomKilled) {
+      const peak = memory.peakBytes === undefined ? '' : `; peak ${(memory.peakBytes / 2 ** 20).toFixed(1)} MiB`;
+      return `out of memory: killed by the kernel at its ${this.plan.memoryMiB} MiB limit (memory cgroup${peak})`;
+    }
+    const step = code !== null && !this.#connected && code >= 120 ? LAUNCHER_STEPS[code - 120] : undefined;
+    if (step && this.plan.launcher) return `isolation setup failed at the launcher's ${step} step (exit ${code})`;
+    return signal ? `killed by ${signal}` : `exited with code ${code}`;
+  }
+
+  /**
+   * Removes the control group once the kernel lets go of it: it releases an exited task's group a
+   * little after the task is reaped, so the first rmdir may be refused (EBUSY). A host process
+   * that exits first leaves it to the next one (sandbox/cgroups.ts removeStale).
+   */
+  #removeCgroup(attempt: number): void {
+    if (!this.cgroup || this.cgroup.remove() || attempt >= CGROUP_REMOVAL_DELAYS_MS.length) return;
+    setTimeout(() => this.#removeCgroup(attempt + 1), CGROUP_REMOVAL_DELAYS_MS[attempt]).unref();
+  }
+
   #finish(reason: string): void {
     if (this.state === 'TERMINATED') return;
     this.exitReason ??= reason;
     this.state = 'TERMINATED';
+    this.#removeCgroup(0);
     for (const t of this.#timers) clearInterval(t);
     this.channel.destroy();
     this.#onReady?.(new EnclaveBootError(`enclave ${this.exitReason}`));

@@ -45,3 +45,11 @@ export class ConsoleUnavailableError extends HostError {
 export class DaemonError extends HostError {
   static override readonly code = 'ERR_HOST_DAEMON';
 }
+
+/**
+ * A directory the host would create or use is reachable by another user (an ancestor another user
+ * may write, a symlink they own, a directory they own or may enter): it is refused, never used.
+ */
+export class PrivatePathError extends HostError {
+  static override readonly code = 'ERR_PRIVATE_PATH';
+}

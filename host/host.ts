@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttestationAuthority, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
+import { AttestationAuthority, defaultDataDir, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
 import {
   imageMetadata,
   loadImage,
@@ -18,9 +18,10 @@ import {
   type VsockListener,
 } from '../enclave/index.ts';
 import { VsockRegistry } from './vsock/index.ts';
+import { enclaveBudget, type EnclaveBudget } from './budget.ts';
 import { EnclaveProcess, type EnclaveState, type ProcessLimits } from './enclave-process.ts';
 import { ConsoleUnavailableError, EnclaveBootError, EnclaveConflictError, EnclaveNotFoundError, InvalidEnclaveArgumentError } from './errors.ts';
-import { planLaunch, probeIsolation, type IsolationReport, type LaunchPlan } from './isolation.ts';
+import { planLaunch, probeIsolation, type IsolationReport, type LaunchPlan, type MachineIsolation } from './isolation.ts';
 
 export interface HostOptions {
   /** Where the PKI lives (default $NITRO_SANDBOX_HOME or ~/.nitro-sandbox). */
@@ -33,6 +34,10 @@ export interface HostOptions {
   readonly bootTimeoutMs?: number;
   readonly watchdogIntervalMs?: number;
   readonly clock?: () => number;
+  /** What one enclave may make the host buffer and how fast it may use its NSM (budget.ts). */
+  readonly budget?: Partial<EnclaveBudget>;
+  /** The machine's isolation as probed (default probeIsolation()); tests give other machines. */
+  readonly isolation?: MachineIsolation;
 }
 
 export interface RunOptions {
@@ -103,6 +108,8 @@ interface Enclave {
 /** What a warm pool is kept for: its size, launch plan, and the image its devices are prepared for. */
 interface PoolSpec {
   readonly count: number;
+  /** CPUs its processes are spawned on (moved when taken, where the plan places by cpuset). */
+  readonly cpus: readonly number[];
   readonly plan: LaunchPlan;
   readonly memoryMiB: number;
   readonly image: LoadedImage;
@@ -112,6 +119,8 @@ interface PoolSpec {
 /** A booting process of a warm pool, with the id and NSM device issued for it ahead of time. */
 interface WarmProcess {
   readonly proc: EnclaveProcess;
+  /** The CPUs it was spawned on. */
+  readonly cpus: readonly number[];
   /** Host.#deviceKey of the image the device was issued for. */
   readonly deviceKey: string;
   readonly id: string;
@@ -126,12 +135,30 @@ interface Pool {
 const MIN_MEMORY_MIB = 64;
 const KEEP_ENDED = 32;
 
+/** Hosts whose enclaves run without Node's permission model: the escape suite's OS-layers-only runs. */
+const osLayersOnly = new WeakSet<Host>();
+
+/**
+ * Test-only: this host's enclaves run without Node's permission model, so the escape suite can
+ * show that the kernel's layers hold on their own. Not exported from host/index.ts, not an option
+ * of HostOptions or RunOptions, not a daemon request field: no image, manifest or CLI flag can
+ * reach it, and describe-enclaves lists the permission model as weakened.
+ */
+export function osLayersOnlyForTests(host: Host): Host {
+  osLayersOnly.add(host);
+  return host;
+}
+
 export class Host {
   readonly instanceId: string;
   readonly authority: AttestationAuthority;
   readonly vsock = new VsockRegistry();
   readonly #options: HostOptions;
   readonly #limits: Omit<ProcessLimits, 'memoryMiB'>;
+  readonly #budget: EnclaveBudget;
+  #probed: MachineIsolation | undefined;
+  /** CPUs of every enclave running or booting, for spreading new ones (#cpuIds). */
+  readonly #placed = new Map<EnclaveProcess, readonly number[]>();
   readonly #enclaves = new Map<string, Enclave>();
   readonly #ended: Enclave[] = [];
   /** Names of running enclaves and of those still booting, so two runs cannot both take one. */
@@ -142,9 +169,10 @@ export class Host {
   readonly #pools = new Map<string, Pool>();
   #closed = false;
 
-  private constructor(authority: AttestationAuthority, options: HostOptions) {
+  private constructor(authority: AttestationAuthority, options: HostOptions, budget: EnclaveBudget) {
     this.authority = authority;
     this.#options = options;
+    this.#budget = budget;
     this.instanceId = options.instanceId ?? `i-${randomBytes(8).toString('hex')}`;
     this.#limits = {
       hangTimeoutMs: options.hangTimeoutMs ?? 10_000,
@@ -163,13 +191,20 @@ export class Host {
       // setTimeout and setInterval take 0, NaN and anything past 2^31−1 ms as 1 ms.
       if (ms !== undefined && !(ms >= 1 && ms <= 2 ** 31 - 1)) throw new InvalidEnclaveArgumentError(`${k} must be a number of ms in 1–2^31-1`);
     }
+    const budget = enclaveBudget(options.budget);
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
     const authority = await AttestationAuthority.open({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.clock ? { clock: options.clock } : {}) });
-    return new Host(authority, options);
+    return new Host(authority, options, budget);
+  }
+
+  /** The machine's isolation, probed on the first launch (a host that runs nothing never pays for it). */
+  get #machine(): MachineIsolation {
+    this.#probed ??= this.#options.isolation ?? probeIsolation();
+    return this.#probed;
   }
 
   #cpuIds(opts: RunOptions): number[] {
-    const machine = probeIsolation();
+    const machine = this.#machine;
     if (opts.cpuIds && opts.cpuCount !== undefined) throw new InvalidEnclaveArgumentError('give --cpu-count or --cpu-ids, not both');
     if (opts.cpuIds) {
       const ids = [...opts.cpuIds];
@@ -181,26 +216,50 @@ export class Host {
     const n = opts.cpuCount ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new InvalidEnclaveArgumentError('--cpu-count must be a positive integer');
     if (n > machine.cpus) throw new InvalidEnclaveArgumentError(`--cpu-count ${n} exceeds the ${machine.cpus} CPUs of this machine`);
-    return Array.from({ length: n }, (_, i) => i);
+    // Spread over the machine: the n CPUs the fewest enclaves use now (lowest ids on a tie),
+    // not CPUs 0..n-1 for everyone.
+    const load = new Array<number>(machine.cpus).fill(0);
+    for (const cpus of this.#placed.values()) for (const c of cpus) if (c < load.length) load[c]! += 1;
+    return load
+      .map((l, cpu) => [l, cpu] as const)
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+      .slice(0, n)
+      .map(([, cpu]) => cpu)
+      .sort((a, b) => a - b);
+  }
+
+  #spawn(plan: LaunchPlan, memoryMiB: number, cpus: readonly number[]): EnclaveProcess {
+    return EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB }, { budget: this.#budget, cpus, ...(this.#options.clock ? { clock: this.#options.clock } : {}) });
+  }
+
+  /** Counts the enclave's CPUs as used until it ends. */
+  #place(proc: EnclaveProcess, cpus: readonly number[]): void {
+    this.#placed.set(proc, cpus);
+    void proc.exited.then(() => this.#placed.delete(proc));
   }
 
   #plan(image: LoadedImage, opts: RunOptions, cpuIds: readonly number[]): LaunchPlan {
-    return planLaunch({
-      runtime: image.runtime,
-      memoryMiB: opts.memoryMiB,
-      cpuIds,
-      debug: opts.debugMode === true,
-      allowWeakerIsolation: opts.allowWeakerIsolation === true,
-      bootstrap: new TextDecoder().decode(image.bootstrap),
-    });
+    return planLaunch(
+      {
+        runtime: image.runtime,
+        memoryMiB: opts.memoryMiB,
+        cpuIds,
+        debug: opts.debugMode === true,
+        allowWeakerIsolation: opts.allowWeakerIsolation === true,
+        bootstrap: new TextDecoder().decode(image.bootstrap),
+        ...(osLayersOnly.has(this) ? { withoutPermissionModel: true } : {}),
+      },
+      this.#machine,
+    );
   }
 
   static #poolKey(plan: LaunchPlan): string {
     // NUL cannot occur in an argv string, so joining on it is unambiguous; it is also ~10× cheaper
     // than JSON.stringify over the ~45 KB bootstrap argument, and this is on the warm-start path.
     // The memory size is part of the key too: the heap flag rounds it (several sizes give one
-    // command line), and a warm process's RSS limit is the size it was spawned for.
-    return [plan.command, ...plan.args, JSON.stringify(plan.env), plan.report.RssLimitMiB].join('\0');
+    // command line), and a warm process's memory limits are the size it was spawned for. CPUs are
+    // not: a warm process is placed when it is taken (#takeWarm).
+    return [plan.launcher?.path ?? '', ...(plan.launcher?.flags ?? []), ...plan.node, JSON.stringify(plan.env), plan.memoryMiB, plan.placement ?? ''].join('\0');
   }
 
   /** Boots an enclave from image bytes and resolves once its app reports ready. */
@@ -226,8 +285,9 @@ export class Host {
     const poolKey = this.#pools.size > 0 ? Host.#poolKey(plan) : undefined;
     let proc: EnclaveProcess | undefined;
     try {
-      const warm = poolKey === undefined ? undefined : this.#takeWarm(poolKey);
-      proc = warm?.proc ?? EnclaveProcess.spawn(plan, { ...this.#limits, memoryMiB: opts.memoryMiB });
+      const warm = poolKey === undefined ? undefined : this.#takeWarm(poolKey, plan, cpuIds);
+      proc = warm?.proc ?? this.#spawn(plan, opts.memoryMiB, cpuIds);
+      this.#place(proc, cpuIds);
       this.#booting.add(proc);
       this.vsock.attach(cid, proc.channel);
       let device: Promise<NsmDevice>;
@@ -313,11 +373,11 @@ export class Host {
    * for `image`: the leaf issuance (~5 ms of synchronous P-384 key generation) is then off the
    * start path. The leaf is renewed after an hour like any other (AttestationAuthority.signerFor).
    */
-  #prepare(proc: EnclaveProcess, image: LoadedImage, debug: boolean): WarmProcess {
+  #prepare(proc: EnclaveProcess, cpus: readonly number[], image: LoadedImage, debug: boolean): WarmProcess {
     const id = this.#newEnclaveId();
     const device = this.authority.createDevice({ moduleId: id, measurements: this.#pcrs(image), debug });
     device.catch(() => undefined); // a failure surfaces when the process is taken and boots
-    return { proc, deviceKey: Host.#deviceKey(image, debug), id, device };
+    return { proc, cpus, deviceKey: Host.#deviceKey(image, debug), id, device };
   }
 
   #runResult(e: Enclave): RunResult {
@@ -346,7 +406,8 @@ export class Host {
         Flags: e.debug ? 'DEBUG_MODE' : 'NONE',
         Measurements: e.measurements,
         ...(opts.metadata === true ? e.image : {}),
-        Isolation: e.proc.plan.report,
+        // The plan's report, with the CPUs this enclave was placed on (a warm process is placed when taken).
+        Isolation: { ...e.proc.plan.report, CpuAffinity: e.proc.plan.report.CpuAffinity === null ? null : e.cpuIds },
       }));
   }
 
@@ -357,7 +418,8 @@ export class Host {
       State: 'TERMINATED',
       Flags: e.debug ? 'DEBUG_MODE' : 'NONE',
       Measurements: e.measurements,
-      Isolation: e.proc.plan.report,
+      // The plan's report, with the CPUs this enclave was placed on (a warm process is placed when taken).
+      Isolation: { ...e.proc.plan.report, CpuAffinity: e.proc.plan.report.CpuAffinity === null ? null : e.cpuIds },
       ExitReason: e.proc.exitReason ?? 'terminated',
     }));
   }
@@ -426,7 +488,7 @@ export class Host {
     const image = Host.#loadRunnable(imageBytes);
     const plan = this.#plan(image, opts, this.#cpuIds(opts));
     const key = Host.#poolKey(plan);
-    const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true };
+    const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true, cpus: plan.report.CpuAffinity ?? [] };
     const pool = this.#pools.get(key) ?? { spec, procs: [] };
     pool.spec = spec;
     this.#pools.set(key, pool);
@@ -436,16 +498,31 @@ export class Host {
 
   #fillPool({ spec, procs }: Pool): void {
     while (procs.length < spec.count) {
-      const p = EnclaveProcess.spawn(spec.plan, { ...this.#limits, memoryMiB: spec.memoryMiB });
-      procs.push(this.#prepare(p, spec.image, spec.debug));
+      const p = this.#spawn(spec.plan, spec.memoryMiB, spec.cpus);
+      procs.push(this.#prepare(p, spec.cpus, spec.image, spec.debug));
     }
   }
 
-  #takeWarm(poolKey: string): WarmProcess | undefined {
+  /**
+   * A live warm process for this launch, placed on `cpus`: by its cpuset when the plan places
+   * that way; a process pinned by affinity at spawn serves only a run on the same CPUs.
+   */
+  #takeWarm(poolKey: string, plan: LaunchPlan, cpus: readonly number[]): WarmProcess | undefined {
     const procs = this.#pools.get(poolKey)?.procs;
-    let w: WarmProcess | undefined;
-    while ((w = procs?.shift()) && !Host.#usable(w.proc));
-    return w;
+    if (!procs) return undefined;
+    const same = (w: WarmProcess): boolean => w.cpus.length === cpus.length && w.cpus.every((c, i) => c === cpus[i]);
+    for (let i = 0; i < procs.length; i++) {
+      const w = procs[i]!;
+      if (!Host.#usable(w.proc)) {
+        procs.splice(i--, 1);
+        continue;
+      }
+      if (plan.placement === 'affinity' && !same(w)) continue;
+      procs.splice(i, 1);
+      if (plan.placement === 'cpuset' && !same(w)) w.proc.place(cpus);
+      return w;
+    }
+    return undefined;
   }
 
   static #usable(p: EnclaveProcess): boolean {
@@ -474,6 +551,11 @@ export class Host {
   }
 }
 
+/**
+ * The daemon's runtime directory: $NITRO_SANDBOX_RUNTIME_DIR, else $XDG_RUNTIME_DIR/nitro-sandbox
+ * (a per-user directory the login manager makes), else `run` in the data directory. Never a
+ * guessable name in a shared directory such as /tmp, which another user could make first.
+ */
 export function defaultRuntimeDir(): string {
-  return process.env.NITRO_SANDBOX_RUNTIME_DIR ?? join(process.env.XDG_RUNTIME_DIR ?? '/tmp', `nitro-sandbox-${process.getuid?.() ?? 'user'}`);
+  return process.env.NITRO_SANDBOX_RUNTIME_DIR || (process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'nitro-sandbox') : join(defaultDataDir(), 'run'));
 }

@@ -2,7 +2,8 @@
 // connect, warm pool), its isolation probe and errors. The CLI (host/cli) is built on it.
 export * from './errors.ts';
 export { ENCLAVE_ID, INSTANCE_ID, Host, defaultRuntimeDir, type EnclaveDescription, type EndedEnclaveDescription, type HostOptions, type RunOptions, type RunResult } from './host.ts';
-export { probeIsolation, planLaunch, type IsolationReport, type LaunchPlan, type MachineIsolation } from './isolation.ts';
+export { probeIsolation, planLaunch, type IsolationReport, type LaunchPlan, type MachineIsolation, type ProbeOptions } from './isolation.ts';
+export { DEFAULT_BUDGET, enclaveBudget, type EnclaveBudget } from './budget.ts';
 export type { EnclaveState } from './enclave-process.ts';
 export {
   InvalidCidError,

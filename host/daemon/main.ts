@@ -1,10 +1,15 @@
 // Entry of the daemon process, started detached by `ensureDaemon` (client.ts):
-//   node host/daemon/main.ts --runtime-dir DIR [--data-dir DIR] [--lock-held-by PID] [--idle-exit-ms MS]
+//   node --disable-sigusr1 host/daemon/main.ts --runtime-dir DIR [--data-dir DIR] [--lock-held-by PID] [--idle-exit-ms MS]
 // stdout/stderr go to <runtime dir>/daemon.log. SIGTERM/SIGINT/SIGHUP terminate the enclaves and
 // exit cleanly; an unexpected exception is logged and the daemon keeps serving, so one bad
-// connection never takes the enclaves down with it.
+// connection never takes the enclaves down with it. SIGUSR1 opens no inspector (the flag).
 import { parseArgs } from 'node:util';
+import { closeInheritedDescriptors } from '../sandbox/descriptors.ts';
 import { Daemon } from './server.ts';
+
+// Descriptors whoever started us left open (without O_CLOEXEC) would pass on to every enclave's
+// launcher; it closes them again, but the daemon holds none of its starter's files either.
+const closed = closeInheritedDescriptors();
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} daemon[${process.pid}]: ${line}\n`);
@@ -27,6 +32,7 @@ if (!runtimeDir) {
 const heldBy = values['lock-held-by'] !== undefined ? Number(values['lock-held-by']) : undefined;
 const idle = values['idle-exit-ms'] !== undefined ? Number(values['idle-exit-ms']) : 0;
 
+if (closed.length) log(`closed descriptors inherited from the starter: ${closed.join(', ')}`);
 process.on('uncaughtException', (e) => log(`uncaught exception: ${e.stack ?? e.message}`));
 process.on('unhandledRejection', (e) => log(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
 

@@ -462,7 +462,7 @@ describe('the daemon process', () => {
     expect(readFileSync(runtimePaths(rt).lock, 'utf8')).toBe(`${ping.pid}\n`);
   });
 
-  it('run-enclave warns on stderr when the daemon reports weakened isolation layers', async () => {
+  it('run-enclave warns on stderr when the daemon reports weakened isolation layers (a preferred one without --allow-weaker-isolation too)', async () => {
     // No machine here lacks a layer, so a stand-in daemon speaking the protocol reports one.
     const { createServer } = await import('node:net');
     const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
@@ -473,7 +473,7 @@ describe('the daemon process', () => {
     const answers: Record<string, unknown> = {
       ping: { pid: 1, protocol: 1, runtimeDir: rt, dataDir, instanceId: 'i-0123456789abcdef' },
       'run-enclave': run,
-      'describe-enclaves': [{ ...run, State: 'RUNNING', Flags: 'NONE', Isolation: { Weakened: ['network namespace: unshare(1) not found'] } }],
+      'describe-enclaves': [{ ...run, State: 'RUNNING', Flags: 'NONE', Isolation: { Weakened: ['kernel limits (cgroup): no writable cgroup'] } }],
     };
     const fake = createServer((s) => {
       s.on('error', () => undefined);
@@ -489,10 +489,12 @@ describe('the daemon process', () => {
     await new Promise<void>((r) => fake.listen(runtimePaths(rt).socket, () => r()));
     process.env.NITRO_SANDBOX_RUNTIME_DIR = rt;
     try {
-      const r = await cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--allow-weaker-isolation', '--data-dir', dataDir);
-      expect(r.code).toBe(0);
-      expect(JSON.parse(r.out)).toEqual(run);
-      expect(r.err).toBe(`Start allocating memory...\nStarted enclave with enclave-cid: 16, memory: 128 MiB, cpu-ids: [0]\nwarning: enclave ${id} runs with weaker isolation: network namespace: unshare(1) not found\n`);
+      for (const weaker of [['--allow-weaker-isolation'], []]) {
+        const r = await cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', ...weaker, '--data-dir', dataDir);
+        expect(r.code).toBe(0);
+        expect(JSON.parse(r.out)).toEqual(run);
+        expect(r.err).toBe(`Start allocating memory...\nStarted enclave with enclave-cid: 16, memory: 128 MiB, cpu-ids: [0]\nwarning: enclave ${id} runs with weaker isolation: kernel limits (cgroup): no writable cgroup\n`);
+      }
     } finally {
       process.env.NITRO_SANDBOX_RUNTIME_DIR = runtimeDir;
       fake.close();

@@ -149,7 +149,7 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     expect(flags.pcr1).not.toBe(base.pcr1);
     expect(flags.pcr2).toBe(base.pcr2);
     // Other parts of the isolation are measured the same way.
-    const layers = hex(await buildImage({ entry, isolation: { ...DEFAULT_ISOLATION, layers: { networkNamespace: 'required', cpuAffinity: 'preferred' } } }));
+    const layers = hex(await buildImage({ entry, isolation: { ...DEFAULT_ISOLATION, layers: { ...DEFAULT_ISOLATION.layers, kernelLimits: 'required' } } }));
     expect(layers.pcr1).not.toBe(base.pcr1);
     expect(layers.pcr2).toBe(base.pcr2);
     const heap = hex(await buildImage({ entry, isolation: { ...DEFAULT_ISOLATION, heapPercentOfMemory: 50 } }));
@@ -300,7 +300,8 @@ describe('build errors', () => {
     ['a config file (unmeasured options)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--experimental-config-file=/c.json'] } }],
     ['a heap flag (the host derives it)', { isolation: { ...DEFAULT_ISOLATION, nodeFlags: ['--permission', '--max-old-space-size=9'] } }],
     ['a NODE_OPTIONS variable', { isolation: { ...DEFAULT_ISOLATION, environment: { NODE_OPTIONS: '--inspect' } } }],
-    ['an unknown layer demand', { isolation: { ...DEFAULT_ISOLATION, layers: { networkNamespace: 'maybe', cpuAffinity: 'off' } } as never }],
+    ['an unknown layer demand', { isolation: { ...DEFAULT_ISOLATION, layers: { ...DEFAULT_ISOLATION.layers, networkNamespace: 'maybe' } } as never }],
+    ['a layer list without the syscall filter (every layer must be named)', { isolation: { ...DEFAULT_ISOLATION, layers: { networkNamespace: 'required', cpuAffinity: 'off' } } as never }],
   ])('%s is ERR_BUILD_INVALID_OPTION', async (_what, opts) => {
     await expect(buildImage({ entry: join(examplesDir, 'hello', 'main.ts'), ...opts })).rejects.toMatchObject({ code: 'ERR_BUILD_INVALID_OPTION' });
   });

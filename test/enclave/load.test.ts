@@ -214,7 +214,7 @@ describe('each corruption has its own code', () => {
     cases.push(['manifest with an unknown field', replaceSection(plain, 3, enc(sortedJson({ ...manifest, extra: 1 }))), /unknown field 'extra'/]);
     cases.push(['manifest with a duplicate key', replaceSection(plain, 3, enc(sortedJson(manifest).replace('{', '{"build":1,'))), /canonical/]);
     cases.push(['manifest not UTF-8', replaceSection(plain, 3, Uint8Array.of(0x7b, 0xff, 0x7d)), /UTF-8/]);
-    const runtime = { node: 'v26.0.0', isolation: { environment: {}, heapPercentOfMemory: 75, layers: { cpuAffinity: 'off', networkNamespace: 'off' }, nodeFlags: ['--permission'] } };
+    const runtime = { node: 'v26.0.0', isolation: { environment: {}, heapPercentOfMemory: 75, layers: { cpuAffinity: 'off', emptyRoot: 'off', kernelLimits: 'off', networkNamespace: 'off', noPrivileges: 'off', syscallFilter: 'off', userNamespace: 'off' }, nodeFlags: ['--permission'] } };
     expect(codeOf(() => loadImage(replaceSection(plain, 0, enc(sortedJson(runtime)))))).toBe('no error');
     const granting = { ...runtime, isolation: { ...runtime.isolation, nodeFlags: ['--permission', '--allow-fs-read=*'] } };
     cases.push(['runtime granting file reads', replaceSection(plain, 0, enc(sortedJson(granting))), /--allow-fs-read/]);

@@ -18,13 +18,25 @@ const procs: EnclaveProcess[] = [];
 
 function plan(command: string, args: readonly string[]): LaunchPlan {
   return {
-    command,
-    args,
+    launcher: null,
+    node: [command, ...args],
     env: {},
+    cgroups: null,
+    ids: null,
+    placement: null,
+    memoryMiB: LIMITS.memoryMiB,
     report: {
       NetworkNamespace: false,
       PidNamespace: false,
+      Namespaces: [],
+      UserNamespace: false,
       EmptyRoot: false,
+      Session: true,
+      NoPrivileges: false,
+      SyscallFilter: false,
+      DescriptorsClosed: false,
+      ResourceLimits: {},
+      KernelLimits: null,
       PermissionModel: false,
       NodeFlags: [],
       EmptyEnvironment: true,
@@ -38,8 +50,9 @@ function plan(command: string, args: readonly string[]): LaunchPlan {
   };
 }
 
-function spawnPlan(command: string, args: readonly string[], limits = LIMITS): EnclaveProcess {
-  const p = EnclaveProcess.spawn(plan(command, args), limits);
+function spawnPlan(command: string, args: readonly string[], limits = LIMITS, debug = false): EnclaveProcess {
+  const base = plan(command, args);
+  const p = EnclaveProcess.spawn({ ...base, report: { ...base.report, Descriptors: { ...base.report.Descriptors, '1': debug ? 'console' : '/dev/null' } } }, limits);
   procs.push(p);
   return p;
 }
@@ -103,6 +116,21 @@ describe('enclave process: failures before ready', () => {
     expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED', message: 'enclave bootstrap status line too long' });
     await p.exited;
     expect(p.state).toBe('TERMINATED');
+  });
+
+  it('outside debug mode a failure is reported by status and code only, whatever the bootstrap sends', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], SLOW_BOOT);
+    const err = await bootFailure(p);
+    expect(err.message).toBe('enclave failed: ERR_APP_SECRET');
+    expect(p.exitReason).toBe('failed: ERR_APP_SECRET');
+    // A "code" that is free text is not repeated either.
+    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'free-code'], SLOW_BOOT);
+    expect((await bootFailure(q)).message).toBe('enclave failed: ERR_APP_FAILED');
+  });
+
+  it('in debug mode the message is kept (as the console is readable there)', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], SLOW_BOOT, true);
+    expect((await bootFailure(p)).message).toBe('enclave failed: ERR_APP_SECRET: card 4111 1111 1111 1111');
   });
 
   it('status lines that are not JSON are skipped; the ready after them counts', async () => {

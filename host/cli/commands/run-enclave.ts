@@ -172,13 +172,14 @@ and, as nitro-cli, "Start allocating memory..." and "Started enclave with enclav
 (ERR_IMAGE_EIF_NOT_RUNNABLE): describe-eif, pcr and sign-eif read it.
 The enclave keeps running after this command exits: it is owned by the host daemon, which the
 first run-enclave starts in the background (state under $NITRO_SANDBOX_RUNTIME_DIR, else
-$XDG_RUNTIME_DIR/nitro-sandbox-UID or /tmp/nitro-sandbox-UID). The daemon exits by itself about
-10 s after its last enclave ends.
+$XDG_RUNTIME_DIR/nitro-sandbox, else run/ in the data directory; a directory another user
+controls is refused). The daemon exits by itself about 10 s after its last enclave ends.
 
 Options:
   --eif-path FILE            the enclave image (nitro-sandbox build-enclave)
-  --memory MIB               memory in MiB (suffixes M, G, T accepted): heap limit and RSS watchdog
-  --cpu-count N              number of CPUs (pinned with taskset to CPUs 0..N-1)
+  --memory MIB               memory in MiB (suffixes M, G, T accepted): the kernel's limit (cgroup),
+                             the heap limit and the RSS watchdog
+  --cpu-count N              number of CPUs (the ones the fewest enclaves use; kernel-enforced)
   --cpu-ids ID[,ID...]       exact CPUs (repeatable); not with --cpu-count
   --enclave-cid CID          vsock CID; 0 or absent = automatic; 1, 2, 3 and >= 2^32-1 are refused
   --debug-mode               console readable, PCR0-2 read as zero in attestation documents
@@ -187,9 +188,9 @@ Options:
   --config FILE.json         nitro-cli's JSON config: eif_path, memory_mib, cpu_count | cpu_ids,
                              enclave_cid, debug_mode, attach_console, enclave_name (no other key);
                              not combinable with the flags above
-  --allow-weaker-isolation   run even if an isolation layer is unavailable on this machine (without
-                             it such a run is refused with ERR_ISOLATION_UNAVAILABLE); a warning on
-                             stderr names the layers the enclave runs without
+  --allow-weaker-isolation   run even if a layer the image requires is unavailable on this machine
+                             (without it such a run is refused with ERR_ISOLATION_UNAVAILABLE); a
+                             warning on stderr names every layer the enclave runs without
   --data-dir DIR             PKI directory for the daemon this command starts (default
                              $NITRO_SANDBOX_HOME or ~/.nitro-sandbox); a running daemon with another
                              data directory is refused
@@ -230,12 +231,10 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
     const result = await client.runEnclave(image, { ...options, allowWeakerIsolation });
     io.err(`Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`);
     io.out(json(result));
-    // Say which isolation layers this enclave runs without. Only --allow-weaker-isolation lets a
-    // layer be missing (planLaunch refuses otherwise), so only then is the daemon asked.
-    if (allowWeakerIsolation) {
-      const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
-      if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
-    }
+    // Say which isolation layers this enclave runs without: required ones only with
+    // --allow-weaker-isolation (planLaunch refuses otherwise), preferred ones wherever missing.
+    const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
+    if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
     if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io, result.EnclaveCID);
     return 0;
   },
