@@ -16,7 +16,7 @@ export {
   type AttestationDocument,
   type DecodedDocument,
 } from './document.ts';
-export { LEAF_LIFETIME_MS, SandboxPki, defaultDataDir, sandboxRootPath, type LeafCredential, type PkiOptions } from './pki.ts';
+export { DATA_DIR_MARKER, LEAF_LIFETIME_MS, SandboxPki, defaultDataDir, sandboxRootPath, type LeafCredential, type PkiOptions } from './pki.ts';
 export { NsmDevice, type AttestationRequest, type DocumentFields, type DocumentSigner, type NsmDescription, type NsmDeviceOptions } from './nsm.ts';
 // nsm-protocol.ts is also a public entry on its own: the light one enclave bundles import.
 export {

@@ -1,7 +1,7 @@
 // describeImage: the JSON `nitro-cli describe-eif` prints (aws-nitro-enclaves-cli,
 // src/common/json_output.rs `DescribeEifInfo`; eif_utils `SignCertificateInfo`), field for field:
 // {EifVersion, Measurements, IsSigned, SigningCertificate?, CheckCRC, SignatureCheck?, ImageName,
-// ImageVersion, Metadata}. As nitro-cli, a CRC mismatch is reported (CheckCRC: false) rather
+// ImageVersion, Metadata}, and our own `Files` (the file list, file-list.ts). As nitro-cli, a CRC mismatch is reported (CheckCRC: false) rather
 // than refused; every other defect is still an error.
 import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -9,6 +9,7 @@ import { Certificate } from '@peculiar/asn1-x509';
 import { toHex } from '../attestation/index.ts';
 import type { JsonValue } from './canonical-json.ts';
 import { ImageBadSignatureError } from './errors.ts';
+import { describeFileList } from './file-list.ts';
 import { measureLayout, type Measurements } from './image/measure.ts';
 import { readImage } from './image/read.ts';
 import { checkSignature, readSignatureSection } from './image/signature.ts';
@@ -47,6 +48,12 @@ export interface ImageDescription {
   readonly ImageName: string;
   readonly ImageVersion: string;
   readonly Metadata: Readonly<Record<string, JsonValue>>;
+  /**
+   * Ours, not nitro-cli's: every file each code section was bundled from, as
+   * `{Application: [{Path, Sha384}], Bootstrap: […]}` (paths relative to the app's project root and
+   * to the nitro-sandbox package), so what PCR2 and PCR1 cover can be audited file by file.
+   */
+  readonly Files: Readonly<Record<string, JsonValue>>;
 }
 
 /** Measurements as nitro-cli's `Measurements` object (keys in its BTreeMap order). */
@@ -111,7 +118,7 @@ export function describeImage(bytes: Uint8Array): ImageDescription {
     NodeVersion: parsed.runtime.node,
     ...man.metadata,
   };
-  const common = { ImageName: man.name, ImageVersion: man.version, Metadata: metadata };
+  const common = { ImageName: man.name, ImageVersion: man.version, Metadata: metadata, Files: describeFileList(man.files) };
   if (!parsed.layout.signature) {
     return { EifVersion: parsed.layout.version, Measurements: nitroMeasurements(m), IsSigned: false, CheckCRC: parsed.layout.checksumOk, ...common };
   }

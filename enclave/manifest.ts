@@ -3,6 +3,7 @@
 // listens on. It is measured into PCR0 (see IMAGE_FORMAT.md, "Why the manifest is measured").
 import type { JsonValue } from './canonical-json.ts';
 import { ImageMalformedError } from './errors.ts';
+import { checkFileList, type FileList } from './file-list.ts';
 
 export interface Manifest {
   readonly name: string;
@@ -15,6 +16,8 @@ export interface Manifest {
   readonly vsockPorts: readonly number[];
   /** What made the image; part of the measurement because a different bundler makes other code. */
   readonly build: { readonly tool: string; readonly toolVersion: string; readonly bundler: string };
+  /** The files each code section was bundled from (file-list.ts), as describe-eif lists them. */
+  readonly files: FileList;
 }
 
 export const MANIFEST_LIMITS = Object.freeze({
@@ -36,7 +39,7 @@ export const RESERVED_METADATA_KEYS: readonly string[] = Object.freeze(['BuildTo
  */
 export function checkManifest(x: unknown, fail: (message: string) => Error): Manifest {
   if (!isRecord(x)) throw fail('must be an object');
-  const keys = ['build', 'cpuCount', 'memoryMiB', 'metadata', 'name', 'version', 'vsockPorts'];
+  const keys = ['build', 'cpuCount', 'files', 'memoryMiB', 'metadata', 'name', 'version', 'vsockPorts'];
   for (const k of Object.keys(x)) if (!keys.includes(k)) throw fail(`unknown field '${k}'`);
   for (const k of keys) if (!(k in x)) throw fail(`missing field '${k}'`);
   const L = MANIFEST_LIMITS;
@@ -67,6 +70,7 @@ export function checkManifest(x: unknown, fail: (message: string) => Error): Man
       toolVersion: text(b.toolVersion, 'build.toolVersion', 64, fail),
       bundler: text(b.bundler, 'build.bundler', 64, fail),
     },
+    files: checkFileList(x.files, fail),
   };
 }
 

@@ -5,7 +5,7 @@
 // denied; the host's own Decrypt is denied once the policy has the Null deny statement.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,17 @@ let imageSdk: Uint8Array;
 let pcr0Sdk: string;
 let pcr0Reveal: string;
 
-/** Builds the example from a copy whose source differs from the original in `variant` only. */
+/**
+ * Builds the example from a copy whose source differs from the original in `variant` only. The
+ * copy lives in the repository's (git-ignored) .tmp/, two levels down like the original: a build
+ * reads only its project, so a copy in the OS temp folder could not import the SDK.
+ */
+const variants: string[] = [];
 async function buildVariant(variant: (src: string) => string): Promise<Awaited<ReturnType<typeof buildImage>>> {
-  const src = readFileSync(join(root, 'examples/conditional-decrypt/main.ts'), 'utf8').replace("'../../enclave/sdk/index.ts'", JSON.stringify(join(root, 'enclave/sdk/index.ts')));
-  const d = mkdtempSync(join(dir, 'src-'));
+  const src = readFileSync(join(root, 'examples/conditional-decrypt/main.ts'), 'utf8');
+  mkdirSync(join(root, '.tmp'), { recursive: true });
+  const d = mkdtempSync(join(root, '.tmp', 'e2e-variant-'));
+  variants.push(d);
   writeFileSync(join(d, 'main.ts'), variant(src));
   return buildImage({ entry: join(d, 'main.ts'), name: 'conditional-decrypt' });
 }
@@ -101,6 +108,7 @@ afterAll(async () => {
   await new Promise<void>((r) => (relay ? relay.close(() => r()) : r()));
   await kms?.close();
   rmSync(dir, { recursive: true, force: true });
+  for (const d of variants) rmSync(d, { recursive: true, force: true });
 });
 
 const creds = () => ({ accessKeyId: kms.credential.accessKeyId, secretAccessKey: kms.credential.secretAccessKey });

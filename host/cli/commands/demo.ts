@@ -3,7 +3,7 @@
 // a sensitive record processed through an attested session, the enclave obtaining a data key the
 // host never sees, and the denials: a one-character-modified enclave and a debug-mode enclave,
 // each with `kms explain`. Everything lives in a temporary directory removed at the end.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,7 @@ enclave obtaining a data key the host never sees, then shows a one-character-mod
 a debug-mode enclave being denied, with 'kms explain' output for each.
 
 Options:
-  --data-dir DIR   work in DIR instead (the PKI, the KMS's store and enclave B's source) and keep it
+  --data-dir DIR   work in DIR instead (the PKI and the KMS's store) and keep it
 `,
   options: { 'data-dir': { type: 'string' } },
   async run(args, io) {
@@ -134,14 +134,7 @@ Options:
       say(`released: the KMS answered CiphertextForRecipient, opened inside the enclave; key SHA-256 ${String(askA.sha256).slice(0, 16)}… (the host sees only this digest)`);
 
       step('A one-character change to the app (enclave B): new PCR0 and PCR2, so the KMS refuses');
-      const dir = mkdtempSync(join(work, 'b-'));
-      const src = readFileSync(join(ROOT, 'examples/demo/main.ts'), 'utf8')
-        .replace("'../../enclave/sdk/index.ts'", JSON.stringify(join(ROOT, 'enclave/sdk/index.ts')))
-        .replace("'../../enclave/session/server.ts'", JSON.stringify(join(ROOT, 'enclave/session/server.ts')))
-        .replace("'../sensitive-payload/main.ts'", JSON.stringify(join(ROOT, 'examples/sensitive-payload/main.ts')))
-        .replace("'demo-A'", "'demo-B'");
-      writeFileSync(join(dir, 'main.ts'), src);
-      const b = await buildImage({ entry: join(dir, 'main.ts'), name: 'demo' });
+      const b = await buildImage({ entry: join(ROOT, 'examples/demo/modified.ts'), name: 'demo' });
       say(`PCR0 ${toHex(b.measurements.pcr0)}`);
       const runB = await host.runEnclave(b.image, { memoryMiB: 256, cpuCount: 1, name: 'demo-b' });
       const askB = await askForKey(runB.EnclaveCID);
