@@ -49,7 +49,7 @@ export function defaultDataDir(): string {
 
 /**
  * The sandbox root certificate of a data directory (`<dataDir>/pki/root.pem`, mode 0644): all a
- * verifier needs, without opening the PKI (which reads root.key and creates the PKI when absent).
+ * verifier needs, without opening the PKI (which unseals the CA keys and creates the PKI when absent).
  */
 export function sandboxRootPath(dataDir: string = defaultDataDir()): string {
   return join(dataDir, 'pki', 'root.pem');
