@@ -3,8 +3,8 @@
 export * from './errors.ts';
 export { abytes, equalBytes, fromHex, toHex } from './bytes.ts';
 export { PCR_COUNT, PCR_LENGTH, LOCKED_AT_BOOT, extendPcr, isZero, measure, measureText, zeroPcr } from './pcr.ts';
-export { COSE_SIGN1_TAG, ES384, decodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
-export { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
+export { COSE_SIGN1_TAG, ES384, MAX_DOCUMENT_BYTES, decodeCoseSign1, signCoseSign1, verifyCoseSign1, type CoseSign1 } from './cose.ts';
+export { decodeCbor, encodeCbor, scanCbor, type CborLimits, type CborValue } from './cbor.ts';
 export {
   MAX_OPTIONAL_FIELD,
   decodeDocument,
@@ -22,6 +22,7 @@ export { NsmDevice, type AttestationRequest, type DocumentFields, type DocumentS
 export {
   NSM_MAX_REQUEST,
   NSM_RANDOM_BYTES,
+  NSM_REQUEST_LIMITS,
   NSM_RESPONSE_MAX,
   NsmError,
   decodeNsmResponse,

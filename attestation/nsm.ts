@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
 import { InvalidArgumentError } from './errors.ts';
-import { NSM_MAX_REQUEST, NSM_RANDOM_BYTES, NSM_RESPONSE_MAX, NSM_VERSION, NsmError } from './nsm-protocol.ts';
+import { NSM_MAX_REQUEST, NSM_RANDOM_BYTES, NSM_REQUEST_LIMITS, NSM_RESPONSE_MAX, NSM_VERSION, NsmError } from './nsm-protocol.ts';
 import { extendPcr, LOCKED_AT_BOOT, PCR_COUNT, PCR_LENGTH, zeroPcr } from './pcr.ts';
 import { MAX_OPTIONAL_FIELD } from './document.ts';
 
@@ -174,7 +174,7 @@ export class NsmDevice {
     if (request.length > NSM_MAX_REQUEST) throw new NsmError('InputTooLarge');
     let req: CborValue;
     try {
-      req = decodeCbor(request, 'NSM request');
+      req = decodeCbor(request, 'NSM request', NSM_REQUEST_LIMITS);
     } catch {
       throw new NsmError('InvalidOperation');
     }
