@@ -15,6 +15,7 @@ import { canonicalJson, CanonicalJsonError, type JsonValue } from './canonical-j
 import { BuildInvalidOptionError } from './errors.ts';
 import { SECTION, parseLayout, writeImage } from './image/format.ts';
 import { measureLayout, type Measurements } from './image/measure.ts';
+import { MAX_MANIFEST_SECTION } from './image/read.ts';
 import { pcr8, signatureSection } from './image/signature.ts';
 import { checkManifest, type Manifest } from './manifest.ts';
 import { runtimeDescriptor, type IsolationPolicy } from './runtime.ts';
@@ -130,11 +131,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     bundleModule(entry, { workingDir: dirname(entry), filesRelativeTo: confinement.root, confine: new ConfinementCheck(confinement) }),
   ]);
   const manifest = checkManifest({ ...fields, files: { application: app.files, bootstrap: boot.files } }, invalid);
+  const manifestBytes = jsonBytes(manifest, 'manifest');
+  if (manifestBytes.length > MAX_MANIFEST_SECTION) throw invalid(`the manifest (metadata and file list) would be ${manifestBytes.length} bytes, more than ${MAX_MANIFEST_SECTION}`);
   const sections = [
     { type: SECTION.RUNTIME, data: jsonBytes(runtime, 'runtime') },
     { type: SECTION.BOOTSTRAP, data: boot.code },
     { type: SECTION.APPLICATION, data: app.code },
-    { type: SECTION.MANIFEST, data: jsonBytes(manifest, 'manifest') },
+    { type: SECTION.MANIFEST, data: manifestBytes },
   ];
   let image = writeImage(sections);
   const m = measureLayout(image, parseLayout(image));
