@@ -75,7 +75,9 @@ describe('enclave process: failures before ready', () => {
   });
 
   it('a process that exits before connecting to the boot port fails the boot with its exit', async () => {
-    const p = spawnPlan(process.execPath, ['-e', 'process.exit(3)']);
+    // The exit, not the boot timeout, must end it: on a loaded machine Node can take longer than
+    // LIMITS' 500 ms just to start, and the test then saw 'bootstrap did not connect'.
+    const p = spawnPlan(process.execPath, ['-e', 'process.exit(3)'], SLOW_BOOT);
     const err = await bootFailure(p);
     expect(err).toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED', message: 'enclave process ended before booting: exited with code 3' });
     await expect(p.waitBootConnection()).rejects.toMatchObject({ code: 'ERR_ENCLAVE_BOOT_FAILED' });
