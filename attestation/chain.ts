@@ -49,12 +49,15 @@ interface ParsedCertificate {
   readonly notAfter: number;
 }
 
-/** A small LRU keyed by strings, for the parse and signature caches below. */
+/** An LRU keyed by strings: Map keeps insertion order, so re-inserting on use makes the first key the oldest. */
 class Lru<V> {
   readonly #map = new Map<string, V>();
   readonly #max: number;
   constructor(max: number) {
     this.#max = max;
+  }
+  get size(): number {
+    return this.#map.size;
   }
   get(key: string): V | undefined {
     const v = this.#map.get(key);
@@ -68,6 +71,9 @@ class Lru<V> {
     this.#map.delete(key);
     this.#map.set(key, value);
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+  clear(): void {
+    this.#map.clear();
   }
 }
 
@@ -199,7 +205,7 @@ export function checkValidity(chain: ValidatedChain, at: number): void {
 /** An LRU of validated chains keyed by SHA-256 over the length-prefixed DER of every certificate. */
 export class ChainCache {
   readonly maxEntries: number;
-  readonly #map = new Map<string, ValidatedChain>();
+  readonly #lru: Lru<ValidatedChain>;
   hits = 0;
   misses = 0;
 
@@ -207,6 +213,7 @@ export class ChainCache {
     // NaN would make the bound never apply; 0 would make every verification a miss.
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InvalidArgumentError('ChainCache maxEntries must be a positive integer');
     this.maxEntries = maxEntries;
+    this.#lru = new Lru(maxEntries);
   }
 
   static key(certificate: Uint8Array, cabundle: readonly Uint8Array[]): string {
@@ -220,30 +227,21 @@ export class ChainCache {
   }
 
   get(key: string): ValidatedChain | undefined {
-    const v = this.#map.get(key);
-    if (v) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-      this.hits++;
-    } else this.misses++;
+    const v = this.#lru.get(key);
+    if (v) this.hits++;
+    else this.misses++;
     return v;
   }
 
   set(key: string, chain: ValidatedChain): void {
-    this.#map.delete(key);
-    this.#map.set(key, chain);
-    while (this.#map.size > this.maxEntries) {
-      const oldest = this.#map.keys().next().value;
-      if (oldest === undefined) break;
-      this.#map.delete(oldest);
-    }
+    this.#lru.set(key, chain);
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#lru.size;
   }
 
   clear(): void {
-    this.#map.clear();
+    this.#lru.clear();
   }
 }
