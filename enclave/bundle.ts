@@ -89,12 +89,23 @@ export async function bundleModule(entry: string, options: BundleOptions): Promi
   for (const input of Object.keys(result.metafile.inputs)) {
     // Inputs are paths relative to absWorkingDir (file namespace), or `ns:path` for other
     // namespaces, which a confined build never lets through.
-    const path = resolve(workingDir, input);
-    if (confine) {
-      const why = /^[a-z-]+:/i.test(input) ? `'${input}' is not a file` : confine.check(realpathSync(path));
-      if (why !== undefined) throw refusedError([{ specifier: input, importer: '(bundle input)', reason: why }]);
+    if (/^[a-z-]+:/i.test(input)) {
+      if (confine) throw refusedError([{ specifier: input, importer: '(bundle input)', reason: 'it is not a file' }]);
+      continue;
     }
-    files.push({ path: relative(filesRelativeTo, path).split(sep).join('/'), sha384: sha384(path) });
+    const path = resolve(workingDir, input);
+    let real: string;
+    let digest: string;
+    try {
+      real = realpathSync(path);
+      digest = sha384(real);
+    } catch (cause) {
+      // Removed or replaced since esbuild read it: the list could not say what went in.
+      throw new BuildFailedError(`bundling ${entry} failed: ${input} changed during the build`, { cause });
+    }
+    const why = confine?.check(real);
+    if (why !== undefined) throw refusedError([{ specifier: input, importer: '(bundle input)', reason: why }]);
+    files.push({ path: relative(filesRelativeTo, path).split(sep).join('/'), sha384: digest });
   }
   return { code: file.contents, files: sortFiles(files) };
 }
