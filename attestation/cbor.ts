@@ -81,19 +81,26 @@ const MAJOR_TAG = 6;
 const MAJOR_SIMPLE = 7;
 const BREAK = 0xff;
 
+/**
+ * A map key's identity for the duplicate check: integers by value (a number, or a bigint past
+ * 2^53: Set compares both by value, and numbers never equal strings), strings as their type letter
+ * and bytes. So 0x01 and 0x18 0x01 are the same key, the text "1" and the byte string "1" are not.
+ */
+type MapKey = number | bigint | string;
+
 /** An open container of the scan: how many items it still expects (-1: indefinite, until a break). */
 interface Frame {
   readonly major: number;
   remaining: number;
-  /** Maps: items read so far (even: the next is a key) and the keys seen, normalized. */
+  /** Maps: items read so far (even: the next is a key) and the keys seen, normalized (MapKey). */
   count: number;
-  keys: Set<string> | undefined;
+  keys: Set<MapKey> | undefined;
 }
 
 /**
  * Checks that `bytes` is exactly one well-formed CBOR item within `limits`, refusing everything
  * listed in the file header. Linear in `bytes.length`; allocates only one frame per open container
- * (≤ maxDepth) and one key string per map key.
+ * (≤ maxDepth) and one identity per map key.
  */
 export function scanCbor(bytes: Uint8Array, what: string, limits: CborLimits): void {
   function fail(why: string): never {
@@ -121,7 +128,7 @@ export function scanCbor(bytes: Uint8Array, what: string, limits: CborLimits): v
   };
 
   /** Called once an item is complete: counts it in its parent, checks map keys. */
-  const complete = (key: string | undefined): void => {
+  const complete = (key: MapKey | undefined): void => {
     for (;;) {
       const top = stack[stack.length - 1];
       if (!top) return;
@@ -170,9 +177,13 @@ export function scanCbor(bytes: Uint8Array, what: string, limits: CborLimits): v
       case MAJOR_UINT:
       case MAJOR_NINT: {
         if (!keyPosition) complete(undefined);
-        // A key is normalized by value (0x01 and 0x18 0x01 are the same key); 8-byte arguments
-        // exactly, as a bigint.
-        else complete(`${major}:${ai === 27 ? new DataView(bytes.buffer, bytes.byteOffset + pos - 8, 8).getBigUint64(0).toString() : String(arg)}`);
+        else if (ai < 27) complete(major === MAJOR_UINT ? arg : -1 - arg);
+        else {
+          // 8-byte arguments exactly, and as a number when one holds them (so 5 in any width is 5).
+          const v = new DataView(bytes.buffer, bytes.byteOffset + pos - 8, 8).getBigUint64(0);
+          const value = major === MAJOR_UINT ? v : -1n - v;
+          complete(value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value);
+        }
         break;
       }
       case MAJOR_BYTES:
@@ -181,7 +192,7 @@ export function scanCbor(bytes: Uint8Array, what: string, limits: CborLimits): v
         const s = bytes.subarray(pos, pos + arg);
         pos += arg;
         if (major === MAJOR_TEXT && !isUtf8(s)) fail('text string is not valid UTF-8');
-        complete(keyPosition ? `${major}:${Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('latin1')}` : undefined);
+        complete(keyPosition ? keyString(major, s) : undefined);
         break;
       }
       case MAJOR_ARRAY:
@@ -219,6 +230,16 @@ export function scanCbor(bytes: Uint8Array, what: string, limits: CborLimits): v
     }
   } while (stack.length > 0);
   if (pos !== n) fail(`${n - pos} bytes after the item`);
+}
+
+/** A string key's identity for the duplicate check (MapKey): its type letter and bytes, one char per byte. */
+function keyString(major: number, s: Uint8Array): string {
+  const prefix = major === MAJOR_TEXT ? 't' : 'b';
+  // Short keys (all of the formats' own) without a Buffer per key; long ones in one native call.
+  if (s.length > 32) return prefix + Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('latin1');
+  let k = prefix;
+  for (let i = 0; i < s.length; i++) k += String.fromCharCode(s[i] as number);
+  return k;
 }
 
 /**

@@ -119,11 +119,16 @@ describe('map keys', () => {
     expect(refusal(u8(0xa2, 0x01, 0x00, 0x18, 0x01, 0x00))).toMatch(/duplicate map key/);
     expect(refusal(u8(0xbf, text('a'), 0x00, text('a'), 0x00, 0xff))).toMatch(/duplicate map key/);
     expect(refusal(u8(0xa2, 0x1b, 0, 0, 0, 0, 0, 0, 0, 5, 0x00, 0x05, 0x00))).toMatch(/duplicate map key/);
+    // long keys too (they take another path to their identity)
+    const long = text('k'.repeat(40));
+    expect(refusal(u8(0xa2, long, 0x00, long, 0x01))).toMatch(/duplicate map key/);
   });
 
   it('equal-looking keys of different types are distinct keys', () => {
     const m = decodeCbor(u8(0xa4, 0x01, 0x00, 0x20, 0x00, text('1'), 0x00, bstr([0x31]), 0x00), 'test', ROOMY) as Map<unknown, unknown>;
     expect(m.size).toBe(4);
+    const k40 = new Array<number>(40).fill(0x6b);
+    expect((decodeCbor(u8(0xa2, text('k'.repeat(40)), 0x00, bstr(k40), 0x00), 'test', ROOMY) as Map<unknown, unknown>).size).toBe(2);
   });
 
   it('two nonce fields in an attestation document are ERR_ATTESTATION_MALFORMED, not the last one kept', () => {
