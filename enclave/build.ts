@@ -140,7 +140,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     { type: SECTION.MANIFEST, data: manifestBytes },
   ];
   let image = writeImage(sections);
-  const m = measureLayout(image, parseLayout(image));
+  // The PCRs are those of the section data (IMAGE_FORMAT.md, "Measurements"), measured from the
+  // written image as every reader will.
+  const m = measureLayout(parseLayout(image));
   let measurements: Measurements = m;
   if (opts.signing) {
     const sig = signatureSection(m.pcr0, opts.signing.certificate, opts.signing.privateKey);

@@ -1,7 +1,8 @@
 // The image's file list: every file the bundler read for each code section, by path (relative to
 // the app's project root for the application, to the nitro-sandbox package for the bootstrap) and
-// SHA-384 of its bytes, so a user can audit what PCR2 (and PCR1) cover. It is its own value with
-// its own reader, carried by the manifest (`files`), so the format can move it elsewhere whole.
+// SHA-384 of its bytes, so a user can audit what PCR2 (and PCR1) cover (rebuild from the listed
+// files and compare). It is its own value with its own reader, carried by the manifest (`files`,
+// outside every PCR like EIF's metadata), so the format can move it elsewhere whole.
 import type { JsonValue } from './canonical-json.ts';
 
 export interface FileEntry {
@@ -22,7 +23,7 @@ export const FILE_LIST_LIMITS = Object.freeze({
   maxPathLength: 1024,
 });
 
-/** Sorted by path, so the list (and the measured manifest) is a function of the files alone. */
+/** Sorted by path, so the list (and the manifest's bytes) is a function of the files alone. */
 export function sortFiles(entries: readonly FileEntry[]): FileEntry[] {
   return [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -2,9 +2,16 @@
 export { startKmsServer, createKmsApp, MAX_BODY_BYTES, type KmsOptions, type KmsApp, type KmsServer } from './server.ts';
 export { KmsError, type KmsErrorName } from './errors.ts';
 export type { Credential } from './sigv4.ts';
-export { verifyAuditLog, type AuditVerification, type AuditProblem } from './audit.ts';
+export { verifyAuditLog, type AuditVerification, type ReplicaVerification, type RecoveryNote, type VerifyOptions } from './audit/verify.ts';
+export { AuditLogError, type AuditProblem, type AuditProblemCode } from './audit/problem.ts';
+export { auditLogVersion, readAuditRecords, recentAuditRecords, type AuditEntry, type ReadOptions, type RecentOptions } from './audit/reader.ts';
+export { recoverAuditLog, type RecoverOptions, type RecoveryResult, type SetAsideFile } from './audit/recover.ts';
+export { auditSigningKeyOf, auditKeyPem, parseAuditPublicKey, type AuditSigningKey } from './audit/signing-key.ts';
+export { DEFAULT_AUDIT_SETTINGS, type AuditSettings } from './audit/settings.ts';
+export type { AuditHead, RecordType } from './audit/format.ts';
 export { evaluate, type Decision, type AuthzRequest, type RequestContext, type StatementTrace, type ConditionOutcome } from './policy/evaluate.ts';
 export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';
+export { attestedKeyPolicy, denyWithoutAttestation, ATTESTATION_GUARDED_ACTIONS, type AttestedPolicyOptions } from './policy/attested.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
 export type { KeyStore } from './store/types.ts';

@@ -14,6 +14,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The pid of the live process holding the data directory's lock, if any (read-only: never takes it). */
+export function lockOwner(dataDir: string): number | undefined {
+  let owner: number;
+  try {
+    owner = Number(readFileSync(join(dataDir, 'kms.lock'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(owner) && owner > 0 && alive(owner) ? owner : undefined;
+}
+
 /** Takes the data directory's lock; returns the release function. */
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'kms.lock');

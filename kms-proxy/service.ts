@@ -7,6 +7,8 @@ import { generateMaterial, SPECS } from './keyspec.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
+import type { ChildGrant } from './policy/grants.ts';
+import { identityOf } from './policy/principals.ts';
 import type { KeyStore } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
@@ -15,6 +17,8 @@ export interface Caller {
   readonly account: string;
   readonly accessKeyId?: string;
   readonly sourceIp?: string;
+  /** The request's User-Agent header (`aws:UserAgent`). */
+  readonly userAgent?: string;
 }
 
 export interface ServiceConfig {
@@ -33,6 +37,13 @@ export interface Resolved {
   readonly key: KeyRecord;
   /** The alias name when the caller named the key by alias (for `kms:RequestAlias`). */
   readonly alias?: string;
+}
+
+export interface DecideOptions {
+  /** CreateGrant: the grant it would create, which a grant allowing CreateGrant must bound. */
+  readonly childGrant?: ChildGrant;
+  /** Build the request context even when no statement has a condition (`kms explain`). */
+  readonly fullContext?: boolean;
 }
 
 /** Extra condition-key values an operation contributes (encryption context, algorithms, …). */
@@ -180,15 +191,28 @@ export class Service {
       if (v === undefined) return;
       ctx.set(k.toLowerCase(), typeof v === 'string' ? [v] : v);
     };
-    set('aws:PrincipalArn', caller.principalArn);
+    // Global keys (IAM User Guide, "AWS global condition context keys"; policy/catalogue.ts lists
+    // every key with the operations it is supplied on).
+    const id = identityOf(caller.principalArn, caller.account);
+    set('aws:PrincipalArn', id.principalArn);
     set('aws:PrincipalAccount', caller.account);
+    set('aws:PrincipalType', id.type);
+    set('aws:username', id.userName);
+    if (id.type === 'Account') set('aws:userid', caller.account);
+    set('aws:PrincipalIsAWSService', 'false');
+    set('aws:ViaAWSService', 'false');
+    set('aws:RequestedRegion', this.region);
+    set('aws:UserAgent', caller.userAgent);
     set('kms:CallerAccount', caller.account);
     set('aws:CurrentTime', new Date(this.clock()).toISOString());
     set('aws:EpochTime', String(Math.floor(this.clock() / 1000)));
     set('aws:SecureTransport', 'false');
     set('aws:SourceIp', caller.sourceIp);
+    set('aws:ResourceAccount', key.account);
     set('kms:KeySpec', key.keySpec);
+    set('kms:CustomerMasterKeySpec', key.keySpec);
     set('kms:KeyUsage', key.keyUsage);
+    set('kms:CustomerMasterKeyUsage', key.keyUsage);
     set('kms:KeyOrigin', key.origin);
     set('kms:MultiRegion', 'false');
     set('kms:RequestAlias', alias);
@@ -207,12 +231,12 @@ export class Service {
     return out;
   }
 
-  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
+  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
     const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
     const policy = this.policyOf(key);
     // Condition values are only needed when some statement has conditions; skipping the context
     // keeps the common (unconditioned) policy cheap on the hot path.
-    const needsContext = policy.statements.some((st) => st.conditions.length > 0);
+    const needsContext = more.fullContext === true || policy.statements.some((st) => st.conditions.length > 0);
     return evaluate(policy, grants, {
       principalArn: caller.principalArn,
       principalAccount: caller.account,
@@ -220,12 +244,13 @@ export class Service {
       resourceArn: key.arn,
       context: needsContext ? this.requestContext(key, caller, extra, alias) : EMPTY_CONTEXT,
       ...(encryptionContext ? { encryptionContext } : {}),
+      ...(more.childGrant ? { childGrant: more.childGrant } : {}),
     });
   }
 
   /** Throws AccessDeniedException unless the key policy or a grant allows `action`. */
-  async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
-    const d = await this.decide(resolved.key, caller, action, extra, resolved.alias, encryptionContext);
+  async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
+    const d = await this.decide(resolved.key, caller, action, extra, resolved.alias, encryptionContext, more);
     if (!d.allowed) {
       const why = d.effect === 'ExplicitDeny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`;
       throw new AccessDeniedError(`User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resolved.key.arn} ${why}`, d);

@@ -1,6 +1,6 @@
 // The master key that encrypts key material at rest: 32 random bytes in their own file (mode 0600),
 // separate from the database so a copied database alone reveals no key material.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { KmsError, kmsError } from '../errors.ts';
 
@@ -44,4 +44,14 @@ export function unseal(masterKey: Uint8Array, sealed: Uint8Array, aad: string): 
   } catch (cause) {
     throw new KmsError('KMSInternalException', 'Stored key material failed its integrity check.', { cause });
   }
+}
+
+// ---- Labelled subkeys -------------------------------------------------------------------------
+// A key for one purpose other than sealing (the audit log's signing key), derived so that it
+// lives in the master key's custody without being the master key: HKDF-SHA256 (RFC 5869) with an
+// empty salt and the purpose as `info`, so different labels give independent keys.
+
+/** HKDF-SHA256(masterKey, salt = empty, info = label) → `bytes` bytes. */
+export function deriveSubkey(masterKey: Uint8Array, label: string, bytes = 32): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', masterKey, new Uint8Array(0), label, bytes));
 }

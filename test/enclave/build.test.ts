@@ -33,6 +33,7 @@ import {
   sections,
   tempDir,
   writeFile,
+  type RawSection,
   type SigningPair,
 } from './fixtures.ts';
 
@@ -119,9 +120,11 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     const want = expectedPcrs(r.image);
     expect(hex(r)).toEqual({ ...want, pcr8: undefined });
     expect(toHex(measureImage(r.image).pcr0)).toBe(want.pcr0);
-    // Cross-check with the openssl binary for PCR0, the PCR a key policy usually names.
-    const s = sections(r.image);
-    expect(pcrWithOpenssl(r.image.subarray(24, s[3]?.end))).toBe(want.pcr0);
+    // Cross-check with the openssl binary for PCR0, the PCR a key policy usually names: the data
+    // of RUNTIME, BOOTSTRAP and APPLICATION, concatenated without their section headers.
+    const [rt, bs, app] = sections(r.image) as [RawSection, RawSection, RawSection];
+    const data = Buffer.concat([rt, bs, app].map((x) => r.image.subarray(x.dataStart, x.end)));
+    expect(pcrWithOpenssl(data)).toBe(want.pcr0);
   });
 
   test('a one-character change in app code moves PCR0 and PCR2 only', async () => {
@@ -136,16 +139,14 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     expect(after.pcr1).toBe(before.pcr1);
   });
 
-  test('comments and unused exports are not code: esbuild drops them, PCR1 and PCR2 stay; PCR0 moves with the file list', async () => {
+  test('comments and unused exports are not code: esbuild drops them and every PCR stays; the file list records the edit', async () => {
     const d = tempDir();
     const entry = copyExample('hello', d);
     const before = await buildImage({ entry });
     appendFileSync(join(d, 'hello', 'greeting.ts'), '\n// a comment\nexport const unused = 1;\n');
     const after = await buildImage({ entry });
-    expect(hex(after).pcr1).toBe(hex(before).pcr1);
-    expect(hex(after).pcr2).toBe(hex(before).pcr2);
-    // The manifest (in PCR0) lists greeting.ts by its SHA-384, which the comment changed.
-    expect(hex(after).pcr0).not.toBe(hex(before).pcr0);
+    expect(hex(after)).toEqual(hex(before));
+    // The manifest (outside every PCR, as EIF's metadata) lists greeting.ts by the SHA-384 of its bytes.
     const sha = (r: BuildResult) => r.manifest.files.application.find((f) => f.path === 'greeting.ts')?.sha384;
     expect(sha(after)).toBe(createHash('sha384').update(readFileSync(join(d, 'hello', 'greeting.ts'))).digest('hex'));
     expect(sha(after)).not.toBe(sha(before));
@@ -166,14 +167,14 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     expect(heap.pcr1).not.toBe(base.pcr1);
   });
 
-  test('manifest fields (name, ports, metadata) move PCR0 only', async () => {
+  test('renaming an image or changing its manifest (version, metadata, ports, resources) leaves PCR0–2 unchanged, as EIF metadata', async () => {
     const entry = join(examplesDir, 'hello', 'main.ts');
-    const base = hex(await buildImage({ entry }));
-    for (const opts of [{ name: 'other' }, { vsockPorts: [5000] }, { metadata: { team: 'x' } }, { memoryMiB: 1024 }]) {
-      const h = hex(await buildImage({ entry, ...opts }));
-      expect(h.pcr0, JSON.stringify(opts)).not.toBe(base.pcr0);
-      expect(h.pcr1).toBe(base.pcr1);
-      expect(h.pcr2).toBe(base.pcr2);
+    const base = await buildImage({ entry });
+    for (const opts of [{ name: 'other' }, { version: '9.9' }, { metadata: { team: 'x' } }, { vsockPorts: [5000] }, { memoryMiB: 1024 }, { cpuCount: 1 }]) {
+      const other = await buildImage({ entry, ...opts });
+      // The manifest did change (the image bytes differ), but no PCR covers it.
+      expect(Buffer.from(other.image).equals(Buffer.from(base.image)), JSON.stringify(opts)).toBe(false);
+      expect(hex(other), JSON.stringify(opts)).toEqual(hex(base));
     }
   });
 

@@ -1,13 +1,11 @@
 // Key policies and grants enforced on every call, through @aws-sdk/client-kms with two principals.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetKeyPolicyCommand,
   ListGrantsCommand, ListKeyPoliciesCommand, ListRetirableGrantsCommand, PutKeyPolicyCommand, RetireGrantCommand, RevokeGrantCommand,
 } from '@aws-sdk/client-kms';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { client, failure, startFixture, type Fixture } from './helpers.ts';
+import { auditRecords, client, failure, startFixture, type Fixture } from './helpers.ts';
 
 const ACCOUNT = '111122223333';
 const ADMIN = `arn:aws:iam::${ACCOUNT}:user/admin`;
@@ -88,8 +86,7 @@ describe('key policies', () => {
     expect(e.message).toContain('with an explicit deny in a resource-based policy');
     await admin.send(new DecryptCommand({ CiphertextBlob: red, EncryptionContext: { tenant: 'red' } }));
     // The audit log names the statement that denied, with the failing condition's values.
-    await new Promise((r) => setTimeout(r, 50));
-    const denied = readFileSync(join(f.dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const denied = (await auditRecords(f.server, f.dir))
       .filter((r) => r.eventName === 'Decrypt' && r.errorCode === 'AccessDeniedException');
     expect(denied.at(-1)?.additionalEventData).toEqual({ authorization: { effect: 'ExplicitDeny', decidedBy: { kind: 'statement', index: 1, sid: 'tenant-only' } } });
   });

@@ -117,5 +117,5 @@ test('acknowledged writes survive SIGKILL, three times over', async () => {
   }
   kms.destroy();
   child.kill('SIGKILL');
-  expect(verifyAuditLog(dir).ok).toBe(true);
+  expect((await verifyAuditLog(dir)).ok).toBe(true);
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { startKmsServer, type KmsOptions, type KmsServer } from '../../kms-proxy/index.ts';
+import { readAuditRecords, startKmsServer, type KmsOptions, type KmsServer, type RecordType } from '../../kms-proxy/index.ts';
 
 export interface Fixture {
   readonly server: KmsServer;
@@ -50,4 +50,16 @@ export async function failure(fn: () => Promise<unknown>): Promise<Error & { nam
     return e as Error & { name: string };
   }
   throw new Error('expected a failure, got success');
+}
+
+/**
+ * The audit log's records of the default replica, oldest first (the CloudTrail events unless
+ * `types` says otherwise), after the server wrote what it holds in memory: waits on its flush, not
+ * on a timer.
+ */
+export async function auditRecords(server: { flushAudit(): Promise<void> } | undefined, dir: string, types: readonly RecordType[] = ['AwsApiCall']): Promise<Record<string, any>[]> {
+  await server?.flushAudit();
+  const out: Record<string, any>[] = [];
+  for await (const e of readAuditRecords(dir, { types })) out.push(e.record);
+  return out;
 }

@@ -133,7 +133,7 @@ test('maintenanceIntervalMs of 0, NaN, a fraction or over 2^31 − 1 is refused 
   }
 });
 
-test('a KMS that refuses to start (an audit log that does not end with a record) closes the store it opened', async () => {
+test('a KMS that refuses to start (an audit log that fails verification: here an unsigned audit.log of an earlier version) closes the store it opened', async () => {
   const dir = tempDir('kms-maint-');
   writeFileSync(join(dir, 'audit.log'), '{"cut off');
   const store = new SqliteKeyStore({ dataDir: dir });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, VerifyCommand, type SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { KmsError, parseBlobHeader, verifyAuditLog } from '../../kms-proxy/index.ts';
+import { auditSigningKeyOf, KmsError, parseBlobHeader, verifyAuditLog } from '../../kms-proxy/index.ts';
 import { failure, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 let f: Fixture;
@@ -68,18 +68,22 @@ describe('audit chain', () => {
   test('property: any single-character change anywhere in the log is detected', async () => {
     for (let i = 0; i < 3; i++) await f.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 16 }));
     await f.stop();
-    const log = readFileSync(join(dir, 'data', 'audit.log'), 'utf8');
-    const head = readFileSync(join(dir, 'data', 'audit.head'), 'utf8');
+    // The segment and the head as one text: a change anywhere in either, signatures included.
+    const segment = readFileSync(join(dir, 'data', 'audit', 'local', '00000001.log'), 'utf8');
+    const head = readFileSync(join(dir, 'data', 'audit', 'local', 'head.json'), 'utf8');
+    const both = segment + head;
+    const publicKey = auditSigningKeyOf(join(dir, 'data'))?.publicKey;
     f = await startFixture({ dataDir: join(dir, 'data') });
     let n = 0;
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: log.length - 2 }), fc.constantFrom('x', '0', '"', '}', ' '), (pos, ch) => {
-        if (log[pos] === ch || log[pos] === '\n') return;
-        const d = join(dir, `m${n++}`);
-        mkdirSync(d);
-        writeFileSync(join(d, 'audit.log'), log.slice(0, pos) + ch + log.slice(pos + 1));
-        writeFileSync(join(d, 'audit.head'), head);
-        expect(verifyAuditLog(d).ok).toBe(false);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: both.length - 2 }), fc.constantFrom('x', '0', '"', '}', ' '), async (pos, ch) => {
+        if (both[pos] === ch || both[pos] === '\n') return;
+        const changed = both.slice(0, pos) + ch + both.slice(pos + 1);
+        const d = join(dir, `m${n++}`, 'audit', 'local');
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, '00000001.log'), changed.slice(0, segment.length));
+        writeFileSync(join(d, 'head.json'), changed.slice(segment.length));
+        expect((await verifyAuditLog(join(d, '..', '..'), { ...(publicKey ? { publicKey } : {}) })).ok).toBe(false);
       }),
       { numRuns: 200 },
     );

@@ -6,13 +6,17 @@ import { consoleCommand } from './console.ts';
 import { demo } from './demo.ts';
 import { describeEif } from './describe-eif.ts';
 import { describeEnclaves } from './describe-enclaves.ts';
+import { kmsAuditPublicKey } from './kms-audit-public-key.ts';
+import { kmsAuditRecover } from './kms-audit-recover.ts';
 import { kmsAuditVerify } from './kms-audit-verify.ts';
 import { kmsExplain } from './kms-explain.ts';
 import { kmsServe } from './kms-serve.ts';
 import { pcr } from './pcr.ts';
 import { pkiExportRoot } from './pki-export-root.ts';
 import { runEnclave } from './run-enclave.ts';
+import { signEif } from './sign-eif.ts';
 import { terminateEnclave } from './terminate-enclave.ts';
+import { uiCommand } from './ui.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
 import { vsockProxy } from './vsock-proxy.ts';
 
@@ -23,6 +27,7 @@ export const commands: readonly Command[] = [
   pkiExportRoot,
   buildEnclave,
   describeEif,
+  signEif,
   runEnclave,
   describeEnclaves,
   terminateEnclave,
@@ -31,5 +36,8 @@ export const commands: readonly Command[] = [
   pcr,
   kmsServe,
   kmsAuditVerify,
+  kmsAuditRecover,
+  kmsAuditPublicKey,
   kmsExplain,
+  uiCommand,
 ];

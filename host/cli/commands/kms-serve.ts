@@ -10,6 +10,7 @@ export const kmsServe: Command = {
                            [--region R] [--account A] [--allow-anonymous]
                            [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
                            [--attestation-max-age SECONDS]
+                           [--audit-segment-mib N] [--audit-segment-hours N]
 
 Serves the AWS KMS JSON API (awsJson1_1, X-Amz-Target: TrentService.<Operation>) so the unmodified
 AWS SDKs and CLI work against it by changing only the endpoint:
@@ -44,6 +45,14 @@ CiphertextForRecipient (CMS, to the document's RSA public_key) instead of the pl
   --attestation-max-age SECONDS
                       oldest document accepted (default 300, as AWS)
 
+Audit log (DIR/audit/local/; kms-proxy/README.md, "Audit log"): one signed, hash-chained
+CloudTrail-shaped record per authenticated call; calls refused before authentication or by a quota
+are counted in one summary record a minute. The KMS does not start on a log that fails
+'kms audit verify' (see 'kms audit recover'), and refuses calls while the log cannot be written.
+  --audit-segment-mib N    start a new segment after N MiB (default 64)
+  --audit-segment-hours N  … or after N hours (default 24)
+The key that verifies the log is printed at start-up (audit public key: ed25519:…).
+
 A fresh data directory gets one generated credential, stored with mode 0600 in
 DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with it.`,
   options: {
@@ -59,6 +68,8 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     'sandbox-dir': { type: 'string' },
     'aws-nitro-root': { type: 'boolean' },
     'attestation-max-age': { type: 'string' },
+    'audit-segment-mib': { type: 'string' },
+    'audit-segment-hours': { type: 'string' },
   },
   async run(args, io) {
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
@@ -77,7 +88,10 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
       quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
     }
     const recipient = recipientOptions(args);
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, recipient, ...(seed ? { seed } : {}) });
+    const segmentMib = intOpt(args, 'audit-segment-mib', 1, 1 << 20);
+    const segmentHours = intOpt(args, 'audit-segment-hours', 1, 24 * 366);
+    const audit = { ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}), ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}) };
+    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, recipient, audit, ...(seed ? { seed } : {}) });
     const c = server.credential;
     io.out(
       [
@@ -86,6 +100,7 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
         `credential for ${c.principalArn}:`,
         `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
         `  AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
+        `audit public key: ${server.auditPublicKey}`,
         allowAnonymous ? 'WARNING: unsigned requests are accepted as the account root (--allow-anonymous)' : '',
         '',
       ]
