@@ -3,6 +3,7 @@
 // signer that turns document fields into a signed COSE_Sign1 with the current cabundle.
 import { makeDocument, signDocument } from './document.ts';
 import { NsmDevice, type DocumentFields, type DocumentSigner } from './nsm.ts';
+import { NsmScheduler } from './nsm-scheduler.ts';
 import { SandboxPki, type LeafCredential, type PkiOptions } from './pki.ts';
 
 /** A leaf older than this is replaced before the next document, so documents stay verifiable for ≥ 2 h. */
@@ -17,6 +18,8 @@ export interface CreateDeviceOptions {
 
 export class AttestationAuthority {
   readonly pki: SandboxPki;
+  /** Shared by every device this authority makes: NSM requests of all enclaves take turns. */
+  readonly scheduler = new NsmScheduler();
   readonly #clock: () => number;
 
   private constructor(pki: SandboxPki, clock: () => number) {
@@ -59,6 +62,7 @@ export class AttestationAuthority {
       debug: options.debug ?? false,
       signer,
       clock: this.#clock,
+      scheduler: this.scheduler,
       ...(options.random ? { random: options.random } : {}),
     });
   }

@@ -4,7 +4,7 @@
 // cbor-x and accepts the tagged form (tag 18) too.
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { abytes } from './bytes.ts';
-import { decodeCbor, isCborMap, isTagged, type CborValue } from './cbor.ts';
+import { decodeCbor, isCborMap, isTagged, type CborLimits, type CborValue } from './cbor.ts';
 import { InvalidArgumentError, MalformedDocumentError } from './errors.ts';
 
 export const COSE_SIGN1_TAG = 18;
@@ -13,6 +13,18 @@ export const ES384 = -35;
 /** The protected header AWS sends: bstr-wrapped `{1: -35}`. */
 const ES384_PROTECTED = new Uint8Array([0xa1, 0x01, 0x38, 0x22]);
 const SIGNATURE_LENGTH = 96;
+
+/**
+ * The largest attestation document: it must fit the NSM's response buffer (nsm-api
+ * `NSM_RESPONSE_MAX_SIZE`, 0x3000), so no Nitro Security Module can have produced a larger one.
+ * A real AWS document is about 4.5 KB.
+ */
+export const MAX_DOCUMENT_BYTES = 0x3000;
+
+/** `[bstr, {}, bstr, bstr]`, perhaps in tag 18: six items, three levels; some room for a clear error. */
+const COSE_LIMITS: CborLimits = { maxBytes: MAX_DOCUMENT_BYTES, maxItems: 16, maxDepth: 3, allowTags: [COSE_SIGN1_TAG] };
+/** `{1: -35}`: three items. */
+const PROTECTED_LIMITS: CborLimits = { maxBytes: 64, maxItems: 8, maxDepth: 1 };
 
 export interface CoseSign1 {
   /** The serialized protected header exactly as received (it is covered by the signature). */
@@ -100,7 +112,7 @@ export function signCoseSign1(payload: Uint8Array, privateKey: KeyObject | strin
 /** Parses a COSE_Sign1 (untagged or tag 18) and checks its headers name ES384. No signature check. */
 export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   abytes(bytes, 'COSE_Sign1');
-  let item = decodeCbor(bytes, 'COSE_Sign1', [COSE_SIGN1_TAG]);
+  let item = decodeCbor(bytes, 'COSE_Sign1', COSE_LIMITS);
   let tagged = false;
   if (isTagged(item)) {
     if (item.tag !== COSE_SIGN1_TAG) throw new MalformedDocumentError(`COSE_Sign1: unexpected tag ${item.tag}`);
@@ -115,7 +127,7 @@ export function decodeCoseSign1(bytes: Uint8Array): CoseSign1 {
   if (!(unprotected instanceof Map)) throw new MalformedDocumentError('COSE_Sign1: unprotected header must be a map');
   if (!(payload instanceof Uint8Array)) throw new MalformedDocumentError('COSE_Sign1: payload must be a byte string');
   if (!(signature instanceof Uint8Array)) throw new MalformedDocumentError('COSE_Sign1: signature must be a byte string');
-  const prot = decodeCbor(protectedBytes, 'COSE_Sign1 protected header');
+  const prot = decodeCbor(protectedBytes, 'COSE_Sign1 protected header', PROTECTED_LIMITS);
   if (!isCborMap(prot) || prot.size !== 1 || prot.get(1) !== ES384) {
     throw new MalformedDocumentError('COSE_Sign1: protected header must be exactly {1: -35} (ES384)');
   }

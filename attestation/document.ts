@@ -4,8 +4,8 @@
 // definite and indefinite-length maps, any key order, and applies the syntax checks of
 // attestation_process.md §3.2.2.1 before anything else looks at the fields.
 import { abytes, copy } from './bytes.ts';
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
-import { decodeCoseSign1, signCoseSign1, type CoseSign1 } from './cose.ts';
+import { decodeCbor, encodeCbor, type CborLimits, type CborValue } from './cbor.ts';
+import { MAX_DOCUMENT_BYTES, decodeCoseSign1, signCoseSign1, type CoseSign1 } from './cose.ts';
 import { InvalidArgumentError, MalformedDocumentError } from './errors.ts';
 import type { KeyObject } from 'node:crypto';
 
@@ -29,6 +29,12 @@ export interface AttestationDocument {
   readonly userData: Uint8Array | null;
   readonly nonce: Uint8Array | null;
 }
+
+/**
+ * The payload map: nine keys and values, a PCR map of up to 32 entries and the cabundle array,
+ * three levels at most; the byte bound is the document's.
+ */
+const PAYLOAD_LIMITS: CborLimits = { maxBytes: MAX_DOCUMENT_BYTES, maxItems: 256, maxDepth: 2 };
 
 const KEYS = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle', 'public_key', 'user_data', 'nonce'] as const;
 const REQUIRED = new Set(['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle']);
@@ -110,7 +116,7 @@ function optionalBstr(v: CborValue | undefined, name: string): Uint8Array | null
 
 /** Decodes and syntax-checks a payload (no signature or chain checks). */
 export function decodePayload(payload: Uint8Array): AttestationDocument {
-  const m = decodeCbor(payload, 'attestation document');
+  const m = decodeCbor(payload, 'attestation document', PAYLOAD_LIMITS);
   if (!(m instanceof Map)) fail('payload must be a map');
   const fields = new Map<string, CborValue>();
   for (const [k, v] of m) {

@@ -1,7 +1,7 @@
 // The NSM wire protocol as enclave code sees it: request encoding, response decoding, the device's
 // error codes. A second, light public entry of this folder (only CBOR and the error classes): the
 // enclave SDK bundles it into apps, and must not drag in the PKI or the X.509 stack.
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
+import { decodeCbor, encodeCbor, type CborLimits, type CborValue } from './cbor.ts';
 import { AttestationError } from './errors.ts';
 export type { CborValue } from './cbor.ts';
 
@@ -10,6 +10,14 @@ export const NSM_RANDOM_BYTES = 256;
 /** The response buffer the NSM driver hands the device (nsm-api `NSM_RESPONSE_MAX_SIZE`, 0x3000). */
 export const NSM_RESPONSE_MAX = 0x3000;
 export const NSM_VERSION = { major: 1, minor: 0, patch: 0 } as const;
+
+/**
+ * What a request may hold: the largest API request, `{"Attestation": {user_data, nonce,
+ * public_key}}`, is nine items on two levels; 4096 bytes as the device takes them.
+ */
+export const NSM_REQUEST_LIMITS: CborLimits = { maxBytes: NSM_MAX_REQUEST, maxItems: 16, maxDepth: 2 };
+/** A response: DescribeNSM with its locked PCR list is the largest by items (about 50, three levels). */
+const NSM_RESPONSE_LIMITS: CborLimits = { maxBytes: NSM_RESPONSE_MAX, maxItems: 128, maxDepth: 3 };
 
 const ERROR_CODES = [
   'InvalidArgument',
@@ -54,7 +62,7 @@ export function encodeNsmRequest(request: NsmRequest): Uint8Array {
 export function decodeNsmResponse(bytes: Uint8Array): CborValue {
   let r: CborValue;
   try {
-    r = decodeCbor(bytes, 'NSM response');
+    r = decodeCbor(bytes, 'NSM response', NSM_RESPONSE_LIMITS);
   } catch {
     throw new NsmError('InvalidResponse');
   }

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.ts';
 import { InvalidArgumentError } from './errors.ts';
-import { NSM_MAX_REQUEST, NSM_RANDOM_BYTES, NSM_RESPONSE_MAX, NSM_VERSION, NsmError } from './nsm-protocol.ts';
+import { NSM_MAX_REQUEST, NSM_RANDOM_BYTES, NSM_REQUEST_LIMITS, NSM_RESPONSE_MAX, NSM_VERSION, NsmError } from './nsm-protocol.ts';
+import { NsmScheduler } from './nsm-scheduler.ts';
 import { extendPcr, LOCKED_AT_BOOT, PCR_COUNT, PCR_LENGTH, zeroPcr } from './pcr.ts';
 import { MAX_OPTIONAL_FIELD } from './document.ts';
 
@@ -49,6 +50,11 @@ export interface NsmDeviceOptions {
   readonly signer: DocumentSigner;
   readonly clock?: () => number;
   readonly random?: (n: number) => Uint8Array;
+  /**
+   * Where `process` runs its requests: the attestation authority shares one among the devices of
+   * a host, so each enclave gets its turn (nsm-scheduler.ts). Default: one for this device alone.
+   */
+  readonly scheduler?: NsmScheduler;
 }
 
 interface Pcr {
@@ -63,6 +69,7 @@ export class NsmDevice {
   readonly #signer: DocumentSigner;
   readonly #clock: () => number;
   readonly #random: (n: number) => Uint8Array;
+  readonly #scheduler: NsmScheduler;
 
   constructor(options: NsmDeviceOptions) {
     if (typeof options.moduleId !== 'string' || options.moduleId.length === 0) throw new InvalidArgumentError('moduleId must be a non-empty string');
@@ -71,6 +78,7 @@ export class NsmDevice {
     this.#signer = options.signer;
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#scheduler = options.scheduler ?? new NsmScheduler();
     if (!(options.measurements instanceof Map)) throw new InvalidArgumentError('measurements must be a Map of PCR index to bytes');
     // Every entry is checked, so a measurement for a PCR the device never reads is refused, not dropped.
     for (const [i, m] of options.measurements) {
@@ -157,9 +165,13 @@ export class NsmDevice {
   /**
    * The device protocol: one CBOR request in, one CBOR response out. Never throws. Like the
    * driver's ioctl, the caller names its response buffer size; a response that does not fit is
-   * `{"Error":"BufferTooSmall"}`.
+   * `{"Error":"BufferTooSmall"}`. Runs in this device's turn on its scheduler.
    */
-  async process(request: Uint8Array, responseBufferSize: number = NSM_RESPONSE_MAX): Promise<Uint8Array> {
+  process(request: Uint8Array, responseBufferSize: number = NSM_RESPONSE_MAX): Promise<Uint8Array> {
+    return this.#scheduler.run(this, () => this.#process(request, responseBufferSize));
+  }
+
+  async #process(request: Uint8Array, responseBufferSize: number): Promise<Uint8Array> {
     try {
       const response = encodeCbor(await this.#dispatch(request));
       if (response.length > responseBufferSize) throw new NsmError('BufferTooSmall');
@@ -174,7 +186,7 @@ export class NsmDevice {
     if (request.length > NSM_MAX_REQUEST) throw new NsmError('InputTooLarge');
     let req: CborValue;
     try {
-      req = decodeCbor(request, 'NSM request');
+      req = decodeCbor(request, 'NSM request', NSM_REQUEST_LIMITS);
     } catch {
       throw new NsmError('InvalidOperation');
     }

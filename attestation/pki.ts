@@ -4,12 +4,19 @@
 // per-enclave leaf (not a CA, digitalSignature, 3 hours) whose subject carries the enclave id.
 // Intermediates are renewed from the root when they would expire before a fresh leaf does.
 //
-// Whoever can read root.key can mint documents that verify against this root: that is the trust
-// model (ARCHITECTURE.md, "Root of trust"), and why the key files are written with mode 0600.
+// The CA private keys are kept sealed under the data directory's custody key (custody.ts) and
+// unsealed only here, in the process that signs. Whoever can unseal them can mint documents that
+// verify against this root: that is the trust model (ARCHITECTURE.md, "Root of trust").
+//
+// Files, in `<data dir>/pki/` (0700): root.pem (0644, the trust anchor tools read), root.json
+// (0600, the root certificate and its sealed key: the authoritative copy) and intermediates.json
+// (0600, version 2: certificates and sealed keys). A data directory of an older version, with a
+// plaintext root.key, is sealed on first open and root.key removed.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { Custody, createExclusive, type SealedKey } from './custody.ts';
 import { PkiError, InvalidArgumentError } from './errors.ts';
 import { x509 } from './x509.ts';
 
@@ -28,6 +35,12 @@ const LEVELS = [
 const ECDSA_P384 = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const SIGNING_ALG = { name: 'ECDSA', hash: 'SHA-384' } as const;
 
+/**
+ * The file that marks a folder as a sandbox data directory (written when the PKI is opened there).
+ * Enclave builds refuse to read anything below a folder holding it, wherever it lies.
+ */
+export const DATA_DIR_MARKER = '.nitro-sandbox-data';
+
 /** Default data directory: $NITRO_SANDBOX_HOME, else (unset or empty) ~/.nitro-sandbox. */
 export function defaultDataDir(): string {
   // An empty value is taken as unset, as shells treat `VAR=`: it must not mean the current directory.
@@ -36,7 +49,7 @@ export function defaultDataDir(): string {
 
 /**
  * The sandbox root certificate of a data directory (`<dataDir>/pki/root.pem`, mode 0644): all a
- * verifier needs, without opening the PKI (which reads root.key and creates the PKI when absent).
+ * verifier needs, without opening the PKI (which unseals the CA keys and creates the PKI when absent).
  */
 export function sandboxRootPath(dataDir: string = defaultDataDir()): string {
   return join(dataDir, 'pki', 'root.pem');
@@ -83,12 +96,15 @@ function seconds(ms: number): Date {
   return new Date(Math.floor(ms / 1000) * 1000);
 }
 
-function writePrivate(path: string, text: string): void {
+/** Replaces `path` atomically with `text` (temporary file, then rename). */
+function writeAtomic(path: string, text: string, mode: number): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
   renameSync(tmp, path);
 }
+
+const MARKER_TEXT = 'This folder is a nitro-sandbox data directory. Enclave builds refuse to read anything in it.\n';
 
 async function issue(opts: {
   subject: string;
@@ -148,14 +164,16 @@ export class SandboxPki {
   readonly dir: string;
   readonly region: string;
   readonly #clock: () => number;
+  readonly #custody: Custody;
   readonly #root: Level;
   #levels: Level[];
   #renewal: Promise<void> | null = null;
 
-  private constructor(dir: string, region: string, clock: () => number, root: Level, levels: Level[]) {
+  private constructor(dir: string, region: string, clock: () => number, custody: Custody, root: Level, levels: Level[]) {
     this.dir = dir;
     this.region = region;
     this.#clock = clock;
+    this.#custody = custody;
     this.#root = root;
     this.#levels = levels;
   }
@@ -169,14 +187,28 @@ export class SandboxPki {
     const dir = join(dataDir, 'pki');
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!existsSync(join(dataDir, DATA_DIR_MARKER))) createExclusive(join(dataDir, DATA_DIR_MARKER), MARKER_TEXT, 0o644);
     } catch (cause) {
       throw new PkiError(`cannot create the PKI directory ${dir}`, { cause });
     }
-    const root = await loadOrCreateRoot(dir, clock);
-    const levels = loadLevels(dir, root);
-    const pki = new SandboxPki(dir, region, clock, root, levels ?? []);
+    // A new custody key only while nothing is sealed yet (a new CA, or an older plaintext one):
+    // with sealed keys present, a missing custody key is an error, never silently replaced.
+    const custody = Custody.open(dataDir, { create: !existsSync(join(dir, ROOT_FILE)) });
+    const root = await loadOrCreateRoot(dir, clock, custody);
+    const levels = loadLevels(dir, root, custody);
+    const pki = new SandboxPki(dir, region, clock, custody, root, levels ?? []);
     await pki.#renewIfNeeded();
     return pki;
+  }
+
+  /**
+   * The root certificate (PEM) of the PKI in `dataDir`, creating the PKI on first use. An existing
+   * PKI is read without unsealing anything: this is what `pki export-root` prints.
+   */
+  static async rootPem(options: PkiOptions = {}): Promise<string> {
+    const file = join(options.dataDir ?? defaultDataDir(), 'pki', ROOT_FILE);
+    if (existsSync(file)) return pem(readRootFile(file).certificate, 'CERTIFICATE');
+    return (await SandboxPki.open(options)).rootPem();
   }
 
   /** DER of the root certificate: the trust anchor verifiers need. */
@@ -259,68 +291,115 @@ export class SandboxPki {
       parent = level;
     }
     const file = {
-      version: 1,
-      levels: levels.map((l, i) => ({
-        name: LEVELS[i]?.name,
-        certificate: pem(l.certificate, 'CERTIFICATE'),
-        key: l.key.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      })),
+      version: INTERMEDIATES_VERSION,
+      levels: levels.map((l, i) => {
+        const name = LEVELS[i]?.name ?? 'intermediate';
+        return { name, certificate: pem(l.certificate, 'CERTIFICATE'), key: this.#custody.seal(l.key, name, l.certificate) };
+      }),
     };
-    writePrivate(join(this.dir, 'intermediates.json'), `${JSON.stringify(file, null, 2)}\n`);
+    writeAtomic(join(this.dir, 'intermediates.json'), `${JSON.stringify(file, null, 2)}\n`, 0o600);
     this.#levels = levels;
   }
 }
 
-async function loadOrCreateRoot(dir: string, clock: () => number): Promise<Level> {
-  const keyPath = join(dir, 'root.key');
-  const certPath = join(dir, 'root.pem');
-  if (!existsSync(keyPath) || !existsSync(certPath)) {
-    const key = newKey();
-    const now = clock();
-    const certificate = await issue({
-      subject: 'C=US, O=nitro-sandbox, OU=sandbox, CN=sandbox.nitro-enclaves',
-      issuer: null,
-      key,
-      notBefore: now - HOUR,
-      notAfter: now + ROOT_LIFETIME_MS,
-      ca: true,
-    });
-    // Exclusive create: when two processes race on a fresh directory, one root wins and the
-    // loser loads it.
-    try {
-      writeFileSync(keyPath, key.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-      writeFileSync(certPath, pem(certificate, 'CERTIFICATE'), { mode: 0o644, flag: 'wx' });
-    } catch (cause) {
-      if (!(cause instanceof Error && 'code' in cause && cause.code === 'EEXIST')) {
-        throw new PkiError(`cannot write the root CA into ${dir}`, { cause });
-      }
-    }
-  }
+const ROOT_FILE = 'root.json';
+const LEGACY_ROOT_KEY = 'root.key';
+const INTERMEDIATES_VERSION = 2;
+
+interface RootFile {
+  readonly certificate: Uint8Array;
+  readonly key: unknown;
+}
+
+function readRootFile(path: string): RootFile {
   try {
-    const key = createPrivateKey(readFileSync(keyPath));
-    const cert = new X509Certificate(readFileSync(certPath));
-    if (!cert.checkPrivateKey(key)) throw new PkiError('root.key does not match root.pem');
-    return { certificate: new Uint8Array(cert.raw), key, notAfter: Date.parse(cert.validTo) };
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; certificate?: unknown; key?: unknown };
+    if (file.version !== 1 || typeof file.certificate !== 'string') throw new PkiError(`${path} is not a sandbox root file (version 1)`);
+    return { certificate: new Uint8Array(new X509Certificate(file.certificate).raw), key: file.key };
   } catch (cause) {
     if (cause instanceof PkiError) throw cause;
-    throw new PkiError(`the root CA in ${dir} is unreadable`, { cause });
+    throw new PkiError(`the root CA file ${path} is unreadable`, { cause });
   }
 }
 
+/** Writes root.json unless one exists: true when ours won (another process may have raced us). */
+function createRootFile(dir: string, certificate: Uint8Array, sealed: SealedKey): boolean {
+  const text = `${JSON.stringify({ version: 1, certificate: pem(certificate, 'CERTIFICATE'), key: sealed }, null, 2)}\n`;
+  try {
+    return createExclusive(join(dir, ROOT_FILE), text, 0o600);
+  } catch (cause) {
+    throw new PkiError(`cannot write the root CA into ${dir}`, { cause });
+  }
+}
+
+/**
+ * Loads the root from root.json (creating it on first use, or sealing an older plaintext root.key)
+ * and makes root.pem, the copy tools read, match it.
+ */
+async function loadOrCreateRoot(dir: string, clock: () => number, custody: Custody): Promise<Level> {
+  const rootFile = join(dir, ROOT_FILE);
+  const certPath = join(dir, 'root.pem');
+  const legacyKey = join(dir, LEGACY_ROOT_KEY);
+  if (!existsSync(rootFile)) {
+    if (existsSync(legacyKey) && existsSync(certPath)) {
+      let key: KeyObject;
+      let cert: X509Certificate;
+      try {
+        key = createPrivateKey(readFileSync(legacyKey));
+        cert = new X509Certificate(readFileSync(certPath));
+      } catch (cause) {
+        throw new PkiError(`the root CA in ${dir} is unreadable`, { cause });
+      }
+      if (!cert.checkPrivateKey(key)) throw new PkiError('root.key does not match root.pem');
+      const der = new Uint8Array(cert.raw);
+      createRootFile(dir, der, custody.seal(key, 'root', der));
+    } else {
+      const key = newKey();
+      const now = clock();
+      const certificate = await issue({
+        subject: 'C=US, O=nitro-sandbox, OU=sandbox, CN=sandbox.nitro-enclaves',
+        issuer: null,
+        key,
+        notBefore: now - HOUR,
+        notAfter: now + ROOT_LIFETIME_MS,
+        ca: true,
+      });
+      // Exclusive create: when two processes race on a fresh directory, one root wins and the
+      // loser loads it.
+      createRootFile(dir, certificate, custody.seal(key.privateKey, 'root', certificate));
+    }
+  }
+  const file = readRootFile(rootFile);
+  const key = custody.unseal(file.key, 'root', file.certificate);
+  const cert = new X509Certificate(file.certificate);
+  if (!cert.checkPrivateKey(key)) throw new PkiError('the sealed root key does not match the root certificate');
+  const rootPem = pem(file.certificate, 'CERTIFICATE');
+  try {
+    if (!existsSync(certPath) || readFileSync(certPath, 'utf8') !== rootPem) writeAtomic(certPath, rootPem, 0o644);
+    // The plaintext key of an older data directory goes once root.json holds it sealed.
+    if (existsSync(legacyKey)) unlinkSync(legacyKey);
+  } catch (cause) {
+    if (!(cause instanceof Error && 'code' in cause && cause.code === 'ENOENT')) throw new PkiError(`cannot update the root CA files in ${dir}`, { cause });
+  }
+  return { certificate: file.certificate, key, notAfter: Date.parse(cert.validTo) };
+}
+
 /** Loads intermediates; null when absent or not a consistent chain below this root (then renewed). */
-function loadLevels(dir: string, root: Level): Level[] | null {
+function loadLevels(dir: string, root: Level, custody: Custody): Level[] | null {
   const path = join(dir, 'intermediates.json');
   if (!existsSync(path)) return null;
   try {
-    const file = JSON.parse(readFileSync(path, 'utf8')) as { version: number; levels: { certificate: string; key: string }[] };
-    if (file.version !== 1 || !Array.isArray(file.levels) || file.levels.length !== LEVELS.length) return null;
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { version: number; levels: { name: string; certificate: string; key: unknown }[] };
+    // Version 1 held plaintext keys: replaced by new, sealed intermediates.
+    if (file.version !== INTERMEDIATES_VERSION || !Array.isArray(file.levels) || file.levels.length !== LEVELS.length) return null;
     const levels: Level[] = [];
     let parentCert = new X509Certificate(root.certificate);
-    for (const l of file.levels) {
+    for (const [i, l] of file.levels.entries()) {
       const cert = new X509Certificate(l.certificate);
-      const key = createPrivateKey(l.key);
+      const der = new Uint8Array(cert.raw);
+      const key = custody.unseal(l.key, LEVELS[i]?.name ?? 'intermediate', der);
       if (!cert.checkPrivateKey(key) || !cert.verify(parentCert.publicKey)) return null;
-      levels.push({ certificate: new Uint8Array(cert.raw), key, notAfter: Date.parse(cert.validTo) });
+      levels.push({ certificate: der, key, notAfter: Date.parse(cert.validTo) });
       parentCert = cert;
     }
     return levels;

@@ -44,6 +44,26 @@ function isPlainObject(x: object): boolean {
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
+ * The deepest nesting of JSON text, counted on the characters (brackets outside strings) in one
+ * linear pass, so that text nested past MAX_DEPTH is refused before JSON.parse builds it.
+ */
+function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/**
  * Parses bytes that must be the canonical encoding of a JSON value: invalid UTF-8, invalid JSON,
  * duplicate keys, unsorted keys or stray whitespace all fail, because any of them would let two
  * different byte strings describe the same value.
@@ -55,6 +75,8 @@ export function parseCanonicalJson(bytes: Uint8Array): JsonValue {
   } catch (cause) {
     throw new CanonicalJsonError('not valid UTF-8', { cause });
   }
+  // The outermost value is depth 0 for `canonicalJson`, one bracket here.
+  if (depthOf(text) > MAX_DEPTH + 1) throw new CanonicalJsonError(`nesting deeper than ${MAX_DEPTH}`);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -2,13 +2,15 @@
 // src/common/json_output.rs `EifDescribeInfo`, `MetadataDescribeInfo`; aws-nitro-enclaves-image-format
 // src/utils/eif_reader.rs `SignCertificateInfo`), field for field: {EifVersion, Measurements,
 // IsSigned, SigningCertificate?, CheckCRC, SignatureCheck?, ImageName?, ImageVersion?, Metadata?},
-// for our images and for real EIF files. As nitro-cli, a CRC mismatch is reported (CheckCRC:
+// for our images and for real EIF files; our images add `Files` (the file list, file-list.ts). As nitro-cli, a CRC mismatch is reported (CheckCRC:
 // false) rather than refused; every other defect is still an error.
 import { X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { toHex } from '../attestation/index.ts';
+import type { JsonValue } from './canonical-json.ts';
 import { ImageBadSignatureError } from './errors.ts';
+import { describeFileList } from './file-list.ts';
 import { measureLayout, type Measurements } from './image/measure.ts';
 import { readImage } from './image/read.ts';
 import { checkSignature, readSignatureSection } from './image/signature.ts';
@@ -55,6 +57,12 @@ export interface ImageDescription {
   readonly ImageName?: string;
   readonly ImageVersion?: string;
   readonly Metadata?: MetadataDescription;
+  /**
+   * Ours, not nitro-cli's, for our images: every file each code section was bundled from, as
+   * `{Application: [{Path, Sha384}], Bootstrap: […]}` (paths relative to the app's project root and
+   * to the nitro-sandbox package), so what PCR2 and PCR1 cover can be audited file by file.
+   */
+  readonly Files?: Readonly<Record<string, JsonValue>>;
 }
 
 /** Measurements as nitro-cli's `Measurements` object (keys in its BTreeMap order). */
@@ -135,7 +143,7 @@ export function describeImage(bytes: Uint8Array): ImageDescription {
   const parsed = readImage(bytes, { enforceChecksum: false });
   const m = measureLayout(parsed.layout);
   const man = parsed.manifest;
-  const common = { ImageName: man.name, ImageVersion: man.version, Metadata: imageMetadata(man, parsed.runtime) };
+  const common = { ImageName: man.name, ImageVersion: man.version, Metadata: imageMetadata(man, parsed.runtime), Files: describeFileList(man.files) };
   if (!parsed.layout.signature) {
     return { EifVersion: parsed.layout.version, Measurements: nitroMeasurements(m), IsSigned: false, CheckCRC: parsed.layout.checksumOk, ...common };
   }

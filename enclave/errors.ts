@@ -77,6 +77,26 @@ export class BuildFailedError extends EnclaveError {
   static override readonly code = 'ERR_BUILD_FAILED';
 }
 
+/**
+ * An import the build may not read: outside the project root, in a sandbox data directory, a
+ * dependency the lockfile does not list, or not a file (confine.ts). Names the first import and
+ * its importer; the message lists every refusal.
+ */
+export class BuildImportRefusedError extends EnclaveError {
+  static override readonly code = 'ERR_BUILD_IMPORT_REFUSED';
+  /** The import as written in the source. */
+  readonly specifier: string;
+  /** The importing file, relative to the project root. */
+  readonly importer: string;
+  readonly reason: string;
+  constructor(message: string, refusal: { specifier: string; importer: string; reason: string }) {
+    super(message);
+    this.specifier = refusal.specifier;
+    this.importer = refusal.importer;
+    this.reason = refusal.reason;
+  }
+}
+
 /** A build option is unusable: bad name, metadata, isolation flags, resources, ports. */
 export class BuildInvalidOptionError extends EnclaveError {
   static override readonly code = 'ERR_BUILD_INVALID_OPTION';

@@ -4,6 +4,7 @@
 // outside every PCR").
 import type { JsonValue } from './canonical-json.ts';
 import { ImageMalformedError } from './errors.ts';
+import { checkFileList, type FileList } from './file-list.ts';
 
 export interface Manifest {
   readonly name: string;
@@ -16,6 +17,8 @@ export interface Manifest {
   readonly vsockPorts: readonly number[];
   /** What made the image (a different bundler makes other code, which PCR1/PCR2 measure). */
   readonly build: { readonly tool: string; readonly toolVersion: string; readonly bundler: string };
+  /** The files each code section was bundled from (file-list.ts), as describe-eif lists them. */
+  readonly files: FileList;
 }
 
 export const MANIFEST_LIMITS = Object.freeze({
@@ -40,7 +43,7 @@ export const RESERVED_METADATA_KEYS: readonly string[] = Object.freeze(['BuildTi
  */
 export function checkManifest(x: unknown, fail: (message: string) => Error): Manifest {
   if (!isRecord(x)) throw fail('must be an object');
-  const keys = ['build', 'cpuCount', 'memoryMiB', 'metadata', 'name', 'version', 'vsockPorts'];
+  const keys = ['build', 'cpuCount', 'files', 'memoryMiB', 'metadata', 'name', 'version', 'vsockPorts'];
   for (const k of Object.keys(x)) if (!keys.includes(k)) throw fail(`unknown field '${k}'`);
   for (const k of keys) if (!(k in x)) throw fail(`missing field '${k}'`);
   const L = MANIFEST_LIMITS;
@@ -71,6 +74,7 @@ export function checkManifest(x: unknown, fail: (message: string) => Error): Man
       toolVersion: text(b.toolVersion, 'build.toolVersion', 64, fail),
       bundler: text(b.bundler, 'build.bundler', 64, fail),
     },
+    files: checkFileList(x.files, fail),
   };
 }
 

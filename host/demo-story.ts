@@ -5,7 +5,6 @@
 // debug-mode enclave, each with `kms explain`. The CLI prints the events; the web console renders
 // them. A public entry of its own (like attestation/nsm-protocol.ts), so that importing
 // host/index.ts does not load the KMS and the AWS SDK.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, GenerateDataKeyWithoutPlaintextCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -151,14 +150,9 @@ export async function playDemo(options: DemoOptions): Promise<void> {
     await decision('A', runA.EnclaveCID, askA, 'verdict');
 
     step('A one-character change to the app (enclave B): new PCR0 and PCR2, so the KMS refuses');
-    const dir = mkdtempSync(join(work, 'b-'));
-    const src = readFileSync(join(ROOT, 'examples/demo/main.ts'), 'utf8')
-      .replace("'../../enclave/sdk/index.ts'", JSON.stringify(join(ROOT, 'enclave/sdk/index.ts')))
-      .replace("'../../enclave/session/server.ts'", JSON.stringify(join(ROOT, 'enclave/session/server.ts')))
-      .replace("'../sensitive-payload/main.ts'", JSON.stringify(join(ROOT, 'examples/sensitive-payload/main.ts')))
-      .replace("'demo-A'", "'demo-B'");
-    writeFileSync(join(dir, 'main.ts'), src);
-    const b = await buildImage({ entry: join(dir, 'main.ts'), name: 'demo' });
+    // examples/demo/modified.ts: the app with 'demo-A' changed to 'demo-B' (a build reads only its
+    // project, so a copy written to a temporary folder could not import the SDK).
+    const b = await buildImage({ entry: join(ROOT, 'examples/demo/modified.ts'), name: 'demo' });
     say(`PCR0 ${toHex(b.measurements.pcr0)}`);
     emit({ kind: 'measurements', image: 'B', pcrs: { PCR0: toHex(b.measurements.pcr0), PCR1: toHex(b.measurements.pcr1), PCR2: toHex(b.measurements.pcr2) } });
     const runB = await run(b.image, { memoryMiB: 256, cpuCount: 1, name: 'demo-b' });

@@ -10,8 +10,16 @@
 // PCR8 = extend(0⁴⁸, SHA384(the certificate's DER)). Only ES384 (P-384) signatures are checked
 // here, the curve nitro-cli's documentation uses.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { decodeCbor, decodeCoseSign1, equalBytes, measure, signCoseSign1, verifyCoseSign1, type CborValue } from '../../attestation/index.ts';
+import { decodeCbor, decodeCoseSign1, equalBytes, measure, signCoseSign1, verifyCoseSign1, type CborLimits, type CborValue } from '../../attestation/index.ts';
 import { ImageBadSignatureError, SigningKeyError } from '../errors.ts';
+import { MAX_EIF_SIGNATURE } from './format.ts';
+
+/**
+ * The bounded decoder's budget for the section (attestation/cbor.ts): every byte of the
+ * certificate and the COSE_Sign1 is an item of its own (serde_cbor's `Vec<u8>`), so the items are
+ * bounded by the section's bytes; three levels (array, map, byte arrays); no tags.
+ */
+const EIF_SIGNATURE_LIMITS: CborLimits = { maxBytes: MAX_EIF_SIGNATURE, maxItems: MAX_EIF_SIGNATURE, maxDepth: 3 };
 
 export interface EifSignature {
   /** The certificate as stored: PEM text bytes. */
@@ -72,7 +80,7 @@ function bytesOf(x: CborValue | undefined, what: string): Uint8Array {
 export function readEifSignature(data: Uint8Array): EifSignature {
   let item: CborValue;
   try {
-    item = decodeCbor(data, 'EIF signature section');
+    item = decodeCbor(data, 'EIF signature section', EIF_SIGNATURE_LIMITS);
   } catch (cause) {
     return bad('not CBOR', cause);
   }

@@ -7,13 +7,21 @@ import { readManifest, type Manifest } from '../manifest.ts';
 import { readRuntimeDescriptor, type RuntimeDescriptor } from '../runtime.ts';
 import { parseLayout, type ImageLayout } from './format.ts';
 
+/**
+ * Budgets of the JSON sections, checked before they are parsed: the runtime description is a few
+ * hundred bytes; the manifest holds up to 64 KiB of metadata and the file list.
+ */
+export const MAX_RUNTIME_SECTION = 64 * 1024;
+export const MAX_MANIFEST_SECTION = 8 * 1024 * 1024;
+
 export interface ParsedImage {
   readonly layout: ImageLayout;
   readonly runtime: RuntimeDescriptor;
   readonly manifest: Manifest;
 }
 
-function json(data: Uint8Array, what: string): JsonValue {
+function json(data: Uint8Array, what: string, max: number): JsonValue {
+  if (data.length > max) throw new ImageMalformedError(`${what} section: ${data.length} bytes, more than the ${max}-byte limit`);
   try {
     return parseCanonicalJson(data);
   } catch (cause) {
@@ -26,7 +34,7 @@ export function readImage(bytes: Uint8Array, opts: { enforceChecksum?: boolean }
   const layout = parseLayout(bytes, opts);
   return {
     layout,
-    runtime: readRuntimeDescriptor(json(layout.runtime.data, 'runtime')),
-    manifest: readManifest(json(layout.manifest.data, 'manifest')),
+    runtime: readRuntimeDescriptor(json(layout.runtime.data, 'runtime', MAX_RUNTIME_SECTION)),
+    manifest: readManifest(json(layout.manifest.data, 'manifest', MAX_MANIFEST_SECTION)),
   };
 }

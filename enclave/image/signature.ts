@@ -15,7 +15,11 @@ import {
   verifyCoseSign1,
   PCR_LENGTH,
 } from '../../attestation/index.ts';
+import type { CborLimits } from '../../attestation/index.ts';
 import { ImageBadSignatureError, SigningKeyError } from '../errors.ts';
+
+/** `[{"signing_certificate": bstr, "signature": bstr}]`: six items, two levels. */
+const SECTION_LIMITS: CborLimits = { maxBytes: 64 * 1024, maxItems: 8, maxDepth: 2 };
 
 export interface SignatureContent {
   /** The signing certificate, DER. */
@@ -99,7 +103,7 @@ export function signatureSection(pcr0: Uint8Array, certificate: string | Uint8Ar
 export function readSignatureSection(data: Uint8Array): SignatureContent {
   let item: unknown;
   try {
-    item = decodeCbor(data, 'signature section');
+    item = decodeCbor(data, 'signature section', SECTION_LIMITS);
   } catch (cause) {
     throw new ImageBadSignatureError({ cause });
   }

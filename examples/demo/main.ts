@@ -8,8 +8,6 @@ import { generateRecipientKeyPair, kmsClient, nsmClient, serveJsonRequests, type
 import { serveAttestedSessions } from '../../enclave/session/server.ts';
 import { redact } from '../sensitive-payload/main.ts';
 
-/** Part of the measured code: the demo changes this one character to make "enclave B". */
-export const BUILD = 'demo-A';
 
 interface KeyRequest {
   readonly ciphertextBlob: string;
@@ -18,10 +16,20 @@ interface KeyRequest {
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
-export default async function main(ctx: AppContext): Promise<void> {
+/**
+ * The app, labelled `build` in its answers: the label is part of the measured code, so the demo's
+ * "enclave B" (modified.ts) is this app with one character changed, and other PCR0 and PCR2.
+ */
+export function demoApp(build: string): (ctx: AppContext) => Promise<void> {
+  return async (ctx) => serve(ctx, build);
+}
+
+export default demoApp('demo-A');
+
+async function serve(ctx: AppContext, build: string): Promise<void> {
   serveAttestedSessions(ctx, 5007, (request) => {
     const out = redact(new TextDecoder().decode(request));
-    return new TextEncoder().encode(JSON.stringify({ ...out, by: BUILD }));
+    return new TextEncoder().encode(JSON.stringify({ ...out, by: build }));
   });
   // The document this enclave would present to the KMS (an RSA public key as its public_key), for
   // `kms explain`: the host learns nothing from it but the enclave's measurements.

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EnclaveDescription, EndedEnclaveDescription, RunOptions, RunResult } from '../host.ts';
+import type { AttestRequest, AttestResult } from './attest.ts';
 import { DaemonRemoteError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, runtimePaths } from './paths.ts';
@@ -131,6 +132,12 @@ export class DaemonClient {
 
   terminate(target: Target | 'all'): Promise<TerminateResult[]> {
     return this.#call({ op: 'terminate-enclave', target: target === 'all' ? { all: true } : target });
+  }
+
+  /** A document from a mock NSM with these PCRs, signed by the daemon's attestation authority. */
+  async attest(request: Omit<AttestRequest, 'v' | 'op'>): Promise<{ moduleId: string; document: Uint8Array }> {
+    const r = await this.#call<AttestResult>({ op: 'attest', ...request });
+    return { moduleId: r.moduleId, document: new Uint8Array(Buffer.from(r.document, 'base64')) };
   }
 
   /** Asks the daemon to terminate its enclaves and exit. */

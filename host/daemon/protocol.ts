@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { RunOptions } from '../host.ts';
 import { MAX_IMAGE_SIZE } from '../../enclave/index.ts';
+import { parseAttestRequest, type AttestRequest } from './attest.ts';
 import { DaemonBadRequestError, DaemonError, DaemonVersionError } from './errors.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -23,7 +24,8 @@ export type Request =
   | { readonly v: 1; readonly op: 'connect'; readonly cid: number; readonly port: number }
   | { readonly v: 1; readonly op: 'listen'; readonly port: number }
   | { readonly v: 1; readonly op: 'accept'; readonly listener: string; readonly connection: number }
-  | { readonly v: 1; readonly op: 'shutdown' };
+  | { readonly v: 1; readonly op: 'shutdown' }
+  | AttestRequest;
 
 export type Op = Request['op'];
 
@@ -161,6 +163,8 @@ export function parseRequest(line: string): Request {
     case 'accept':
       onlyKeys(x, ['v', 'op', 'listener', 'connection'], w);
       return { v: 1, op, listener: str(x, 'listener', w), connection: int(x, 'connection', 1, Number.MAX_SAFE_INTEGER, w) };
+    case 'attest':
+      return parseAttestRequest(x);
     default:
       return bad(`unknown op ${JSON.stringify(op) ?? 'undefined'}`);
   }

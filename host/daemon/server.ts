@@ -8,6 +8,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { Host, type HostOptions } from '../host.ts';
 import type { VsockConnection, VsockListener } from '../../enclave/index.ts';
+import { issueDocument } from './attest.ts';
 import { DaemonBadRequestError, DaemonListenerError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, rewriteLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, type RuntimePaths } from './paths.ts';
@@ -252,6 +253,9 @@ export class Daemon {
       case 'shutdown':
         this.#reply(socket, { pid: process.pid });
         void this.close();
+        return;
+      case 'attest':
+        this.#reply(socket, await issueDocument(this.host.authority, req));
         return;
     }
   }

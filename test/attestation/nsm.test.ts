@@ -11,6 +11,7 @@ import {
   extendPcr,
   NsmDevice,
   NsmError,
+  NSM_MAX_REQUEST,
   toHex,
   verifyAttestation,
   zeroPcr,
@@ -18,6 +19,7 @@ import {
   type NsmRequest,
 } from '../../attestation/index.ts';
 import { PCRS, tempDir } from './fixtures.ts';
+import { nested, sharedReferenceBomb, text } from './hostile-cbor.ts';
 
 const dir = tempDir();
 let authority: AttestationAuthority;
@@ -35,7 +37,7 @@ async function fresh(debug = false): Promise<NsmDevice> {
 
 async function call(d: NsmDevice, req: NsmRequest | unknown, bufferSize?: number): Promise<CborValue> {
   const bytes = req instanceof Uint8Array ? req : encodeCbor(req);
-  return decodeCbor(await d.process(bytes, bufferSize), 'response');
+  return decodeCbor(await d.process(bytes, bufferSize), 'response', { maxBytes: 1 << 20, maxItems: 1000, maxDepth: 8 });
 }
 
 const error = (code: string) => new Map([['Error', code]]);
@@ -166,6 +168,18 @@ describe('NSM error codes, on the wire', () => {
     expect(await call(d, { DescribePCR: { index: 1 }, GetRandom: {} })).toEqual(error('InvalidOperation'));
     expect(await call(d, { Attestation: { user_data: null, challenge: new Uint8Array(1) } })).toEqual(error('InvalidOperation'));
     expect(await call(d, { LockPCRs: { range: -1 } })).toEqual(error('InvalidOperation'));
+  });
+
+  it('InvalidOperation for hostile CBOR (issue 13): the 4 KB shared-reference bomb, a duplicate key, deep nesting; the device keeps serving', async () => {
+    const d = await fresh();
+    const bomb = sharedReferenceBomb({ size: NSM_MAX_REQUEST, wrap: (b) => [0xa1, ...text('Attestation'), 0xa1, ...text('user_data'), ...b] });
+    expect(bomb.length).toBe(4096);
+    expect(await call(d, bomb)).toEqual(error('InvalidOperation'));
+    const twoNonces = Uint8Array.from([0xa1, ...text('Attestation'), 0xa2, ...text('nonce'), 0x41, 1, ...text('nonce'), 0x41, 2]);
+    expect(await call(d, twoNonces)).toEqual(error('InvalidOperation'));
+    expect(await call(d, nested(3000))).toEqual(error('InvalidOperation'));
+    const doc = (await call(d, { Attestation: { nonce: new Uint8Array([2]) } })) as Map<string, Map<string, Uint8Array>>;
+    expect(decodeDocument(doc.get('Attestation')!.get('document')!).document.nonce).toEqual(new Uint8Array([2]));
   });
 
   it('BufferTooSmall: a response larger than the caller\'s buffer', async () => {

@@ -1,12 +1,13 @@
-// The sandbox PKI: created on first use, private keys 0600, AWS-shaped hierarchy, leafs per enclave,
-// renewal of intermediates, and openssl's own verdict on the chains it issues.
+// The sandbox PKI: created on first use, CA keys sealed under the custody key (0600, in its own 0700
+// directory), AWS-shaped hierarchy, leafs per enclave, renewal of intermediates, and openssl's own
+// verdict on the chains it issues.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { homedir } from 'node:os';
-import { AttestationAuthority, SandboxPki, decodeDocument, defaultDataDir, verifyAttestation } from '../../attestation/index.ts';
+import { AttestationAuthority, DATA_DIR_MARKER, SandboxPki, decodeDocument, defaultDataDir, verifyAttestation } from '../../attestation/index.ts';
 import { PCRS, pem, tempDir, vector, x509 } from './fixtures.ts';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -39,7 +40,7 @@ describe('data directory', () => {
 });
 
 describe('sandbox root CA', () => {
-  it('is created on first use: P-384, ecdsa-with-SHA384, CA, keyCertSign; key file mode 0600', async () => {
+  it('is created on first use: P-384, ecdsa-with-SHA384, CA, keyCertSign; sealed key files mode 0600', async () => {
     const d = dir();
     const pki = await SandboxPki.open({ dataDir: d });
     const root = new X509Certificate(pki.rootCertificate);
@@ -49,8 +50,9 @@ describe('sandbox root CA', () => {
     const text = openssl(['x509', '-noout', '-text', '-in', join(d, 'pki', 'root.pem')]);
     expect(text).toMatch(/Certificate Sign/);
     expect(text).toMatch(/CA:TRUE/);
-    expect(statSync(join(d, 'pki', 'root.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(d, 'pki', 'root.json')).mode & 0o777).toBe(0o600);
     expect(statSync(join(d, 'pki', 'intermediates.json')).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(d, 'pki', 'root.key'))).toBe(false);
   });
 
   it('is exported as PEM and stays the same when reopened', async () => {
@@ -70,20 +72,20 @@ describe('sandbox root CA', () => {
     expect([a.rootPem(), b.rootPem()]).toContain(c.rootPem());
   });
 
-  it('a damaged root key is refused with ERR_PKI', async () => {
+  it('a damaged root file is refused with ERR_PKI', async () => {
     const d = dir();
     await SandboxPki.open({ dataDir: d });
-    writeFileSync(join(d, 'pki', 'root.key'), 'not a key');
+    writeFileSync(join(d, 'pki', 'root.json'), 'not a root');
     await expect(SandboxPki.open({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_PKI' });
   });
 
-  it('a root key that does not match root.pem is refused with ERR_PKI', async () => {
+  it('another CA\'s sealed root is refused with ERR_PKI: it does not open with this custody key', async () => {
     const d1 = dir();
     const d2 = dir();
     await SandboxPki.open({ dataDir: d1 });
     await SandboxPki.open({ dataDir: d2 });
-    writeFileSync(join(d1, 'pki', 'root.key'), readFileSync(join(d2, 'pki', 'root.key')));
-    await expect(SandboxPki.open({ dataDir: d1 })).rejects.toMatchObject({ code: 'ERR_PKI' });
+    writeFileSync(join(d1, 'pki', 'root.json'), readFileSync(join(d2, 'pki', 'root.json')));
+    await expect(SandboxPki.open({ dataDir: d1 })).rejects.toMatchObject({ code: 'ERR_PKI', message: expect.stringMatching(/does not open with this custody key/) });
   });
 
   it('damaged intermediates are replaced, not trusted', async () => {
@@ -190,5 +192,84 @@ describe('hierarchy and leafs', () => {
     expect(Buffer.from(decodeDocument(doc2).document.certificate).equals(Buffer.from(first))).toBe(false);
     now += 2 * 3600_000; // past the first leaf's end, inside the second's
     expect(verifyAttestation(doc2, { trustAnchors: [authority.rootCertificate], at: now }).document.moduleId).toBe('i-5');
+  });
+});
+
+describe('custody: CA keys sealed at rest, the custody key apart', () => {
+  /** Every file under `d`, recursively. */
+  function files(d: string): string[] {
+    return readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  }
+
+  it('no file of the data directory holds a private key in the clear; the custody key sits alone in a 0700 folder', async () => {
+    const d = dir();
+    const pki = await SandboxPki.open({ dataDir: d });
+    await pki.issueLeaf('i-1'); // intermediates written too
+    for (const f of files(d)) expect(readFileSync(f, 'latin1'), f).not.toMatch(/PRIVATE KEY/);
+    expect(statSync(join(d, 'custody')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(d, 'pki')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(d, 'custody', 'seal.key')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(d, 'custody'))).toEqual(['seal.key']);
+    expect(readdirSync(join(d, 'pki')).sort()).toEqual(['intermediates.json', 'root.json', 'root.pem']);
+    // The data directory is marked, so builds refuse it wherever it lies (test/enclave/confine.test.ts).
+    expect(existsSync(join(d, DATA_DIR_MARKER))).toBe(true);
+  });
+
+  it('a copy of pki/ without the custody key opens nothing (ERR_PKI), and the key is not re-made over sealed keys', async () => {
+    const d = dir();
+    await SandboxPki.open({ dataDir: d });
+    rmSync(join(d, 'custody'), { recursive: true });
+    await expect(SandboxPki.open({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_PKI', message: expect.stringMatching(/custody key .* is missing/) });
+    expect(existsSync(join(d, 'custody', 'seal.key'))).toBe(false);
+  });
+
+  it('a custody key other users can read is refused (ERR_PKI)', async () => {
+    const d = dir();
+    await SandboxPki.open({ dataDir: d });
+    chmodSync(join(d, 'custody', 'seal.key'), 0o644);
+    await expect(SandboxPki.open({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_PKI', message: expect.stringMatching(/accessible to other users/) });
+    chmodSync(join(d, 'custody', 'seal.key'), 0o600);
+    await expect(SandboxPki.open({ dataDir: d })).resolves.toBeInstanceOf(SandboxPki);
+  });
+
+  it('a sealed key is bound to its role: an intermediate key put in root.json does not open (ERR_PKI)', async () => {
+    const d = dir();
+    await SandboxPki.open({ dataDir: d });
+    const inter = JSON.parse(readFileSync(join(d, 'pki', 'intermediates.json'), 'utf8')) as { levels: { key: unknown }[] };
+    const root = JSON.parse(readFileSync(join(d, 'pki', 'root.json'), 'utf8')) as { key: unknown };
+    root.key = inter.levels[0]!.key;
+    writeFileSync(join(d, 'pki', 'root.json'), JSON.stringify(root));
+    await expect(SandboxPki.open({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_PKI' });
+  });
+
+  it('an older data directory (plaintext root.key) is sealed on open: same root, root.key gone, its bytes nowhere', async () => {
+    const d = dir();
+    mkdirSync(join(d, 'pki'), { mode: 0o700 });
+    const key = join(d, 'pki', 'root.key');
+    const cert = join(d, 'pki', 'root.pem');
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-sha384', '-nodes', '-days', '3650', '-subj', '/CN=legacy root',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-keyout', key, '-out', cert]);
+    const legacyDer = createPrivateKey(readFileSync(key)).export({ type: 'pkcs8', format: 'der' });
+    const before = readFileSync(cert, 'utf8');
+    copyFileSync(cert, join(d, 'legacy.pem'));
+    const pki = await SandboxPki.open({ dataDir: d });
+    expect(new X509Certificate(pki.rootCertificate).fingerprint256).toBe(new X509Certificate(before).fingerprint256);
+    expect(existsSync(key)).toBe(false);
+    for (const f of files(d)) {
+      const bytes = readFileSync(f);
+      expect(bytes.includes(legacyDer), f).toBe(false);
+      expect(bytes.includes(Buffer.from(legacyDer.toString('base64').slice(0, 64))), f).toBe(false);
+    }
+    // …and it still signs: a document verifies against the legacy root.
+    const authority = await AttestationAuthority.open({ dataDir: d });
+    const doc = await (await authority.createDevice({ moduleId: 'i-1', measurements: PCRS })).attestation();
+    expect(verifyAttestation(doc, { trustAnchors: [before] }).document.moduleId).toBe('i-1');
+  });
+
+  it('pki export-root reads the root without the custody key', async () => {
+    const d = dir();
+    const pki = await SandboxPki.open({ dataDir: d });
+    rmSync(join(d, 'custody'), { recursive: true });
+    expect(await SandboxPki.rootPem({ dataDir: d })).toBe(pki.rootPem());
   });
 });

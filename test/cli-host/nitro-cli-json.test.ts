@@ -27,7 +27,7 @@ interface Fixture {
 const fixture = JSON.parse(readFileSync(join(repoRoot, 'test/cli-host/fixtures/nitro-cli-json.json'), 'utf8')) as Fixture;
 
 /** This sandbox's additions to nitro-cli's structs, allowed only after nitro-cli's own fields. */
-const EXTENSIONS: Readonly<Record<string, readonly string[]>> = { EnclaveDescribeInfo: ['Isolation'] };
+const EXTENSIONS: Readonly<Record<string, readonly string[]>> = { EnclaveDescribeInfo: ['Isolation'], EifDescribeInfo: ['Files'] };
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const uint = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;

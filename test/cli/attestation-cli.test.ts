@@ -6,10 +6,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeDocument, toHex } from '../../attestation/index.ts';
 import { main } from '../../host/cli/main.ts';
+import { findDaemon, parseRequest } from '../../host/daemon/index.ts';
 import { VECTORS, pem, tempDir } from '../attestation/fixtures.ts';
 
 const dir = tempDir();
-afterAll(() => dir.cleanup());
+// `attest` asks the host daemon, which alone unseals the CA keys: this file's own daemon.
+const runtimeDir = join(dir.path, 'run');
+process.env.NITRO_SANDBOX_RUNTIME_DIR = runtimeDir;
+afterAll(async () => {
+  await (await findDaemon(runtimeDir))?.shutdown();
+  dir.cleanup();
+});
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -135,11 +142,31 @@ describe('attest + verify-attestation', () => {
   });
 });
 
-describe('attest failures exit 1 with the error code', () => {
-  it('refuses a module id that cannot name a certificate (ERR_INVALID_ARGUMENT)', async () => {
-    const r = await run('attest', '--data-dir', dir.path, '--module-id', 'i-1/../../x');
+describe('attest goes through the daemon', () => {
+  it('the document is signed by the daemon of this data directory; this process never opened the PKI', async () => {
+    expect((await run('attest', '--data-dir', dir.path, '--pcr', `0=${P0}`)).code).toBe(0);
+    const daemon = await findDaemon(runtimeDir);
+    expect((await daemon?.ping())?.dataDir).toBe(dir.path);
+  });
+
+  it.each([
+    ['no module id', { pcrs: {} }],
+    ['a module id with a slash', { pcrs: {}, moduleId: 'i-1/x' }],
+    ['PCR 16', { pcrs: { 16: P0 }, moduleId: 'i-1' }],
+    ['a PCR index with a leading zero', { pcrs: { '01': P0 }, moduleId: 'i-1' }],
+    ['a short PCR', { pcrs: { 0: 'aa' }, moduleId: 'i-1' }],
+    ['a nonce over 1024 bytes', { pcrs: {}, moduleId: 'i-1', nonce: 'aa'.repeat(1025) }],
+    ['odd-length hex', { pcrs: {}, moduleId: 'i-1', userData: 'abc' }],
+    ['a debugMode that is not a boolean', { pcrs: {}, moduleId: 'i-1', debugMode: 'yes' }],
+    ['an unknown field', { pcrs: {}, moduleId: 'i-1', certificate: 'x' }],
+  ])('the daemon refuses an attest request with %s (ERR_DAEMON_BAD_REQUEST)', (_what, fields) => {
+    expect(() => parseRequest(JSON.stringify({ v: 1, op: 'attest', ...fields }))).toThrow(expect.objectContaining({ code: 'ERR_DAEMON_BAD_REQUEST' }));
+  });
+
+  it('a daemon running with another data directory is refused (ERR_HOST_DAEMON), not used', async () => {
+    const r = await run('attest', '--data-dir', join(dir.path, 'elsewhere'));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/ERR_INVALID_ARGUMENT/);
+    expect(r.err).toMatch(/ERR_HOST_DAEMON: .*runs with data dir/);
   });
 });
 
@@ -156,6 +183,7 @@ describe('usage errors exit 2 with a message naming the problem', () => {
     ['a PCR index attest cannot set', ['attest', '--pcr', `16=${P0}`], /index must be 0–15/],
     ['a nonce over 1024 bytes', ['attest', '--nonce', 'aa'.repeat(1025)], /at most 1024 bytes/],
     ['odd hex', ['attest', '--user-data', 'abc'], /even-length hex/],
+    ['a module id that cannot name a certificate', ['attest', '--module-id', 'i-1/../../x'], /--module-id must be 1–64 of/],
     ['a --public-key PEM holding no key', ['attest', '--public-key', badPem], /--public-key: the PEM file holds no readable public key/],
     ['a --public-key over 1024 bytes', ['attest', '--public-key', bigDer], /--public-key must be at most 1024 bytes of DER/],
     ['a bad --at', ['verify-attestation', '--document', join(VECTORS, 'signed-eif-2025-04-01.b64'), '--at', 'yesterday'], /--at must be an ISO 8601 time/],
@@ -170,10 +198,10 @@ describe('usage errors exit 2 with a message naming the problem', () => {
     expect(r.err).toMatch(message);
   });
 
-  it('--help prints the command help, including the root-key warning for attest', async () => {
+  it('--help prints the command help, including the minting warning for attest', async () => {
     const r = await run('attest', '--help');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/anyone holding the sandbox root key/);
+    expect(r.out).toMatch(/can mint documents with any PCRs/);
     const top = await run('--help');
     expect(top.out).toMatch(/verify-attestation/);
   });

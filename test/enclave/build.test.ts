@@ -4,6 +4,7 @@
 // IMAGE_FORMAT.md, and the openssl binary).
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -61,9 +62,14 @@ describe('reproducible builds (acceptance: identical bytes and PCRs, no timestam
       const rb = await buildImage({ entry: copyExample(app, b, 'deeper', 'still') });
       expect(Buffer.from(ra.image).equals(Buffer.from(rb.image))).toBe(true);
       expect(hex(ra)).toEqual(hex(rb));
-      // …and the same as the copy in the repository: nothing depends on where the sources live.
+      // …and the same code as the copy in the repository: nothing depends on where the sources
+      // live. Only the file list differs, whose paths are relative to the project root (the
+      // repository's for examples/, the copy's own folder in a temp dir without a package.json).
       const rr = await buildImage({ entry: join(examplesDir, app, 'main.ts') });
-      expect(Buffer.from(rr.image).equals(Buffer.from(ra.image))).toBe(true);
+      expect(hex(rr).pcr1).toBe(hex(ra).pcr1);
+      expect(hex(rr).pcr2).toBe(hex(ra).pcr2);
+      expect(rr.manifest.files.application.map((f) => f.path.replace(`examples/${app}/`, ''))).toEqual(ra.manifest.files.application.map((f) => f.path));
+      expect(rr.manifest.files.application.map((f) => f.sha384)).toEqual(ra.manifest.files.application.map((f) => f.sha384));
 
       const text = Buffer.from(ra.image).toString('latin1');
       const now = new Date();
@@ -133,12 +139,17 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     expect(after.pcr1).toBe(before.pcr1);
   });
 
-  test('comments and unused exports are not code: esbuild drops them and every PCR stays', async () => {
+  test('comments and unused exports are not code: esbuild drops them and every PCR stays; the file list records the edit', async () => {
     const d = tempDir();
     const entry = copyExample('hello', d);
-    const before = hex(await buildImage({ entry }));
+    const before = await buildImage({ entry });
     appendFileSync(join(d, 'hello', 'greeting.ts'), '\n// a comment\nexport const unused = 1;\n');
-    expect(hex(await buildImage({ entry }))).toEqual(before);
+    const after = await buildImage({ entry });
+    expect(hex(after)).toEqual(hex(before));
+    // The manifest (outside every PCR, as EIF's metadata) lists greeting.ts by the SHA-384 of its bytes.
+    const sha = (r: BuildResult) => r.manifest.files.application.find((f) => f.path === 'greeting.ts')?.sha384;
+    expect(sha(after)).toBe(createHash('sha384').update(readFileSync(join(d, 'hello', 'greeting.ts'))).digest('hex'));
+    expect(sha(after)).not.toBe(sha(before));
   });
 
   test('a change of isolation flags moves PCR0 and PCR1 only', async () => {

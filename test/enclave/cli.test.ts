@@ -3,7 +3,7 @@
 // values cross-checked against openssl.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../host/cli/main.ts';
 import { capture, cleanup, examplesDir, expectedPcrs, opensslCert, pcrWithOpenssl, tempDir, writeFile, type SigningPair } from './fixtures.ts';
@@ -90,6 +90,23 @@ describe('build-enclave', () => {
     expect(() => readFileSync(output)).toThrow();
   });
 
+  test('an import outside the project exits 1 with ERR_BUILD_IMPORT_REFUSED naming import and importer; --project-root widens the project', async () => {
+    const d = tempDir('nsbx-cli-confine-');
+    writeFile(d, 'secret.txt', 'outside');
+    mkdirSync(join(d, 'app'));
+    writeFile(join(d, 'app'), 'package.json', '{"name":"app"}');
+    const entry = writeFile(join(d, 'app'), 'main.ts', "import s from '../secret.txt' with { type: 'text' };\nexport default async () => s;\n");
+    const output = join(d, 'app.eif');
+    const r = await run('build-enclave', '--entry', entry, '--output-file', output);
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/ERR_BUILD_IMPORT_REFUSED: .*\n {2}import '\.\.\/secret\.txt' in main\.ts: it resolves to .*secret\.txt, outside the project root/m);
+    expect(existsSync(output)).toBe(false);
+    const ok = await run('build-enclave', '--entry', entry, '--output-file', output, '--project-root', d);
+    expect(ok.status).toBe(0);
+    const files = (JSON.parse((await run('describe-eif', '--eif-path', output)).out) as { Files: { Application: { Path: string }[] } }).Files.Application;
+    expect(files.map((f) => f.Path)).toEqual(['app/main.ts', 'secret.txt']);
+  });
+
   test('metadata that is not a JSON object exits 1 with ERR_BUILD_INVALID_OPTION', async () => {
     const meta = writeFile(dir, 'list.json', '[1,2]');
     const r = await run('build-enclave', '--entry', join(examplesDir, 'hello', 'main.ts'), '--output-file', join(dir, 'm.eif'), '--metadata', meta);
@@ -111,7 +128,7 @@ describe('describe-eif', () => {
     await run('build-enclave', '--entry', join(examplesDir, 'hello', 'main.ts'), '--output-file', plainPath);
     await run('build-enclave', '--entry', join(examplesDir, 'hello', 'main.ts'), '--output-file', signedPath, '--signing-certificate', keys.certPath, '--private-key', keys.keyPath);
     const plain = JSON.parse((await run('describe-eif', '--eif-path', plainPath)).out) as Record<string, unknown>;
-    expect(Object.keys(plain)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'CheckCRC', 'ImageName', 'ImageVersion', 'Metadata']);
+    expect(Object.keys(plain)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'CheckCRC', 'ImageName', 'ImageVersion', 'Metadata', 'Files']);
     expect(plain).toMatchObject({ EifVersion: 2, IsSigned: false, CheckCRC: true, ImageName: 'hello', ImageVersion: '1.0' });
     // Every field of nitro-cli's MetadataDescribeInfo, in its order; fixed values where a field
     // has no meaning here (IMAGE_FORMAT.md): no build time is recorded, the "kernel" is Node.
@@ -120,7 +137,7 @@ describe('describe-eif', () => {
     expect(meta).toMatchObject({ BuildTime: '1970-01-01T00:00:00+00:00', BuildTool: 'nitro-sandbox', OperatingSystem: 'Node.js', KernelVersion: process.version });
     expect(meta.DockerInfo).toEqual({ Bundler: expect.stringMatching(/^esbuild \d+\.\d+\.\d+$/) });
     const signed = JSON.parse((await run('describe-eif', '--eif-path', signedPath)).out) as Record<string, unknown>;
-    expect(Object.keys(signed)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'SigningCertificate', 'CheckCRC', 'SignatureCheck', 'ImageName', 'ImageVersion', 'Metadata']);
+    expect(Object.keys(signed)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'SigningCertificate', 'CheckCRC', 'SignatureCheck', 'ImageName', 'ImageVersion', 'Metadata', 'Files']);
     expect(signed).toMatchObject({ IsSigned: true, SignatureCheck: true });
     expect((signed.Measurements as Record<string, string>).PCR0).toBe((plain.Measurements as Record<string, string>).PCR0);
     // SigningCertificate as nitro-cli prints it, checked against `openssl x509 -text`.

@@ -8,6 +8,7 @@
 // for public.ecr.aws/aws-nitro-enclaves/hello:v1 on x86_64; docs/image_signing.md's signed
 // hello-world) are PCRs of EIFs built from a Docker image and a linuxkit ramdisk that are not
 // available offline, so they cannot be reproduced here; the rules they follow are tested instead.
+import { nested, sharedReferenceBomb, text } from '../attestation/hostile-cbor.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
@@ -150,6 +151,20 @@ describe('describe-eif of a real EIF: nitro-cli 1.5 output by independent comput
     // Byte strings where serde_cbor writes arrays of integers: nitro-cli cannot read it either.
     const asBstr = Uint8Array.from([0x81, 0xa2, 0x73, ...Buffer.from('signing_certificate'), 0x59, 0, 0, 0x69, ...Buffer.from('signature'), 0x40]);
     expect(codeOf(() => describeBytes(writeEif({ ...s, signature: asBstr })))).toBe('ERR_IMAGE_BAD_SIGNATURE');
+  });
+
+  test('hostile CBOR in an EIF SIGNATURE section (issue 13): a 4 KB shared-reference bomb, duplicate keys, deep nesting → ERR_IMAGE_BAD_SIGNATURE from the bounded decoder', () => {
+    const s = spec();
+    const twoSignatures = Uint8Array.from([0x81, 0xa2, ...text('signature'), 0x80, ...text('signature'), 0x80]);
+    for (const signature of [sharedReferenceBomb({ size: 4096 }), twoSignatures, nested(10_000)]) {
+      let err: unknown;
+      try {
+        describeBytes(writeEif({ ...s, signature }));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_IMAGE_BAD_SIGNATURE', cause: expect.objectContaining({ cause: expect.objectContaining({ code: 'ERR_ATTESTATION_MALFORMED' }) }) });
+    }
   });
 
   test('three ramdisks: PCR1 takes the first, PCR2 the other two; an EIF v3 without metadata prints no ImageName/Metadata', () => {

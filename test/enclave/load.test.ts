@@ -20,6 +20,7 @@ import {
 } from '../../enclave/index.ts';
 import { cleanup, codeOf, crc32, examplesDir, fixCrc, opensslCert, sections, sortedJson, tempDir, type SigningPair } from './fixtures.ts';
 import { decodeCbor, encodeCbor } from '../../attestation/index.ts';
+import { sharedReferenceBomb, text } from '../attestation/hostile-cbor.ts';
 import { execFileSync } from 'node:child_process';
 
 let keys: SigningPair;
@@ -139,13 +140,39 @@ describe('each corruption has its own code', () => {
     expect(codeOf(() => loadImage(replaceSection(signed, sigIndex, Uint8Array.of(0x80))))).toBe('ERR_IMAGE_BAD_SIGNATURE');
     // The same key in another certificate (a different PCR8): the payload binds the certificate.
     const sameKeyCert = execFileSync('openssl', ['req', '-x509', '-key', keys.keyPath, '-subj', '/CN=impostor', '-days', '1', '-outform', 'DER']);
-    const section = decodeCbor(signed.subarray(sig.dataStart, sig.end), 'test') as Map<string, Uint8Array>[];
+    const section = decodeCbor(signed.subarray(sig.dataStart, sig.end), 'test', { maxBytes: 1 << 20, maxItems: 1000, maxDepth: 8 }) as Map<string, Uint8Array>[];
     const cose = section[0]?.get('signature') as Uint8Array;
     const swapped = replaceSection(signed, sigIndex, encodeCbor([new Map([['signing_certificate', new Uint8Array(sameKeyCert)], ['signature', cose]])]));
     expect(codeOf(() => loadImage(swapped))).toBe('ERR_IMAGE_BAD_SIGNATURE');
     // describe-eif still describes it, and says the signature does not check out.
     expect(describeImage(moved).SignatureCheck).toBe(false);
     expect(describeImage(signed).SignatureCheck).toBe(true);
+  });
+
+  test('hostile CBOR in the SIGNATURE section (issue 13): a 4 KB shared-reference bomb, duplicate keys → refused by the bounded decoder', () => {
+    const bomb = sharedReferenceBomb({ size: 4096 });
+    for (const data of [bomb, Uint8Array.from([0x81, 0xa2, ...text('signature'), 0x41, 1, ...text('signature'), 0x41, 2])]) {
+      const x = replaceSection(signed, 4, data);
+      for (const read of [() => loadImage(x), () => measureImage(x), () => describeImage(x)]) {
+        let err: unknown;
+        try {
+          read();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toMatchObject({ code: 'ERR_IMAGE_BAD_SIGNATURE', cause: expect.objectContaining({ code: 'ERR_ATTESTATION_MALFORMED' }) });
+      }
+    }
+  });
+
+  test('JSON sections are bounded before they are parsed: size budgets, and nesting counted on the text', () => {
+    const deep = new TextEncoder().encode(`${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+    expect(() => loadImage(replaceSection(plain, 3, deep))).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_MALFORMED', message: expect.stringMatching(/manifest section: nesting deeper than 32/) }));
+    const big = new TextEncoder().encode(JSON.stringify('x'.repeat(64 * 1024)));
+    expect(() => loadImage(replaceSection(plain, 0, big))).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_MALFORMED', message: expect.stringMatching(/runtime section: \d+ bytes, more than the 65536-byte limit/) }));
+    // Brackets inside strings are not nesting.
+    const inString = new TextEncoder().encode(JSON.stringify('['.repeat(100)));
+    expect(() => loadImage(replaceSection(plain, 3, inString))).toThrow(expect.objectContaining({ message: expect.stringMatching(/manifest section: must be an object/) }));
   });
 
   test('too large: over MAX_IMAGE_SIZE in memory, in the header, or on disk → ERR_IMAGE_TOO_LARGE', () => {
@@ -287,7 +314,14 @@ describe('fuzzing: nothing escapes the typed errors (fast-check)', () => {
       if (m.kind === 'flip') xorAt(x, at, 1 << m.bit);
       else if (m.kind === 'set') x[at] = m.value;
       else if (m.kind === 'cut') x = x.slice(0, at);
-      else x = new Uint8Array([...x.subarray(0, at), ...m.bytes, ...x.subarray(at)]);
+      else {
+        // set(), not spreads: an image is tens of KB, and spreading it dominated the run.
+        const y = new Uint8Array(x.length + m.bytes.length);
+        y.set(x.subarray(0, at));
+        y.set(m.bytes, at);
+        y.set(x.subarray(at), at + m.bytes.length);
+        x = y;
+      }
     }
     return x;
   }

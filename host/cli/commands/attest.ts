@@ -1,8 +1,12 @@
 // `nitro-sandbox attest`: a document from a mock NSM, signed by the sandbox PKI, for tests and demos
-// outside an enclave.
+// outside an enclave. The CA keys are unsealed only by the process that signs, so the document is
+// issued by the host daemon (started if none runs), never by this command itself.
 import { randomBytes, createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { AttestationAuthority, MAX_OPTIONAL_FIELD } from '../../../attestation/index.ts';
+import { resolve } from 'node:path';
+import { MAX_OPTIONAL_FIELD } from '../../../attestation/index.ts';
+import { ensureDaemon } from '../../daemon/index.ts';
+import { defaultRuntimeDir } from '../../index.ts';
 import { UsageError, flagOpt, hexOpt, pcrListOpt, readOptionFile, stringOpt, type Command } from '../command.ts';
 
 function randomEnclaveId(): string {
@@ -35,11 +39,15 @@ document reads as debug mode, as on AWS), signed by a fresh
 $NITRO_SANDBOX_HOME or ~/.nitro-sandbox). Verify it with
 'nitro-sandbox verify-attestation --root sandbox'.
 
-WARNING: anyone holding the sandbox root key (DIR/pki/root.key) can mint documents with any PCRs.
-Such documents prove nothing about what code runs; they are for tests and demos.
+The document is issued by the host daemon, which alone unseals the CA keys (it is started, as by
+run-enclave, when none answers; a running daemon must use the same --data-dir).
+
+WARNING: whoever can reach the daemon's socket, or read the custody key (DIR/custody/seal.key)
+with the sealed CA keys, can mint documents with any PCRs: such documents prove nothing about what
+code runs; they are for tests and demos. Enclaves can do neither.
 
 Options:
-  --data-dir DIR        PKI data directory
+  --data-dir DIR        PKI data directory (of the daemon)
   --pcr N=HEX           PCR N (0–15) as 48 bytes of hex; repeatable
   --debug-mode          a debug-mode document: PCR0, PCR1, PCR2 read as zero
   --nonce HEX           nonce field (≤ 1024 bytes)
@@ -65,10 +73,18 @@ Options:
     const pkPath = stringOpt(args, 'public-key');
     const publicKey = pkPath === undefined ? undefined : readPublicKey(pkPath);
     const moduleId = stringOpt(args, 'module-id') ?? randomEnclaveId();
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(moduleId)) throw new UsageError('--module-id must be 1–64 of [A-Za-z0-9-]');
     const dataDir = stringOpt(args, 'data-dir');
-    const authority = await AttestationAuthority.open(dataDir === undefined ? {} : { dataDir });
-    const device = await authority.createDevice({ moduleId, measurements, debug: flagOpt(args, 'debug-mode') });
-    const document = await device.attestation({ nonce: nonce ?? null, userData: userData ?? null, publicKey: publicKey ?? null });
+    const client = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    const { document } = await client.attest({
+      pcrs: Object.fromEntries([...measurements].map(([i, v]) => [String(i), hex(v)])),
+      moduleId,
+      debugMode: flagOpt(args, 'debug-mode'),
+      ...(nonce !== undefined ? { nonce: hex(nonce) } : {}),
+      ...(userData !== undefined ? { userData: hex(userData) } : {}),
+      ...(publicKey !== undefined ? { publicKey: hex(publicKey) } : {}),
+    });
     const out = stringOpt(args, 'out');
     if (out !== undefined) {
       writeFileSync(out, document);

@@ -28,6 +28,7 @@ export const buildEnclave: Command = {
   help: `Usage: nitro-sandbox build-enclave --entry FILE --output-file FILE [--name N] [--version V]
                                  [--metadata JSON_FILE] [--signing-certificate PEM --private-key PEM]
                                  [--memory MiB] [--cpu-count N] [--vsock-port PORT ...]
+                                 [--project-root DIR]
 
 Bundles FILE (.ts, .mts, .js or .mjs) with all its imports into one ES module (esbuild), adds the
 runtime description (Node version, isolation flags), the bootstrap and a manifest, and writes the
@@ -37,6 +38,14 @@ PCR0 = whole image, PCR1 = runtime + bootstrap, PCR2 = application, PCR8 = signi
 (only when signed). The same sources always give the same bytes and PCRs, from any directory.
 
 The entry must export its entry point: export default async function main(ctx) { … }
+
+The build reads only the app's project: the project root (--project-root, else the nearest folder
+at or above the entry holding a package.json, else the entry's folder) and, under its
+node_modules, the packages its package-lock.json lists at the versions it records. Any other
+import (an absolute path, '../' past the root, a symlink out, a file: URL, a text or JSON import
+of such a file) and anything in the sandbox data directory ($NITRO_SANDBOX_HOME or
+~/.nitro-sandbox, or any folder holding .nitro-sandbox-data) fails with ERR_BUILD_IMPORT_REFUSED
+naming the import and its importer. describe-eif lists the files that went in (Files).
 
 Options:
   --entry FILE                  the app's entry module
@@ -49,6 +58,7 @@ Options:
   --memory MiB                  default memory for run-enclave (default: 512)
   --cpu-count N                 default CPU count for run-enclave (default: 2)
   --vsock-port PORT             a vsock port the app listens on; repeatable
+  --project-root DIR            the only folder the build may read (with its locked node_modules)
 `,
   options: {
     entry: { type: 'string' },
@@ -61,6 +71,7 @@ Options:
     memory: { type: 'string' },
     'cpu-count': { type: 'string' },
     'vsock-port': { type: 'string', multiple: true },
+    'project-root': { type: 'string' },
   },
   async run(args, io) {
     const entry = requiredOpt(args, 'entry');
@@ -79,6 +90,7 @@ Options:
     const metadataPath = stringOpt(args, 'metadata');
     const memoryMiB = intOpt(args, 'memory', 64, 1024 * 1024);
     const cpuCount = intOpt(args, 'cpu-count', 1, 256);
+    const projectRoot = stringOpt(args, 'project-root');
     io.err('Start building the Enclave Image...\n');
     const result = await buildImage({
       entry,
@@ -88,6 +100,7 @@ Options:
       ...(memoryMiB !== undefined ? { memoryMiB } : {}),
       ...(cpuCount !== undefined ? { cpuCount } : {}),
       vsockPorts: ports,
+      ...(projectRoot !== undefined ? { projectRoot } : {}),
       ...(certPath !== undefined && keyPath !== undefined
         ? { signing: { certificate: readText(certPath, 'signing-certificate'), privateKey: readText(keyPath, 'private-key') } }
         : {}),

@@ -9,14 +9,13 @@ export const pkiExportRoot: Command = {
 
 Prints the sandbox root certificate as PEM, creating the PKI in DIR on first use (default
 $NITRO_SANDBOX_HOME or ~/.nitro-sandbox). Give it to verifiers as their trust anchor, the way real
-verifiers are given the AWS Nitro Enclaves Root-G1 certificate. The private key stays in
-DIR/pki/root.key (mode 0600).
+verifiers are given the AWS Nitro Enclaves Root-G1 certificate. An existing PKI is read without
+opening its private keys, which stay sealed under DIR/custody/seal.key (see README, "CA keys").
 `,
   options: { 'data-dir': { type: 'string' } },
   async run(args, io) {
     const dataDir = stringOpt(args, 'data-dir');
-    const pki = await SandboxPki.open(dataDir === undefined ? {} : { dataDir });
-    io.out(pki.rootPem());
+    io.out(await SandboxPki.rootPem(dataDir === undefined ? {} : { dataDir }));
     return 0;
   },
 };

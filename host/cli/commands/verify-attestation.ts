@@ -10,7 +10,7 @@ export function readDocumentFile(path: string): Uint8Array {
   return documentBytesFromFile(new Uint8Array(readOptionFile('document', path)));
 }
 
-/** A verifier reads only the sandbox root certificate: it never creates a PKI nor needs root.key. */
+/** A verifier reads only the sandbox root certificate: it never creates a PKI nor opens the sealed CA keys. */
 function anchors(roots: string[], dataDir: string | undefined): TrustAnchor[] {
   return (roots.length ? roots : ['aws']).map((r) =>
     r === 'aws' ? awsNitroRoot() : readOptionFile('root', r === 'sandbox' ? sandboxRootPath(dataDir) : r).toString('utf8'),
