@@ -50,7 +50,7 @@ export interface ProbeTargets {
   readonly writeDir: string;
   /** A file whose contents the probes try to replace (in the enclave: a file of its own root). */
   readonly rootFile: string;
-  /** The host's attestation root key (pki/root.key): whoever reads it can mint documents. */
+  /** The host's CA custody key (custody/seal.key): whoever reads it (and pki/) can mint documents. */
   readonly rootKeyPath: string;
   /** A native addon that loads in this Node. */
   readonly addonPath: string;
@@ -142,6 +142,11 @@ function connectAndRead(opts: net.NetConnectOpts, token: string): Promise<string
 function expectToken(text: string, token: string, what: string): string {
   if (!text.includes(token)) throw new Blocked('ENOTOKEN', `${what} did not contain the token`);
   return `${what}: ${text.length} bytes incl. the token`;
+}
+
+function expectBytes(bytes: Uint8Array, length: number, what: string): string {
+  if (bytes.length !== length) throw new Blocked('ENOTOKEN', `${what} was not the ${length}-byte key`);
+  return `${what}: ${length} bytes`;
 }
 
 function fstat(fd: number): fs.Stats | undefined {
@@ -459,7 +464,7 @@ export const PROBES: Readonly<Record<string, Probe>> = {
 
   'read its own image file': (t) => `image: ${fs.readFileSync(t.imagePath).length} bytes`,
 
-  "read the host's attestation root key (pki/root.key)": (t) => expectToken(fs.readFileSync(t.rootKeyPath, 'utf8'), 'PRIVATE KEY', 'root.key'),
+  "read the host's CA custody key (custody/seal.key)": (t) => expectBytes(fs.readFileSync(t.rootKeyPath), 32, 'seal.key'),
 
   'fs.watch() a host directory (inotify)': (t) => {
     const w = fs.watch(t.writeDir);

@@ -271,7 +271,7 @@ async function startDaemonProcess(dir: string, lock: string, log: string, socket
     }
   }
   // --disable-sigusr1: no signal can open an inspector in the daemon (SIGUSR1 would, on the
-  // loopback, where any local user could then run code in it and read the PKI's root key).
+  // loopback, where any local user could then run code in it and read the CA custody key).
   const args = ['--disable-sigusr1', DAEMON_MAIN, '--runtime-dir', dir, '--lock-held-by', String(process.pid), '--idle-exit-ms', String(options.idleExitMs ?? 10_000)];
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   const logFd = openSync(log, 'a', 0o600);

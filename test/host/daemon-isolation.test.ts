@@ -122,12 +122,12 @@ describe('the daemon', () => {
       dnsPort: 1,
       unixPath: runtimePaths(rt).socket,
       abstractName: 'none',
-      secretFile: join(dataDir, 'pki', 'root.key'),
+      secretFile: join(dataDir, 'custody', 'seal.key'),
       secretMjs: '/none.mjs',
       secretCjs: '/none.cjs',
       envFile: '/none.env',
       imagePath: proberPath,
-      rootKeyPath: join(dataDir, 'pki', 'root.key'),
+      rootKeyPath: join(dataDir, 'custody', 'seal.key'),
       writeDir: rt,
       rootFile: '/etc/passwd',
       addonPath: '/none.node',
@@ -149,8 +149,8 @@ describe('the daemon', () => {
     const signals = report.filter((o) => /^signals to|^SIGTERM|_debugProcess|libc kill|setPriority/.test(o.route));
     expect(signals.length).toBeGreaterThanOrEqual(10);
     for (const o of signals) expect(o, JSON.stringify(o)).toMatchObject({ ok: false });
-    // The daemon's socket, the PKI's root key: not reachable either.
-    for (const route of ['unix socket by path', 'read a planted secret file', "read the host's attestation root key (pki/root.key)"]) {
+    // The daemon's socket, the CA custody key: not reachable either.
+    for (const route of ['unix socket by path', 'read a planted secret file', "read the host's CA custody key (custody/seal.key)"]) {
       expect(report.find((o) => o.route === route), route).toMatchObject({ ok: false });
     }
     expect((await client.ping()).pid).toBe(pid);

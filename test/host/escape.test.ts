@@ -210,7 +210,7 @@ async function targets(name: string, inEnclave: boolean, decoyPid: number): Prom
     secretCjs: join(work, 'secret.cjs'),
     envFile: join(work, 'probe.env'),
     imagePath: join(work, 'escape-probe.eif'),
-    rootKeyPath: join(work, 'host', 'pki', 'root.key'),
+    rootKeyPath: join(work, 'host', 'custody', 'seal.key'),
     writeDir,
     // In an enclave: a file of the root all enclaves share.
     rootFile: inEnclave ? '/etc/passwd' : rootFile,
@@ -373,7 +373,7 @@ const NETWORK = ROUTES.filter((r) => /fetch|http\.get|net\.connect\(\) TCP|liste
 const HOST_FILES = [
   'read a planted secret file',
   'read its own image file',
-  "read the host's attestation root key (pki/root.key)",
+  "read the host's CA custody key (custody/seal.key)",
   'fs.openAsBlob()',
   'process.loadEnvFile()',
   "process.binding('fs') reads the secret",
