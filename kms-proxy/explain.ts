@@ -80,7 +80,7 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
   if (req.attestation !== undefined && OPERATIONS.get(action.slice(4))?.shape.Recipient === undefined) {
     throw kmsError('ValidationException', `${action} takes no Recipient, so an attestation document cannot be part of the request (it can for ${RECIPIENT_ACTIONS.join(', ')})`);
   }
-  const resolved = await service.resolve(req.keyId);
+  const resolved = await service.resolve(req.keyId, caller);
   let attestation: AttestationVerdict | undefined;
   let extra: ContextValues = {};
   if (req.attestation !== undefined) {
@@ -119,7 +119,7 @@ export interface ExplainStoreOptions {
  */
 export async function explainInDataDir(options: ExplainStoreOptions, req: ExplainRequest): Promise<Explanation> {
   if (!existsSync(join(options.dataDir, 'kms.sqlite'))) throw kmsError('NotFoundException', `no KMS key store in ${options.dataDir}`);
-  const store = new SqliteKeyStore({ dataDir: options.dataDir });
+  const store = new SqliteKeyStore({ dataDir: options.dataDir, readOnly: true });
   try {
     const clock = Date.now;
     const service = new Service({ store, region: options.region ?? 'us-east-1', account: options.account ?? '111122223333', clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });

@@ -103,13 +103,13 @@ test('a deletion that throws leaves the other due keys to be handled in the same
   expect(after.map((k) => k.KeyId).filter((id) => id === a.id || id === b.id)).toEqual([]);
 });
 
-test('when the store cannot list the keys, that run fails; requests in the following minute are served', async () => {
+test('when the store cannot list the due keys, that run fails; requests in the following minute are served', async () => {
   let broken = false;
   const { app } = await open((store) => {
-    const listKeys = store.listKeys.bind(store);
-    store.listKeys = async () => {
+    const listDueKeys = store.listDueKeys.bind(store);
+    store.listDueKeys = async (now, page) => {
       if (broken) throw new Error('disk I/O error');
-      return listKeys();
+      return listDueKeys(now, page);
     };
   });
   const k = await createKey(app);

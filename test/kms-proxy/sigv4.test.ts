@@ -30,7 +30,7 @@ async function request(alter: Alter = {}, signedAt = now, region = 'us-east-1'):
   }
   const auth = headers.get('authorization');
   if (alter.authorization && auth !== undefined) headers.set('authorization', alter.authorization(auth));
-  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, region: 'us-east-1' };
+  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), headerNames: headers.keys(), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, region: 'us-east-1' };
 }
 
 function refusal(req: VerifyInput): KmsError {

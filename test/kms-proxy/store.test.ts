@@ -90,6 +90,8 @@ describe('durability', () => {
   test('a malformed credentials.json is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'credentials.json'), JSON.stringify([{ accessKeyId: 'AKIA' }]));
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('credentials.json[0]: accessKeyId must be') });
+    writeFileSync(join(d, 'credentials.json'), JSON.stringify([]));
     await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('must be a non-empty array') });
     writeFileSync(join(d, 'credentials.json'), '{');
     await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('is not valid JSON') });
@@ -98,7 +100,7 @@ describe('durability', () => {
   test('a corrupt master key file is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'master.key'), 'short');
-    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL' });
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_MASTER_KEY_CORRUPT', awsName: 'KMSInternalException' });
   });
 });
 
@@ -181,7 +183,7 @@ describe('seed files', () => {
     expect((err as KmsError).code).toMatch(/^ERR_KMS_(VALIDATION|MALFORMED_POLICY_DOCUMENT)$/);
     // Refused as a whole: nothing of it was stored.
     const app = await createKmsApp({ dataDir: d });
-    expect(await app.service.store.listKeys()).toEqual([]);
+    expect((await app.service.store.listKeys({ account: '111122223333', region: 'us-east-1' }, { limit: 1000 })).items).toEqual([]);
     await app.close();
   });
 
@@ -196,7 +198,7 @@ describe('seed files', () => {
     writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n  - id: nope`);
     await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
     const app = await createKmsApp({ dataDir: d });
-    expect(await app.service.store.listKeys()).toEqual([]);
+    expect((await app.service.store.listKeys({ account: '111122223333', region: 'us-east-1' }, { limit: 1000 })).items).toEqual([]);
     await app.close();
   });
 });
