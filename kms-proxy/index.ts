@@ -7,9 +7,13 @@ export { evaluate, type Decision, type AuthzRequest, type RequestContext, type S
 export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/document.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
-export type { KeyStore } from './store/types.ts';
+export type { KeyStore, KeyRef, Scope } from './store/types.ts';
+export type { Page, PageRequest } from './store/page.ts';
+export { StoreIntegrityError } from './store/record-mac.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
+export { DEFAULT_LIMITS, type Limits } from './limits.ts';
+export { CROSS_ACCOUNT_ACTIONS, parsePrincipal, principalContext, type PrincipalType } from './identity.ts';
 export type { Service, Caller, ContextValues, Resolved } from './service.ts';
 export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './model.ts';
 export { applySeed, type SeedKey } from './seed.ts';

@@ -27,6 +27,8 @@ export const CreateKey: Operation = {
   async run({ svc, caller, input, trail }) {
     // IAM-only on AWS; the key is the caller's account's, as its default policy says.
     svc.authorizeIdentity(caller, 'kms:CreateKey');
+    // Keys whose deletion window has ended are gone before the key quota counts them.
+    await svc.maintain();
     const specIn = str(input, 'KeySpec');
     const cmkSpec = str(input, 'CustomerMasterKeySpec');
     if (specIn !== undefined && cmkSpec !== undefined) {
