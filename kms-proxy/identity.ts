@@ -14,6 +14,7 @@
 //   caller itself is enough alone, one to the caller's account delegates too.
 // - Operations on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ListRetirableGrants)
 //   are decided by the identity policy alone.
+import { AccessDeniedError } from './errors.ts';
 import { wildcardMatch } from './policy/conditions.ts';
 import type { PolicyDocument } from './policy/document.ts';
 import type { Decider, Decision } from './policy/evaluate.ts';
@@ -127,6 +128,11 @@ export function authorizeWithIdentity(i: AuthorizationInput): Authorization {
   const chosen = sources.find((s) => s.direct) ?? (identityAllows(caller, action) ? sources[0] : undefined);
   if (!chosen) return deny('no-identity-policy', `the key policy allows ${action} only through the account, and the identity policy of ${caller.principalArn} does not allow it`);
   return { decision: { ...d, allowed: true, effect: 'Allow', decidedBy: chosen.by } };
+}
+
+/** AccessDeniedException for a call no key policy was evaluated for (IAM-only, another account's resource). */
+export function accessDenied(caller: Caller, action: string, resource: string, denial: Denial, detail?: string): AccessDeniedError {
+  return new AccessDeniedError(denialMessage(caller, action, resource, denial), { allowed: false, effect: 'ImplicitDeny', statements: [], grants: [] }, detail);
 }
 
 /** AWS's AccessDeniedException text for a denial. */

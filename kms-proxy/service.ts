@@ -3,7 +3,7 @@
 // against the key policy, grants and the caller's identity policy, and KeyMetadata as AWS returns it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AccessDeniedError, kmsError, messages } from './errors.ts';
-import { authorizeWithIdentity, denialMessage, identityAllows, principalContext, type Authorization, type Caller } from './identity.ts';
+import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, principalContext, type Authorization, type Caller } from './identity.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
@@ -258,9 +258,7 @@ export class Service {
    * are IAM-only on AWS: the caller's identity policy alone decides. AccessDeniedException otherwise.
    */
   authorizeIdentity(caller: Caller, action: string, resource = '*'): void {
-    if (identityAllows(caller, action)) return;
-    const decision: Decision = { allowed: false, effect: 'ImplicitDeny', statements: [], grants: [] };
-    throw new AccessDeniedError(denialMessage(caller, action, resource, 'no-identity-policy'), decision);
+    if (!identityAllows(caller, action)) throw accessDenied(caller, action, resource, 'no-identity-policy');
   }
 
   keyMetadata(key: KeyRecord, currentMaterialId?: string): Record<string, unknown> {

@@ -1,4 +1,5 @@
 // ListAliases (KMS API Reference, "ListAliases").
+import { accessDenied } from '../identity.ts';
 import { LimitField, MarkerField, OptKeyIdField } from '../shapes.ts';
 import { type Operation, pageRequest, pageResponse, readChunked, str } from './types.ts';
 
@@ -7,15 +8,19 @@ export const ListAliases: Operation = {
   quota: 'list',
   readOnly: true,
   shape: { KeyId: OptKeyIdField, Limit: LimitField, Marker: MarkerField },
-  // The caller's own account and region only ("Cross-account use: No"): a KeyId of another account's
-  // key is refused by authorize (ListAliases is not a cross-account action).
-  async run({ svc, caller, input }) {
+  // IAM-only on AWS (kms:ListAliases in the identity policy, resource "*"), and of the caller's own
+  // account and region only ("Cross-account use: No"): a KeyId of another account's key, which only
+  // its ARN can name, is AccessDeniedException.
+  async run({ svc, caller, input, trail }) {
     svc.authorizeIdentity(caller, 'kms:ListAliases');
     const keyId = str(input, 'KeyId');
     let target: string | undefined;
     if (keyId !== undefined) {
       const r = await svc.resolve(keyId, caller, { aliases: false });
-      await svc.authorize(r, caller, 'kms:ListAliases');
+      trail.keyArn = r.key.arn;
+      if (r.key.account !== caller.account) {
+        throw accessDenied(caller, 'kms:ListAliases', r.key.arn, 'cross-account', "ListAliases lists only the caller's own account");
+      }
       target = r.key.keyId;
     }
     const scope = svc.scopeOf(caller);

@@ -1,6 +1,5 @@
 // ListRetirableGrants (KMS API Reference, "ListRetirableGrants").
-import { AccessDeniedError } from '../errors.ts';
-import { parsePrincipal } from '../identity.ts';
+import { accessDenied, parsePrincipal } from '../identity.ts';
 import { grantView, PrincipalField } from './lib/grants.ts';
 import { type Operation, pageRequest, pageResponse, readChunked, reqStr } from './types.ts';
 
@@ -17,11 +16,7 @@ export const ListRetirableGrants: Operation = {
     svc.authorizeIdentity(caller, 'kms:ListRetirableGrants', rp);
     const owner = /^\d{12}$/.test(rp) ? rp : parsePrincipal(rp)?.account;
     if (owner !== caller.account) {
-      throw new AccessDeniedError(
-        `User: ${caller.principalArn} is not authorized to perform: kms:ListRetirableGrants on resource: ${rp} because no resource-based policy allows the kms:ListRetirableGrants action`,
-        { allowed: false, effect: 'ImplicitDeny', statements: [], grants: [] },
-        `the retiring principal is not in the caller's account ${caller.account}`,
-      );
+      throw accessDenied(caller, 'kms:ListRetirableGrants', rp, 'cross-account', `the retiring principal is not in the caller's account ${caller.account}`);
     }
     const page = await readChunked(pageRequest(input, 50), (p) => svc.store.listRetirableGrants(rp, p));
     const grants = [];
