@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { readConfigFile } from './config-file.ts';
 import { KmsError, kmsError } from './errors.ts';
 import { parsePrincipal } from './identity.ts';
 import type { Credential } from './sigv4.ts';
@@ -72,19 +72,7 @@ export function parseCredentials(v: unknown, where: string): Credential[] {
 
 /** Reads a credentials file (JSON or YAML, a list of entries); ValidationException when it is not one. */
 export function readCredentialsFile(path: string): Credential[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new KmsError('ValidationException', `credentials: cannot read ${path}`, { cause });
-  }
-  let doc: unknown;
-  try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
-  } catch (cause) {
-    throw new KmsError('ValidationException', `credentials: ${path} does not parse`, { cause });
-  }
-  return parseCredentials(doc, path);
+  return parseCredentials(readConfigFile(path, 'credentials'), path);
 }
 
 /**

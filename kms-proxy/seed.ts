@@ -22,10 +22,9 @@
 //       tags: { team: blue }
 //       rotation: { enabled: true, periodInDays: 365 }
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readConfigFile } from './config-file.ts';
 import { parseCredentials } from './credentials.ts';
-import { KmsError, kmsError } from './errors.ts';
+import { kmsError } from './errors.ts';
 import { isAsymmetric, SPECS } from './keyspec.ts';
 import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage, type Material, type Tag } from './model.ts';
 import { rotatable } from './operations/lib/rotation.ts';
@@ -215,19 +214,7 @@ export async function applySeedKeys(svc: Service, seed: Seed): Promise<string[]>
 
 /** Reads and checks a seed file (YAML, or JSON when it ends in .json). */
 export function readSeedFile(path: string, defaultAccount: string): Seed {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new KmsError('ValidationException', `seed: cannot read ${path}`, { cause });
-  }
-  let doc: unknown;
-  try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
-  } catch (cause) {
-    throw new KmsError('ValidationException', `seed: ${path} does not parse`, { cause });
-  }
-  return parseSeed(doc, defaultAccount);
+  return parseSeed(readConfigFile(path, 'seed'), defaultAccount);
 }
 
 export async function applySeedFile(svc: Service, path: string): Promise<string[]> {

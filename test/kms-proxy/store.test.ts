@@ -1,7 +1,7 @@
 // The durable store: state survives a restart, key material is sealed at rest under a separate
 // master key, generated secrets are 0600 files, and seed files are idempotent.
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, GetPublicKeyCommand, GetKeyRotationStatusCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -185,6 +185,19 @@ describe('seed files', () => {
     const app = await createKmsApp({ dataDir: d });
     expect((await app.service.store.listKeys({ account: '111122223333', region: 'us-east-1' }, { limit: 1000 })).items).toEqual([]);
     await app.close();
+  });
+
+  test('a seed or credentials file over 64 MiB is refused unread, and one that does not parse is refused (ERR_KMS_VALIDATION)', async () => {
+    const d = dir();
+    const big = join(d, 'big.yaml');
+    // Sparse: its size says 64 MiB + 1 without writing it.
+    writeFileSync(big, '');
+    truncateSync(big, 64 * 1024 * 1024 + 1);
+    await expect(createKmsApp({ dataDir: d, seed: big })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringMatching(/^seed: .*big\.yaml is 67108865 bytes, more than 67108864$/) });
+    await expect(createKmsApp({ dataDir: d, credentialFiles: [big] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringMatching(/^credentials: /) });
+    const bad = join(d, 'bad.json');
+    writeFileSync(bad, '[{');
+    await expect(createKmsApp({ dataDir: d, credentialFiles: [bad] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringContaining('does not parse') });
   });
 
   test('a seed file that cannot be read is refused with a typed error', async () => {
