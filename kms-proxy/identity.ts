@@ -120,9 +120,11 @@ export function authorizeWithIdentity(i: AuthorizationInput): Authorization {
     const direct = !crossAccount && p !== undefined && (p.any || p.aws.includes(caller.principalArn));
     sources.push({ by: { kind: 'statement', index: t.index, ...(t.sid !== undefined ? { sid: t.sid } : {}) }, direct });
   }
-  const granteeOf = new Map(i.grants.map((g) => [g.grantId, g.granteePrincipal]));
-  for (const t of d.grants) {
-    if (t.applies) sources.push({ by: { kind: 'grant', grantId: t.grantId }, direct: granteeOf.get(t.grantId) === caller.principalArn });
+  const applying = d.grants.filter((t) => t.applies);
+  if (applying.length > 0) {
+    // Built only when a grant applies: a key may have 50,000 grants, and most calls use none.
+    const granteeOf = new Map(i.grants.map((g) => [g.grantId, g.granteePrincipal]));
+    for (const t of applying) sources.push({ by: { kind: 'grant', grantId: t.grantId }, direct: granteeOf.get(t.grantId) === caller.principalArn });
   }
   if (sources.length === 0) return { decision: d, denial: 'no-resource-policy' };
   const chosen = sources.find((s) => s.direct) ?? (identityAllows(caller, action) ? sources[0] : undefined);

@@ -262,6 +262,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits: { readonly maxKeys?: number } = {}): Promise<void> {
+    if (keys.length === 0) return;
     for (const { key } of keys) this.#keys.delete(key.keyId);
     this.#tx(() => {
       const max = limits.maxKeys;

@@ -74,8 +74,11 @@ export async function decryptWith(
   } else {
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('ValidationException', 'KeyId is required when decrypting with an asymmetric KMS key.');
     h = parseBlobHeader(blob);
-    // The blob names its key, in whatever account it is (AWS's ciphertext carries the key ARN).
-    r = { key: await svc.getKeyOrThrow(h.keyId, caller.account) };
+    // The blob names its key, in whatever account it is (AWS's ciphertext carries the key ARN), in
+    // this KMS's region.
+    const key = await svc.getKeyOrThrow(h.keyId, caller.account);
+    if (key.region !== svc.region) throw kmsError('NotFoundException', messages.notFound(svc.keyArn(caller.account, h.keyId)));
+    r = { key };
   }
   const key = r.key;
   trail.keyArn = key.arn;
