@@ -288,8 +288,10 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
         ...(ip ? { sourceIp: ip } : {}),
         ...(c.req.header('user-agent') ? { userAgent: c.req.header('user-agent') } : {}),
         requestParameters: input,
-        // CloudTrail records no response elements for cryptographic operations.
-        ...(op.quota === 'cryptographic' || op.quota === 'random' ? {} : { responseElements: output }),
+        // CloudTrail records no response elements for cryptographic operations, nor for List calls
+        // (KMS Developer Guide, "ListAliases"/"ListGrants" log examples: null); a 1000-item page
+        // would otherwise be copied into the log.
+        ...(op.quota === 'cryptographic' || op.quota === 'random' || op.quota === 'list' ? {} : { responseElements: output }),
         ...(trail.keyArn ? { keyArn: trail.keyArn } : {}),
         readOnly: op.readOnly,
         ...additional(trail),

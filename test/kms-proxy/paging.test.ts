@@ -5,7 +5,8 @@
 // through a gate, and their quota is not the cryptographic operations' (tests assert behaviour;
 // the costs are measured in bench/kms-scale.bench.ts).
 import fc from 'fast-check';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createKmsApp, type Credential, type KmsApp } from '../../kms-proxy/index.ts';
 import { Gate } from '../../kms-proxy/gate.ts';
@@ -93,6 +94,26 @@ describe('pages', () => {
     const r = await call('ListKeys', { Limit: 1000 });
     expect([(r.json.Keys as unknown[]).length, r.json.Truncated, r.json.NextMarker]).toEqual([N, false, undefined]);
     for (const Limit of [0, 1001]) expect((await call('ListKeys', { Limit })).json.__type).toBe('ValidationException');
+  });
+
+  test('a List call\'s audit record carries no response elements (CloudTrail logs null), so a page is not copied into the log', async () => {
+    const d = tempDir('kms-paging-');
+    const one = await createKmsApp({ dataDir: d, credentials: [A] });
+    const send = async (op: string, body: unknown) => {
+      const { url, init } = await signedRequest(A, JSON.stringify(body), { target: `TrentService.${op}` });
+      return one.app.request(url, init);
+    };
+    for (let i = 0; i < 3; i++) await send('CreateKey', {});
+    expect((await send('ListKeys', { Limit: 1000 })).status).toBe(200);
+    // Closing writes the last batch of the log.
+    await one.close();
+    const lines = readdirSync(d)
+      .filter((f) => f.startsWith('audit') && !f.endsWith('.head'))
+      .flatMap((f) => readFileSync(join(d, f), 'utf8').split('\n'))
+      .filter((l) => l.includes('"eventName":"ListKeys"'));
+    rmSync(d, { recursive: true, force: true });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain(':key/');
   });
 
   test('markers: garbage, an edited one, or another listing\'s is InvalidMarkerException; another account\'s lists only the caller\'s keys', async () => {
