@@ -9,6 +9,8 @@ import type { Decision } from './policy/evaluate.ts';
 import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts';
 import { Service, type Caller, type ContextValues } from './service.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
+import { loadOrCreateCredentials } from './credentials.ts';
+import type { Credential } from './sigv4.ts';
 import { ENCRYPTION_ALGORITHM_ACTIONS } from './operations/lib/symmetric.ts';
 import { OPERATIONS } from './operations/index.ts';
 
@@ -22,6 +24,8 @@ export interface ExplainRequest {
   /** A COSE_Sign1 attestation document, as sent in `Recipient.AttestationDocument`. */
   readonly attestation?: Uint8Array;
   readonly encryptionContext?: Readonly<Record<string, string>>;
+  /** The principal's identity policy (its credential's `allowedActions`); absent: every action. */
+  readonly allowedActions?: readonly string[];
 }
 
 export interface AttestationVerdict {
@@ -74,7 +78,7 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
   const principal = req.principal ?? `arn:aws:iam::${service.account}:root`;
   const account = principalAccount(principal);
   if (account === undefined) throw kmsError('ValidationException', `principal must be an IAM or STS ARN, got '${principal}'`);
-  const caller: Caller = { principalArn: principal, account };
+  const caller: Caller = { principalArn: principal, account, ...(req.allowedActions ? { allowedActions: req.allowedActions } : {}) };
   // Only the operations with a Recipient member carry a document (Decrypt, GenerateDataKey, …); the
   // KMS refuses the field anywhere else, so its PCRs can never be condition values there.
   if (req.attestation !== undefined && OPERATIONS.get(action.slice(4))?.shape.Recipient === undefined) {
@@ -122,11 +126,20 @@ export async function explainInDataDir(options: ExplainStoreOptions, req: Explai
   const store = new SqliteKeyStore({ dataDir: options.dataDir, readOnly: true });
   try {
     const clock = Date.now;
-    const service = new Service({ store, region: options.region ?? 'us-east-1', account: options.account ?? '111122223333', clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
-    return await explain(service, req);
+    const account = options.account ?? '111122223333';
+    const service = new Service({ store, region: options.region ?? 'us-east-1', account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
+    // The principal's identity policy, as the KMS applies it: its credential in credentials.json.
+    const principal = req.principal ?? `arn:aws:iam::${account}:root`;
+    const allowedActions = req.allowedActions ?? credentialsOf(options.dataDir).find((c) => c.principalArn === principal)?.allowedActions;
+    return await explain(service, { ...req, ...(allowedActions ? { allowedActions } : {}) });
   } finally {
     await store.close();
   }
+}
+
+/** The data directory's credentials.json, or none when it has none (explain never creates one). */
+function credentialsOf(dataDir: string): readonly Credential[] {
+  return existsSync(join(dataDir, 'credentials.json')) ? loadOrCreateCredentials(dataDir, '111122223333').credentials : [];
 }
 
 function list(v: readonly string[] | undefined): string {

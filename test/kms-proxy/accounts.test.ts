@@ -10,7 +10,7 @@ import {
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Credential } from '../../kms-proxy/index.ts';
+import { explainInDataDir, type Credential } from '../../kms-proxy/index.ts';
 import { client, failure, startFixture, tempDir, type Fixture } from './helpers.ts';
 
 const VICTIM = '111122223333';
@@ -221,6 +221,22 @@ describe('the identity policy in the caller\'s own account', () => {
       expect(e.message).toMatch(/because no identity-based policy allows the kms:\w+ action$/);
     }
     expect((await victim.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext?.length).toBe(8);
+  });
+});
+
+describe('kms explain', () => {
+  test('applies the principal\'s identity policy from credentials.json, as the KMS does', async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'credentials.json'), JSON.stringify([ADMIN, READER]));
+    const g = await startFixture({ dataDir: dir });
+    const admin = client(g.server, ADMIN);
+    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+    admin.destroy();
+    await g.stop();
+    const asReader = (action: string) => explainInDataDir({ dataDir: dir }, { keyId, action, principal: READER.principalArn });
+    expect((await asReader('kms:Decrypt')).outcome).toBe('Allowed');
+    expect((await asReader('kms:Encrypt')).outcome).toBe('AccessDeniedException');
+    expect((await explainInDataDir({ dataDir: dir }, { keyId, action: 'kms:Encrypt', principal: READER.principalArn, allowedActions: ['kms:*'] })).outcome).toBe('Allowed');
   });
 });
 
