@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AccessDeniedError, kmsError, messages } from './errors.ts';
 import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, principalContext, type Authorization, type Caller } from './identity.ts';
+import { WorkPacer } from './gate.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
@@ -55,6 +56,8 @@ export class Service {
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
   readonly limits: Limits;
+  /** Paces the List operations' reads (gate.ts): at most half of the server's time. */
+  readonly listPacer = new WorkPacer();
   readonly #onMaintenanceError: (error: Error) => void;
   readonly #policies = new Map<string, PolicyDocument>();
   /** Keys whose maintenance failed, and when they are tried again. */

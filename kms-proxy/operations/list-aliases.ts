@@ -24,7 +24,7 @@ export const ListAliases: Operation = {
       target = r.key.keyId;
     }
     const scope = svc.scopeOf(caller);
-    const page = await readChunked(pageRequest(input), (p) => svc.store.listAliases(scope, p, target));
+    const page = await readChunked(svc.listPacer, pageRequest(input), (p) => svc.store.listAliases(scope, p, target));
     return {
       Aliases: page.items.map((a) => ({
         AliasName: a.name,

@@ -13,7 +13,7 @@ export const ListKeys: Operation = {
     svc.authorizeIdentity(caller, 'kms:ListKeys');
     await svc.maintain();
     const scope = svc.scopeOf(caller);
-    const page = await readChunked(pageRequest(input), (p) => svc.store.listKeys(scope, p));
+    const page = await readChunked(svc.listPacer, pageRequest(input), (p) => svc.store.listKeys(scope, p));
     return { Keys: page.items.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })), ...pageResponse(page) };
   },
 };

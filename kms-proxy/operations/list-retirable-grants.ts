@@ -18,7 +18,7 @@ export const ListRetirableGrants: Operation = {
     if (owner !== caller.account) {
       throw accessDenied(caller, 'kms:ListRetirableGrants', rp, 'cross-account', `the retiring principal is not in the caller's account ${caller.account}`);
     }
-    const page = await readChunked(pageRequest(input, 50), (p) => svc.store.listRetirableGrants(rp, p));
+    const page = await readChunked(svc.listPacer, pageRequest(input, 50), (p) => svc.store.listRetirableGrants(rp, p));
     const grants = [];
     for (const g of page.items) grants.push(grantView(g, (await svc.store.getKey(g.keyId))?.arn ?? g.keyId));
     return { Grants: grants, ...pageResponse(page) };

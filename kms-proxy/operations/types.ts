@@ -5,6 +5,7 @@ import type { Caller, ContextValues, Resolved, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
 import { invalidRecipient, type AttestedRecipient } from '../recipient/verify.ts';
+import type { WorkPacer } from '../gate.ts';
 import type { Page, PageRequest } from '../store/page.ts';
 
 /** Request-rate quota groups (KMS Developer Guide, "Request quotas"). */
@@ -103,21 +104,24 @@ export function pageRequest(i: Input, defaultLimit = 100): PageRequest {
 }
 
 /** Items a listing reads between two turns of the event loop. */
-export const LIST_CHUNK = 100;
+export const LIST_CHUNK = 50;
 
 /**
- * A page of up to `req.limit` items read `LIST_CHUNK` at a time, with a turn of the event loop
- * between chunks, so a 1000-item page never holds the loop for the whole read (gate.ts).
+ * A page of up to `req.limit` items read `LIST_CHUNK` at a time, paced by `pacer` (gate.ts): a
+ * turn of the event loop between chunks, and a wait once listing has used its share of the time,
+ * so a 1000-item page never holds the loop for the whole read, nor a flood of them the server.
  */
-export async function readChunked<T>(req: PageRequest, read: (p: PageRequest) => Promise<Page<T>>): Promise<Page<T>> {
+export async function readChunked<T>(pacer: WorkPacer, req: PageRequest, read: (p: PageRequest) => Promise<Page<T>>): Promise<Page<T>> {
   const items: T[] = [];
   let marker = req.marker;
   for (;;) {
+    pacer.begin();
     const p = await read({ limit: Math.min(LIST_CHUNK, req.limit - items.length), ...(marker !== undefined ? { marker } : {}) });
     items.push(...p.items);
     marker = p.nextMarker;
-    if (marker === undefined || items.length >= req.limit) break;
-    await new Promise((resolve) => setImmediate(resolve));
+    const more = marker !== undefined && items.length < req.limit;
+    await pacer.end(more);
+    if (!more) break;
   }
   return { items, ...(marker !== undefined ? { nextMarker: marker } : {}) };
 }

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createKmsApp, type Credential, type KmsApp } from '../../kms-proxy/index.ts';
-import { Gate } from '../../kms-proxy/gate.ts';
+import { Gate, WorkPacer } from '../../kms-proxy/gate.ts';
 import { LIST_CHUNK } from '../../kms-proxy/operations/types.ts';
 import { signedRequest } from './sign.ts';
 import { tempDir } from './helpers.ts';
@@ -184,6 +184,33 @@ describe('List calls and the event loop', () => {
     await gate.run(async () => order.push(5));
     expect(order).toEqual([1, 2, 3, 5]);
     expect(gate.waiting).toBe(0);
+  });
+
+  test('the pacer: chunks within the burst get a turn of the event loop; past its share of the time, listing waits for the share to refill', async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const pacer = new WorkPacer(0.5, 50, () => now, async (ms) => {
+      waits.push(ms);
+      now += ms;
+    });
+    const chunk = async (ms: number, more = true) => {
+      pacer.begin();
+      now += ms;
+      await pacer.end(more);
+    };
+    // Within the 50 ms burst (which refills at half speed while it is spent): no waiting.
+    for (let i = 0; i < 9; i++) await chunk(10);
+    expect(waits).toEqual([]);
+    // A flood of chunks: listing ends up busy half of the time, the rest is left to other work.
+    for (let i = 0; i < 200; i++) await chunk(10);
+    const busy = 209 * 10;
+    const waited = waits.reduce((a, b) => a + b, 0);
+    expect(busy / (busy + waited)).toBeGreaterThan(0.5);
+    expect(busy / (busy + waited)).toBeLessThan(0.53);
+    // The last chunk of a page does not wait; it is counted against the next page.
+    const before = waits.length;
+    await chunk(10, false);
+    expect(waits).toHaveLength(before);
   });
 
   test('a List flood that empties the list quota leaves the cryptographic quota of the same account whole', async () => {
