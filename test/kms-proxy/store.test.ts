@@ -171,6 +171,13 @@ describe('seed files', () => {
     ['asymmetric material of another spec', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    material: ${generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`],
     ['rotation period out of range', `keys:\n  - id: ${SEED_KEY}\n    rotation: { enabled: true, periodInDays: 5 }`],
     ['rotation of a key spec that cannot rotate', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    rotation: { enabled: true }`],
+    ['an unknown key field', `keys:\n  - id: ${SEED_KEY}\n    alias: [alias/typo]`],
+    ['an unknown top-level field', `keys: []\nkey:\n  - id: ${SEED_KEY}`],
+    ['an account that is not 12 digits', `keys:\n  - id: ${SEED_KEY}\n    account: 1234`],
+    ['an unquoted account YAML reads as a number', `keys:\n  - id: ${SEED_KEY}\n    account: 444455556666`],
+    ['a key id given twice', `keys:\n  - id: ${SEED_KEY}\n  - id: ${SEED_KEY.toUpperCase()}`],
+    ['one alias for two keys of one account', `keys:\n  - id: ${SEED_KEY}\n    aliases: [alias/x]\n  - id: 5d7c3a9e-1111-4c2b-9a55-000000000002\n    aliases: [alias/x]`],
+    ['a bad credential', `credentials:\n  - accessKeyId: AKIASEEDED0000000001\n    secretAccessKey: s\n    principalArn: partner`],
   ])('a bad seed (%s) is refused with a typed error', async (_what, text) => {
     const d = dir();
     const p = join(d, 'seed.yaml');
@@ -198,6 +205,19 @@ describe('seed files', () => {
     const bad = join(d, 'bad.json');
     writeFileSync(bad, '[{');
     await expect(createKmsApp({ dataDir: d, credentialFiles: [bad] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringContaining('does not parse') });
+  });
+
+  test('a seed may give one alias name to keys of two accounts; a key it names in another account than the stored one is refused', async () => {
+    const d = dir();
+    const p = join(d, 'seed.yaml');
+    const other = '5d7c3a9e-1111-4c2b-9a55-000000000002';
+    writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n    aliases: [alias/same]\n  - id: ${other}\n    account: "444455556666"\n    aliases: [alias/same]\n`);
+    const app = await createKmsApp({ dataDir: d, seed: p });
+    expect((await app.service.store.getAlias({ account: '111122223333', region: 'us-east-1' }, 'alias/same'))?.keyId).toBe(SEED_KEY);
+    expect((await app.service.store.getAlias({ account: '444455556666', region: 'us-east-1' }, 'alias/same'))?.keyId).toBe(other);
+    await app.close();
+    writeFileSync(p, `keys:\n  - id: ${other}\n    account: "111122223333"\n`);
+    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: `seed: key ${other} exists in account 444455556666 (us-east-1), not in 111122223333 (us-east-1)` });
   });
 
   test('a seed file that cannot be read is refused with a typed error', async () => {
