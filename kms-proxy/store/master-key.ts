@@ -2,7 +2,7 @@
 // from the database so a copied database alone reveals no key material. Everything the store keeps
 // is protected under it: key material and import keys are sealed (AES-256-GCM, `seal`), every
 // stored record is authenticated (record-mac.ts), and other parts of the KMS derive their own keys
-// from it (`deriveKey`, one purpose string each, e.g. the audit log's chain key).
+// from it (`deriveSubkey`, one label each, e.g. the audit log's signing key).
 //
 // Entry points, smallest first:
 // - `loadMasterKey(path)`: the existing key or a refusal (absent, unreadable, not 32 bytes). For
@@ -11,10 +11,11 @@
 // - `openMasterKey(dataDir)`: what a key store calls: loads the key, or creates it only when the
 //   directory holds no key store yet. A store whose master key is missing refuses to open: a new key
 //   could open nothing already sealed, and every request would then fail.
+// - `loadOrCreateMasterKey(path)`: the first release's name, now with openMasterKey's rule.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { KmsError, kmsError } from '../errors.ts';
+import { KmsError } from '../errors.ts';
 
 export const MASTER_KEY_BYTES = 32;
 export const MASTER_KEY_FILE = 'master.key';
@@ -62,7 +63,15 @@ export function createMasterKey(path: string): Uint8Array {
  * (ERR_KMS_MASTER_KEY_MISSING), never a new key.
  */
 export function openMasterKey(dataDir: string): Uint8Array {
-  const path = join(dataDir, MASTER_KEY_FILE);
+  return loadOrCreateMasterKey(join(dataDir, MASTER_KEY_FILE));
+}
+
+/**
+ * `openMasterKey` for a master key file at `path` (the store files are looked for beside it): loads
+ * it, or creates it only when no key store exists there; never a new key beside an existing store.
+ */
+export function loadOrCreateMasterKey(path: string): Uint8Array {
+  const dataDir = dirname(path);
   if (existsSync(path)) return loadMasterKey(path);
   const store = STORE_FILES.find((f) => existsSync(join(dataDir, f)));
   if (store !== undefined) {
@@ -83,12 +92,12 @@ export function openMasterKey(dataDir: string): Uint8Array {
 }
 
 /**
- * A 32-byte key for one purpose, derived from the master key with HKDF-SHA256 (RFC 5869; empty
- * salt, `nitro-sandbox/kms/<purpose>` as info), so no two uses of the master key share a key.
+ * A key for one purpose other than sealing, derived so that it lives in the master key's custody
+ * without being the master key: HKDF-SHA256 (RFC 5869) with an empty salt and the purpose's label
+ * as info (`nitro-sandbox/kms/<purpose>/v1`), so different labels give independent keys.
  */
-export function deriveKey(masterKey: Uint8Array, purpose: string): Uint8Array {
-  if (!/^[a-z0-9][a-z0-9./-]*$/.test(purpose)) throw kmsError('KMSInternalException', `invalid key purpose '${purpose}'`);
-  return new Uint8Array(hkdfSync('sha256', masterKey, new Uint8Array(0), `nitro-sandbox/kms/${purpose}`, 32));
+export function deriveSubkey(masterKey: Uint8Array, label: string, bytes = 32): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', masterKey, new Uint8Array(0), label, bytes));
 }
 
 /** The additional data binding a sealed material to its key and version. */

@@ -8,7 +8,7 @@
 // an earlier version of itself (both are rollbacks; only state outside the database could tell).
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { KmsError } from '../errors.ts';
-import { deriveKey } from './master-key.ts';
+import { deriveSubkey } from './master-key.ts';
 
 export type Field = string | number | Uint8Array | null;
 
@@ -49,7 +49,7 @@ export class RecordMac {
   readonly #key: KeyObject;
 
   constructor(masterKey: Uint8Array) {
-    this.#key = createSecretKey(deriveKey(masterKey, 'store/record-mac/v1'));
+    this.#key = createSecretKey(deriveSubkey(masterKey, 'nitro-sandbox/kms/store/record-mac/v1'));
   }
 
   mac(table: string, fields: readonly Field[]): Uint8Array {

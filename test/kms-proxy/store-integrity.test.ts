@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createKmsApp, KmsError, type Credential } from '../../kms-proxy/index.ts';
-import { loadMasterKey, openMasterKey } from '../../kms-proxy/store/master-key.ts';
+import { deriveSubkey, loadMasterKey, loadOrCreateMasterKey, openMasterKey } from '../../kms-proxy/store/master-key.ts';
 import { client, failure, startFixture, tempDir } from './helpers.ts';
 
 const ACCOUNT = '111122223333';
@@ -83,7 +83,16 @@ describe('the master key', () => {
     await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_MASTER_KEY_MISSING' });
     expect(() => openMasterKey(d)).toThrow(expect.objectContaining({ code: 'ERR_KMS_MASTER_KEY_MISSING' }));
     expect(() => loadMasterKey(join(d, 'master.key'))).toThrow(expect.objectContaining({ code: 'ERR_KMS_MASTER_KEY_MISSING' }));
+    // The first release's entry point keeps the name, with the same rule (the audit log calls it).
+    expect(() => loadOrCreateMasterKey(join(d, 'master.key'))).toThrow(expect.objectContaining({ code: 'ERR_KMS_MASTER_KEY_MISSING' }));
     expect(existsSync(join(d, 'master.key'))).toBe(false);
+  });
+
+  test('subkeys are HKDF-SHA256 with an empty salt and the label as info (RFC 5869, test case 3); labels give independent keys', () => {
+    const okm = deriveSubkey(new Uint8Array(22).fill(0x0b), '', 42);
+    expect(Buffer.from(okm).toString('hex')).toBe('8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8');
+    const master = randomBytes(32);
+    expect(deriveSubkey(master, 'nitro-sandbox/kms/store/record-mac/v1')).not.toEqual(deriveSubkey(master, 'nitro-sandbox/kms/audit-signing-key/v1'));
   });
 
   test('another master key beside a store is refused at start (ERR_KMS_MASTER_KEY_MISMATCH), before any request fails', async () => {
