@@ -28,21 +28,13 @@ import { buildImage } from '../enclave/index.ts';
 import { signKmsRequest } from '../enclave/sdk/index.ts';
 import { openEnvelope } from '../enclave/sdk/cms.ts';
 import { Host, startVsockProxy } from '../host/index.ts';
-import { createKmsApp, startKmsServer } from '../kms-proxy/index.ts';
+import { attestedKeyPolicy, createKmsApp, startKmsServer } from '../kms-proxy/index.ts';
 import { interleavedAsync, rate, rateSync, result, type Benchmark } from './harness.ts';
 
 const ACCOUNT = '111122223333';
 
 function pinnedPolicy(pcr0Hex: string): string {
-  const principal = { AWS: `arn:aws:iam::${ACCOUNT}:root` };
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Sid: 'Admin', Effect: 'Allow', Principal: principal, Action: ['kms:Encrypt', 'kms:Describe*', 'kms:Create*', 'kms:Put*'], Resource: '*' },
-      { Sid: 'DenyWithoutAttestation', Effect: 'Deny', Principal: principal, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } },
-      { Sid: 'Enclave', Effect: 'Allow', Principal: principal, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': pcr0Hex } } },
-    ],
-  });
+  return attestedKeyPolicy({ account: ACCOUNT, pcrs: { 0: pcr0Hex } });
 }
 
 async function generateDataKeyWithRecipient(): Promise<ReturnType<typeof result>> {

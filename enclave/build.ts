@@ -116,7 +116,9 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     { type: SECTION.MANIFEST, data: jsonBytes(manifest, 'manifest') },
   ];
   let image = writeImage(sections);
-  const m = measureLayout(image, parseLayout(image));
+  // The PCRs are those of the section data (IMAGE_FORMAT.md, "Measurements"), measured from the
+  // written image as every reader will.
+  const m = measureLayout(parseLayout(image));
   let measurements: Measurements = m;
   if (opts.signing) {
     const sig = signatureSection(m.pcr0, opts.signing.certificate, opts.signing.privateKey);

@@ -64,6 +64,14 @@ export class ImageBadSignatureError extends ImageError {
   }
 }
 
+/**
+ * The file is a real AWS EIF (a Linux kernel and ramdisks): describe-eif, pcr and sign-eif read
+ * it, but only images made by `nitro-sandbox build-enclave` can run here.
+ */
+export class ImageEifNotRunnableError extends ImageError {
+  static override readonly code = 'ERR_IMAGE_EIF_NOT_RUNNABLE';
+}
+
 /** The bundler refused the entry (syntax error, unresolved import, …); its messages are kept. */
 export class BuildFailedError extends EnclaveError {
   static override readonly code = 'ERR_BUILD_FAILED';

@@ -5,6 +5,10 @@ export { buildImage, bundledBootstrap, BUILD_DEFAULTS, type BuildOptions, type B
 export { loadImage, measureImage, type LoadedImage } from './load.ts';
 export {
   describeImage,
+  describeEif,
+  describeImageFile,
+  imageMetadata,
+  FIXED_BUILD_TIME,
   nitroMeasurements,
   signingCertificateInfo,
   HASH_ALGORITHM,
@@ -16,6 +20,10 @@ export { pcr8 as pcr8FromCertificate, certificateDer } from './image/signature.t
 export type { Measurements } from './image/measure.ts';
 export { IMAGE_FORMAT_VERSION, MAX_IMAGE_SIZE, SECTION, imageMagic } from './image/format.ts';
 export { readImageFile } from './image-file.ts';
+export { signImage, signImageFile, type SignFileOptions } from './sign.ts';
+export { EIF_CURRENT_VERSION, EIF_SECTION, MAX_EIF_SIZE, looksLikeEif, readEif, type EifFile, type EifSectionRef } from './eif/format.ts';
+export { memorySource, fileSource, type ByteSource } from './eif/source.ts';
+export type { MetadataDescription } from './eif/metadata.ts';
 export { DEFAULT_ISOLATION, launchArgs, runtimeDescriptor, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
 export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
 export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';

@@ -23,7 +23,7 @@ export interface LoadedImage {
 }
 
 function measurementsOf(bytes: Uint8Array, parsed: ParsedImage): { measurements: Measurements; signature?: SignatureContent } {
-  const m = measureLayout(bytes, parsed.layout);
+  const m = measureLayout(parsed.layout);
   if (!parsed.layout.signature) return { measurements: m };
   const signature = readSignatureSection(parsed.layout.signature.data);
   return { measurements: { ...m, pcr8: measure(signature.certificate) }, signature };

@@ -1,6 +1,7 @@
 // The MANIFEST section: who the image is (name, version, the builder's custom metadata), the
 // defaults `run-enclave` uses when not told otherwise (memory, CPUs) and the vsock ports the app
-// listens on. It is measured into PCR0 (see IMAGE_FORMAT.md, "Why the manifest is measured").
+// listens on. Like EIF's metadata it is outside every PCR (IMAGE_FORMAT.md, "Why the manifest is
+// outside every PCR").
 import type { JsonValue } from './canonical-json.ts';
 import { ImageMalformedError } from './errors.ts';
 
@@ -13,7 +14,7 @@ export interface Manifest {
   readonly cpuCount: number;
   /** Sorted, without duplicates. */
   readonly vsockPorts: readonly number[];
-  /** What made the image; part of the measurement because a different bundler makes other code. */
+  /** What made the image (a different bundler makes other code, which PCR1/PCR2 measure). */
   readonly build: { readonly tool: string; readonly toolVersion: string; readonly bundler: string };
 }
 
@@ -27,8 +28,11 @@ export const MANIFEST_LIMITS = Object.freeze({
   maxPorts: 64,
 });
 
-/** Keys describe-eif prints next to the custom metadata (nitro-cli flattens both into Metadata). */
-export const RESERVED_METADATA_KEYS: readonly string[] = Object.freeze(['BuildTool', 'BuildToolVersion', 'Bundler', 'NodeVersion']);
+/**
+ * The fields of nitro-cli's `MetadataDescribeInfo` (src/common/json_output.rs) in its order; the
+ * custom metadata is flattened in after them, so a custom key may not take one of these names.
+ */
+export const RESERVED_METADATA_KEYS: readonly string[] = Object.freeze(['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion', 'DockerInfo']);
 
 /**
  * Checks a manifest of unknown origin and returns a normalized copy; every problem is reported

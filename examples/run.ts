@@ -14,7 +14,7 @@ import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms
 import { toHex, verifyAttestation } from '../attestation/index.ts';
 import { buildImage, session } from '../enclave/index.ts';
 import { Host, startVsockProxy } from '../host/index.ts';
-import { startKmsServer } from '../kms-proxy/index.ts';
+import { attestedKeyPolicy, startKmsServer } from '../kms-proxy/index.ts';
 import { readDocument, verifyAwsDocument } from './verify-aws-document/main.ts';
 
 export const EXAMPLES = ['echo-server', 'attestation-responder', 'sensitive-payload', 'conditional-decrypt', 'conditional-decrypt-aws-sdk', 'verify-aws-document'] as const;
@@ -70,19 +70,9 @@ export async function runExample(name: ExampleName, say: (line: string) => void 
         const remote = { address: url.hostname, port: Number(url.port) };
         const proxy = await startVsockProxy({ host, localPort: 8000, remote, allowlist: [remote] });
         try {
-          const principal = { AWS: `arn:aws:iam::${account}:root` };
-          const key = await sdk.send(
-            new CreateKeyCommand({
-              Policy: JSON.stringify({
-                Version: '2012-10-17',
-                Statement: [
-                  { Sid: 'Admin', Effect: 'Allow', Principal: principal, Action: ['kms:Encrypt', 'kms:Describe*', 'kms:Get*', 'kms:Put*', 'kms:Create*'], Resource: '*' },
-                  { Sid: 'Enclave', Effect: 'Allow', Principal: principal, Action: 'kms:Decrypt', Resource: '*', Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': toHex(measurements.pcr0) } } },
-                  { Sid: 'NoAttestationNoDecrypt', Effect: 'Deny', Principal: principal, Action: 'kms:Decrypt', Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } },
-                ],
-              }),
-            }),
-          );
+          // The complete attested-release policy (kms-proxy/README.md): Decrypt only for this PCR0,
+          // and nothing that returns plaintext or re-wraps a ciphertext without an attestation document.
+          const key = await sdk.send(new CreateKeyCommand({ Policy: attestedKeyPolicy({ account, pcrs: { 0: toHex(measurements.pcr0) } }) }));
           const secret = randomBytes(32);
           const ct = await sdk.send(new EncryptCommand({ KeyId: key.KeyMetadata?.Arn, Plaintext: secret }));
           say(`key ${String(key.KeyMetadata?.Arn)} pinned to this PCR0; the host encrypted a secret under it`);

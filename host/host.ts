@@ -5,7 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttestationAuthority, measureText, toHex, type NsmDevice } from '../attestation/index.ts';
-import { loadImage, readAll, type ConnectionHandler, type LoadedImage, type NitroMeasurements, type VsockConnection, type VsockListener } from '../enclave/index.ts';
+import {
+  imageMetadata,
+  loadImage,
+  nitroMeasurements,
+  readAll,
+  type ConnectionHandler,
+  type LoadedImage,
+  type MetadataDescription,
+  type NitroMeasurements,
+  type VsockConnection,
+  type VsockListener,
+} from '../enclave/index.ts';
 import { VsockRegistry } from './vsock/index.ts';
 import { EnclaveProcess, type EnclaveState, type ProcessLimits } from './enclave-process.ts';
 import { ConsoleUnavailableError, EnclaveBootError, EnclaveConflictError, EnclaveNotFoundError, InvalidEnclaveArgumentError } from './errors.ts';
@@ -50,13 +61,30 @@ export interface RunResult {
   readonly MemoryMiB: number;
 }
 
-/** `describe-enclaves` entry: nitro-cli's fields plus the isolation layers and, once ended, why. */
+/**
+ * `describe-enclaves` entry: nitro-cli's `EnclaveDescribeInfo` (src/common/json_output.rs) field
+ * for field, in its order (ImageName, ImageVersion and Metadata with `--metadata` only), then this
+ * sandbox's extension: the isolation layers.
+ */
 export interface EnclaveDescription extends RunResult {
+  /** RUNNING, or TERMINATING while it is being destroyed (nitro-cli's states; ended ones are gone). */
   readonly State: EnclaveState;
+  readonly Flags: 'NONE' | 'DEBUG_MODE';
+  /** The image's PCRs, as nitro-cli prints them (also in debug mode, where documents carry zeros). */
+  readonly Measurements: NitroMeasurements;
+  readonly ImageName?: string;
+  readonly ImageVersion?: string;
+  readonly Metadata?: MetadataDescription;
+  readonly Isolation: IsolationReport;
+}
+
+/** An enclave that ended recently (`describe-enclaves --ended`), with why: not a nitro-cli output. */
+export interface EndedEnclaveDescription extends RunResult {
+  readonly State: 'TERMINATED';
   readonly Flags: 'NONE' | 'DEBUG_MODE';
   readonly Measurements: NitroMeasurements;
   readonly Isolation: IsolationReport;
-  readonly ExitReason?: string;
+  readonly ExitReason: string;
 }
 
 interface Enclave {
@@ -67,6 +95,8 @@ interface Enclave {
   readonly memoryMiB: number;
   readonly debug: boolean;
   readonly measurements: NitroMeasurements;
+  /** ImageName, ImageVersion and Metadata, for `describe-enclaves --metadata`. */
+  readonly image: { readonly ImageName: string; readonly ImageVersion: string; readonly Metadata: MetadataDescription };
   readonly proc: EnclaveProcess;
 }
 
@@ -230,14 +260,11 @@ export class Host {
       // Refill the warm pool only now, so spawning its next process is not on this start's path.
       if (poolKey !== undefined) setImmediate(() => this.#refillWarm(poolKey));
     }
-    const measurements: NitroMeasurements = {
-      HashAlgorithm: 'Sha384 { ... }',
-      PCR0: debug ? '0'.repeat(96) : toHex(m.pcr0),
-      PCR1: debug ? '0'.repeat(96) : toHex(m.pcr1),
-      PCR2: debug ? '0'.repeat(96) : toHex(m.pcr2),
-      ...(m.pcr8 ? { PCR8: toHex(m.pcr8) } : {}),
-    };
-    const enclave: Enclave = { id, name, cid, cpuIds, memoryMiB: opts.memoryMiB, debug, measurements, proc };
+    // nitro-cli prints the image's PCRs whatever the mode (its describe thread measures the EIF);
+    // only the attestation documents of a debug enclave carry zeros (this.#pcrs / the device).
+    const measurements = nitroMeasurements(m);
+    const about = { ImageName: image.manifest.name, ImageVersion: image.manifest.version, Metadata: imageMetadata(image.manifest, image.runtime) };
+    const enclave: Enclave = { id, name, cid, cpuIds, memoryMiB: opts.memoryMiB, debug, measurements, image: about, proc };
     this.#enclaves.set(id, enclave);
     void proc.exited.then(() => {
       this.#enclaves.delete(id);
@@ -305,15 +332,33 @@ export class Host {
     };
   }
 
-  /** Running enclaves, then recently ended ones with their exit reason. */
-  describeEnclaves(): EnclaveDescription[] {
-    return [...this.#enclaves.values(), ...this.#ended].map((e) => ({
+  /**
+   * The enclaves that exist, as nitro-cli's describe-enclaves: RUNNING or TERMINATING; an ended
+   * enclave is gone from here (`[]` after terminate --all), see describeEndedEnclaves.
+   * `metadata` adds ImageName, ImageVersion and Metadata (nitro-cli's `--metadata`).
+   */
+  describeEnclaves(opts: { metadata?: boolean } = {}): EnclaveDescription[] {
+    return [...this.#enclaves.values()]
+      .filter((e) => e.proc.state !== 'TERMINATED')
+      .map((e) => ({
+        ...this.#runResult(e),
+        State: e.proc.state,
+        Flags: e.debug ? 'DEBUG_MODE' : 'NONE',
+        Measurements: e.measurements,
+        ...(opts.metadata === true ? e.image : {}),
+        Isolation: e.proc.plan.report,
+      }));
+  }
+
+  /** The last enclaves that ended (at most 32, oldest first), with their exit reason. */
+  describeEndedEnclaves(): EndedEnclaveDescription[] {
+    return this.#ended.map((e) => ({
       ...this.#runResult(e),
-      State: e.proc.state,
+      State: 'TERMINATED',
       Flags: e.debug ? 'DEBUG_MODE' : 'NONE',
       Measurements: e.measurements,
       Isolation: e.proc.plan.report,
-      ...(e.proc.state === 'TERMINATED' || e.proc.exitReason ? { ExitReason: e.proc.exitReason ?? 'terminated' } : {}),
+      ExitReason: e.proc.exitReason ?? 'terminated',
     }));
   }
 

@@ -1,7 +1,7 @@
 // Public surface of the host domain: the in-process host (run, describe, terminate, console,
 // connect, warm pool), its isolation probe and errors. The CLI (host/cli) is built on it.
 export * from './errors.ts';
-export { ENCLAVE_ID, INSTANCE_ID, Host, defaultRuntimeDir, type EnclaveDescription, type HostOptions, type RunOptions, type RunResult } from './host.ts';
+export { ENCLAVE_ID, INSTANCE_ID, Host, defaultRuntimeDir, type EnclaveDescription, type EndedEnclaveDescription, type HostOptions, type RunOptions, type RunResult } from './host.ts';
 export { probeIsolation, planLaunch, type IsolationReport, type LaunchPlan, type MachineIsolation } from './isolation.ts';
 export type { EnclaveState } from './enclave-process.ts';
 export {

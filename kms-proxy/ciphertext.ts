@@ -23,7 +23,12 @@ export interface BlobHeader {
  * make `{"a":"bc"}` and `{"ab":"c"}` encode differently (a plain concatenation would not).
  */
 export function encodeContext(ctx: Readonly<Record<string, string>> | undefined): Buffer {
-  const entries = Object.entries(ctx ?? {}).map(([k, v]) => [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const);
+  const entries = Object.entries(ctx ?? {}).map(([k, v]) => {
+    // UTF-8 has no form for a lone surrogate (Buffer.from would write U+FFFD): such a context has no
+    // unambiguous encoding. shapes.ts refuses it first; this is the second layer.
+    if (!k.isWellFormed() || !v.isWellFormed()) throw kmsError('ValidationException', 'Encryption context keys and values must be valid Unicode.');
+    return [Buffer.from(k, 'utf8'), Buffer.from(v, 'utf8')] as const;
+  });
   entries.sort((a, b) => Buffer.compare(a[0], b[0]));
   const parts: Buffer[] = [u32(entries.length)];
   for (const [k, v] of entries) parts.push(u32(k.length), k, u32(v.length), v);

@@ -16,7 +16,7 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from './config-file.ts';
 import { KmsError, kmsError } from './errors.ts';
-import { parsePrincipal } from './identity.ts';
+import { principalAccountOf } from './identity.ts';
 import type { Credential } from './sigv4.ts';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -49,9 +49,9 @@ export function parseCredential(v: unknown, where: string): Credential {
   // The shapes SigV4 can carry: an access key id is [A-Z0-9] (AWS: 16–128 characters).
   if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{16,128}$/.test(accessKeyId)) bad(where, 'accessKeyId must be 16–128 letters and digits');
   if (typeof secretAccessKey !== 'string' || secretAccessKey.length < 1 || secretAccessKey.length > 1024) bad(where, 'secretAccessKey must be a string of 1–1024 characters');
-  const principal = typeof principalArn === 'string' ? parsePrincipal(principalArn) : undefined;
-  if (typeof principalArn !== 'string' || !principal) bad(where, `principalArn must be an IAM or STS principal ARN (…:root, …:user/NAME, …:assumed-role/ROLE/SESSION), got ${JSON.stringify(principalArn)}`);
-  if (account !== undefined && account !== principal.account) bad(where, `account ${JSON.stringify(account)} is not the account of ${principalArn}`);
+  const principalAccount = typeof principalArn === 'string' ? principalAccountOf(principalArn) : undefined;
+  if (typeof principalArn !== 'string' || principalAccount === undefined) bad(where, `principalArn must be an IAM or STS principal ARN (…:root, …:user/NAME, …:assumed-role/ROLE/SESSION), got ${JSON.stringify(principalArn)}`);
+  if (account !== undefined && account !== principalAccount) bad(where, `account ${JSON.stringify(account)} is not the account of ${principalArn}`);
   let actions: string[] | undefined;
   if (allowedActions !== undefined) {
     if (!Array.isArray(allowedActions) || allowedActions.length > 1000) bad(where, 'allowedActions must be a list of at most 1000 IAM actions');
@@ -60,7 +60,7 @@ export function parseCredential(v: unknown, where: string): Credential {
       return a;
     });
   }
-  return { accessKeyId, secretAccessKey, principalArn, account: principal.account, ...(actions ? { allowedActions: actions } : {}) };
+  return { accessKeyId, secretAccessKey, principalArn, account: principalAccount, ...(actions ? { allowedActions: actions } : {}) };
 }
 
 /** Checks a list of credential entries (from a file or a seed section). */

@@ -13,6 +13,7 @@ import { loadOrCreateCredentials } from './credentials.ts';
 import type { Credential } from './sigv4.ts';
 import { ENCRYPTION_ALGORITHM_ACTIONS } from './operations/lib/symmetric.ts';
 import { OPERATIONS } from './operations/index.ts';
+import { catalogueEntry, CONDITION_KEYS, suppliedOn } from './policy/catalogue.ts';
 
 export interface ExplainRequest {
   /** Key id, key ARN, alias name or alias ARN. */
@@ -26,6 +27,17 @@ export interface ExplainRequest {
   readonly encryptionContext?: Readonly<Record<string, string>>;
   /** The principal's identity policy (its credential's `allowedActions`); absent: every action. */
   readonly allowedActions?: readonly string[];
+  /**
+   * Values of the request's own condition keys that explain cannot know, e.g. `kms:GrantOperations`
+   * for CreateGrant or `kms:ScheduleKeyDeletionPendingWindowInDays`; they override what explain derives.
+   */
+  readonly context?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+/** A documented condition key that the explained request does not have, and why. */
+export interface AbsentKey {
+  readonly key: string;
+  readonly why: string;
 }
 
 export interface AttestationVerdict {
@@ -42,7 +54,11 @@ export interface Explanation {
   readonly action: string;
   readonly principal: string;
   readonly attestation?: AttestationVerdict;
-  readonly decision: Decision;
+  readonly decision: Omit<Decision, 'context'>;
+  /** Every condition key of the request with its value(s), sorted by key. */
+  readonly context: Readonly<Record<string, readonly string[]>>;
+  /** The documented keys (policy/catalogue.ts) the request lacks: never supplied here, or not in this request. */
+  readonly absent: readonly AbsentKey[];
   /** What the KMS would answer: allowed, AccessDeniedException, or ValidationException for a bad document. */
   readonly outcome: 'Allowed' | 'AccessDeniedException' | 'ValidationException';
 }
@@ -104,10 +120,39 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
     ...Service.encryptionContextValues(ec),
     ...(crypto && resolved.key.keySpec === 'SYMMETRIC_DEFAULT' ? { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } : {}),
     ...extra,
+    ...req.context,
   };
-  const decision = await service.decide(resolved.key, caller, action, values, resolved.alias, ec);
+  const { context: ctx, ...decision } = await service.decide(resolved.key, caller, action, values, resolved.alias, ec, { fullContext: true });
   const outcome = attestation && !attestation.valid ? 'ValidationException' : decision.allowed ? 'Allowed' : 'AccessDeniedException';
-  return { keyArn: resolved.key.arn, action, principal, ...(attestation ? { attestation } : {}), decision, outcome };
+  // The context keeps keys in lower case (IAM condition keys are case-insensitive); shown with the
+  // documented spelling, and the caller's own spelling for the part it chose (context key, tag key).
+  const spelled = [...Object.keys(values), ...resolved.key.tags.map((t) => `aws:ResourceTag/${t.TagKey}`)];
+  const display = (lower: string) => spelled.find((k) => k.toLowerCase() === lower) ?? CONDITION_KEYS.find((k) => k.key.toLowerCase() === lower)?.key ?? lower;
+  const context: Record<string, readonly string[]> = {};
+  for (const k of [...ctx.keys()].sort()) context[display(k)] = ctx.get(k) ?? [];
+  return { keyArn: resolved.key.arn, action, principal, ...(attestation ? { attestation } : {}), decision, outcome, context, absent: absentKeys(action, ctx, decision) };
+}
+
+/**
+ * The documented keys the request lacks: those supplied on this action when the request has the
+ * value (said so, so a policy author sees why a condition is false), and those a condition of the
+ * policy names that this KMS never supplies.
+ */
+function absentKeys(action: string, ctx: ReadonlyMap<string, readonly string[]>, decision: Omit<Decision, 'context'>): AbsentKey[] {
+  const present = (key: string) => [...ctx.keys()].some((k) => catalogueEntry(k) === catalogueEntry(key));
+  const out: AbsentKey[] = [];
+  for (const k of CONDITION_KEYS) {
+    if (suppliedOn(k, action) && !present(k.key)) out.push({ key: k.key, why: `not in this request${k.why !== undefined ? ` (${k.why})` : ''}` });
+  }
+  const named = new Set(decision.statements.flatMap((s) => s.conditions.map((c) => c.key)));
+  for (const key of named) {
+    if (ctx.has(key.toLowerCase())) continue;
+    const entry = catalogueEntry(key);
+    if (entry === undefined) out.push({ key, why: 'not a condition key AWS KMS documents: it is never present' });
+    else if (entry.on === 'never') out.push({ key, why: `never supplied by this KMS: ${entry.why ?? ''}` });
+    else if (!suppliedOn(entry, action)) out.push({ key, why: `not supplied on ${action}` });
+  }
+  return out;
 }
 
 export interface ExplainStoreOptions {
@@ -163,6 +208,9 @@ export function formatExplanation(e: Explanation): string {
   const verdict = d.effect === 'Allow' ? 'ALLOW' : d.effect === 'ExplicitDeny' ? 'DENY (explicit deny)' : 'DENY (implicit: nothing allows it)';
   out.push(`decision: ${verdict} — ${by}`);
   out.push(`outcome: ${e.outcome}`);
+  out.push('request context:');
+  for (const [k, v] of Object.entries(e.context)) out.push(`  ${k}: ${list(v)}`);
+  for (const a of e.absent) out.push(`  ${a.key}: (absent) ${a.why}`);
   out.push('statements:');
   for (const s of d.statements) {
     const name = `  #${s.index}${s.sid !== undefined ? ` "${s.sid}"` : ''} ${s.effect}`;

@@ -18,6 +18,7 @@ import { AccessDeniedError } from './errors.ts';
 import { wildcardMatch } from './policy/conditions.ts';
 import type { PolicyDocument } from './policy/document.ts';
 import type { Decider, Decision } from './policy/evaluate.ts';
+import { identityOf, isAwsPrincipal, principalNamed, type Identity } from './policy/principals.ts';
 import type { GrantRecord } from './model.ts';
 
 export interface Caller {
@@ -27,22 +28,24 @@ export interface Caller {
   readonly sourceIp?: string;
   /** The identity policy: IAM actions this principal's own account allows it (absent: all). */
   readonly allowedActions?: readonly string[];
+  /** The request's User-Agent header (`aws:UserAgent`). */
+  readonly userAgent?: string;
 }
 
-/** IAM principal types, as `aws:PrincipalType` names them. */
-export type PrincipalType = 'Account' | 'User' | 'FederatedUser' | 'AssumedRole';
+/**
+ * The account of an IAM or STS principal ARN (`…:root`, `…:user/…`, `…:role/…`,
+ * `arn:aws:sts::…:assumed-role/…/…`, `…:federated-user/…`; policy/principals.ts's grammar);
+ * undefined when it is not one.
+ */
+export function principalAccountOf(arn: string): string | undefined {
+  return arn.startsWith('arn:') && isAwsPrincipal(arn) ? arn.split(':')[4] : undefined;
+}
 
-const PRINCIPAL = /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(root|user\/.+|role\/.+|assumed-role\/.+|federated-user\/.+)$/;
+const ACCOUNT_ENTRY = /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$/;
 
-/** The account and type of an IAM or STS principal ARN; undefined when it is not one. */
-export function parsePrincipal(arn: string): { readonly account: string; readonly type: PrincipalType } | undefined {
-  const m = PRINCIPAL.exec(arn);
-  if (!m) return undefined;
-  const [, service, account = '', rest = ''] = m;
-  if (rest === 'root') return service === 'iam' ? { account, type: 'Account' } : undefined;
-  const kind = rest.slice(0, rest.indexOf('/'));
-  if (kind === 'user' || kind === 'role') return service === 'iam' ? { account, type: kind === 'user' ? 'User' : 'AssumedRole' } : undefined;
-  return service === 'sts' ? { account, type: kind === 'assumed-role' ? 'AssumedRole' : 'FederatedUser' } : undefined;
+/** Whether `entries` name the caller itself (user, role, session), not only its account. */
+function namesItself(entries: readonly string[], id: Identity): boolean {
+  return entries.some((e) => !ACCOUNT_ENTRY.test(e) && principalNamed([e], id));
 }
 
 /**
@@ -61,22 +64,6 @@ export const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set([
 /** Whether the caller's identity policy allows `action` (IAM action names match case-insensitively). */
 export function identityAllows(caller: Caller, action: string): boolean {
   return caller.allowedActions === undefined || caller.allowedActions.some((p) => wildcardMatch(p, action, true));
-}
-
-/**
- * The condition keys that say who is calling and whose resource it is (IAM global condition keys;
- * `kms:CallerAccount`): for the key-policy evaluator's request context.
- */
-export function principalContext(caller: Caller, resourceAccount: string): Record<string, string> {
-  const type = parsePrincipal(caller.principalArn)?.type;
-  return {
-    'aws:PrincipalArn': caller.principalArn,
-    'aws:PrincipalAccount': caller.account,
-    'kms:CallerAccount': caller.account,
-    ...(type ? { 'aws:PrincipalType': type } : {}),
-    'aws:PrincipalIsAWSService': 'false',
-    'aws:ResourceAccount': resourceAccount,
-  };
 }
 
 /** Why a request was denied, when it was: each has AWS's wording in `denialMessage`. */
@@ -113,18 +100,19 @@ export function authorizeWithIdentity(i: AuthorizationInput): Authorization {
     return deny('cross-account', `${action} cannot be used on a KMS key of another account (caller ${caller.account}, key ${i.resourceAccount})`);
   }
   // Every source that allows, and whether it names the caller itself (enough without IAM).
+  const id = identityOf(caller.principalArn, caller.account);
   const sources: { readonly by: Decider; readonly direct: boolean }[] = [];
   for (const t of d.statements) {
     if (!t.applies || t.effect !== 'Allow') continue;
     const p = i.policy.statements[t.index]?.principal;
-    const direct = !crossAccount && p !== undefined && (p.any || p.aws.includes(caller.principalArn));
+    const direct = !crossAccount && p !== undefined && (p.any || namesItself(p.aws, id));
     sources.push({ by: { kind: 'statement', index: t.index, ...(t.sid !== undefined ? { sid: t.sid } : {}) }, direct });
   }
   const applying = d.grants.filter((t) => t.applies);
   if (applying.length > 0) {
     // Built only when a grant applies: a key may have 50,000 grants, and most calls use none.
     const granteeOf = new Map(i.grants.map((g) => [g.grantId, g.granteePrincipal]));
-    for (const t of applying) sources.push({ by: { kind: 'grant', grantId: t.grantId }, direct: granteeOf.get(t.grantId) === caller.principalArn });
+    for (const t of applying) sources.push({ by: { kind: 'grant', grantId: t.grantId }, direct: namesItself([granteeOf.get(t.grantId) ?? ''], id) });
   }
   if (sources.length === 0) return { decision: d, denial: 'no-resource-policy' };
   const chosen = sources.find((s) => s.direct) ?? (identityAllows(caller, action) ? sources[0] : undefined);
@@ -134,7 +122,7 @@ export function authorizeWithIdentity(i: AuthorizationInput): Authorization {
 
 /** AccessDeniedException for a call no key policy was evaluated for (IAM-only, another account's resource). */
 export function accessDenied(caller: Caller, action: string, resource: string, denial: Denial, detail?: string): AccessDeniedError {
-  return new AccessDeniedError(denialMessage(caller, action, resource, denial), { allowed: false, effect: 'ImplicitDeny', statements: [], grants: [] }, detail);
+  return new AccessDeniedError(denialMessage(caller, action, resource, denial), { allowed: false, effect: 'ImplicitDeny', statements: [], grants: [], context: new Map() }, detail);
 }
 
 /** AWS's AccessDeniedException text for a denial. */

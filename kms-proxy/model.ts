@@ -71,6 +71,8 @@ export interface AliasRecord {
 export interface GrantConstraints {
   readonly EncryptionContextSubset?: Readonly<Record<string, string>>;
   readonly EncryptionContextEquals?: Readonly<Record<string, string>>;
+  /** Accepted by the input shape only so that CreateGrant can refuse it as unsupported (never stored). */
+  readonly SourceArn?: string;
 }
 
 export interface GrantRecord {

@@ -159,6 +159,11 @@ function tooLarge(): KmsError {
   return kmsError('ValidationException', `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.`);
 }
 
+function userAgent(c: Context): { userAgent?: string } {
+  const ua = c.req.header('user-agent');
+  return ua === undefined ? {} : { userAgent: ua };
+}
+
 function sourceIp(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress;
@@ -232,7 +237,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       const opName = TARGET.exec(target)?.[1];
       eventName = opName ?? 'Unknown';
       if (options.allowAnonymous && c.req.header('authorization') === undefined) {
-        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}) };
+        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
       } else {
         const cred = verifySigV4(
           {
@@ -253,6 +258,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
           accessKeyId: cred.accessKeyId,
           ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
           ...(ip ? { sourceIp: ip } : {}),
+          ...userAgent(c),
         };
       }
       if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');

@@ -3,13 +3,15 @@
 // against the key policy, grants and the caller's identity policy, and KeyMetadata as AWS returns it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AccessDeniedError, kmsError, messages } from './errors.ts';
-import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, principalContext, type Authorization, type Caller } from './identity.ts';
+import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, type Authorization, type Caller } from './identity.ts';
 import { WorkPacer } from './gate.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
+import type { ChildGrant } from './policy/grants.ts';
+import { identityOf } from './policy/principals.ts';
 import type { KeyStore, Scope } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
@@ -34,6 +36,13 @@ export interface Resolved {
   readonly key: KeyRecord;
   /** The alias name when the caller named the key by alias (for `kms:RequestAlias`). */
   readonly alias?: string;
+}
+
+export interface DecideOptions {
+  /** CreateGrant: the grant it would create, which a grant allowing CreateGrant must bound. */
+  readonly childGrant?: ChildGrant;
+  /** Build the request context even when no statement has a condition (`kms explain`). */
+  readonly fullContext?: boolean;
 }
 
 /** Extra condition-key values an operation contributes (encryption context, algorithms, …). */
@@ -202,13 +211,28 @@ export class Service {
       if (v === undefined) return;
       ctx.set(k.toLowerCase(), typeof v === 'string' ? [v] : v);
     };
-    for (const [k, v] of Object.entries(principalContext(caller, key.account))) set(k, v);
+    // Global keys (IAM User Guide, "AWS global condition context keys"; policy/catalogue.ts lists
+    // every key with the operations it is supplied on).
+    const id = identityOf(caller.principalArn, caller.account);
+    set('aws:PrincipalArn', id.principalArn);
+    set('aws:PrincipalAccount', caller.account);
+    set('aws:PrincipalType', id.type);
+    set('aws:username', id.userName);
+    if (id.type === 'Account') set('aws:userid', caller.account);
+    set('aws:PrincipalIsAWSService', 'false');
+    set('aws:ViaAWSService', 'false');
+    set('aws:RequestedRegion', this.region);
+    set('aws:UserAgent', caller.userAgent);
+    set('kms:CallerAccount', caller.account);
     set('aws:CurrentTime', new Date(this.clock()).toISOString());
     set('aws:EpochTime', String(Math.floor(this.clock() / 1000)));
     set('aws:SecureTransport', 'false');
     set('aws:SourceIp', caller.sourceIp);
+    set('aws:ResourceAccount', key.account);
     set('kms:KeySpec', key.keySpec);
+    set('kms:CustomerMasterKeySpec', key.keySpec);
     set('kms:KeyUsage', key.keyUsage);
+    set('kms:CustomerMasterKeyUsage', key.keyUsage);
     set('kms:KeyOrigin', key.origin);
     set('kms:MultiRegion', 'false');
     set('kms:RequestAlias', alias);
@@ -228,12 +252,12 @@ export class Service {
   }
 
   /** The key policy's and grants' decision with the account rules and identity policy applied (identity.ts). */
-  async authorization(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>): Promise<Authorization> {
+  async authorization(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Authorization> {
     const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
     const policy = this.policyOf(key);
     // Condition values are only needed when some statement has conditions; skipping the context
     // keeps the common (unconditioned) policy cheap on the hot path.
-    const needsContext = policy.statements.some((st) => st.conditions.length > 0);
+    const needsContext = more.fullContext === true || policy.statements.some((st) => st.conditions.length > 0);
     const decision = evaluate(policy, grants, {
       principalArn: caller.principalArn,
       principalAccount: caller.account,
@@ -241,17 +265,18 @@ export class Service {
       resourceArn: key.arn,
       context: needsContext ? this.requestContext(key, caller, extra, alias) : EMPTY_CONTEXT,
       ...(encryptionContext ? { encryptionContext } : {}),
+      ...(more.childGrant ? { childGrant: more.childGrant } : {}),
     });
     return authorizeWithIdentity({ decision, policy, grants, caller, resourceAccount: key.account, action });
   }
 
-  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
-    return (await this.authorization(key, caller, action, extra, alias, encryptionContext)).decision;
+  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
+    return (await this.authorization(key, caller, action, extra, alias, encryptionContext, more)).decision;
   }
 
   /** Throws AccessDeniedException unless the key policy or a grant, and the identity policy, allow `action`. */
-  async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>): Promise<Decision> {
-    const a = await this.authorization(resolved.key, caller, action, extra, resolved.alias, encryptionContext);
+  async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
+    const a = await this.authorization(resolved.key, caller, action, extra, resolved.alias, encryptionContext, more);
     if (!a.decision.allowed) throw new AccessDeniedError(denialMessage(caller, action, resolved.key.arn, a.denial ?? 'no-resource-policy'), a.decision, a.detail);
     return a.decision;
   }

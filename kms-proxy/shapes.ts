@@ -143,9 +143,19 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
       // No prototype: a `__proto__` key is an ordinary entry (an object literal would drop it,
       // leaving that context entry unauthenticated).
       const map: Record<string, string> = Object.create(null) as Record<string, string>;
+      const folded = new Map<string, string>();
       for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) {
         if (typeof cv !== 'string') serialization(cv, 'a String');
         map[ck] = cv;
+        // The encryption context is bytes: a lone UTF-16 surrogate (JSON "\ud800" parses to one) has
+        // no UTF-8 form and would become U+FFFD, so two different contexts would authenticate the
+        // same ciphertext. Condition keys are case-insensitive, so keys that differ only in case
+        // would be one kms:EncryptionContext:<key> with two values, which a Deny cannot pin down.
+        // Both are refused, with ValidationException as AWS answers invalid parameters.
+        if (!ck.isWellFormed() || !cv.isWellFormed()) errors.push(`Value at '${at}' failed to satisfy constraint: Encryption context keys and values must be valid Unicode (a lone UTF-16 surrogate is not)`);
+        const before = folded.get(ck.toLowerCase());
+        if (before !== undefined) errors.push(`Value at '${at}' failed to satisfy constraint: Encryption context keys must differ in more than case ('${before}' and '${ck}')`);
+        folded.set(ck.toLowerCase(), ck);
       }
       return map;
     }
@@ -181,11 +191,13 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
     }
     case 'constraints': {
       if (typeof v !== 'object' || Array.isArray(v)) serialization(v, 'a structure');
-      const c: Record<string, Record<string, string>> = {};
+      const c: Record<string, unknown> = {};
       for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) {
-        if (ck !== 'EncryptionContextSubset' && ck !== 'EncryptionContextEquals') throw kmsError('SerializationException', `Unrecognized field '${ck}'`);
         if (cv === null) continue;
-        c[ck] = convert(ck, { t: 'context' }, cv, errors) as Record<string, string>;
+        // GrantConstraints.SourceArn (kms-2014-11-01) is an ARN string; CreateGrant refuses it as unsupported.
+        if (ck === 'SourceArn') c[ck] = convert(ck, { t: 'string', min: 1, max: 2048 }, cv, errors);
+        else if (ck === 'EncryptionContextSubset' || ck === 'EncryptionContextEquals') c[ck] = convert(ck, { t: 'context' }, cv, errors);
+        else throw kmsError('SerializationException', `Unrecognized field '${ck}'`);
       }
       return c;
     }

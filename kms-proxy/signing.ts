@@ -3,9 +3,12 @@
 // signed as they are, never hashed again. RSA PKCS#1 v1.5 and PSS (salt length = hash length, MGF1
 // with the same hash) follow RFC 8017 §8.2 / §8.1; with DIGEST the encoding is built here
 // (EMSA-PKCS1-v1_5 DigestInfo, EMSA-PSS-ENCODE) and the raw RSA operation done by node:crypto.
-// ECDSA DIGEST uses ecdsa.ts. Signatures are DER (ECDSA) or raw (RSA), as KMS returns them.
+// ECDSA over a DIGEST is @noble/curves (audited, constant-time scalar multiplication, RFC 6979
+// nonces) with prehash off: node:crypto always hashes what it signs. RAW ECDSA stays on node:crypto.
+// Signatures are DER (ECDSA) or raw (RSA), as KMS returns them.
 import { constants, createHash, createPublicKey, privateEncrypt, publicDecrypt, randomBytes, sign as nodeSign, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { signDigest, verifyDigest } from './ecdsa.ts';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { kmsError } from './errors.ts';
 
 export const SIGNING_ALGORITHMS = [
@@ -80,6 +83,45 @@ function pssVerify(mHash: Buffer, emFull: Buffer, modBits: number, hash: string)
   return timingSafeEqual(h, h2);
 }
 
+/** The curves KMS offers for ECDSA, by node:crypto's name (keyspec.ts `curve`). */
+const CURVES = { prime256v1: p256, secp384r1: p384, secp521r1: p521, secp256k1 } as const;
+
+function curveOf(name: string | undefined): (typeof CURVES)[keyof typeof CURVES] {
+  const c = name !== undefined && Object.hasOwn(CURVES, name) ? CURVES[name as keyof typeof CURVES] : undefined;
+  if (!c) throw kmsError('KMSInternalException', `no ECDSA curve ${String(name)}`);
+  return c;
+}
+
+/** A JWK coordinate (base64url, fixed length) as bytes. */
+function jwkBytes(v: string | undefined): Uint8Array {
+  return new Uint8Array(Buffer.from(v ?? '', 'base64url'));
+}
+
+// `prehash: false`: the digest is signed as it is (Sign API: DIGEST "do not hash again"); `lowS:
+// false`: signatures are not normalized, as OpenSSL and KMS leave them, and high-S signatures that
+// OpenSSL makes verify; `extraEntropy` off: the nonce is RFC 6979's, deterministic.
+const DIGEST_OPTS = { prehash: false, lowS: false, format: 'der' } as const;
+
+export function signDigest(curve: string | undefined, privateKey: KeyObject, digest: Uint8Array): Uint8Array {
+  const d = jwkBytes(privateKey.export({ format: 'jwk' }).d);
+  try {
+    return curveOf(curve).sign(digest, d, DIGEST_OPTS);
+  } finally {
+    d.fill(0);
+  }
+}
+
+export function verifyDigest(curve: string | undefined, publicKey: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {
+  const jwk = publicKey.export({ format: 'jwk' });
+  const point = new Uint8Array([4, ...jwkBytes(jwk.x), ...jwkBytes(jwk.y)]);
+  try {
+    return curveOf(curve).verify(signature, digest, point, DIGEST_OPTS);
+  } catch {
+    // A signature that is not DER, or out of range, is an invalid signature, not an error.
+    return false;
+  }
+}
+
 function digestOf(alg: string, messageType: string, message: Uint8Array): Buffer {
   const h = hashOf(alg);
   if (messageType === 'DIGEST') {
@@ -95,7 +137,7 @@ export function signMessage(privateKey: KeyObject, curve: string | undefined, al
   const digest = digestOf(alg, messageType, message);
   if (alg.startsWith('ECDSA_')) {
     if (messageType === 'RAW') return new Uint8Array(nodeSign(h.name, message, { key: privateKey, dsaEncoding: 'der' }));
-    return signDigest(curve ?? '', privateKey, digest);
+    return signDigest(curve, privateKey, digest);
   }
   if (alg.startsWith('RSASSA_PKCS1_V1_5_')) {
     const info = Buffer.concat([Buffer.from(DIGEST_INFO[h.name] ?? '', 'hex'), digest]);
@@ -111,7 +153,7 @@ export function verifyMessage(privateKey: KeyObject, curve: string | undefined, 
   const publicKey = createPublicKey(privateKey);
   if (alg.startsWith('ECDSA_')) {
     if (messageType === 'RAW') return nodeVerify(h.name, message, { key: publicKey, dsaEncoding: 'der' }, signature);
-    return verifyDigest(curve ?? '', publicKey, digest, signature);
+    return verifyDigest(curve, publicKey, digest, signature);
   }
   let opened: Buffer;
   try {

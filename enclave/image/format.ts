@@ -22,7 +22,12 @@ const IMAGE_MAGIC = Uint8Array.of(0x89, 0x4e, 0x53, 0x58, 0x0d, 0x0a, 0x1a, 0x0a
 export function imageMagic(): Uint8Array {
   return IMAGE_MAGIC.slice();
 }
-export const IMAGE_FORMAT_VERSION = 1;
+/**
+ * 2: PCRs by EIF's rules (section data only; the manifest outside every PCR). Version 1 measured
+ * byte ranges with section headers and the manifest inside PCR0; its PCRs mean something else,
+ * so version-1 images are refused rather than re-measured.
+ */
+export const IMAGE_FORMAT_VERSION = 2;
 export const HEADER_SIZE = 24;
 export const SECTION_HEADER_SIZE = 8;
 /** 64 MiB: an enclave app is one bundled module; anything bigger is a mistake or an attack. */
@@ -45,7 +50,7 @@ export const SECTION_NAMES: Readonly<Record<number, string>> = Object.freeze({
   5: 'SIGNATURE',
 });
 
-/** The only section sequences a version-1 image may have. */
+/** The only section sequences an image may have. */
 const ORDER: readonly number[] = [SECTION.RUNTIME, SECTION.BOOTSTRAP, SECTION.APPLICATION, SECTION.MANIFEST, SECTION.SIGNATURE];
 
 export interface SectionRef {
@@ -91,6 +96,9 @@ export function parseLayout(bytes: Uint8Array, opts: { enforceChecksum?: boolean
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8);
   // Checked before the rest of the header: a later version may lay the header out differently.
+  if (version === 1) {
+    throw new ImageUnsupportedVersionError('image format version 1 is no longer supported: its PCRs were measured by other rules (section headers and manifest included); rebuild the image with build-enclave');
+  }
   if (version !== IMAGE_FORMAT_VERSION) throw new ImageUnsupportedVersionError(`image format version ${version} is not supported (this build reads ${IMAGE_FORMAT_VERSION})`);
   if (n < HEADER_SIZE) throw new ImageTruncatedError(`image truncated: ${n} bytes, the header is ${HEADER_SIZE}`);
   const declared = view.getUint32(16);

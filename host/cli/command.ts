@@ -23,6 +23,8 @@ export interface Command {
   readonly help: string;
   readonly options: ParseArgsOptionsConfig;
   readonly positionals?: { readonly min: number; readonly max: number };
+  /** A nitro-cli command: failures are reported in nitro-cli's `[ Exx ]` format (nitro-errors.ts). */
+  readonly nitroCli?: true;
   run(args: ParsedArgs, io: CliIo): Promise<number>;
 }
 

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type CliIo, type Command } from './command.ts';
 import { commands } from './commands/index.ts';
+import { nitroCliError } from './nitro-errors.ts';
 
 const defaultIo: CliIo = {
   out: (t) => process.stdout.write(t),
@@ -66,7 +67,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     }
     const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : 'ERR_UNEXPECTED';
     const message = e instanceof Error ? e.message : String(e);
-    io.err(`nitro-sandbox ${command.name}: ${code}: ${message}\n`);
+    io.err(command.nitroCli ? nitroCliError(code, message) : `nitro-sandbox ${command.name}: ${code}: ${message}\n`);
     return 1;
   }
 }

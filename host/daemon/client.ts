@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, unlinkSync } from 'node:
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EnclaveDescription, RunOptions, RunResult } from '../host.ts';
+import type { EnclaveDescription, EndedEnclaveDescription, RunOptions, RunResult } from '../host.ts';
 import { DaemonRemoteError, DaemonError } from './errors.ts';
 import { pidAlive, readLock, releaseLock, removeStaleLock, tryCreateLock } from './lock.ts';
 import { ensureRuntimeDir, runtimePaths } from './paths.ts';
@@ -119,8 +119,14 @@ export class DaemonClient {
     return this.#call({ op: 'run-enclave', imageSize: image.byteLength, options }, image);
   }
 
-  describeEnclaves(): Promise<EnclaveDescription[]> {
-    return this.#call({ op: 'describe-enclaves' });
+  /** nitro-cli's describe-enclaves: the enclaves that exist (`metadata` adds ImageName, ImageVersion, Metadata). */
+  describeEnclaves(opts: { metadata?: boolean } = {}): Promise<EnclaveDescription[]> {
+    return this.#call({ op: 'describe-enclaves', ...(opts.metadata === true ? { metadata: true } : {}) });
+  }
+
+  /** The enclaves that ended recently, with their exit reason. */
+  describeEndedEnclaves(): Promise<EndedEnclaveDescription[]> {
+    return this.#call({ op: 'describe-enclaves', ended: true });
   }
 
   terminate(target: Target | 'all'): Promise<TerminateResult[]> {

@@ -17,7 +17,7 @@ export type Target = { readonly id: string } | { readonly name: string };
 export type Request =
   | { readonly v: 1; readonly op: 'ping' }
   | { readonly v: 1; readonly op: 'run-enclave'; readonly imageSize: number; readonly options: RunOptions }
-  | { readonly v: 1; readonly op: 'describe-enclaves' }
+  | { readonly v: 1; readonly op: 'describe-enclaves'; readonly metadata?: boolean; readonly ended?: boolean }
   | { readonly v: 1; readonly op: 'terminate-enclave'; readonly target: Target | { readonly all: true } }
   | { readonly v: 1; readonly op: 'console'; readonly target: Target }
   | { readonly v: 1; readonly op: 'connect'; readonly cid: number; readonly port: number }
@@ -132,10 +132,15 @@ export function parseRequest(line: string): Request {
   const w = typeof op === 'string' ? op : 'request';
   switch (op) {
     case 'ping':
-    case 'describe-enclaves':
     case 'shutdown':
       onlyKeys(x, ['v', 'op'], w);
       return { v: 1, op };
+    case 'describe-enclaves': {
+      onlyKeys(x, ['v', 'op', 'metadata', 'ended'], w);
+      const metadata = optBool(x, 'metadata', w);
+      const ended = optBool(x, 'ended', w);
+      return { v: 1, op, ...(metadata !== undefined ? { metadata } : {}), ...(ended !== undefined ? { ended } : {}) };
+    }
     case 'run-enclave':
       onlyKeys(x, ['v', 'op', 'imageSize', 'options'], w);
       return { v: 1, op, imageSize: int(x, 'imageSize', 1, MAX_IMAGE_SIZE, w), options: runOptions(x.options) };

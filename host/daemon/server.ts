@@ -141,7 +141,7 @@ export class Daemon {
     if (idle <= 0) return;
     let since = Date.now();
     const t = setInterval(() => {
-      const running = this.host.describeEnclaves().some((e) => e.State !== 'TERMINATED');
+      const running = this.host.describeEnclaves().length > 0;
       if (running || this.#busy > 0) since = Date.now();
       else if (Date.now() - since >= idle) {
         this.#log(`idle for ${idle} ms with no enclave: exiting`);
@@ -227,7 +227,7 @@ export class Daemon {
         return;
       }
       case 'describe-enclaves':
-        this.#reply(socket, this.host.describeEnclaves());
+        this.#reply(socket, req.ended === true ? this.host.describeEndedEnclaves() : this.host.describeEnclaves({ metadata: req.metadata === true }));
         return;
       case 'terminate-enclave': {
         const t = req.target;

@@ -10,10 +10,10 @@ export const EnableKeyRotation: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, RotationPeriodInDays: { t: 'int', min: 90, max: 2560 } },
   async run({ svc, caller, input, trail }) {
-    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false });
+    const days = int(input, 'RotationPeriodInDays') ?? 365;
+    const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false, extra: { 'kms:RotationPeriodInDays': String(days) } });
     svc.requireEnabled(key);
     requireRotatable(key);
-    const days = int(input, 'RotationPeriodInDays') ?? 365;
     const nextRotationDate = svc.clock() + days * DAY_MS;
     await svc.store.putKey({ ...key, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate });
     svc.schedule(nextRotationDate);

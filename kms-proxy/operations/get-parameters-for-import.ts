@@ -12,9 +12,9 @@ export const GetParametersForImport: Operation = {
   readOnly: true,
   shape: { KeyId: KeyIdField, WrappingAlgorithm: { t: 'string', enum: WRAPPING_ALGORITHMS, required: true }, WrappingKeySpec: { t: 'string', enum: WRAPPING_KEY_SPECS, required: true } },
   async run({ svc, caller, input, trail }) {
-    const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetParametersForImport');
     const alg = reqStr(input, 'WrappingAlgorithm');
     const spec = reqStr(input, 'WrappingKeySpec');
+    const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetParametersForImport', { 'kms:WrappingAlgorithm': alg, 'kms:WrappingKeySpec': spec });
     if (alg === 'SM2PKE' || spec === 'SM2') throw kmsError('UnsupportedOperationException', 'SM2 wrapping is only available in China Regions.');
     const pair = await generateKeyPairDer({ rsaBits: Number(spec.slice(4)) });
     const token = randomBytes(64);

@@ -21,9 +21,13 @@ export const ImportKeyMaterial: Operation = {
     KeyMaterialId: { t: 'string', min: 64, max: 64 },
   },
   async run({ svc, caller, input, trail }) {
-    const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ImportKeyMaterial');
     const validToIn = input.ValidTo as number | undefined;
     const model = str(input, 'ExpirationModel') ?? (validToIn === undefined ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES');
+    const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ImportKeyMaterial', {
+      'kms:ExpirationModel': model,
+      // Epoch seconds, as the request has it ("kms:ValidTo … is expressed in Unix time").
+      ...(validToIn !== undefined ? { 'kms:ValidTo': String(validToIn) } : {}),
+    });
     if (model === 'KEY_MATERIAL_EXPIRES' && validToIn === undefined) throw kmsError('ValidationException', 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES');
     if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validToIn !== undefined) throw kmsError('ValidationException', 'A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE');
     const validTo = validToIn === undefined ? undefined : Math.round(validToIn * 1000);

@@ -1,5 +1,5 @@
 // ListRetirableGrants (KMS API Reference, "ListRetirableGrants").
-import { accessDenied, parsePrincipal } from '../identity.ts';
+import { accessDenied, principalAccountOf } from '../identity.ts';
 import { grantView, PrincipalField } from './lib/grants.ts';
 import { type Operation, pageRequest, pageResponse, readChunked, reqStr } from './types.ts';
 
@@ -14,7 +14,7 @@ export const ListRetirableGrants: Operation = {
   async run({ svc, caller, input }) {
     const rp = reqStr(input, 'RetiringPrincipal');
     svc.authorizeIdentity(caller, 'kms:ListRetirableGrants', rp);
-    const owner = /^\d{12}$/.test(rp) ? rp : parsePrincipal(rp)?.account;
+    const owner = /^\d{12}$/.test(rp) ? rp : principalAccountOf(rp);
     if (owner !== caller.account) {
       throw accessDenied(caller, 'kms:ListRetirableGrants', rp, 'cross-account', `the retiring principal is not in the caller's account ${caller.account}`);
     }

@@ -10,11 +10,12 @@ export const PutKeyPolicy: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, PolicyName: PolicyNameField, Policy: { ...PolicyField, required: true }, BypassPolicyLockoutSafetyCheck: { t: 'bool' } },
   async run({ svc, caller, input, trail }) {
-    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:PutKeyPolicy', { aliases: false });
+    const bypass = bool(input, 'BypassPolicyLockoutSafetyCheck') === true;
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:PutKeyPolicy', { aliases: false, extra: { 'kms:BypassPolicyLockoutSafetyCheck': String(bypass) } });
     checkName(str(input, 'PolicyName'));
     svc.requireNotPendingDeletion(r.key);
     const policy = reqStr(input, 'Policy');
-    lockoutCheck(svc, policy, r.key, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
+    lockoutCheck(svc, policy, r.key, caller, bypass);
     await svc.store.putKey({ ...r.key, policy });
     return {};
   },

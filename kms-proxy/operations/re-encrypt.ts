@@ -21,10 +21,15 @@ export const ReEncrypt: Operation = {
   async run({ svc, caller, input, trail }) {
     const srcAlg = str(input, 'SourceEncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     const dstAlg = str(input, 'DestinationEncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
-    const src = await decryptWith(svc, caller, trail, 'kms:ReEncryptFrom', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'));
+    // Both authorizations carry kms:ReEncryptOnSameKey, so the destination key is known first
+    // (KMS Developer Guide, "AWS KMS condition keys": kms:ReEncryptOnSameKey).
+    const dstId = reqStr(input, 'DestinationKeyId');
+    const dstKeyId = (await svc.resolve(dstId, caller)).key.keyId;
+    const sameKey = (keyId: string) => ({ 'kms:ReEncryptOnSameKey': String(keyId === dstKeyId) });
+    const src = await decryptWith(svc, caller, trail, 'kms:ReEncryptFrom', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'), {}, (k) => sameKey(k.keyId));
     const dstCtx = ctx(input, 'DestinationEncryptionContext');
     const dstTrail: Trail = {};
-    const dst = await prepareEncrypt(svc, caller, dstTrail, reqStr(input, 'DestinationKeyId'), 'kms:ReEncryptTo', dstAlg, dstCtx);
+    const dst = await prepareEncrypt(svc, caller, dstTrail, dstId, 'kms:ReEncryptTo', dstAlg, dstCtx, sameKey(src.key.keyId));
     trail.additional = { destinationKeyArn: dst.key.arn };
     const blob = await encryptWith(svc, dst.key, dstAlg, src.plaintext, dstCtx);
     dryRun(input);

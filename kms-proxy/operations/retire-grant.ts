@@ -1,6 +1,7 @@
 // RetireGrant (KMS API Reference, "RetireGrant").
 import { kmsError } from '../errors.ts';
 import type { GrantRecord } from '../model.ts';
+import { identityOf, principalNamed } from '../policy/principals.ts';
 import { DryRunField } from '../shapes.ts';
 import { dryRun, type Operation, str } from './types.ts';
 
@@ -25,9 +26,15 @@ export const RetireGrant: Operation = {
     }
     const keyArn = (await svc.store.getKey(grant.keyId))?.arn ?? grant.keyId;
     trail.keyArn = keyArn;
-    // Who may retire (RetireGrant docs): the retiring principal, or the grantee when the grant
-    // includes RetireGrant.
-    const may = grant.retiringPrincipal === caller.principalArn || (grant.granteePrincipal === caller.principalArn && grant.operations.includes('RetireGrant'));
+    // Who may retire ("Retiring and revoking grants"): the retiring principal, the grantee when the
+    // grant includes RetireGrant, and, as a backup, the account that created the grant (its root
+    // here: this KMS has no IAM policies to delegate kms:RetireGrant to its users). A key policy does
+    // not decide RetireGrant ("This permission is not effective in a key policy").
+    const id = identityOf(caller.principalArn, caller.account);
+    const may =
+      (grant.retiringPrincipal !== undefined && principalNamed([grant.retiringPrincipal], id)) ||
+      (grant.operations.includes('RetireGrant') && principalNamed([grant.granteePrincipal], id)) ||
+      (id.type === 'Account' && caller.account === grant.issuingAccount);
     if (!may) throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn}`);
     dryRun(input);
     await svc.store.deleteGrant(grant.grantId);

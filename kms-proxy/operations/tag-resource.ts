@@ -1,7 +1,7 @@
 // TagResource (KMS API Reference, "TagResource").
 import type { Tag } from '../model.ts';
 import { KeyIdField } from '../shapes.ts';
-import { checkTags } from './lib/tags.ts';
+import { checkTags, requestTagValues } from './lib/tags.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const TagResource: Operation = {
@@ -10,9 +10,9 @@ export const TagResource: Operation = {
   readOnly: false,
   shape: { KeyId: KeyIdField, Tags: { t: 'tags', required: true } },
   async run({ svc, caller, input, trail }) {
-    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:TagResource', { aliases: false });
-    svc.requireNotPendingDeletion(r.key);
     const add = input.Tags as Tag[];
+    const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:TagResource', { aliases: false, extra: requestTagValues(add) });
+    svc.requireNotPendingDeletion(r.key);
     checkTags(add);
     const m = new Map(r.key.tags.map((t) => [t.TagKey, t.TagValue]));
     for (const t of add) m.set(t.TagKey, t.TagValue);

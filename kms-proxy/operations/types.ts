@@ -1,7 +1,7 @@
 // What an operation is: its input shape, its quota group, and a handler from validated input to
 // the response members (Uint8Array members are sent as base64, numbers as given).
 import type { Decision } from '../policy/evaluate.ts';
-import type { Caller, ContextValues, Resolved, Service } from '../service.ts';
+import type { Caller, ContextValues, DecideOptions, Resolved, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
 import { invalidRecipient, type AttestedRecipient } from '../recipient/verify.ts';
@@ -67,11 +67,11 @@ export async function authorizedKey(
   call: Pick<Call, 'svc' | 'caller' | 'trail'>,
   id: string,
   action: string,
-  options: { readonly aliases?: boolean; readonly extra?: ContextValues; readonly encryptionContext?: Readonly<Record<string, string>> } = {},
+  options: { readonly aliases?: boolean; readonly extra?: ContextValues; readonly encryptionContext?: Readonly<Record<string, string>>; readonly more?: DecideOptions } = {},
 ): Promise<Resolved> {
   const r = await call.svc.resolve(id, call.caller, { aliases: options.aliases ?? true });
   call.trail.keyArn = r.key.arn;
-  call.trail.decision = await call.svc.authorize(r, call.caller, action, options.extra, options.encryptionContext);
+  call.trail.decision = await call.svc.authorize(r, call.caller, action, options.extra, options.encryptionContext, options.more);
   return r;
 }
 

@@ -3,45 +3,30 @@
 // `ForAnyValue:`/`ForAllValues:` set prefixes and the `…IfExists` suffix applied on top, so a new
 // condition key (e.g. `kms:RecipientAttestation:PCR0`) needs only a value in the request context.
 import { BlockList, isIP } from 'node:net';
+import { compilePattern, matchPattern, type Pattern } from './patterns.ts';
+import { resolveVariables, type VariableLookup } from './variables.ts';
+import { arnMatch } from './arn.ts';
 
-type Compare = (policyValue: string, requestValue: string) => boolean;
+export { wildcardMatch } from './patterns.ts';
+
+/** A policy value as a comparison sees it: its text and, for the `…Like` and ARN operators, its wildcard pattern. */
+export interface PolicyValue {
+  readonly text: string;
+  readonly pattern: Pattern;
+}
+
+type Compare = (policyValue: PolicyValue, requestValue: string) => boolean;
 
 interface Operator {
   readonly compare: Compare;
   /** Negated operators ("…Not…") match when no policy value matches, and a missing key passes. */
   readonly negated: boolean;
-}
-
-/**
- * `*` matches any run of characters, `?` any single character (StringLike, ArnLike, Action and
- * Resource patterns). Greedy matching with one backtrack point: O(pattern × value) at worst, so a
- * key policy cannot make evaluation exponential the way a translated regular expression could.
- */
-export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  if (pattern === '*') return true;
-  const p = [...(ignoreCase ? pattern.toLowerCase() : pattern)];
-  const v = [...(ignoreCase ? value.toLowerCase() : value)];
-  let i = 0;
-  let j = 0;
-  let star = -1;
-  let mark = 0;
-  while (j < v.length) {
-    const c = p[i];
-    if (c === '*') {
-      star = i++;
-      mark = j;
-    } else if (c !== undefined && (c === '?' || c === v[j])) {
-      i++;
-      j++;
-    } else if (star !== -1) {
-      i = star + 1;
-      j = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p[i] === '*') i++;
-  return i === p.length;
+  /**
+   * Whether policy variables (`${aws:username}`) are resolved in this operator's values. IAM allows
+   * them with the String, ARN and Bool operators only ("Condition operators": "You can use a policy
+   * variable with the … condition operator" / "You can not use …").
+   */
+  readonly variables: boolean;
 }
 
 function num(s: string): number | undefined {
@@ -49,15 +34,20 @@ function num(s: string): number | undefined {
   return Number(s);
 }
 
+// W3C ISO 8601 profiles (YYYY, YYYY-MM, YYYY-MM-DD, with hh:mm[:ss[.s]] and a zone), or epoch seconds,
+// as "Date condition operators" requires. Date.parse alone would accept "March 7 2020" and more.
+const W3C_DATE = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
+
 function date(s: string): number | undefined {
-  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  if (!W3C_DATE.test(s)) return undefined;
   const t = Date.parse(s);
   return Number.isNaN(t) ? undefined : t;
 }
 
 function numeric(cmp: (p: number, r: number) => boolean): Compare {
   return (p, r) => {
-    const a = num(p);
+    const a = num(p.text);
     const b = num(r);
     return a !== undefined && b !== undefined && cmp(a, b);
   };
@@ -65,13 +55,14 @@ function numeric(cmp: (p: number, r: number) => boolean): Compare {
 
 function dated(cmp: (p: number, r: number) => boolean): Compare {
   return (p, r) => {
-    const a = date(p);
+    const a = date(p.text);
     const b = date(r);
     return a !== undefined && b !== undefined && cmp(a, b);
   };
 }
 
-function ipMatch(p: string, r: string): boolean {
+function ipMatch(pv: PolicyValue, r: string): boolean {
+  const p = pv.text;
   const family = isIP(r);
   if (family === 0) return false;
   const [net = '', bits, extra] = p.split('/');
@@ -87,38 +78,49 @@ function ipMatch(p: string, r: string): boolean {
   return list.check(r, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-const eq: Compare = (p, r) => p === r;
-const eqi: Compare = (p, r) => p.toLowerCase() === r.toLowerCase();
-const like: Compare = (p, r) => wildcardMatch(p, r);
-const bool: Compare = (p, r) => p.toLowerCase() === r.toLowerCase();
+const eq: Compare = (p, r) => p.text === r;
+const eqi: Compare = (p, r) => p.text.toLowerCase() === r.toLowerCase();
+const like: Compare = (p, r) => matchPattern(p.pattern, r);
+// ArnEquals and ArnLike "behave identically": each of the six colon-delimited components is
+// matched on its own, so a wildcard never spans a colon ("Amazon Resource Name (ARN) condition operators").
+const arn: Compare = (p, r) => arnMatch(p.pattern, r);
+// "Boolean matching" of "true"/"false". A policy value that is neither matches no request value: AWS
+// accepts such a policy (IAM Access Analyzer reports only the general warning "Type mismatch Boolean"),
+// and the clause is then false, so an Allow with it allows nothing and a Deny with it denies nothing.
+const bool: Compare = (p, r) => {
+  const v = p.text.toLowerCase();
+  return (v === 'true' || v === 'false') && v === r.toLowerCase();
+};
+
+const op = (compare: Compare, negated: boolean, variables = false): Operator => ({ compare, negated, variables });
 
 export const OPERATORS: Readonly<Record<string, Operator>> = Object.freeze({
-  StringEquals: { compare: eq, negated: false },
-  StringNotEquals: { compare: eq, negated: true },
-  StringEqualsIgnoreCase: { compare: eqi, negated: false },
-  StringNotEqualsIgnoreCase: { compare: eqi, negated: true },
-  StringLike: { compare: like, negated: false },
-  StringNotLike: { compare: like, negated: true },
-  NumericEquals: { compare: numeric((a, b) => a === b), negated: false },
-  NumericNotEquals: { compare: numeric((a, b) => a === b), negated: true },
-  NumericLessThan: { compare: numeric((p, r) => r < p), negated: false },
-  NumericLessThanEquals: { compare: numeric((p, r) => r <= p), negated: false },
-  NumericGreaterThan: { compare: numeric((p, r) => r > p), negated: false },
-  NumericGreaterThanEquals: { compare: numeric((p, r) => r >= p), negated: false },
-  DateEquals: { compare: dated((a, b) => a === b), negated: false },
-  DateNotEquals: { compare: dated((a, b) => a === b), negated: true },
-  DateLessThan: { compare: dated((p, r) => r < p), negated: false },
-  DateLessThanEquals: { compare: dated((p, r) => r <= p), negated: false },
-  DateGreaterThan: { compare: dated((p, r) => r > p), negated: false },
-  DateGreaterThanEquals: { compare: dated((p, r) => r >= p), negated: false },
-  Bool: { compare: bool, negated: false },
-  BinaryEquals: { compare: eq, negated: false },
-  IpAddress: { compare: ipMatch, negated: false },
-  NotIpAddress: { compare: ipMatch, negated: true },
-  ArnEquals: { compare: like, negated: false },
-  ArnLike: { compare: like, negated: false },
-  ArnNotEquals: { compare: like, negated: true },
-  ArnNotLike: { compare: like, negated: true },
+  StringEquals: op(eq, false, true),
+  StringNotEquals: op(eq, true, true),
+  StringEqualsIgnoreCase: op(eqi, false, true),
+  StringNotEqualsIgnoreCase: op(eqi, true, true),
+  StringLike: op(like, false, true),
+  StringNotLike: op(like, true, true),
+  NumericEquals: op(numeric((a, b) => a === b), false),
+  NumericNotEquals: op(numeric((a, b) => a === b), true),
+  NumericLessThan: op(numeric((p, r) => r < p), false),
+  NumericLessThanEquals: op(numeric((p, r) => r <= p), false),
+  NumericGreaterThan: op(numeric((p, r) => r > p), false),
+  NumericGreaterThanEquals: op(numeric((p, r) => r >= p), false),
+  DateEquals: op(dated((a, b) => a === b), false),
+  DateNotEquals: op(dated((a, b) => a === b), true),
+  DateLessThan: op(dated((p, r) => r < p), false),
+  DateLessThanEquals: op(dated((p, r) => r <= p), false),
+  DateGreaterThan: op(dated((p, r) => r > p), false),
+  DateGreaterThanEquals: op(dated((p, r) => r >= p), false),
+  Bool: op(bool, false, true),
+  BinaryEquals: op(eq, false),
+  IpAddress: op(ipMatch, false),
+  NotIpAddress: op(ipMatch, true),
+  ArnEquals: op(arn, false, true),
+  ArnLike: op(arn, false, true),
+  ArnNotEquals: op(arn, true, true),
+  ArnNotLike: op(arn, true, true),
 });
 
 export interface ParsedOperator {
@@ -128,7 +130,12 @@ export interface ParsedOperator {
   readonly ifExists: boolean;
 }
 
-/** Splits `ForAllValues:StringLikeIfExists` into its parts; undefined when not an IAM operator. */
+/**
+ * Splits `ForAllValues:StringLikeIfExists` into its parts; undefined when not an IAM operator.
+ * `NullIfExists` is not one (Access Analyzer error "Null with if exists"); `ForAllValues:Null` and
+ * `ForAnyValue:Null` are (only the suggestion "Null with qualifier": they are always true and
+ * always false respectively).
+ */
 export function parseOperator(name: string): ParsedOperator | undefined {
   let rest = name;
   let set: ParsedOperator['set'];
@@ -142,19 +149,29 @@ export function parseOperator(name: string): ParsedOperator | undefined {
     ifExists = true;
     rest = rest.slice(0, -'IfExists'.length);
   }
-  if (rest === 'Null') return set || ifExists ? undefined : { name, base: rest, set, ifExists };
+  if (rest === 'Null') return ifExists ? undefined : { name, base: rest, set, ifExists };
   if (!Object.hasOwn(OPERATORS, rest)) return undefined;
   return { name, base: rest, set, ifExists };
+}
+
+/** Whether `${…}` in this operator's values are policy variables (String, ARN and Bool operators). */
+export function takesVariables(op: ParsedOperator): boolean {
+  return OPERATORS[op.base]?.variables === true;
 }
 
 /**
  * One condition clause: `operator` applied to the request's values for one key against the policy's
  * values (any policy value may match: OR). `request` undefined or empty means the key is absent.
+ * With `variables` (policies of Version 2012-10-17), `${…}` in the policy values of the operators that
+ * take variables are resolved first; a value whose variable has no value in the request matches
+ * nothing ("Policy variables with no value").
  */
-export function evaluateClause(op: ParsedOperator, policyValues: readonly string[], request: readonly string[] | undefined): boolean {
+export function evaluateClause(op: ParsedOperator, policyValues: readonly string[], request: readonly string[] | undefined, variables?: VariableLookup): boolean {
   const present = request !== undefined && request.length > 0;
   if (op.base === 'Null') {
-    // "true": the key must be absent; "false": it must be present.
+    if (op.set === 'ForAllValues') return true;
+    if (op.set === 'ForAnyValue') return false;
+    // "true": the key must be absent; "false": it must be present; anything else matches nothing.
     return policyValues.some((p) => (p.toLowerCase() === 'true' ? !present : p.toLowerCase() === 'false' ? present : false));
   }
   const o = OPERATORS[op.base];
@@ -165,7 +182,14 @@ export function evaluateClause(op: ParsedOperator, policyValues: readonly string
     if (op.set === 'ForAnyValue') return false;
     return o.negated;
   }
-  const matches = (r: string) => policyValues.some((p) => o.compare(p, r));
+  const values: PolicyValue[] = [];
+  for (const p of policyValues) {
+    if (variables !== undefined && o.variables) {
+      const v = resolveVariables(p, variables);
+      if (v !== undefined) values.push(v);
+    } else values.push({ text: p, pattern: compilePattern(p) });
+  }
+  const matches = (r: string) => values.some((p) => o.compare(p, r));
   if (op.set === 'ForAllValues') return o.negated ? request.every((r) => !matches(r)) : request.every(matches);
   if (op.set === 'ForAnyValue') return o.negated ? request.some((r) => !matches(r)) : request.some(matches);
   return o.negated ? !request.some(matches) : request.some(matches);

@@ -1,7 +1,9 @@
 // Key policy documents: parsed and validated once into a normalized form. Anything that is not a
 // well-formed key policy is MalformedPolicyDocumentException, as AWS answers PutKeyPolicy/CreateKey.
 import { kmsError } from '../errors.ts';
-import { parseOperator, type ParsedOperator } from './conditions.ts';
+import { parseOperator, takesVariables, type ParsedOperator } from './conditions.ts';
+import { isAwsPrincipal } from './principals.ts';
+import { hasVariables, parseVariables } from './variables.ts';
 
 export interface PrincipalSet {
   /** `"*"` or `{"AWS":"*"}`: anyone. */
@@ -15,6 +17,8 @@ export interface Clause {
   readonly operator: ParsedOperator;
   readonly key: string;
   readonly values: readonly string[];
+  /** Whether `${…}` in the values are policy variables (Version 2012-10-17 and an operator that takes them). */
+  readonly variables: boolean;
 }
 
 export interface Statement {
@@ -48,25 +52,36 @@ function strings(v: unknown, what: string): string[] {
   });
 }
 
-const ARN_OR_ACCOUNT = /^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::(\d{12}|aws):[^\s]+)$/;
+const INVALID_PRINCIPALS = 'Policy contains a statement with one or more invalid principals.';
 
+/**
+ * The Principal element (IAM User Guide, "AWS JSON policy elements: Principal"): `"*"` or
+ * `{"AWS": "*"}` for everyone; otherwise accounts and IAM/STS principal ARNs under `AWS`, and
+ * service, federated or canonical-user principals under their keys. A wildcard anywhere else is
+ * refused ("You cannot use a wildcard to match part of a principal name or ARN"; Access Analyzer
+ * error "Unsupported wildcard in principal"), as is any other shape: accepting `…:user/*` would make
+ * a statement that silently matches nobody.
+ */
 function principals(v: unknown): PrincipalSet {
   if (v === '*') return { any: true, aws: [], service: [] };
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) malformed('Policy contains a statement with one or more invalid principals.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) malformed(INVALID_PRINCIPALS);
   let any = false;
   const aws: string[] = [];
   const service: string[] = [];
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     if (k === 'AWS') {
       for (const p of strings(val, 'principal')) {
-        if (!ARN_OR_ACCOUNT.test(p)) malformed('Policy contains a statement with one or more invalid principals.');
         if (p === '*') any = true;
-        else aws.push(p);
+        else if (isAwsPrincipal(p)) aws.push(p);
+        else malformed(INVALID_PRINCIPALS);
       }
     } else if (k === 'Service' || k === 'Federated' || k === 'CanonicalUser') {
-      service.push(...strings(val, 'principal'));
+      for (const p of strings(val, 'principal')) {
+        if (/[*?\s]/.test(p)) malformed(INVALID_PRINCIPALS);
+        service.push(p);
+      }
     } else {
-      malformed('Policy contains a statement with one or more invalid principals.');
+      malformed(INVALID_PRINCIPALS);
     }
   }
   return { any, aws, service };
@@ -79,6 +94,32 @@ function conditionValues(v: unknown): string[] {
     if (typeof x === 'number' || typeof x === 'boolean') return String(x);
     return malformed('Policy contains a condition with an invalid value.');
   });
+}
+
+const CONDITION_KEY = /^[A-Za-z0-9-]+:.+$/;
+
+/**
+ * A condition key as IAM accepts it: `prefix:name` (Access Analyzer error "Invalid condition key
+ * format"), at most once per operator block whatever its case ("Duplicate keys with different case":
+ * key names are not case-sensitive, so two spellings would be one key with two conflicting clauses),
+ * and never `ForAllValues` on the single-valued `kms:EncryptionContext:*` or `aws:RequestTag/*`: KMS
+ * refuses that as OverlyPermissiveCondition (KMS Developer Guide, "AWS KMS condition keys", "Using
+ * set operators with condition keys"): it matches requests without the pair, or with other pairs.
+ */
+function checkConditionKey(key: string, operator: ParsedOperator, seen: Map<string, string>): void {
+  if (!CONDITION_KEY.test(key)) malformed(`Policy contains a condition with an invalid condition key '${key}'.`);
+  const lower = key.toLowerCase();
+  const before = seen.get(lower);
+  if (before !== undefined) malformed(`The condition key ${key} appears more than once with different capitalization in the same condition block.`);
+  seen.set(lower, key);
+  if (operator.set === 'ForAllValues') {
+    if (lower.startsWith('kms:encryptioncontext:')) {
+      malformed('OverlyPermissiveCondition:EncryptionContext: Using the ForAllValues set operator with a single-valued condition key matches requests without the specified encryption context or with an unspecified encryption context. To fix, remove ForAllValues.');
+    }
+    if (lower.startsWith('aws:requesttag/')) {
+      malformed('OverlyPermissiveCondition:RequestTag: Using the ForAllValues set operator with a single-valued condition key matches requests without the specified tag or with an unspecified tag. To fix, remove ForAllValues.');
+    }
+  }
 }
 
 /**
@@ -122,6 +163,9 @@ export function parsePolicy(text: string): PolicyDocument {
     }
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') malformed('Policy contains a statement with an invalid Effect.');
     exactlyOne(st, 'Principal', 'NotPrincipal', 'Policy contains a statement with no principal.');
+    // "Most resource-based policy types do not allow the use of NotPrincipal with "Effect": "Allow""
+    // (IAM User Guide, "NotPrincipal"): it would allow everyone else, anonymous callers included.
+    if (st.NotPrincipal !== undefined && st.Effect === 'Allow') malformed('Policy contains a statement with NotPrincipal and "Effect": "Allow", which is not supported.');
     exactlyOne(st, 'Action', 'NotAction', 'Policy contains a statement with no Action.');
     exactlyOne(st, 'Resource', 'NotResource', 'Policy contains a statement with no Resource.');
     const conditions: Clause[] = [];
@@ -131,8 +175,18 @@ export function parsePolicy(text: string): PolicyDocument {
         const operator = parseOperator(opName);
         if (!operator) malformed(`Policy contains a condition with an unsupported operator '${opName}'.`);
         if (block === null || typeof block !== 'object' || Array.isArray(block)) malformed('Policy contains an invalid Condition.');
+        const seen = new Map<string, string>();
         for (const [key, vals] of Object.entries(block as Record<string, unknown>)) {
-          conditions.push({ operator, key, values: conditionValues(vals) });
+          checkConditionKey(key, operator, seen);
+          const values = conditionValues(vals);
+          const variables = version === '2012-10-17' && takesVariables(operator) && values.some(hasVariables);
+          if (variables) {
+            for (const v of values) {
+              const parsed = parseVariables(v);
+              if (typeof parsed === 'string') malformed(`Policy contains a condition with an invalid policy variable. ${parsed}`);
+            }
+          }
+          conditions.push({ operator, key, values, variables });
         }
       }
     }

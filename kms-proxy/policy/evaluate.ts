@@ -7,9 +7,16 @@
 // There is no IAM here: a key-policy principal naming an account (`arn:aws:iam::ACCOUNT:root` or
 // `ACCOUNT`) delegates to IAM in AWS, and this sandbox treats every principal of that account as
 // allowed by IAM. That is what the default key policy means in practice for an account's admins.
+// Who the caller is for Principal/NotPrincipal is principals.ts; ARN matching arn.ts; operators and
+// policy variables conditions.ts and variables.ts; what a grant allows grants.ts.
+import { resourceArnMatch } from './arn.ts';
 import { evaluateClause, wildcardMatch } from './conditions.ts';
 import type { Clause, PolicyDocument, PrincipalSet, Statement } from './document.ts';
+import { traceGrant, type ChildGrant, type GrantTrace } from './grants.ts';
+import { everyIdentityNamed, identityOf, principalNamed, type Identity } from './principals.ts';
 import type { GrantRecord } from '../model.ts';
+
+export type { GrantTrace } from './grants.ts';
 
 /** Condition key → value(s). Keys are matched case-insensitively, as IAM condition keys are. */
 export type RequestContext = ReadonlyMap<string, readonly string[]>;
@@ -23,6 +30,8 @@ export interface AuthzRequest {
   readonly context: RequestContext;
   /** The call's encryption context, for grant constraints. */
   readonly encryptionContext?: Readonly<Record<string, string>>;
+  /** CreateGrant: the grant it would create, which a grant allowing CreateGrant must bound. */
+  readonly childGrant?: ChildGrant;
 }
 
 export interface ConditionOutcome {
@@ -44,12 +53,6 @@ export interface StatementTrace {
   readonly conditions: readonly ConditionOutcome[];
 }
 
-export interface GrantTrace {
-  readonly grantId: string;
-  readonly applies: boolean;
-  readonly mismatch?: 'grantee' | 'operation' | 'constraints';
-}
-
 export type Decider = { readonly kind: 'statement'; readonly index: number; readonly sid?: string } | { readonly kind: 'grant'; readonly grantId: string };
 
 export interface Decision {
@@ -58,21 +61,18 @@ export interface Decision {
   readonly decidedBy?: Decider;
   readonly statements: readonly StatementTrace[];
   readonly grants: readonly GrantTrace[];
+  /** The request context the statements were evaluated against (empty when no statement has a condition). */
+  readonly context: RequestContext;
 }
 
-function accountOf(arnOrAccount: string): string | undefined {
-  if (/^\d{12}$/.test(arnOrAccount)) return arnOrAccount;
-  const m = /^arn:[^:]+:(iam|sts)::(\d{12}):root$/.exec(arnOrAccount);
-  return m?.[2];
+// Service, federated and canonical-user principals never match: no AWS service or identity
+// provider calls this KMS.
+function principalMatches(set: PrincipalSet, id: Identity): boolean {
+  return set.any || principalNamed(set.aws, id);
 }
 
-function principalMatches(set: PrincipalSet, req: AuthzRequest): boolean {
-  if (set.any) return true;
-  return set.aws.some((p) => {
-    const acct = accountOf(p);
-    if (acct !== undefined) return acct === req.principalAccount;
-    return p === req.principalArn;
-  });
+function notPrincipalMatches(set: PrincipalSet, id: Identity): boolean {
+  return !set.any && !everyIdentityNamed(set.aws, id);
 }
 
 function actionMatches(patterns: readonly string[], action: string): boolean {
@@ -80,7 +80,7 @@ function actionMatches(patterns: readonly string[], action: string): boolean {
 }
 
 function resourceMatches(patterns: readonly string[], arn: string): boolean {
-  return patterns.some((p) => wildcardMatch(p, arn));
+  return patterns.some((p) => resourceArnMatch(p, arn));
 }
 
 function lookup(context: RequestContext, key: string): readonly string[] | undefined {
@@ -88,15 +88,16 @@ function lookup(context: RequestContext, key: string): readonly string[] | undef
 }
 
 function evaluateConditions(conditions: readonly Clause[], context: RequestContext): ConditionOutcome[] {
+  const variables = (key: string) => lookup(context, key);
   return conditions.map((c) => {
     const actual = lookup(context, c.key);
-    return { operator: c.operator.name, key: c.key, expected: c.values, actual, passed: evaluateClause(c.operator, c.values, actual) };
+    return { operator: c.operator.name, key: c.key, expected: c.values, actual, passed: evaluateClause(c.operator, c.values, actual, c.variables ? variables : undefined) };
   });
 }
 
-function traceStatement(s: Statement, req: AuthzRequest): StatementTrace {
+function traceStatement(s: Statement, req: AuthzRequest, id: Identity): StatementTrace {
   const base = { index: s.index, ...(s.sid !== undefined ? { sid: s.sid } : {}), effect: s.effect };
-  const principalOk = s.principal ? principalMatches(s.principal, req) : s.notPrincipal ? !principalMatches(s.notPrincipal, req) : false;
+  const principalOk = s.principal ? principalMatches(s.principal, id) : s.notPrincipal ? notPrincipalMatches(s.notPrincipal, id) : false;
   if (!principalOk) return { ...base, applies: false, mismatch: 'principal', conditions: [] };
   const actionOk = s.action ? actionMatches(s.action, req.action) : s.notAction ? !actionMatches(s.notAction, req.action) : false;
   if (!actionOk) return { ...base, applies: false, mismatch: 'action', conditions: [] };
@@ -107,43 +108,17 @@ function traceStatement(s: Statement, req: AuthzRequest): StatementTrace {
   return { ...base, applies: ok, ...(ok ? {} : { mismatch: 'condition' as const }), conditions };
 }
 
-/** Grant constraints (KMS Developer Guide, "Grant constraints"). */
-function constraintsHold(g: GrantRecord, ctx: Readonly<Record<string, string>> | undefined): boolean {
-  const c = g.constraints;
-  if (!c) return true;
-  const given = ctx ?? {};
-  if (c.EncryptionContextEquals) {
-    const want = c.EncryptionContextEquals;
-    const wk = Object.keys(want);
-    if (wk.length !== Object.keys(given).length) return false;
-    if (!wk.every((k) => given[k] === want[k])) return false;
-  }
-  if (c.EncryptionContextSubset) {
-    const want = c.EncryptionContextSubset;
-    if (!Object.keys(want).every((k) => given[k] === want[k])) return false;
-  }
-  return true;
-}
-
-function traceGrant(g: GrantRecord, req: AuthzRequest): GrantTrace {
-  if (g.granteePrincipal !== req.principalArn && accountOf(g.granteePrincipal) !== req.principalAccount) {
-    return { grantId: g.grantId, applies: false, mismatch: 'grantee' };
-  }
-  const op = req.action.replace(/^kms:/i, '');
-  if (!g.operations.includes(op)) return { grantId: g.grantId, applies: false, mismatch: 'operation' };
-  if (!constraintsHold(g, req.encryptionContext)) return { grantId: g.grantId, applies: false, mismatch: 'constraints' };
-  return { grantId: g.grantId, applies: true };
-}
-
 export function evaluate(policy: PolicyDocument, grants: readonly GrantRecord[], req: AuthzRequest): Decision {
-  const statements = policy.statements.map((s) => traceStatement(s, req));
+  const id = identityOf(req.principalArn, req.principalAccount);
+  const statements = policy.statements.map((s) => traceStatement(s, req, id));
   const deny = statements.find((t) => t.applies && t.effect === 'Deny');
-  const grantTraces = grants.map((g) => traceGrant(g, req));
+  const grantTraces = grants.map((g) => traceGrant(g, { identity: id, action: req.action, ...(req.encryptionContext ? { encryptionContext: req.encryptionContext } : {}), ...(req.childGrant ? { childGrant: req.childGrant } : {}) }));
+  const context = req.context;
   const decider = (t: StatementTrace): Decider => ({ kind: 'statement', index: t.index, ...(t.sid !== undefined ? { sid: t.sid } : {}) });
-  if (deny) return { allowed: false, effect: 'ExplicitDeny', decidedBy: decider(deny), statements, grants: grantTraces };
+  if (deny) return { allowed: false, effect: 'ExplicitDeny', decidedBy: decider(deny), statements, grants: grantTraces, context };
   const allow = statements.find((t) => t.applies && t.effect === 'Allow');
-  if (allow) return { allowed: true, effect: 'Allow', decidedBy: decider(allow), statements, grants: grantTraces };
+  if (allow) return { allowed: true, effect: 'Allow', decidedBy: decider(allow), statements, grants: grantTraces, context };
   const grant = grantTraces.find((g) => g.applies);
-  if (grant) return { allowed: true, effect: 'Allow', decidedBy: { kind: 'grant', grantId: grant.grantId }, statements, grants: grantTraces };
-  return { allowed: false, effect: 'ImplicitDeny', statements, grants: grantTraces };
+  if (grant) return { allowed: true, effect: 'Allow', decidedBy: { kind: 'grant', grantId: grant.grantId }, statements, grants: grantTraces, context };
+  return { allowed: false, effect: 'ImplicitDeny', statements, grants: grantTraces, context };
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../enclave/index.ts';
 import { main } from '../../host/cli/main.ts';
 import { commands } from '../../host/cli/commands/index.ts';
+import { NITRO_CLI_ERROR_CODES } from '../../host/cli/nitro-errors.ts';
 import { parseMemory } from '../../host/cli/commands/run-enclave.ts';
 import { DaemonClient, ensureDaemon, findDaemon, runtimePaths } from '../../host/daemon/index.ts';
 import { ECHO_PORT, WEAK, WEAK_FLAGS, appEntry, expectQuietStderr, cleanupDaemons, cliProcess, pidAliveNotZombie, readAll, sha256, tempDir, waitFor, type CliResult } from './helpers.ts';
@@ -46,10 +47,6 @@ afterAll(async () => {
   else process.env.NITRO_SANDBOX_RUNTIME_DIR = savedEnv;
 });
 
-function parseObjects(text: string): Record<string, unknown>[] {
-  return text.trim() === '' ? [] : text.trim().split(/\n(?=\{)/).map((t) => JSON.parse(t) as Record<string, unknown>);
-}
-
 describe('run, describe, connect, console, terminate', () => {
   let debugId: string;
   let debugCid: number;
@@ -60,6 +57,7 @@ describe('run, describe, connect, console, terminate', () => {
     expectQuietStderr(r.err);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as Record<string, unknown>;
+    expect(r.err.split('\n')[1]).toBe(`Started enclave with enclave-cid: ${out.EnclaveCID as number}, memory: 128 MiB, cpu-ids: [0]`);
     expect(Object.keys(out)).toEqual(['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB']);
     expect(out).toMatchObject({ EnclaveName: 'dbg', NumberOfCPUs: 1, CPUIDs: [0], MemoryMiB: 128 });
     expect(out.EnclaveID).toMatch(ENCLAVE_ID);
@@ -95,8 +93,24 @@ describe('run, describe, connect, console, terminate', () => {
     expect(prod.EnclaveCID).toBe(42);
     expect((prod.Measurements as Record<string, string>).PCR0).toMatch(/^[0-9a-f]{96}$/);
     expect((prod.Measurements as Record<string, string>).PCR0).not.toBe('0'.repeat(96));
-    expect((list[0]!.Measurements as Record<string, string>).PCR0).toBe('0'.repeat(96));
+    // As nitro-cli: the image's PCRs in debug mode too (its documents carry zeros, not this).
+    expect(list[0]!.Measurements).toEqual(prod.Measurements);
     expect(prod.Isolation).toBeTypeOf('object');
+    expect(Object.keys(prod)).toEqual(['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements', 'Isolation']);
+  });
+
+  it('describe-enclaves --metadata adds ImageName, ImageVersion and Metadata after Measurements, as nitro-cli', async () => {
+    const r = await cli('describe-enclaves', '--metadata');
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(list).toHaveLength(2);
+    for (const e of list) {
+      expect(Object.keys(e)).toEqual(['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements', 'ImageName', 'ImageVersion', 'Metadata', 'Isolation']);
+      expect(e).toMatchObject({ ImageName: 'app', ImageVersion: '1.0', Metadata: { BuildTool: 'nitro-sandbox', KernelVersion: process.version } });
+      expect(Object.keys(e.Metadata as object)).toEqual(['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion', 'DockerInfo']);
+    }
+    // Without the flag, and with --ended, the image fields stay out; the two flags do not combine.
+    expect((await cli('describe-enclaves', '--metadata', '--ended')).code).toBe(2);
   });
 
   it('connects to an enclave port through the daemon (CONNECT), bytes intact, half-close carried', async () => {
@@ -131,7 +145,7 @@ describe('run, describe, connect, console, terminate', () => {
   it('console streams a debug-mode enclave\'s console', async () => {
     const r = await cli('console', '--enclave-id', debugId, '--disconnect-timeout', '1');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Successfully connected to the console\.\n/);
+    expect(r.out).toMatch(new RegExp(`^Connecting to the console for enclave ${debugCid}\\.\\.\\.\\nSuccessfully connected to the console\\.\\n`));
     expect(r.out).toContain('console: hello from the test enclave');
   });
 
@@ -155,30 +169,39 @@ describe('run, describe, connect, console, terminate', () => {
     expect(byId.code).toBe(0);
     await ended;
     expect(JSON.parse(byId.out)).toEqual({ EnclaveName: 'dbg', EnclaveID: debugId, Terminated: true });
+    expect(byId.err).toBe(`Successfully terminated enclave ${debugId}.\n`);
     const byName = await cli('terminate-enclave', '--enclave-name', 'prod');
     expect(byName.code).toBe(0);
     expect(JSON.parse(byName.out)).toMatchObject({ EnclaveName: 'prod', Terminated: true });
     const again = await cli('terminate-enclave', '--enclave-name', 'prod');
     expect(again.code).toBe(1);
     expect(again.err).toContain('ERR_ENCLAVE_NOT_FOUND: ');
-    const list = JSON.parse((await cli('describe-enclaves')).out) as Record<string, unknown>[];
+    // As nitro-cli: ended enclaves are gone; their exit reasons are behind --ended.
+    expect(JSON.parse((await cli('describe-enclaves')).out)).toEqual([]);
+    const list = JSON.parse((await cli('describe-enclaves', '--ended')).out) as Record<string, unknown>[];
     expect(list.map((e) => [e.EnclaveName, e.State, e.ExitReason])).toEqual([
       ['dbg', 'TERMINATED', 'terminated'],
       ['prod', 'TERMINATED', 'terminated'],
     ]);
   });
 
-  it('terminate-enclave --all terminates every enclave, one JSON object each', async () => {
+  it('terminate-enclave --all terminates every enclave and prints one JSON array; describe-enclaves then prints []', async () => {
     for (const name of ['a1', 'a2']) {
       expect((await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', eif, '--memory', '128M', '--cpu-ids', '0', '--enclave-name', name, '--data-dir', dataDir)).code).toBe(0);
     }
+    expect((JSON.parse((await cli('describe-enclaves')).out) as unknown[]).length).toBe(2);
     const r = await cli('terminate-enclave', '--all');
     expect(r.code).toBe(0);
-    expect(parseObjects(r.out).map((o) => [o.EnclaveName, o.Terminated])).toEqual([
+    const all = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(all.map((o) => [o.EnclaveName, o.Terminated])).toEqual([
       ['a1', true],
       ['a2', true],
     ]);
-    expect(parseObjects((await cli('terminate-enclave', '--all')).out)).toEqual([]);
+    expect(r.err.split('\n').filter((l) => l !== '').sort()).toEqual(all.map((o) => `Successfully terminated enclave ${o.EnclaveID as string}.`).sort());
+    // The acceptance check: `jq length` of describe-enclaves is 0 after terminate-enclave --all.
+    const after = await cli('describe-enclaves');
+    expect(after.out).toBe('[]\n');
+    expect((await cli('terminate-enclave', '--all')).out).toBe('[]\n');
   });
 
   it('run-enclave --attach-console prints the run JSON, then the console until the enclave ends', async () => {
@@ -191,9 +214,10 @@ describe('run, describe, connect, console, terminate', () => {
     expect(r.code).toBe(0);
     const [runJson, ...rest] = r.out.split(/(?<=^\})\n/m);
     expect(JSON.parse(runJson!)).toMatchObject({ EnclaveName: 'att' });
+    expect(rest.join('')).toMatch(new RegExp(`^Connecting to the console for enclave ${(JSON.parse(runJson!) as { EnclaveCID: number }).EnclaveCID}\\.\\.\\.\\nSuccessfully connected to the console\\.\\n`));
     expect(rest.join('')).toContain('console: hello from the test enclave');
     // --attach-console implies debug mode, as nitro-cli documents.
-    const d = (await client.describeEnclaves()).find((e) => e.EnclaveName === 'att');
+    const d = (await client.describeEndedEnclaves()).find((e) => e.EnclaveName === 'att');
     expect(d?.Flags).toBe('DEBUG_MODE');
   });
 });
@@ -242,7 +266,8 @@ describe('bad flags and config files', () => {
     if (!extra.includes('--cpu-count')) args.push('--cpu-count', '1');
     const r = await cli(...args);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`: ${code}: `));
+    // nitro-cli's format: [ Exx ] (mapped in host/cli/nitro-errors.ts), then our code.
+    expect(r.err).toMatch(new RegExp(`\\[ ${NITRO_CLI_ERROR_CODES[code] ?? 'none'} \\] [^\\n]* ${code}: `));
     expect(r.out).toBe('');
   });
 
@@ -251,7 +276,7 @@ describe('bad flags and config files', () => {
     writeFileSync(f, 'not an image at all');
     const r = await cli('run-enclave', ...WEAK_FLAGS, '--eif-path', f, '--memory', '128', '--cpu-count', '1', '--data-dir', dataDir);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/: ERR_IMAGE_[A-Z_]+: /);
+    expect(r.err).toMatch(/\[ E35 \] EIF file parsing error\. ERR_IMAGE_[A-Z_]+: /);
   });
 
   it('--enclave-cid 0 asks for an automatic CID, as in nitro-cli', async () => {
@@ -360,7 +385,7 @@ describe('the daemon process', () => {
     expect(JSON.parse((await cliProcess(['describe-enclaves'], { NITRO_SANDBOX_RUNTIME_DIR: rt })).out)).toEqual([]);
   });
 
-  it('with no daemon running, console and terminate of one enclave are ERR_ENCLAVE_NOT_FOUND, terminate --all prints nothing, and none starts a daemon', async () => {
+  it('with no daemon running, console and terminate of one enclave are ERR_ENCLAVE_NOT_FOUND, terminate --all prints [], and none starts a daemon', async () => {
     const rt = join(tempDir('nsbx-cli-host-rt-'), 'rt');
     const env = { NITRO_SANDBOX_RUNTIME_DIR: rt };
     const byName = await cliProcess(['console', '--enclave-name', 'nobody'], env);
@@ -369,7 +394,7 @@ describe('the daemon process', () => {
     const byId = await cliProcess(['terminate-enclave', '--enclave-id', 'i-0123456789abcdef-enc0123456789abcdef'], env);
     expect(byId).toMatchObject({ code: 1, out: '' });
     expect(byId.err).toContain('ERR_ENCLAVE_NOT_FOUND: no running enclave with id i-0123456789abcdef-enc0123456789abcdef (no host daemon is running)');
-    expect(await cliProcess(['terminate-enclave', '--all'], env)).toMatchObject({ code: 0, out: '' });
+    expect(await cliProcess(['terminate-enclave', '--all'], env)).toMatchObject({ code: 0, out: '[]\n' });
     expect(await findDaemon(rt)).toBeUndefined();
   });
 
@@ -467,7 +492,7 @@ describe('the daemon process', () => {
       const r = await cli('run-enclave', '--eif-path', eif, '--memory', '128', '--cpu-count', '1', '--allow-weaker-isolation', '--data-dir', dataDir);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.out)).toEqual(run);
-      expect(r.err).toBe(`warning: enclave ${id} runs with weaker isolation: network namespace: unshare(1) not found\n`);
+      expect(r.err).toBe(`Start allocating memory...\nStarted enclave with enclave-cid: 16, memory: 128 MiB, cpu-ids: [0]\nwarning: enclave ${id} runs with weaker isolation: network namespace: unshare(1) not found\n`);
     } finally {
       process.env.NITRO_SANDBOX_RUNTIME_DIR = runtimeDir;
       fake.close();

@@ -26,10 +26,15 @@ export const WEAK_FLAGS: string[] = WEAK_MACHINE ? ['--allow-weaker-isolation'] 
 export const WEAK: { allowWeakerIsolation?: boolean } = WEAK_MACHINE ? { allowWeakerIsolation: true } : {};
 
 /** Nothing on stderr, except run-enclave's weaker-isolation warning on such a machine. */
+/**
+ * Standard error of a successful run-enclave: nitro-cli's two progress lines (resource_manager.rs
+ * `init_memory`, `start`) and, on a machine without every isolation layer, its warning; nothing else.
+ */
 export function expectQuietStderr(err: string): void {
-  const lines = err.split('\n').filter((l) => l !== '');
+  expect(err).toMatch(/^Start allocating memory\.\.\.\nStarted enclave with enclave-cid: \d+, memory: \d+ MiB, cpu-ids: \[\d+(, \d+)*\]\n/);
+  const lines = err.split('\n').slice(2).filter((l) => l !== '');
   if (WEAK_MACHINE) for (const l of lines) expect(l).toMatch(/^warning: enclave .* runs with weaker isolation: /);
-  else expect(err).toBe('');
+  else expect(lines).toEqual([]);
 }
 
 const made: string[] = [];

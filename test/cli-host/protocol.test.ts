@@ -17,6 +17,9 @@ describe('parseRequest', () => {
       options: { memoryMiB: 128, cpuIds: [0, 1], debugMode: true, name: 'x' },
     });
     expect(parseRequest('{"v":1,"op":"terminate-enclave","target":{"all":true}}')).toEqual({ v: 1, op: 'terminate-enclave', target: { all: true } });
+    expect(parseRequest('{"v":1,"op":"describe-enclaves"}')).toEqual({ v: 1, op: 'describe-enclaves' });
+    expect(parseRequest('{"v":1,"op":"describe-enclaves","metadata":true}')).toEqual({ v: 1, op: 'describe-enclaves', metadata: true });
+    expect(parseRequest('{"v":1,"op":"describe-enclaves","ended":true}')).toEqual({ v: 1, op: 'describe-enclaves', ended: true });
     expect(parseRequest('{"v":1,"op":"console","target":{"name":"a"}}')).toEqual({ v: 1, op: 'console', target: { name: 'a' } });
     expect(parseRequest('{"v":1,"op":"connect","cid":16,"port":5005}')).toEqual({ v: 1, op: 'connect', cid: 16, port: 5005 });
     expect(parseRequest('{"v":1,"op":"listen","port":8000}')).toEqual({ v: 1, op: 'listen', port: 8000 });
@@ -30,6 +33,8 @@ describe('parseRequest', () => {
     ['missing version', '{"op":"ping"}', 'ERR_DAEMON_VERSION'],
     ['unknown op', '{"v":1,"op":"format-disk"}', 'ERR_DAEMON_BAD_REQUEST'],
     ['unknown field', '{"v":1,"op":"ping","x":1}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['describe metadata not a boolean', '{"v":1,"op":"describe-enclaves","metadata":"yes"}', 'ERR_DAEMON_BAD_REQUEST'],
+    ['describe unknown field', '{"v":1,"op":"describe-enclaves","all":true}', 'ERR_DAEMON_BAD_REQUEST'],
     ['unknown run option', '{"v":1,"op":"run-enclave","imageSize":1,"options":{"memoryMiB":1,"evil":true}}', 'ERR_DAEMON_BAD_REQUEST'],
     ['image size 0', '{"v":1,"op":"run-enclave","imageSize":0,"options":{"memoryMiB":1}}', 'ERR_DAEMON_BAD_REQUEST'],
     ['image over 64 MiB', `{"v":1,"op":"run-enclave","imageSize":${64 * 1024 * 1024 + 1},"options":{"memoryMiB":1}}`, 'ERR_DAEMON_BAD_REQUEST'],

@@ -15,6 +15,7 @@ describe('demo', () => {
     expect(out).toMatch(/isolation: .*NetworkNamespace|isolation: .*PermissionModel/);
     expect(out).toMatch(/result: Customer \[email\] paid with card \[number\]/);
     expect(out).toMatch(/released: the KMS answered CiphertextForRecipient/);
+    expect(out).toMatch(/kms explain: decision: ALLOW — statement #2 "OnlyTheAttestedEnclave"/);
     expect(out.match(/denied: AccessDeniedException/g)?.length).toBe(2);
     expect(out).toMatch(/FAIL StringEqualsIgnoreCase kms:RecipientAttestation:ImageSha384/);
     expect(out).toMatch(/request has "0{96}"/); // the debug enclave's zero PCR0

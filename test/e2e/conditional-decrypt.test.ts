@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { buildImage } from '../../enclave/index.ts';
 import { Host, startVsockProxy, type VsockProxy } from '../../host/index.ts';
-import { startKmsServer, type KmsServer } from '../../kms-proxy/index.ts';
+import { attestedKeyPolicy, denyWithoutAttestation, startKmsServer, type KmsServer } from '../../kms-proxy/index.ts';
 import { toHex } from '../../attestation/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -70,7 +70,8 @@ function pinned(conditions: Record<string, string>, extra: object[] = []): strin
     ],
   });
 }
-const NULL_DENY = { Sid: 'DenyWithoutAttestation', Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { Null: { 'kms:RecipientAttestation:ImageSha384': 'true' } } };
+// The Deny of the complete attested-release policy (kms-proxy/policy/attested.ts).
+const NULL_DENY = denyWithoutAttestation();
 const BROAD = { Sid: 'Broad', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' };
 
 beforeAll(async () => {
@@ -145,7 +146,7 @@ describe('attestation-gated key release with real enclaves', () => {
   let pcr012Key: string;
 
   beforeAll(async () => {
-    pcr0Key = await key(pinned({ 'kms:RecipientAttestation:ImageSha384': pcrsA.pcr0 }, [NULL_DENY]));
+    pcr0Key = await key(attestedKeyPolicy({ account: ACCOUNT, pcrs: { 0: pcrsA.pcr0 } }));
     pcr012Key = await key(pinned({ 'kms:RecipientAttestation:PCR0': pcrsA.pcr0, 'kms:RecipientAttestation:PCR1': pcrsA.pcr1, 'kms:RecipientAttestation:PCR2': pcrsA.pcr2 }));
   });
 

@@ -32,6 +32,7 @@ import {
   sections,
   tempDir,
   writeFile,
+  type RawSection,
   type SigningPair,
 } from './fixtures.ts';
 
@@ -113,9 +114,11 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     const want = expectedPcrs(r.image);
     expect(hex(r)).toEqual({ ...want, pcr8: undefined });
     expect(toHex(measureImage(r.image).pcr0)).toBe(want.pcr0);
-    // Cross-check with the openssl binary for PCR0, the PCR a key policy usually names.
-    const s = sections(r.image);
-    expect(pcrWithOpenssl(r.image.subarray(24, s[3]?.end))).toBe(want.pcr0);
+    // Cross-check with the openssl binary for PCR0, the PCR a key policy usually names: the data
+    // of RUNTIME, BOOTSTRAP and APPLICATION, concatenated without their section headers.
+    const [rt, bs, app] = sections(r.image) as [RawSection, RawSection, RawSection];
+    const data = Buffer.concat([rt, bs, app].map((x) => r.image.subarray(x.dataStart, x.end)));
+    expect(pcrWithOpenssl(data)).toBe(want.pcr0);
   });
 
   test('a one-character change in app code moves PCR0 and PCR2 only', async () => {
@@ -153,14 +156,14 @@ describe('PCRs (reference/nitro.md: PCRx = extend(0⁴⁸, SHA384(what it covers
     expect(heap.pcr1).not.toBe(base.pcr1);
   });
 
-  test('manifest fields (name, ports, metadata) move PCR0 only', async () => {
+  test('renaming an image or changing its manifest (version, metadata, ports, resources) leaves PCR0–2 unchanged, as EIF metadata', async () => {
     const entry = join(examplesDir, 'hello', 'main.ts');
-    const base = hex(await buildImage({ entry }));
-    for (const opts of [{ name: 'other' }, { vsockPorts: [5000] }, { metadata: { team: 'x' } }, { memoryMiB: 1024 }]) {
-      const h = hex(await buildImage({ entry, ...opts }));
-      expect(h.pcr0, JSON.stringify(opts)).not.toBe(base.pcr0);
-      expect(h.pcr1).toBe(base.pcr1);
-      expect(h.pcr2).toBe(base.pcr2);
+    const base = await buildImage({ entry });
+    for (const opts of [{ name: 'other' }, { version: '9.9' }, { metadata: { team: 'x' } }, { vsockPorts: [5000] }, { memoryMiB: 1024 }, { cpuCount: 1 }]) {
+      const other = await buildImage({ entry, ...opts });
+      // The manifest did change (the image bytes differ), but no PCR covers it.
+      expect(Buffer.from(other.image).equals(Buffer.from(base.image)), JSON.stringify(opts)).toBe(false);
+      expect(hex(other), JSON.stringify(opts)).toEqual(hex(base));
     }
   });
 

@@ -65,6 +65,8 @@ describe('build-enclave', () => {
     expect(r.status).toBe(0);
     const d = JSON.parse((await run('describe-eif', '--eif-path', output)).out) as Record<string, unknown>;
     expect(d).toMatchObject({ ImageName: 'echo-svc', ImageVersion: '2.1.0', Metadata: { team: 'payments', tier: 2, BuildTool: 'nitro-sandbox' } });
+    // The custom metadata follows nitro-cli's fixed fields, flattened into Metadata.
+    expect(Object.keys(d.Metadata as object)).toEqual(['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion', 'DockerInfo', 'team', 'tier']);
   });
 
   test.each([
@@ -110,7 +112,13 @@ describe('describe-eif', () => {
     await run('build-enclave', '--entry', join(examplesDir, 'hello', 'main.ts'), '--output-file', signedPath, '--signing-certificate', keys.certPath, '--private-key', keys.keyPath);
     const plain = JSON.parse((await run('describe-eif', '--eif-path', plainPath)).out) as Record<string, unknown>;
     expect(Object.keys(plain)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'CheckCRC', 'ImageName', 'ImageVersion', 'Metadata']);
-    expect(plain).toMatchObject({ EifVersion: 1, IsSigned: false, CheckCRC: true, ImageName: 'hello', ImageVersion: '1.0' });
+    expect(plain).toMatchObject({ EifVersion: 2, IsSigned: false, CheckCRC: true, ImageName: 'hello', ImageVersion: '1.0' });
+    // Every field of nitro-cli's MetadataDescribeInfo, in its order; fixed values where a field
+    // has no meaning here (IMAGE_FORMAT.md): no build time is recorded, the "kernel" is Node.
+    const meta = plain.Metadata as Record<string, unknown>;
+    expect(Object.keys(meta)).toEqual(['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion', 'DockerInfo']);
+    expect(meta).toMatchObject({ BuildTime: '1970-01-01T00:00:00+00:00', BuildTool: 'nitro-sandbox', OperatingSystem: 'Node.js', KernelVersion: process.version });
+    expect(meta.DockerInfo).toEqual({ Bundler: expect.stringMatching(/^esbuild \d+\.\d+\.\d+$/) });
     const signed = JSON.parse((await run('describe-eif', '--eif-path', signedPath)).out) as Record<string, unknown>;
     expect(Object.keys(signed)).toEqual(['EifVersion', 'Measurements', 'IsSigned', 'SigningCertificate', 'CheckCRC', 'SignatureCheck', 'ImageName', 'ImageVersion', 'Metadata']);
     expect(signed).toMatchObject({ IsSigned: true, SignatureCheck: true });

@@ -94,14 +94,19 @@ export function pcrWithOpenssl(data: Uint8Array): string {
   return outer.split(' ')[0] as string;
 }
 
-/** The expected PCRs of an image computed from IMAGE_FORMAT.md: contiguous ranges, headers included. */
+/**
+ * The expected PCRs of an image computed from IMAGE_FORMAT.md (EIF's rules): section data only,
+ * PCR0 = RUNTIME ‖ BOOTSTRAP ‖ APPLICATION, PCR1 = RUNTIME ‖ BOOTSTRAP, PCR2 = APPLICATION; the
+ * MANIFEST and SIGNATURE sections are outside every PCR.
+ */
 export function expectedPcrs(image: Uint8Array): { pcr0: string; pcr1: string; pcr2: string } {
   const s = sections(image);
-  const [rt, bs, app, man] = s as [RawSection, RawSection, RawSection, RawSection];
+  const [rt, bs, app] = s as [RawSection, RawSection, RawSection];
+  const data = (x: RawSection): Uint8Array => image.subarray(x.dataStart, x.end);
   return {
-    pcr0: pcrOf(image.subarray(rt.start, man.end)),
-    pcr1: pcrOf(image.subarray(rt.start, bs.end)),
-    pcr2: pcrOf(image.subarray(app.start, app.end)),
+    pcr0: pcrOf(Buffer.concat([data(rt), data(bs), data(app)])),
+    pcr1: pcrOf(Buffer.concat([data(rt), data(bs)])),
+    pcr2: pcrOf(data(app)),
   };
 }
 
@@ -123,6 +128,16 @@ export function opensslCert(dir: string, name: string, curve = 'P-384'): Signing
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
   return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8'), certPath, keyPath };
+}
+
+/** The `code` of what `f` throws ('untyped …' for an error without one), or 'no error'. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as { code?: string }).code ?? `untyped ${String(e)}`;
+  }
+  return 'no error';
 }
 
 /** A capturing CliIo for `main([...])`. */

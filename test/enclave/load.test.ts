@@ -18,7 +18,7 @@ import {
   measureImage,
   readImageFile,
 } from '../../enclave/index.ts';
-import { cleanup, crc32, examplesDir, fixCrc, opensslCert, sections, sortedJson, tempDir, type SigningPair } from './fixtures.ts';
+import { cleanup, codeOf, crc32, examplesDir, fixCrc, opensslCert, sections, sortedJson, tempDir, type SigningPair } from './fixtures.ts';
 import { decodeCbor, encodeCbor } from '../../attestation/index.ts';
 import { execFileSync } from 'node:child_process';
 
@@ -40,15 +40,6 @@ function xorAt(x: Uint8Array, at: number, v: number): void {
   x[at] = (x[at] ?? 0) ^ v;
 }
 const view = (x: Uint8Array): DataView => new DataView(x.buffer, x.byteOffset, x.byteLength);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: string }).code ?? `untyped ${String(e)}`;
-  }
-  return 'no error';
-}
 
 /** Replaces section `index`'s data with `data`, fixing lengths and the CRC. */
 function replaceSection(image: Uint8Array, index: number, data: Uint8Array): Uint8Array {
@@ -180,8 +171,16 @@ describe('each corruption has its own code', () => {
     expect(codeOf(() => readImageFile(foreign))).toBe('ERR_IMAGE_BAD_MAGIC');
   });
 
-  test('wrong version: version 0, 2 and 0xffff → ERR_IMAGE_UNSUPPORTED_VERSION, checked before the checksum', () => {
-    for (const v of [0, 2, 0xffff]) {
+  test('version 1 (PCRs by the old rules) is refused with a message saying to rebuild, before the checksum', () => {
+    const x = copy(plain);
+    view(x).setUint16(8, 1);
+    expect(codeOf(() => loadImage(x))).toBe('ERR_IMAGE_UNSUPPORTED_VERSION');
+    expect(() => loadImage(x)).toThrow(/version 1 is no longer supported.*rebuild the image/);
+    expect(() => describeImage(x)).toThrow(/version 1 is no longer supported/);
+  });
+
+  test('wrong version: version 0, 3 and 0xffff → ERR_IMAGE_UNSUPPORTED_VERSION, checked before the checksum', () => {
+    for (const v of [0, 3, 0xffff]) {
       const x = copy(plain);
       view(x).setUint16(8, v);
       expect(codeOf(() => loadImage(x)), `version ${v}`).toBe('ERR_IMAGE_UNSUPPORTED_VERSION');

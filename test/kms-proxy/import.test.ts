@@ -1,12 +1,12 @@
 // GetParametersForImport / ImportKeyMaterial / DeleteImportedKeyMaterial with every wrapping
 // algorithm, material wrapped on the client side (openssl where it can, node:crypto otherwise).
 import { execFileSync } from 'node:child_process';
-import { constants, createCipheriv, createHmac, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, EncryptCommand, GenerateMacCommand, GetParametersForImportCommand,
-  GetPublicKeyCommand, ImportKeyMaterialCommand, SignCommand, type AlgorithmSpec, type WrappingKeySpec,
+  GetPublicKeyCommand, ImportKeyMaterialCommand, SignCommand, VerifyCommand, type AlgorithmSpec, type WrappingKeySpec,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure, startFixture, tempDir, type Fixture } from './helpers.ts';
@@ -128,6 +128,55 @@ describe('import with every wrapping algorithm', () => {
     const wrongCurve = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'der' });
     const e2 = await externalKey('ECC_NIST_P256');
     expect((await failure(() => importInto(e2.KeyId, wrongCurve, 'RSA_AES_KEY_WRAP_SHA_256'))).name).toBe('IncorrectKeyMaterialException');
+  });
+});
+
+describe('ECDSA over a digest (Sign/Verify MessageType DIGEST)', () => {
+  // RFC 6979 A.2.5, P-256 with SHA-256, message "sample": an independent vector for the nonce.
+  const RFC6979 = {
+    d: 'C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721',
+    x: '60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6',
+    y: '7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299',
+    r: 'EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716',
+    s: 'F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8',
+  };
+  const b64u = (hex: string) => Buffer.from(hex, 'hex').toString('base64url');
+  /** (r, s) of a DER ECDSA-Sig-Value, as hex. */
+  function rs(der: Uint8Array): [string, string] {
+    const b = Buffer.from(der);
+    let i = 2;
+    const out: string[] = [];
+    for (let n = 0; n < 2; n++) {
+      const len = b[i + 1] ?? 0;
+      out.push(b.subarray(i + 2, i + 2 + len).toString('hex').replace(/^00/, '').toUpperCase());
+      i += 2 + len;
+    }
+    return [out[0] ?? '', out[1] ?? ''];
+  }
+
+  test('the nonce is RFC 6979: the RFC\'s P-256 vector comes out of Sign with the RFC\'s key imported; openssl verifies; openssl\'s own signatures, high-S included, verify', async () => {
+    const key = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: b64u(RFC6979.d), x: b64u(RFC6979.x), y: b64u(RFC6979.y) }, format: 'jwk' });
+    const k = await externalKey('ECC_NIST_P256');
+    await importInto(k.KeyId, key.export({ type: 'pkcs8', format: 'der' }), 'RSA_AES_KEY_WRAP_SHA_256');
+    const digest = createHash('sha256').update('sample').digest();
+    const s = await f.kms.send(new SignCommand({ KeyId: k.KeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }));
+    expect(rs(s.Signature ?? new Uint8Array())).toEqual([RFC6979.r, RFC6979.s]);
+    const pem = join(work, 'rfc6979.pem');
+    writeFileSync(pem, key.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(work, 'sample.sig'), s.Signature ?? new Uint8Array());
+    writeFileSync(join(work, 'sample.txt'), 'sample');
+    expect(execFileSync('openssl', ['dgst', '-sha256', '-prverify', pem, '-signature', join(work, 'sample.sig'), join(work, 'sample.txt')]).toString()).toContain('Verified OK');
+    // openssl's nonces are random, so about half its signatures have s > n/2; KMS does not normalize and must accept them.
+    const halfN = BigInt('0x7FFFFFFF800000007FFFFFFFFFFFFFFFDE737D56D38BCF4279DCE5617E3192A8');
+    let high = 0;
+    writeFileSync(join(work, 'sample.digest'), digest);
+    for (let i = 0; i < 24; i++) {
+      const sig = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', pem, '-in', join(work, 'sample.digest')]);
+      if (BigInt(`0x${rs(sig)[1]}`) > halfN) high++;
+      const v = await f.kms.send(new VerifyCommand({ KeyId: k.KeyId, Message: digest, MessageType: 'DIGEST', Signature: sig, SigningAlgorithm: 'ECDSA_SHA_256' }));
+      expect(v.SignatureValid).toBe(true);
+    }
+    expect(high).toBeGreaterThan(0);
   });
 });
 

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { evaluate, evaluateClause, KmsError, parseOperator, parsePolicy, wildcardMatch, type AuthzRequest } from '../../kms-proxy/index.ts';
+import { resourceArnMatch } from '../../kms-proxy/policy/arn.ts';
 
 const ACCOUNT = '111122223333';
 const ME = `arn:aws:iam::${ACCOUNT}:user/app`;
@@ -61,7 +62,8 @@ describe('decisions', () => {
     expect(evaluate(p, [], req({ action: 'kms:GenerateDataKey' })).allowed).toBe(true);
     expect(evaluate(p, [], req({ action: 'kms:Encrypt' })).statements[0]?.mismatch).toBe('action');
     expect(evaluate(p, [], req({ resourceArn: 'arn:aws:kms:eu-west-1:1:key/x' })).statements[0]?.mismatch).toBe('resource');
-    const notAction = parsePolicy(policy(allowAll, { Effect: 'Deny', NotPrincipal: { AWS: ME }, NotAction: 'kms:Describe*', Resource: '*' }));
+    // NotPrincipal must name the account too, or the account (and so ME) is denied (IAM, "NotPrincipal").
+    const notAction = parsePolicy(policy(allowAll, { Effect: 'Deny', NotPrincipal: { AWS: [ME, ACCOUNT] }, NotAction: 'kms:Describe*', Resource: '*' }));
     expect(evaluate(notAction, [], req()).allowed).toBe(true);
     expect(evaluate(notAction, [], req({ principalArn: `arn:aws:iam::${ACCOUNT}:user/other` })).effect).toBe('ExplicitDeny');
     expect(evaluate(notAction, [], req({ principalArn: `arn:aws:iam::${ACCOUNT}:user/other`, action: 'kms:DescribeKey' })).allowed).toBe(true);
@@ -163,14 +165,35 @@ describe('condition operators', () => {
     );
   });
 
+  test('property: Resource matching agrees with a regular-expression oracle of IAM\'s rule (a * ending a segment, or in the sixth, runs over colons; otherwise nothing does)', () => {
+    const oracle = (p: string, v: string) => {
+      let colons = 0;
+      const re = [...p].map((c, i) => {
+        const free = colons >= 5 || (c === '*' && (p[i + 1] === ':' || p[i + 1] === undefined));
+        if (c === ':') colons++;
+        if (c === '*') return free ? '.*' : '[^:]*';
+        if (c === '?') return free ? '.' : '[^:]';
+        return c;
+      });
+      return p === '*' || new RegExp(`^${re.join('')}$`, 's').test(v);
+    };
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a:*?]{0,14}$/), fc.stringMatching(/^[a:]{0,14}$/), (p, v) => {
+        expect(resourceArnMatch(p, v)).toBe(oracle(p, v));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   test('a pathological pattern stays linear-ish (no regex backtracking blow-up)', () => {
     expect(wildcardMatch(`${'*a'.repeat(200)}b`, 'a'.repeat(5000))).toBe(false);
   });
 
-  test('unknown operators and Null with a set prefix are not operators', () => {
+  test('unknown operators and NullIfExists are not operators (Access Analyzer error "Null with if exists"); Null with a set prefix is one', () => {
     expect(parseOperator('StringEqualz')).toBeUndefined();
-    expect(parseOperator('ForAnyValue:Null')).toBeUndefined();
     expect(parseOperator('NullIfExists')).toBeUndefined();
+    expect(parseOperator('ForAnyValue:NullIfExists')).toBeUndefined();
+    expect(parseOperator('ForAnyValue:Null')).toMatchObject({ base: 'Null', set: 'ForAnyValue' });
   });
 });
 

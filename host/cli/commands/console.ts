@@ -5,10 +5,17 @@ import { findDaemon, type DaemonClient, type Target } from '../../daemon/index.t
 import { intOpt, type CliIo, type Command } from '../command.ts';
 import { enclaveTarget, noDaemonNoEnclave } from './terminate-enclave.ts';
 
-/** Streams an enclave's console to `io.out` until the enclave ends (or the stream closes). */
-export async function streamConsole(client: DaemonClient, target: Target, io: CliIo, disconnectAfterMs?: number, onConnected?: () => void): Promise<void> {
+/**
+ * Streams an enclave's console to `io.out` until the enclave ends (or the stream closes), after
+ * nitro-cli's two lines (src/lib.rs `console_enclaves`, `enclave_console`): "Connecting to the
+ * console for enclave CID..." and "Successfully connected to the console.". Both are printed once
+ * the daemon has accepted, so a refused console prints nothing on stdout, as nitro-cli's (it checks
+ * the debug flag before connecting).
+ */
+export async function streamConsole(client: DaemonClient, target: Target, io: CliIo, cid: number | undefined, disconnectAfterMs?: number): Promise<void> {
   const socket = await client.console(target);
-  onConnected?.();
+  if (cid !== undefined) io.out(`Connecting to the console for enclave ${cid}...\n`);
+  io.out('Successfully connected to the console.\n');
   const timer = disconnectAfterMs === undefined ? undefined : setTimeout(() => socket.destroy(), disconnectAfterMs);
   const stop = (): void => {
     socket.destroy();
@@ -26,11 +33,12 @@ export async function streamConsole(client: DaemonClient, target: Target, io: Cl
 
 export const consoleCommand: Command = {
   name: 'console',
+  nitroCli: true,
   summary: 'stream the console of a debug-mode enclave',
   help: `Usage: nitro-sandbox console (--enclave-id ID | --enclave-name NAME) [--disconnect-timeout SECONDS]
 
-Prints "Successfully connected to the console." and then the enclave's console output (what it
-wrote so far, then live) until the enclave ends, Ctrl-C, or the disconnect timeout. As on AWS, the
+Prints, as nitro-cli, "Connecting to the console for enclave CID..." and "Successfully connected to
+the console." and then the enclave's console output (what it wrote so far, then live) until the enclave ends, Ctrl-C, or the disconnect timeout. As on AWS, the
 console is readable only for enclaves started with --debug-mode; others are refused with
 ERR_CONSOLE_NOT_DEBUG_MODE (exit 1).
 
@@ -46,7 +54,8 @@ Options:
     const client = await findDaemon(defaultRuntimeDir());
     if (!client) throw noDaemonNoEnclave(target);
     const disconnectMs = timeout === undefined ? undefined : timeout * 1000;
-    await streamConsole(client, target, io, disconnectMs, () => io.out('Successfully connected to the console.\n'));
+    const cid = (await client.describeEnclaves()).find((e) => ('id' in target ? e.EnclaveID === target.id : e.EnclaveName === target.name))?.EnclaveCID;
+    await streamConsole(client, target, io, cid, disconnectMs);
     return 0;
   },
 };

@@ -1,24 +1,39 @@
 // `nitro-sandbox describe-enclaves`: nitro-cli's describe-enclaves array, from the host daemon.
 import { defaultRuntimeDir } from '../../index.ts';
 import { findDaemon } from '../../daemon/index.ts';
-import { json, type Command } from '../command.ts';
+import { UsageError, flagOpt, json, type Command } from '../command.ts';
 
 export const describeEnclaves: Command = {
   name: 'describe-enclaves',
+  nitroCli: true,
   summary: 'list the enclaves the host daemon runs (nitro-cli\'s JSON plus isolation layers)',
-  help: `Usage: nitro-sandbox describe-enclaves
+  help: `Usage: nitro-sandbox describe-enclaves [--metadata]
+       nitro-sandbox describe-enclaves --ended
 
-Prints, as nitro-cli does, an array with one entry per enclave:
+Prints, as nitro-cli does, an array with one entry per enclave that exists (State RUNNING, or
+TERMINATING while it is destroyed; an ended enclave is gone, so after terminate-enclave --all this
+prints []):
   {EnclaveName, EnclaveID, ProcessID, EnclaveCID, NumberOfCPUs, CPUIDs, MemoryMiB,
    State, Flags, Measurements}
-plus Isolation (every isolation layer and whether it is active) and, for enclaves that ended
-recently (State TERMINATED), ExitReason ("terminated", "crashed: …", "out of memory: …", "hung: …").
+then this sandbox's extension, Isolation (every isolation layer and whether it is active).
+Measurements are the image's PCRs, also in debug mode (its attestation documents carry zeros).
 With no host daemon running, prints [] (no enclaves); this command never starts the daemon.
+
+Options:
+  --metadata   add the image's ImageName, ImageVersion and Metadata after Measurements, as
+               nitro-cli's --metadata does
+  --ended      instead, the last 32 enclaves that ended, oldest first, each with State TERMINATED
+               and ExitReason ("terminated", "crashed: …", "out of memory: …", "hung: …"); not a
+               nitro-cli option
 `,
-  options: {},
-  async run(_args, io) {
+  options: { metadata: { type: 'boolean' }, ended: { type: 'boolean' } },
+  async run(args, io) {
+    const metadata = flagOpt(args, 'metadata');
+    const ended = flagOpt(args, 'ended');
+    if (metadata && ended) throw new UsageError('--metadata and --ended cannot be used together');
     const client = await findDaemon(defaultRuntimeDir());
-    io.out(json(client ? await client.describeEnclaves() : []));
+    if (!client) io.out(json([]));
+    else io.out(json(ended ? await client.describeEndedEnclaves() : await client.describeEnclaves({ metadata })));
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import { UsageError, json, readOptionFile, stringOpt, type Command } from '../co
 
 export const pcr: Command = {
   name: 'pcr',
+  nitroCli: true,
   summary: 'print the PCR value of a file, or the PCR8 of a signing certificate',
   help: `Usage: nitro-sandbox pcr (--input FILE | --signing-certificate PEM)
 

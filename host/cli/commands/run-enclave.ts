@@ -158,6 +158,7 @@ function readImage(path: string): Uint8Array {
 
 export const runEnclave: Command = {
   name: 'run-enclave',
+  nitroCli: true,
   summary: 'start an enclave from an image (owned by the host daemon) and print nitro-cli\'s JSON',
   help: `Usage: nitro-sandbox run-enclave --eif-path FILE --memory MIB (--cpu-count N | --cpu-ids ID[,ID...])
                                  [--enclave-cid CID] [--debug-mode] [--attach-console]
@@ -166,6 +167,9 @@ export const runEnclave: Command = {
 
 Starts an isolated enclave process and returns once its app is ready, printing nitro-cli's JSON:
   {EnclaveName, EnclaveID, ProcessID, EnclaveCID, NumberOfCPUs, CPUIDs, MemoryMiB}
+and, as nitro-cli, "Start allocating memory..." and "Started enclave with enclave-cid: …, memory:
+… MiB, cpu-ids: […]" on stderr. A real EIF (nitro-cli build-enclave) cannot run here
+(ERR_IMAGE_EIF_NOT_RUNNABLE): describe-eif, pcr and sign-eif read it.
 The enclave keeps running after this command exits: it is owned by the host daemon, which the
 first run-enclave starts in the background (state under $NITRO_SANDBOX_RUNTIME_DIR, else
 $XDG_RUNTIME_DIR/nitro-sandbox-UID or /tmp/nitro-sandbox-UID). The daemon exits by itself about
@@ -221,7 +225,10 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
     const client = await ensureDaemon({ runtimeDir: defaultRuntimeDir(), ...(dataDir !== undefined ? { dataDir: resolve(dataDir) } : {}) });
     const { eifPath: _eifPath, attachConsole, ...options } = settings;
     const allowWeakerIsolation = flagOpt(args, 'allow-weaker-isolation');
+    // nitro-cli's progress lines on stderr (enclave_proc/resource_manager.rs init_memory, start).
+    io.err('Start allocating memory...\n');
     const result = await client.runEnclave(image, { ...options, allowWeakerIsolation });
+    io.err(`Started enclave with enclave-cid: ${result.EnclaveCID}, memory: ${result.MemoryMiB} MiB, cpu-ids: [${result.CPUIDs.join(', ')}]\n`);
     io.out(json(result));
     // Say which isolation layers this enclave runs without. Only --allow-weaker-isolation lets a
     // layer be missing (planLaunch refuses otherwise), so only then is the daemon asked.
@@ -229,7 +236,7 @@ Exit status: 0 started, 1 the enclave could not start (CODE: message on stderr),
       const weakened = (await client.describeEnclaves()).find((e) => e.EnclaveID === result.EnclaveID)?.Isolation.Weakened ?? [];
       if (weakened.length > 0) io.err(`warning: enclave ${result.EnclaveID} runs with weaker isolation: ${weakened.join('; ')}\n`);
     }
-    if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io);
+    if (attachConsole) await streamConsole(client, { id: result.EnclaveID }, io, result.EnclaveCID);
     return 0;
   },
 };

@@ -29,14 +29,15 @@ export function noDaemonNoEnclave(target: Target): EnclaveNotFoundError {
 
 export const terminateEnclave: Command = {
   name: 'terminate-enclave',
+  nitroCli: true,
   summary: 'terminate one enclave (by id or name) or all of them',
   help: `Usage: nitro-sandbox terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)
 
-Terminates (SIGKILL: an enclave is destroyed, not asked) and prints, as nitro-cli does, one JSON
-object per terminated enclave:
+Terminates (SIGKILL: an enclave is destroyed, not asked) and prints, as nitro-cli does,
+"Successfully terminated enclave ID." on stderr and on stdout
   {EnclaveName, EnclaveID, Terminated}
---all prints one such object per enclave, nothing when none runs. An unknown id or name is
-ERR_ENCLAVE_NOT_FOUND (exit 1).
+--all prints a JSON array of such objects, [] when none runs (nitro-cli prints --all's replies as
+one array). An unknown id or name is ERR_ENCLAVE_NOT_FOUND (exit 1).
 
 Options:
   --enclave-id ID       e.g. i-1234567890abcdef0-enc9876543210abcdef
@@ -48,10 +49,17 @@ Options:
     const target = enclaveTarget(args, true);
     const client = await findDaemon(defaultRuntimeDir());
     if (!client) {
-      if (target === 'all') return 0;
+      if (target === 'all') {
+        io.out(json([]));
+        return 0;
+      }
       throw noDaemonNoEnclave(target);
     }
-    for (const r of await client.terminate(target)) io.out(json(r));
+    const results = await client.terminate(target);
+    // nitro-cli's enclave process writes this line to the CLI's stderr (enclave_proc/commands.rs).
+    for (const r of results) io.err(`Successfully terminated enclave ${r.EnclaveID}.\n`);
+    if (target === 'all') io.out(json(results));
+    else for (const r of results) io.out(json(r));
     return 0;
   },
 };

@@ -80,10 +80,11 @@ export async function dataKeyPair(call: Parameters<Operation['run']>[0], action:
   const { svc, caller, input, trail } = call;
   const ec = ctx(input, 'EncryptionContext');
   // The encryption context also reaches grant constraints (EncryptionContextEquals/Subset).
-  const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), action, { ...Service.encryptionContextValues(ec), ...attestation }, ec);
+  const spec = reqStr(input, 'KeyPairSpec');
+  const extra = { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT', 'kms:DataKeyPairSpec': spec, ...attestation };
+  const { r, m } = await usable(svc, caller, trail, reqStr(input, 'KeyId'), action, extra, ec);
   svc.requireUsage(r.key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
-  const spec = reqStr(input, 'KeyPairSpec');
   // Every check is done: a dry run stops here, before an RSA-4096 pair costs seconds.
   dryRun(input);
   const pair = await keyPair(spec);

@@ -9,6 +9,7 @@ import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'n
 import { kmsError } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
+import type { ContextValues } from '../../service.ts';
 import { authorizedKey, bytes, type Call } from '../types.ts';
 
 export const WRAPPING_ALGORITHMS = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
@@ -29,8 +30,8 @@ export function requireExternal(key: KeyRecord): void {
   if (key.origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
 }
 
-export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, id: string, action: string): Promise<KeyRecord> {
-  const { key } = await authorizedKey(call, id, action, { aliases: false });
+export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, id: string, action: string, extra: ContextValues = {}): Promise<KeyRecord> {
+  const { key } = await authorizedKey(call, id, action, { aliases: false, extra });
   requireExternal(key);
   call.svc.requireNotPendingDeletion(key);
   return key;

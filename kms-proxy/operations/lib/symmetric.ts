@@ -65,6 +65,8 @@ export async function decryptWith(
   alg: string,
   ec: Record<string, string> | undefined,
   attestation: ContextValues = {},
+  /** Values that depend on the key the blob names (ReEncrypt's kms:ReEncryptOnSameKey). */
+  extraFor: (key: KeyRecord) => ContextValues = () => ({}),
 ): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
   let r: Resolved;
   // Parsed once, where first needed: here without a KeyId, else only for a symmetric key below.
@@ -82,7 +84,7 @@ export async function decryptWith(
   }
   const key = r.key;
   trail.keyArn = key.arn;
-  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation }, ec);
+  trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation, ...extraFor(key) }, ec);
   svc.requireEnabled(key);
   svc.requireUsage(key, 'ENCRYPT_DECRYPT', action.slice(4));
   if (key.keySpec === 'SYMMETRIC_DEFAULT') {
