@@ -7,7 +7,7 @@
 //   event loop between them, and once it has used more than its `share` of the time (a token
 //   bucket of busy milliseconds) it waits for its share to refill.
 // So a flood of List calls, from any number of accounts, keeps at most one chunk of listing work
-// between two turns of everyone else's requests and at most half of the server's time: it cannot
+// between two turns of everyone else's requests and at most a quarter of the server's time: it cannot
 // starve the cryptographic operations, whose quota it does not share either (throttle.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kmsError, messages } from './errors.ts';
@@ -22,7 +22,7 @@ export class WorkPacer {
   #chunkStart: number | undefined;
 
   /** `share` of the time (0 < share ≤ 1) the work may use, after a burst of `burstMs` busy ms. */
-  constructor(share = 0.5, burstMs = 50, now: () => number = () => performance.now(), wait: (ms: number) => Promise<unknown> = sleep) {
+  constructor(share = 0.25, burstMs = 50, now: () => number = () => performance.now(), wait: (ms: number) => Promise<unknown> = sleep) {
     this.#share = share;
     this.#burstMs = burstMs;
     this.#now = now;

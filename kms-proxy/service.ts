@@ -65,7 +65,7 @@ export class Service {
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
   readonly limits: Limits;
-  /** Paces the List operations' reads (gate.ts): at most half of the server's time. */
+  /** Paces the List operations' reads (gate.ts): at most a quarter of the server's time. */
   readonly listPacer = new WorkPacer();
   readonly #onMaintenanceError: (error: Error) => void;
   readonly #policies = new Map<string, PolicyDocument>();
