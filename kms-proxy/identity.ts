@@ -8,8 +8,8 @@
 //   any other operation on it is denied whatever its key policy says.
 // - The key policy and the caller's own identity policy decide together. Here the identity policy
 //   is the credential's `allowedActions` (IAM actions with `*`/`?` wildcards; absent: every
-//   action). A key-policy statement naming the caller itself (its ARN, or `*`) in the key's own
-//   account is enough alone; one that allows through the account (`…:root`, the default policy)
+//   action). A key-policy statement naming the caller itself (its user, role or session ARN, as
+//   policy/principals.ts matches them, or `*`) in the key's own account is enough alone; one that allows through the account (`…:root`, the default policy)
 //   delegates to the identity policy; across accounts both must allow. A grant whose grantee is the
 //   caller itself is enough alone, one to the caller's account delegates too.
 // - Operations on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ListRetirableGrants)
