@@ -208,6 +208,23 @@ describe('the identity policy in the caller\'s own account', () => {
     expect((await reader.send(new EncryptCommand({ KeyId: named.KeyId, Plaintext: Buffer.from('x') }))).KeyId).toBe(named.Arn);
   });
 
+  test('a role session is named by a statement naming its role: enough without an identity policy; through the account root it is not', async () => {
+    const session: Credential = { accessKeyId: 'AKIAVICTIMSESSION000', secretAccessKey: 'session-secret', principalArn: `arn:aws:sts::${VICTIM}:assumed-role/app/run-1`, account: VICTIM, allowedActions: [] };
+    const g = await startFixture({ credentials: [ADMIN, session] });
+    const admin = client(g.server, ADMIN);
+    const s = client(g.server, session);
+    try {
+      const named = (await admin.send(new CreateKeyCommand({ Policy: policy({ Sid: 'app', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${VICTIM}:role/app` }, Action: 'kms:Encrypt', Resource: '*' }) }))).KeyMetadata?.KeyId;
+      expect((await s.send(new EncryptCommand({ KeyId: named, Plaintext: Buffer.from('x') }))).KeyId).toContain(named ?? '-');
+      const viaRoot = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
+      expect((await failure(() => s.send(new EncryptCommand({ KeyId: viaRoot, Plaintext: Buffer.from('x') })))).message).toMatch(/no identity-based policy allows the kms:Encrypt action$/);
+    } finally {
+      admin.destroy();
+      s.destroy();
+      await g.stop();
+    }
+  });
+
   test('operations on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ListRetirableGrants) are decided by it alone', async () => {
     for (const attempt of [
       () => reader.send(new CreateKeyCommand({})),
