@@ -49,11 +49,12 @@ export class KmsError extends Error {
   readonly status: 400 | 500;
   /** Detail for the audit log only; never sent to the caller. */
   readonly detail: string | undefined;
-  constructor(awsName: KmsErrorName, message: string, options?: { cause?: unknown; detail?: string }) {
+  /** `code` overrides the one derived from `awsName` where one AWS exception covers several faults. */
+  constructor(awsName: KmsErrorName, message: string, options?: { cause?: unknown; detail?: string; code?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KmsError';
     this.awsName = awsName;
-    this.code = codeOf(awsName);
+    this.code = options?.code ?? codeOf(awsName);
     this.status = awsName === 'KMSInternalException' ? 500 : 400;
     this.detail = options?.detail;
   }
@@ -62,8 +63,8 @@ export class KmsError extends Error {
 /** AccessDeniedException with the policy decision that produced it (for the audit log only). */
 export class AccessDeniedError extends KmsError {
   readonly decision: Decision;
-  constructor(message: string, decision: Decision) {
-    super('AccessDeniedException', message);
+  constructor(message: string, decision: Decision, detail?: string) {
+    super('AccessDeniedException', message, detail === undefined ? undefined : { detail });
     this.decision = decision;
   }
 }

@@ -9,6 +9,8 @@ import type { Decision } from './policy/evaluate.ts';
 import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts';
 import { Service, type Caller, type ContextValues } from './service.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
+import { loadOrCreateCredentials } from './credentials.ts';
+import type { Credential } from './sigv4.ts';
 import { ENCRYPTION_ALGORITHM_ACTIONS } from './operations/lib/symmetric.ts';
 import { OPERATIONS } from './operations/index.ts';
 import { catalogueEntry, CONDITION_KEYS, suppliedOn } from './policy/catalogue.ts';
@@ -23,6 +25,8 @@ export interface ExplainRequest {
   /** A COSE_Sign1 attestation document, as sent in `Recipient.AttestationDocument`. */
   readonly attestation?: Uint8Array;
   readonly encryptionContext?: Readonly<Record<string, string>>;
+  /** The principal's identity policy (its credential's `allowedActions`); absent: every action. */
+  readonly allowedActions?: readonly string[];
   /**
    * Values of the request's own condition keys that explain cannot know, e.g. `kms:GrantOperations`
    * for CreateGrant or `kms:ScheduleKeyDeletionPendingWindowInDays`; they override what explain derives.
@@ -90,13 +94,13 @@ export async function explain(service: Service, req: ExplainRequest): Promise<Ex
   const principal = req.principal ?? `arn:aws:iam::${service.account}:root`;
   const account = principalAccount(principal);
   if (account === undefined) throw kmsError('ValidationException', `principal must be an IAM or STS ARN, got '${principal}'`);
-  const caller: Caller = { principalArn: principal, account };
+  const caller: Caller = { principalArn: principal, account, ...(req.allowedActions ? { allowedActions: req.allowedActions } : {}) };
   // Only the operations with a Recipient member carry a document (Decrypt, GenerateDataKey, …); the
   // KMS refuses the field anywhere else, so its PCRs can never be condition values there.
   if (req.attestation !== undefined && OPERATIONS.get(action.slice(4))?.shape.Recipient === undefined) {
     throw kmsError('ValidationException', `${action} takes no Recipient, so an attestation document cannot be part of the request (it can for ${RECIPIENT_ACTIONS.join(', ')})`);
   }
-  const resolved = await service.resolve(req.keyId);
+  const resolved = await service.resolve(req.keyId, caller);
   let attestation: AttestationVerdict | undefined;
   let extra: ContextValues = {};
   if (req.attestation !== undefined) {
@@ -164,14 +168,23 @@ export interface ExplainStoreOptions {
  */
 export async function explainInDataDir(options: ExplainStoreOptions, req: ExplainRequest): Promise<Explanation> {
   if (!existsSync(join(options.dataDir, 'kms.sqlite'))) throw kmsError('NotFoundException', `no KMS key store in ${options.dataDir}`);
-  const store = new SqliteKeyStore({ dataDir: options.dataDir });
+  const store = new SqliteKeyStore({ dataDir: options.dataDir, readOnly: true });
   try {
     const clock = Date.now;
-    const service = new Service({ store, region: options.region ?? 'us-east-1', account: options.account ?? '111122223333', clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
-    return await explain(service, req);
+    const account = options.account ?? '111122223333';
+    const service = new Service({ store, region: options.region ?? 'us-east-1', account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock) });
+    // The principal's identity policy, as the KMS applies it: its credential in credentials.json.
+    const principal = req.principal ?? `arn:aws:iam::${account}:root`;
+    const allowedActions = req.allowedActions ?? credentialsOf(options.dataDir).find((c) => c.principalArn === principal)?.allowedActions;
+    return await explain(service, { ...req, ...(allowedActions ? { allowedActions } : {}) });
   } finally {
     await store.close();
   }
+}
+
+/** The data directory's credentials.json, or none when it has none (explain never creates one). */
+function credentialsOf(dataDir: string): readonly Credential[] {
+  return existsSync(join(dataDir, 'credentials.json')) ? loadOrCreateCredentials(dataDir, '111122223333').credentials : [];
 }
 
 function list(v: readonly string[] | undefined): string {

@@ -14,9 +14,13 @@ export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/doc
 export { attestedKeyPolicy, denyWithoutAttestation, ATTESTATION_GUARDED_ACTIONS, type AttestedPolicyOptions } from './policy/attested.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
-export type { KeyStore } from './store/types.ts';
+export type { KeyStore, KeyRef, Scope } from './store/types.ts';
+export type { Page, PageRequest } from './store/page.ts';
+export { StoreIntegrityError } from './store/record-mac.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
+export { DEFAULT_LIMITS, type Limits } from './limits.ts';
+export { CROSS_ACCOUNT_ACTIONS, principalAccountOf } from './identity.ts';
 export type { Service, Caller, ContextValues, Resolved } from './service.ts';
 export type { KeyRecord, GrantRecord, KeySpec, KeyUsage, KeyState } from './model.ts';
 export { applySeed, type SeedKey } from './seed.ts';

@@ -59,6 +59,9 @@ export interface Material {
 }
 
 export interface AliasRecord {
+  /** The account and region the alias lives in (an alias name is unique in its account and region). */
+  readonly account: string;
+  readonly region: string;
   readonly name: string;
   readonly keyId: string;
   readonly creationDate: number;

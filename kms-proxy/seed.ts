@@ -1,30 +1,41 @@
 // Seed files (YAML or JSON) for deterministic tests: keys with fixed ids, material, specs, aliases,
-// policies, tags and rotation state. Applying a seed twice changes nothing the second time: an
-// existing key is left as it is (its material is never regenerated) and aliases are upserted.
+// policies, tags and rotation state, in any account; and credentials for the principals of several
+// accounts. Applying a seed twice changes nothing the second time: an existing key is left as it is
+// (its material is never regenerated) and aliases are upserted. The whole file is checked before
+// anything is stored; unknown fields are refused.
 //
+//   credentials:                          # accepted while the seed is given (credentials.ts)
+//     - accessKeyId: AKIAEXAMPLEOTHER0001
+//       secretAccessKey: …
+//       principalArn: arn:aws:iam::444455556666:user/partner
+//       allowedActions: [kms:Decrypt, kms:DescribeKey]   # identity policy; default every action
 //   keys:
 //     - id: 0b6a5a3e-2b8e-4a0e-9f55-2f1a4c1f7e01
+//       account: "111122223333"           # default: the KMS's account (--account)
 //       keySpec: SYMMETRIC_DEFAULT        # default
 //       keyUsage: ENCRYPT_DECRYPT         # default for SYMMETRIC_DEFAULT
 //       description: test key
 //       material: <base64>                # raw key bytes; PKCS#8 PEM for RSA/ECC; generated if absent
 //       state: Enabled                    # or Disabled
 //       policy: { Version: "2012-10-17", Statement: [...] }   # object or JSON string
-//       aliases: [alias/test]
+//       aliases: [alias/test]             # in the key's account
 //       tags: { team: blue }
 //       rotation: { enabled: true, periodInDays: 365 }
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { KmsError, kmsError } from './errors.ts';
+import { readConfigFile } from './config-file.ts';
+import { parseCredentials } from './credentials.ts';
+import { kmsError } from './errors.ts';
 import { isAsymmetric, SPECS } from './keyspec.ts';
-import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage, type Tag } from './model.ts';
+import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage, type Material, type Tag } from './model.ts';
 import { rotatable } from './operations/lib/rotation.ts';
 import { defaultKeyPolicy, parsePolicy } from './policy/document.ts';
 import { DAY_MS, type Service } from './service.ts';
+import type { Credential } from './sigv4.ts';
 
 export interface SeedKey {
   readonly id: string;
+  /** 12 digits; default the KMS's account. */
+  readonly account?: string;
   readonly keySpec?: string;
   readonly keyUsage?: string;
   readonly description?: string;
@@ -61,8 +72,9 @@ function materialBytes(spec: KeySpec, text: unknown): Uint8Array {
   return new Uint8Array(b);
 }
 
-interface PlannedKey {
+export interface PlannedKey {
   readonly id: string;
+  readonly account: string;
   readonly keySpec: KeySpec;
   readonly keyUsage: KeyUsage;
   readonly description: string;
@@ -74,10 +86,15 @@ interface PlannedKey {
   readonly secret: Uint8Array | undefined;
 }
 
+const KEY_FIELDS = new Set(['id', 'account', 'keySpec', 'keyUsage', 'description', 'material', 'state', 'policy', 'aliases', 'tags', 'rotation']);
+
 /** Checks one seed entry completely, so a bad file is refused before anything is stored. */
-function planKey(raw: unknown, account: string): PlannedKey {
-  if (raw === null || typeof raw !== 'object') bad('each key must be an object');
+function planKey(raw: unknown, defaultAccount: string): PlannedKey {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('each key must be an object');
   const k = raw as SeedKey;
+  for (const f of Object.keys(k)) if (!KEY_FIELDS.has(f)) bad(`unknown key field '${f}'`);
+  const account = k.account ?? defaultAccount;
+  if (typeof account !== 'string' || !/^\d{12}$/.test(account)) bad(`key account must be 12 digits (quote it in YAML), got ${String(k.account)}`);
   if (typeof k.id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(k.id)) bad(`key id must be a UUID, got ${String(k.id)}`);
   const keySpec = (k.keySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
   if (!(KEY_SPECS as readonly string[]).includes(keySpec) || !SPECS[keySpec]) bad(`unsupported keySpec ${keySpec}`);
@@ -102,6 +119,7 @@ function planKey(raw: unknown, account: string): PlannedKey {
   }
   return {
     id: k.id,
+    account,
     keySpec,
     keyUsage,
     description: k.description ?? '',
@@ -114,20 +132,56 @@ function planKey(raw: unknown, account: string): PlannedKey {
   };
 }
 
+/** A checked seed document: nothing of it has been stored yet. */
+export interface Seed {
+  readonly keys: readonly PlannedKey[];
+  readonly credentials: readonly Credential[];
+}
+
+/** Checks a whole seed document (keys and credentials); ValidationException `seed: …` otherwise. */
+export function parseSeed(doc: unknown, defaultAccount: string): Seed {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) bad('expected an object with a "keys" and/or a "credentials" list');
+  const d = doc as Record<string, unknown>;
+  for (const f of Object.keys(d)) if (f !== 'keys' && f !== 'credentials') bad(`unknown top-level field '${f}' (keys, credentials)`);
+  if (d.keys === undefined && d.credentials === undefined) bad('expected an object with a "keys" and/or a "credentials" list');
+  if (d.keys !== undefined && !Array.isArray(d.keys)) bad('"keys" must be a list');
+  const keys = ((d.keys as unknown[] | undefined) ?? []).map((raw) => planKey(raw, defaultAccount));
+  // One alias name for two keys of one account would leave the outcome to the order of the file.
+  const aliasOwner = new Map<string, string>();
+  const ids = new Set<string>();
+  for (const k of keys) {
+    if (ids.has(k.id.toLowerCase())) bad(`key ${k.id} is given twice`);
+    ids.add(k.id.toLowerCase());
+    for (const name of k.aliases) {
+      const owner = aliasOwner.get(`${k.account}/${name}`);
+      if (owner !== undefined && owner !== k.id) bad(`alias ${name} is given to two keys of account ${k.account} (${owner}, ${k.id})`);
+      aliasOwner.set(`${k.account}/${name}`, k.id);
+    }
+  }
+  const credentials = d.credentials === undefined ? [] : parseCredentials(d.credentials, 'seed: credentials');
+  return { keys, credentials };
+}
+
 /** Applies a parsed seed document. Returns the ids of keys it created. */
 export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
-  if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { keys?: unknown }).keys)) bad('expected an object with a "keys" list');
-  const plan = (doc as { keys: unknown[] }).keys.map((raw) => planKey(raw, svc.account));
-  const created: string[] = [];
-  for (const k of plan) {
+  return applySeedKeys(svc, parseSeed(doc, svc.account));
+}
+
+/** Stores a checked seed's keys and aliases (its credentials are the server's to accept). */
+export async function applySeedKeys(svc: Service, seed: Seed): Promise<string[]> {
+  const created: { key: KeyRecord; material: Material }[] = [];
+  for (const k of seed.keys) {
     const existing = await svc.store.getKey(k.id);
+    if (existing && (existing.account !== k.account || existing.region !== svc.region)) {
+      bad(`key ${k.id} exists in account ${existing.account} (${existing.region}), not in ${k.account} (${svc.region})`);
+    }
     if (!existing) {
       const now = svc.clock();
       const period = k.rotationPeriodInDays;
       const key: KeyRecord = {
         keyId: k.id,
-        arn: svc.keyArn(k.id),
-        account: svc.account,
+        arn: svc.keyArn(k.account, k.id),
+        account: k.account,
         region: svc.region,
         creationDate: now,
         description: k.description,
@@ -140,32 +194,29 @@ export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
         ...(period !== undefined ? { rotationPeriodInDays: period, nextRotationDate: now + period * DAY_MS } : {}),
         tags: k.tags,
       };
-      await svc.store.createKey(key, await svc.newMaterial(key, 0, undefined, k.secret));
-      created.push(k.id);
+      created.push({ key, material: await svc.newMaterial(key, 0, undefined, k.secret) });
     }
+  }
+  // The new keys in one transaction: a seed of thousands of keys is one commit, not thousands.
+  await svc.store.createKeys(created, { maxKeys: svc.limits.keysPerAccount });
+  for (const k of seed.keys) {
+    const scope = { account: k.account, region: svc.region };
     for (const name of k.aliases) {
-      const a = await svc.store.getAlias(name);
+      const a = await svc.store.getAlias(scope, name);
       if (!a || a.keyId !== k.id) {
         const now = svc.clock();
-        await svc.store.putAlias({ name, keyId: k.id, creationDate: a?.creationDate ?? now, lastUpdatedDate: now });
+        await svc.store.putAlias({ ...scope, name, keyId: k.id, creationDate: a?.creationDate ?? now, lastUpdatedDate: now }, { maxPerKey: svc.limits.aliasesPerKey });
       }
     }
   }
-  return created;
+  return created.map((c) => c.key.keyId);
+}
+
+/** Reads and checks a seed file (YAML, or JSON when it ends in .json). */
+export function readSeedFile(path: string, defaultAccount: string): Seed {
+  return parseSeed(readConfigFile(path, 'seed'), defaultAccount);
 }
 
 export async function applySeedFile(svc: Service, path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new KmsError('ValidationException', `seed: cannot read ${path}`, { cause });
-  }
-  let doc: unknown;
-  try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (cause) {
-    throw new KmsError('ValidationException', `seed: ${path} does not parse`, { cause });
-  }
-  return applySeed(svc, doc);
+  return applySeedKeys(svc, readSeedFile(path, svc.account));
 }

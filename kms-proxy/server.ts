@@ -1,9 +1,9 @@
 // The HTTP face of the KMS: awsJson1_1 over hono (POST /, X-Amz-Target: TrentService.<Op>,
 // application/x-amz-json-1.1, base64 blobs, epoch-second timestamps). Order of checks per request:
-// body size (before parsing) → SigV4 → target → JSON → input shape → quota → operation. Every
-// authenticated call is audited as a record; calls refused before authentication or by the quota
-// are counted in summary records (audit/summary.ts). Errors become `{"__type","message"}` in
-// exactly one place: `app.onError`.
+// body size (before parsing) → SigV4 → method, path, content type, target → quota → JSON → input
+// shape → operation. Every authenticated call is audited as a record; calls refused before
+// authentication or by the quota are counted in summary records (audit/summary.ts). Errors become
+// `{"__type","message"}` in exactly one place: `app.onError`.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,12 +15,13 @@ import { AUDIT_UNAVAILABLE, AuditLog } from './audit/log.ts';
 import { auditSettings, type AuditSettings } from './audit/settings.ts';
 import { auditSigningKey } from './audit/signing-key.ts';
 import type { SummaryKind } from './audit/summary.ts';
-import { loadOrCreateCredentials } from './credentials.ts';
+import { loadOrCreateCredentials, mergeCredentials, parseCredentials, readCredentialsFile } from './credentials.ts';
 import { lockDataDir } from './lock.ts';
 import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
-import { applySeedFile } from './seed.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+import { applySeedKeys, readSeedFile } from './seed.ts';
 import { RecipientVerifier, type RecipientOptions } from './recipient/verify.ts';
 import { Service, type Caller } from './service.ts';
 import { validate } from './shapes.ts';
@@ -28,10 +29,13 @@ import { verifySigV4, type Credential } from './sigv4.ts';
 import { loadOrCreateMasterKey } from './store/master-key.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
 import type { KeyStore } from './store/types.ts';
+import { Gate } from './gate.ts';
 import { Throttle, type Quota } from './throttle.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
+/** awsJson1_1's content type, with optional parameters (`; charset=utf-8`), case-insensitive. */
+const JSON_CONTENT_TYPE = /^application\/x-amz-json-1\.1\s*(;.*)?$/i;
 const TARGET = /^TrentService\.([A-Za-z]+)$/;
 
 export interface KmsOptions {
@@ -44,9 +48,13 @@ export interface KmsOptions {
   readonly authClock?: () => number;
   /** Accepted credentials; default: `credentials.json` in the data directory, generated if absent. */
   readonly credentials?: readonly Credential[];
+  /** More credential files (JSON or YAML lists, credentials.ts), accepted in addition. */
+  readonly credentialFiles?: readonly string[];
+  /** Resource quotas: keys per account, aliases per key, grants per key (limits.ts; AWS's defaults). */
+  readonly limits?: Partial<Limits>;
   /** Accept unsigned requests as the account root. Only when the operator asks for it. */
   readonly allowAnonymous?: boolean;
-  /** A seed file (YAML or JSON) applied at start-up; idempotent. */
+  /** A seed file (YAML or JSON) applied at start-up; idempotent. Its `credentials` are accepted too. */
   readonly seed?: string;
   readonly quotas?: Partial<Record<QuotaGroup, Quota>>;
   /**
@@ -179,6 +187,7 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   // Options are checked before anything touches the data directory or opens the store.
   const throttle = new Throttle(options.quotas);
   const audit = auditSettings(options.audit);
+  const limits = resolveLimits(options.limits);
   const interval = options.maintenanceIntervalMs;
   // Node runs a timer of 0, NaN or more than 2^31 − 1 ms every millisecond.
   if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
@@ -187,14 +196,14 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
   try {
-    return await openKms(options, unlock, throttle, audit);
+    return await openKms(options, unlock, throttle, audit, limits);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function openKms(options: KmsOptions, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>): Promise<KmsApp> {
+async function openKms(options: KmsOptions, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
@@ -214,11 +223,13 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
     const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
     auditLog = audit;
-    const { credentials, created } = options.credentials
-      ? { credentials: [...options.credentials], created: false }
-      : loadOrCreateCredentials(options.dataDir, account);
-    const service = new Service({ store, region, account, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
-    if (options.seed !== undefined) await applySeedFile(service, options.seed);
+    // The seed and credential files are read and checked whole before anything is stored.
+    const seed = options.seed === undefined ? undefined : readSeedFile(options.seed, account);
+    const base = options.credentials ? { credentials: parseCredentials(options.credentials, 'credentials'), created: false } : loadOrCreateCredentials(options.dataDir, account);
+    const credentials = mergeCredentials(base.credentials, seed?.credentials ?? [], ...(options.credentialFiles ?? []).map(readCredentialsFile));
+    const created = base.created;
+    const service = new Service({ store, region, account, limits, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
+    if (seed !== undefined) await applySeedKeys(service, seed);
     await service.primeSchedule();
     opened = { credentials, created, service, audit };
   } catch (e) {
@@ -228,6 +239,8 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   }
   const { credentials, created, service, audit } = opened;
   const byId = new Map(credentials.map((c) => [c.accessKeyId, c]));
+  // List calls run one at a time, server-wide (gate.ts).
+  const listGate = new Gate();
   const timer = setInterval(() => {
     service.maintain().catch(() => undefined);
   }, options.maintenanceIntervalMs ?? 1000);
@@ -258,20 +271,32 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
             path: url.pathname,
             query: url.search.slice(1),
             headers: (n) => c.req.header(n) ?? (n === 'host' ? url.host : undefined),
+            headerNames: c.req.raw.headers.keys(),
             body,
             now: authClock(),
             region,
           },
           (id) => byId.get(id),
         );
-        caller = { principalArn: cred.principalArn, account: cred.account, accessKeyId: cred.accessKeyId, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
+        caller = {
+          principalArn: cred.principalArn,
+          account: cred.account,
+          accessKeyId: cred.accessKeyId,
+          ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
+          ...(ip ? { sourceIp: ip } : {}),
+          ...userAgent(c),
+        };
       }
       if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
+      // AWS answers a request that is not awsJson1_1 as an unknown operation.
+      if (!JSON_CONTENT_TYPE.test(c.req.header('content-type') ?? '')) throw kmsError('UnknownOperationException', '', `Content-Type must be ${CONTENT_TYPE}`);
       const op = opName === undefined ? undefined : OPERATIONS.get(opName);
       if (!op) {
         if (opName !== undefined && UNSUPPORTED.has(opName)) throw kmsError('UnsupportedOperationException', `${opName} is not supported by this KMS.`);
         throw kmsError('UnknownOperationException', '');
       }
+      // Before the body is parsed: a throttled call costs as little as possible.
+      throttle.take(caller.account, op.quota);
       let json: unknown = {};
       if (body.length > 0) {
         try {
@@ -283,20 +308,22 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       const input = validate(op.shape, json);
       params = input;
       checkGrantTokens(input.GrantTokens);
-      throttle.take(caller.account, op.quota);
-      const output = await op.run({ svc: service, caller, input, trail });
+      const call = { svc: service, caller, input, trail };
+      const output = op.quota === 'list' ? await listGate.run(() => op.run(call)) : await op.run(call);
       audit.append({
         eventTime: started,
         eventName,
         region,
-        account,
+        account: caller.account,
         principalArn: caller.principalArn,
         ...(caller.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
         ...(ip ? { sourceIp: ip } : {}),
         ...(c.req.header('user-agent') ? { userAgent: c.req.header('user-agent') } : {}),
         requestParameters: input,
-        // CloudTrail records no response elements for cryptographic operations.
-        ...(op.quota === 'cryptographic' || op.quota === 'random' ? {} : { responseElements: output }),
+        // CloudTrail records no response elements for cryptographic operations, nor for List calls
+        // (KMS Developer Guide, "ListAliases"/"ListGrants" log examples: null); a 1000-item page
+        // would otherwise be copied into the log.
+        ...(op.quota === 'cryptographic' || op.quota === 'random' || op.quota === 'list' ? {} : { responseElements: output }),
         ...(trail.keyArn ? { keyArn: trail.keyArn } : {}),
         readOnly: op.readOnly,
         ...additional(trail),
@@ -324,7 +351,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
         eventTime: started,
         eventName,
         region,
-        account,
+        account: caller?.account ?? account,
         ...(caller ? { principalArn: caller.principalArn } : {}),
         ...(caller?.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
         ...(ip ? { sourceIp: ip } : {}),
@@ -340,8 +367,10 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   });
 
   app.onError((e) => {
-    // A bug, not bad input: tell the operator, answer 500 KMSInternalException as AWS would.
-    if (!(e instanceof KmsError)) reportInternal(e);
+    // A bug, or a store that failed its integrity check: not bad input. Tell the operator (the
+    // reason is theirs, not the client's), answer 500 KMSInternalException as AWS would.
+    // A refusal because the audit log cannot be written was reported once, when the write failed.
+    if (!(e instanceof KmsError) || (e.status === 500 && e.detail !== AUDIT_UNAVAILABLE)) reportInternal(e);
     return errorResponse(asKmsError(e));
   });
 

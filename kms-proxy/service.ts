@@ -1,30 +1,29 @@
 // The state every operation works with (store, clock, configuration, audit) and the checks they
-// share: resolving KeyId/alias/ARN, key states, key usage, authorization against the key policy and
-// grants, and KeyMetadata as AWS returns it.
+// share: resolving KeyId/alias/ARN in the caller's account, key states, key usage, authorization
+// against the key policy, grants and the caller's identity policy, and KeyMetadata as AWS returns it.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AccessDeniedError, kmsError, messages } from './errors.ts';
+import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, type Authorization, type Caller } from './identity.ts';
+import { WorkPacer } from './gate.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { ChildGrant } from './policy/grants.ts';
 import { identityOf } from './policy/principals.ts';
-import type { KeyStore } from './store/types.ts';
+import type { KeyStore, Scope } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
-export interface Caller {
-  readonly principalArn: string;
-  readonly account: string;
-  readonly accessKeyId?: string;
-  readonly sourceIp?: string;
-  /** The request's User-Agent header (`aws:UserAgent`). */
-  readonly userAgent?: string;
-}
+export type { Caller } from './identity.ts';
 
 export interface ServiceConfig {
   readonly store: KeyStore;
   readonly region: string;
+  /** The default account: of the generated credential, anonymous callers and seeded keys. */
   readonly account: string;
+  /** Resource quotas (limits.ts); default AWS's. */
+  readonly limits?: Limits;
   /** Epoch milliseconds; injectable so deletion windows, rotation and expiry are testable. */
   readonly clock: () => number;
   /** Verifies Recipient attestation documents (trust anchors, maximum age, chain cache). */
@@ -54,7 +53,10 @@ const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
 /** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
 export const MAINTENANCE_RETRY_MS = 60_000;
+/** Keys a maintenance run reads at a time; it yields to other requests between pages. */
+const MAINTENANCE_PAGE = 100;
 const EMPTY_CONTEXT: ReadonlyMap<string, readonly string[]> = new Map();
+const ARN = /^arn:aws[a-z-]*:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/;
 
 export class Service {
   readonly store: KeyStore;
@@ -62,8 +64,13 @@ export class Service {
   readonly account: string;
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
+  readonly limits: Limits;
+  /** Paces the List operations' reads (gate.ts): at most a quarter of the server's time. */
+  readonly listPacer = new WorkPacer();
   readonly #onMaintenanceError: (error: Error) => void;
   readonly #policies = new Map<string, PolicyDocument>();
+  /** Keys whose maintenance failed, and when they are tried again. */
+  readonly #retryAt = new Map<string, number>();
   /** Earliest time at which maintenance (deletion, rotation, expiry) has something to do. */
   #nextDue = 0;
   #maintaining: Promise<void> | undefined;
@@ -76,15 +83,21 @@ export class Service {
     this.account = config.account;
     this.clock = config.clock;
     this.recipient = config.recipient ?? new RecipientVerifier({}, config.clock);
+    this.limits = config.limits ?? DEFAULT_LIMITS;
     this.#onMaintenanceError = config.onMaintenanceError ?? ((e) => process.stderr.write(`kms: ${e.message}\n`));
   }
 
-  keyArn(keyId: string): string {
-    return `arn:aws:kms:${this.region}:${this.account}:key/${keyId}`;
+  keyArn(account: string, keyId: string): string {
+    return `arn:aws:kms:${this.region}:${account}:key/${keyId}`;
   }
 
-  aliasArn(name: string): string {
-    return `arn:aws:kms:${this.region}:${this.account}:${name}`;
+  aliasArn(account: string, name: string): string {
+    return `arn:aws:kms:${this.region}:${account}:${name}`;
+  }
+
+  /** The account and region a caller acts in: where its keys and aliases are made and listed. */
+  scopeOf(caller: Caller): Scope {
+    return { account: caller.account, region: this.region };
   }
 
   newKeyId(): string {
@@ -103,18 +116,22 @@ export class Service {
   }
 
   /**
-   * Resolves a key id, key ARN, alias name or alias ARN (where `aliases` allows) to a key record.
-   * Unknown keys are NotFoundException with AWS's messages.
+   * Resolves a key id, key ARN, alias name or alias ARN (where `aliases` allows) to a key record, as
+   * AWS does: a key id or alias name names a key in the caller's own account and region; another
+   * account's key is reachable only by its key ARN or alias ARN (whether the operation may act on
+   * it there is for `authorize`). Unknown keys are NotFoundException with AWS's messages.
    */
-  async resolve(id: string, options: { aliases: boolean } = { aliases: true }): Promise<Resolved> {
+  async resolve(id: string, caller: Caller, options: { aliases: boolean } = { aliases: true }): Promise<Resolved> {
     let keyId = id;
     let alias: string | undefined;
+    let account = caller.account;
     if (id.startsWith('arn:')) {
-      const m = /^arn:aws[a-z-]*:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(id);
+      const m = ARN.exec(id);
       if (!m) throw kmsError('NotFoundException', `Invalid arn ${id}`);
-      const [, region, account, kind, rest = ''] = m;
+      const [, region = '', arnAccount = '', kind, rest = ''] = m;
       if (region !== this.region) throw kmsError('NotFoundException', `Invalid arn ${region}`);
-      if (account !== this.account) throw kmsError('NotFoundException', kind === 'key' ? messages.notFound(id) : messages.aliasNotFound(id));
+      if (!/^\d{12}$/.test(arnAccount)) throw kmsError('NotFoundException', kind === 'key' ? messages.notFound(id) : messages.aliasNotFound(id));
+      account = arnAccount;
       if (kind === 'alias') {
         if (!options.aliases) throw kmsError('NotFoundException', `Invalid keyId '${id}'`);
         alias = `alias/${rest}`;
@@ -124,20 +141,23 @@ export class Service {
       alias = id;
     }
     if (alias !== undefined) {
-      const a = await this.store.getAlias(alias);
-      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(alias)));
+      const a = await this.store.getAlias({ account, region: this.region }, alias);
+      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(account, alias)));
       keyId = a.keyId;
     } else if (!UUID.test(keyId) && !MRK.test(keyId)) {
       throw kmsError('NotFoundException', `Invalid keyId '${keyId}'`);
     }
-    const key = await this.getKeyOrThrow(keyId);
+    const key = await this.getKeyOrThrow(keyId, account);
+    // A key id names a key of the account it is looked up in, never one of another account.
+    if (key.account !== account || key.region !== this.region) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
     return alias === undefined ? { key } : { key, alias };
   }
 
-  async getKeyOrThrow(keyId: string): Promise<KeyRecord> {
+  /** The key `keyId` in any account (ciphertext names its key); NotFoundException names `account`. */
+  async getKeyOrThrow(keyId: string, account: string): Promise<KeyRecord> {
     await this.maintain();
     const key = await this.store.getKey(keyId);
-    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(keyId)));
+    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
     return key;
   }
 
@@ -231,13 +251,14 @@ export class Service {
     return out;
   }
 
-  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
+  /** The key policy's and grants' decision with the account rules and identity policy applied (identity.ts). */
+  async authorization(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Authorization> {
     const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
     const policy = this.policyOf(key);
     // Condition values are only needed when some statement has conditions; skipping the context
     // keeps the common (unconditioned) policy cheap on the hot path.
     const needsContext = more.fullContext === true || policy.statements.some((st) => st.conditions.length > 0);
-    return evaluate(policy, grants, {
+    const decision = evaluate(policy, grants, {
       principalArn: caller.principalArn,
       principalAccount: caller.account,
       action,
@@ -246,16 +267,26 @@ export class Service {
       ...(encryptionContext ? { encryptionContext } : {}),
       ...(more.childGrant ? { childGrant: more.childGrant } : {}),
     });
+    return authorizeWithIdentity({ decision, policy, grants, caller, resourceAccount: key.account, action });
   }
 
-  /** Throws AccessDeniedException unless the key policy or a grant allows `action`. */
+  async decide(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
+    return (await this.authorization(key, caller, action, extra, alias, encryptionContext, more)).decision;
+  }
+
+  /** Throws AccessDeniedException unless the key policy or a grant, and the identity policy, allow `action`. */
   async authorize(resolved: Resolved, caller: Caller, action: string, extra: ContextValues = {}, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Decision> {
-    const d = await this.decide(resolved.key, caller, action, extra, resolved.alias, encryptionContext, more);
-    if (!d.allowed) {
-      const why = d.effect === 'ExplicitDeny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`;
-      throw new AccessDeniedError(`User: ${caller.principalArn} is not authorized to perform: ${action} on resource: ${resolved.key.arn} ${why}`, d);
-    }
-    return d;
+    const a = await this.authorization(resolved.key, caller, action, extra, resolved.alias, encryptionContext, more);
+    if (!a.decision.allowed) throw new AccessDeniedError(denialMessage(caller, action, resolved.key.arn, a.denial ?? 'no-resource-policy'), a.decision, a.detail);
+    return a.decision;
+  }
+
+  /**
+   * Operations on no key (CreateKey, ListKeys, ListAliases, GenerateRandom, ListRetirableGrants)
+   * are IAM-only on AWS: the caller's identity policy alone decides. AccessDeniedException otherwise.
+   */
+  authorizeIdentity(caller: Caller, action: string, resource = '*'): void {
+    if (!identityAllows(caller, action)) throw accessDenied(caller, action, resource, 'no-identity-policy');
   }
 
   keyMetadata(key: KeyRecord, currentMaterialId?: string): Record<string, unknown> {
@@ -314,19 +345,35 @@ export class Service {
       if (t !== undefined && t > now && (next === 0 || t < next)) next = t;
     };
     try {
-      for (const key of await this.store.listKeys()) {
-        try {
-          await this.#maintainKey(key, now, later);
-        } catch (cause) {
-          // One key's failure (a store error, material that fails its integrity check) must not
-          // stop the other keys, nor leave the due date in the past: every key lookup awaits a due
-          // run, so each would repeat the failure and answer KMSInternalException. It is reported
-          // and that key is retried later.
-          const reason = cause instanceof Error ? cause.message : String(cause);
-          this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
-          later(now + MAINTENANCE_RETRY_MS);
+      // Only the keys that are due, from the store's index, a page at a time with a turn of the
+      // event loop between pages: a thousand keys due at once do not stall other requests.
+      let marker: string | undefined;
+      do {
+        const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
+        for (const key of page.items) {
+          const retry = this.#retryAt.get(key.keyId);
+          if (retry !== undefined && retry > now) {
+            later(retry);
+            continue;
+          }
+          try {
+            await this.#maintainKey(key, now, later);
+            this.#retryAt.delete(key.keyId);
+          } catch (cause) {
+            // One key's failure (a store error, material that fails its integrity check) must not
+            // stop the other keys, nor leave the due date in the past: every key lookup awaits a
+            // due run, so each would repeat the failure and answer KMSInternalException. It is
+            // reported and that key is retried later.
+            const reason = cause instanceof Error ? cause.message : String(cause);
+            this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
+            this.#retryAt.set(key.keyId, now + MAINTENANCE_RETRY_MS);
+            later(now + MAINTENANCE_RETRY_MS);
+          }
         }
-      }
+        marker = page.nextMarker;
+        if (marker !== undefined) await new Promise((resolve) => setImmediate(resolve));
+      } while (marker !== undefined);
+      later(await this.store.nextDue(now));
     } catch (e) {
       // The store could not list the keys: this run's caller gets the error, later ones wait.
       later(now + MAINTENANCE_RETRY_MS);

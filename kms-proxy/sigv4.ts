@@ -12,6 +12,8 @@ export interface Credential {
   /** The IAM principal this key authenticates as, e.g. `arn:aws:iam::111122223333:user/dev`. */
   readonly principalArn: string;
   readonly account: string;
+  /** The principal's identity policy: the IAM actions it may call (identity.ts); absent: all. */
+  readonly allowedActions?: readonly string[];
 }
 
 export interface VerifyInput {
@@ -20,6 +22,8 @@ export interface VerifyInput {
   readonly path: string;
   readonly query: string;
   readonly headers: (name: string) => string | undefined;
+  /** The (lower-case) names of every header the request carries. */
+  readonly headerNames: Iterable<string>;
   readonly body: Uint8Array;
   readonly now: number;
   readonly region: string;
@@ -117,8 +121,18 @@ export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => C
   if (scopeDate !== dateHeader.slice(0, 8)) throw kmsError('InvalidSignatureException', messages.badSignature, 'credential scope date differs from X-Amz-Date');
   if (scopeRegion !== req.region) throw kmsError('InvalidSignatureException', `Credential should be scoped to a valid region.`);
   if (service !== 'kms') throw kmsError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
+  // What a signature must cover (IAM User Guide, "Elements of an AWS API request signature": the
+  // host and every x-amz-* header are required): otherwise a signature made for one request could
+  // be replayed as another, e.g. a DescribeKey signed without X-Amz-Target sent as DisableKey.
   const signed = signedHeaderList.split(';');
-  if (!signed.includes('host')) throw kmsError('InvalidSignatureException', messages.badSignature, 'host is not signed');
+  const signedSet = new Set(signed);
+  for (const required of ['host', 'x-amz-date']) {
+    if (!signedSet.has(required)) throw kmsError('InvalidSignatureException', messages.badSignature, `${required} is not signed`);
+  }
+  for (const header of req.headerNames) {
+    const name = header.toLowerCase();
+    if (name.startsWith('x-amz-') && !signedSet.has(name)) throw kmsError('InvalidSignatureException', messages.badSignature, `${name} is present but not signed`);
+  }
   const canonicalHeaders = signed
     .map((h) => {
       const v = req.headers(h);

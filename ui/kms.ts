@@ -1,7 +1,7 @@
 // What the console shows of a KMS (kms-proxy/index.ts): keys with their aliases, policies, grants
 // and rotations, `kms explain`, and the audit trail with its verification. Only descriptions
 // leave this file: key material, grant tokens and credentials are never read into a view.
-import { auditLogVersion, explain, recentAuditRecords, verifyAuditLog, type AuditVerification, type ExplainRequest, type Explanation, type KeyRecord, type Service } from '../kms-proxy/index.ts';
+import { auditLogVersion, explain, recentAuditRecords, verifyAuditLog, type AuditVerification, type ExplainRequest, type Explanation, type KeyRecord, type Page, type PageRequest, type Service } from '../kms-proxy/index.ts';
 import { UiNotFoundError } from './errors.ts';
 
 /** The audit trail shows the last records of at most this much of the log's end. */
@@ -77,10 +77,20 @@ export class KmsDesk {
     };
   }
 
+  // The console shows the KMS's own account (--account): keys and aliases belong to an account.
+  get #scope() {
+    return { account: this.service.account, region: this.service.region };
+  }
+
   async keys(): Promise<KeyView[]> {
     const store = this.service.store;
-    const [keys, aliases] = await Promise.all([store.listKeys(), store.listAliases()]);
-    return [...keys]
+    const [refs, aliases] = await Promise.all([everyItem((p) => store.listKeys(this.#scope, p)), everyItem((p) => store.listAliases(this.#scope, p))]);
+    const keys: KeyRecord[] = [];
+    for (const r of refs) {
+      const k = await store.getKey(r.keyId);
+      if (k) keys.push(k);
+    }
+    return keys
       .sort((a, b) => a.creationDate - b.creationDate || a.keyId.localeCompare(b.keyId))
       .map((k) => this.#view(k, aliases.filter((a) => a.keyId === k.keyId).map((a) => a.name)));
   }
@@ -89,7 +99,7 @@ export class KmsDesk {
     const store = this.service.store;
     const k = await store.getKey(keyId);
     if (!k) throw new UiNotFoundError(`no key ${keyId}`);
-    const [aliases, grants, materials] = await Promise.all([store.listAliases(), store.listGrants(k.keyId), store.listMaterials(k.keyId)]);
+    const [aliases, grants, materials] = await Promise.all([everyItem((p) => store.listAliases({ account: k.account, region: k.region }, p, k.keyId)), store.listGrants(k.keyId), store.listMaterials(k.keyId)]);
     let policy = k.policy;
     try {
       policy = JSON.stringify(JSON.parse(k.policy), null, 2);
@@ -131,4 +141,16 @@ export class KmsDesk {
   verifyAudit(): Promise<AuditVerification> {
     return verifyAuditLog(this.dataDir);
   }
+}
+
+/** Every item of a paged store listing. */
+async function everyItem<T>(read: (p: PageRequest) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let marker: string | undefined;
+  do {
+    const p = await read({ limit: 1000, ...(marker !== undefined ? { marker } : {}) });
+    items.push(...p.items);
+    marker = p.nextMarker;
+  } while (marker !== undefined);
+  return items;
 }

@@ -102,13 +102,14 @@ export const CreateGrant: Operation = {
       ...(name !== undefined ? { name } : {}),
       granteePrincipal: grantee,
       ...(retiring !== undefined ? { retiringPrincipal: retiring } : {}),
-      issuingAccount: svc.account,
+      // Grants are issued in the key's account, whoever creates them (cross-account CreateGrant).
+      issuingAccount: r.key.account,
       operations,
       ...(constraints ? { constraints } : {}),
       creationDate: svc.clock(),
       grantToken,
     };
-    await svc.store.putGrant(g);
+    await svc.store.putGrant(g, { maxPerKey: svc.limits.grantsPerKey });
     return { GrantToken: grantToken, GrantId: grantId };
   },
 };

@@ -25,6 +25,10 @@ export const CreateKey: Operation = {
     XksKeyId: { t: 'string', min: 1, max: 128 },
   },
   async run({ svc, caller, input, trail }) {
+    // IAM-only on AWS; the key is the caller's account's, as its default policy says.
+    svc.authorizeIdentity(caller, 'kms:CreateKey');
+    // Keys whose deletion window has ended are gone before the key quota counts them.
+    await svc.maintain();
     const specIn = str(input, 'KeySpec');
     const cmkSpec = str(input, 'CustomerMasterKeySpec');
     if (specIn !== undefined && cmkSpec !== undefined) {
@@ -48,14 +52,14 @@ export const CreateKey: Operation = {
     const tags = (input.Tags as Tag[] | undefined) ?? [];
     checkTags(tags);
     const keyId = svc.newKeyId();
-    const arn = svc.keyArn(keyId);
-    const policy = str(input, 'Policy') ?? defaultKeyPolicy(svc.account);
+    const arn = svc.keyArn(caller.account, keyId);
+    const policy = str(input, 'Policy') ?? defaultKeyPolicy(caller.account);
     const draft = { arn, keySpec, keyUsage, origin, tags };
     lockoutCheck(svc, policy, draft, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
     const key: KeyRecord = {
       keyId,
       arn,
-      account: svc.account,
+      account: caller.account,
       region: svc.region,
       creationDate: svc.clock(),
       description: str(input, 'Description') ?? '',
@@ -68,7 +72,7 @@ export const CreateKey: Operation = {
       tags: dedupeTags(tags),
     };
     const material = origin === 'EXTERNAL' ? undefined : await svc.newMaterial(key, 0);
-    await svc.store.createKey(key, material);
+    await svc.store.createKey(key, material, { maxKeys: svc.limits.keysPerAccount });
     trail.keyArn = arn;
     return { KeyMetadata: svc.keyMetadata(key, material?.id) };
   },

@@ -10,11 +10,11 @@ export const DeleteAlias: Operation = {
   async run({ svc, caller, input, trail }) {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
-    const a = await existingAlias(svc, name);
-    const key = await svc.getKeyOrThrow(a.keyId);
+    const a = await existingAlias(svc, caller, name);
+    const key = await svc.getKeyOrThrow(a.keyId, a.account);
     trail.keyArn = key.arn;
     trail.decision = await svc.authorize({ key }, caller, 'kms:DeleteAlias');
-    await svc.store.deleteAlias(name);
+    await svc.store.deleteAlias(svc.scopeOf(caller), name);
     return {};
   },
 };

@@ -1,5 +1,6 @@
 // GenerateRandom (KMS API Reference, "GenerateRandom"). With a Recipient the bytes come back only
-// as CiphertextForRecipient. No key, so no key policy: the document is verified and audited.
+// as CiphertextForRecipient. No key, so no key policy: the identity policy decides (IAM-only on
+// AWS), and the document is verified and audited.
 import { randomBytes } from 'node:crypto';
 import { kmsError } from '../errors.ts';
 import { envelopeForRecipient } from '../recipient/cms.ts';
@@ -14,6 +15,7 @@ export const GenerateRandom: Operation = {
   shape: { NumberOfBytes: NumberOfBytesField, CustomKeyStoreId: { t: 'string', min: 1, max: 64 }, Recipient: RecipientField },
   async run(call) {
     const { input } = call;
+    call.svc.authorizeIdentity(call.caller, 'kms:GenerateRandom');
     const recipient = attestedRecipient(call);
     if (str(input, 'CustomKeyStoreId') !== undefined) throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
     const n = int(input, 'NumberOfBytes');

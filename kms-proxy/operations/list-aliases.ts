@@ -1,30 +1,39 @@
 // ListAliases (KMS API Reference, "ListAliases").
+import { accessDenied } from '../identity.ts';
 import { LimitField, MarkerField, OptKeyIdField } from '../shapes.ts';
-import { type Operation, page, str } from './types.ts';
+import { type Operation, pageRequest, pageResponse, readChunked, str } from './types.ts';
 
 export const ListAliases: Operation = {
   name: 'ListAliases',
   quota: 'list',
   readOnly: true,
   shape: { KeyId: OptKeyIdField, Limit: LimitField, Marker: MarkerField },
-  async run({ svc, caller, input }) {
-    let aliases = await svc.store.listAliases();
+  // IAM-only on AWS (kms:ListAliases in the identity policy, resource "*"), and of the caller's own
+  // account and region only ("Cross-account use: No"): a KeyId of another account's key, which only
+  // its ARN can name, is AccessDeniedException.
+  async run({ svc, caller, input, trail }) {
+    svc.authorizeIdentity(caller, 'kms:ListAliases');
     const keyId = str(input, 'KeyId');
+    let target: string | undefined;
     if (keyId !== undefined) {
-      const r = await svc.resolve(keyId, { aliases: false });
-      await svc.authorize(r, caller, 'kms:ListAliases');
-      aliases = aliases.filter((a) => a.keyId === r.key.keyId);
+      const r = await svc.resolve(keyId, caller, { aliases: false });
+      trail.keyArn = r.key.arn;
+      if (r.key.account !== caller.account) {
+        throw accessDenied(caller, 'kms:ListAliases', r.key.arn, 'cross-account', "ListAliases lists only the caller's own account");
+      }
+      target = r.key.keyId;
     }
-    const { items, out } = page(aliases, input);
+    const scope = svc.scopeOf(caller);
+    const page = await readChunked(svc.listPacer, pageRequest(input), (p) => svc.store.listAliases(scope, p, target));
     return {
-      Aliases: items.map((a) => ({
+      Aliases: page.items.map((a) => ({
         AliasName: a.name,
-        AliasArn: svc.aliasArn(a.name),
+        AliasArn: svc.aliasArn(a.account, a.name),
         TargetKeyId: a.keyId,
         CreationDate: a.creationDate / 1000,
         LastUpdatedDate: a.lastUpdatedDate / 1000,
       })),
-      ...out,
+      ...pageResponse(page),
     };
   },
 };

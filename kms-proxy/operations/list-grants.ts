@@ -1,7 +1,7 @@
 // ListGrants (KMS API Reference, "ListGrants").
 import { KeyIdField } from '../shapes.ts';
 import { grantView, NOT_FOR_AWS_RESOURCE, PrincipalField } from './lib/grants.ts';
-import { authorizedKey, list, type Operation, page, reqStr, str } from './types.ts';
+import { authorizedKey, type Operation, pageRequest, pageResponse, readChunked, reqStr, str } from './types.ts';
 
 export const ListGrants: Operation = {
   name: 'ListGrants',
@@ -10,10 +10,11 @@ export const ListGrants: Operation = {
   shape: { KeyId: KeyIdField, Limit: { t: 'int', min: 1, max: 100 }, Marker: { t: 'string', min: 1, max: 1024 }, GrantId: { t: 'string', min: 1, max: 128 }, GranteePrincipal: PrincipalField },
   async run({ svc, caller, input, trail }) {
     const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListGrants', { aliases: false, extra: NOT_FOR_AWS_RESOURCE });
-    const id = str(input, 'GrantId');
-    const grantee = str(input, 'GranteePrincipal');
-    const grants = (await svc.store.listGrants(r.key.keyId)).filter((g) => (id === undefined || g.grantId === id) && (grantee === undefined || g.granteePrincipal === grantee));
-    const { items, out } = page(grants, input, 50);
-    return { Grants: items.map((g) => grantView(g, r.key.arn, svc.account)), ...out };
+    const grantId = str(input, 'GrantId');
+    const granteePrincipal = str(input, 'GranteePrincipal');
+    // One page from the store's index, the filters applied in the query (O(Limit)).
+    const filter = { ...(grantId !== undefined ? { grantId } : {}), ...(granteePrincipal !== undefined ? { granteePrincipal } : {}) };
+    const page = await readChunked(svc.listPacer, pageRequest(input, 50), (p) => svc.store.listGrantPage(r.key.keyId, p, filter));
+    return { Grants: page.items.map((g) => grantView(g, r.key.arn)), ...pageResponse(page) };
   },
 };

@@ -24,7 +24,7 @@ export const ReEncrypt: Operation = {
     // Both authorizations carry kms:ReEncryptOnSameKey, so the destination key is known first
     // (KMS Developer Guide, "AWS KMS condition keys": kms:ReEncryptOnSameKey).
     const dstId = reqStr(input, 'DestinationKeyId');
-    const dstKeyId = (await svc.resolve(dstId)).key.keyId;
+    const dstKeyId = (await svc.resolve(dstId, caller)).key.keyId;
     const sameKey = (keyId: string) => ({ 'kms:ReEncryptOnSameKey': String(keyId === dstKeyId) });
     const src = await decryptWith(svc, caller, trail, 'kms:ReEncryptFrom', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'), {}, (k) => sameKey(k.keyId));
     const dstCtx = ctx(input, 'DestinationEncryptionContext');

@@ -16,15 +16,16 @@ export const RetireGrant: Operation = {
     const grantId = str(input, 'GrantId');
     let grant: GrantRecord | undefined;
     if (token !== undefined) {
-      grant = (await svc.store.listGrants()).find((g) => g.grantToken === token);
+      grant = await svc.store.getGrantByToken(token);
       if (!grant) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
     } else {
       if (keyIdIn === undefined || grantId === undefined) throw kmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
-      const r = await svc.resolve(keyIdIn, { aliases: false });
+      const r = await svc.resolve(keyIdIn, caller, { aliases: false });
       grant = await svc.store.getGrant(grantId);
       if (!grant || grant.keyId !== r.key.keyId) throw kmsError('InvalidGrantIdException', 'Grant ID not found');
     }
-    trail.keyArn = svc.keyArn(grant.keyId);
+    const keyArn = (await svc.store.getKey(grant.keyId))?.arn ?? grant.keyId;
+    trail.keyArn = keyArn;
     // Who may retire ("Retiring and revoking grants"): the retiring principal, the grantee when the
     // grant includes RetireGrant, and, as a backup, the account that created the grant (its root
     // here: this KMS has no IAM policies to delegate kms:RetireGrant to its users). A key policy does
@@ -34,7 +35,7 @@ export const RetireGrant: Operation = {
       (grant.retiringPrincipal !== undefined && principalNamed([grant.retiringPrincipal], id)) ||
       (grant.operations.includes('RetireGrant') && principalNamed([grant.granteePrincipal], id)) ||
       (id.type === 'Account' && caller.account === grant.issuingAccount);
-    if (!may) throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: kms:RetireGrant on resource: ${svc.keyArn(grant.keyId)}`);
+    if (!may) throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn}`);
     dryRun(input);
     await svc.store.deleteGrant(grant.grantId);
     return {};

@@ -5,6 +5,8 @@ import type { Caller, ContextValues, DecideOptions, Resolved, Service } from '..
 import type { Input, Shape } from '../shapes.ts';
 import { kmsError } from '../errors.ts';
 import { invalidRecipient, type AttestedRecipient } from '../recipient/verify.ts';
+import type { WorkPacer } from '../gate.ts';
+import type { Page, PageRequest } from '../store/page.ts';
 
 /** Request-rate quota groups (KMS Developer Guide, "Request quotas"). */
 export type QuotaGroup = 'cryptographic' | 'management' | 'write' | 'list' | 'random';
@@ -67,7 +69,7 @@ export async function authorizedKey(
   action: string,
   options: { readonly aliases?: boolean; readonly extra?: ContextValues; readonly encryptionContext?: Readonly<Record<string, string>>; readonly more?: DecideOptions } = {},
 ): Promise<Resolved> {
-  const r = await call.svc.resolve(id, { aliases: options.aliases ?? true });
+  const r = await call.svc.resolve(id, call.caller, { aliases: options.aliases ?? true });
   call.trail.keyArn = r.key.arn;
   call.trail.decision = await call.svc.authorize(r, call.caller, action, options.extra, options.encryptionContext, options.more);
   return r;
@@ -95,7 +97,41 @@ export function attestedRecipient(call: Call): AttestedRecipient | undefined {
   return attested;
 }
 
-/** `Limit`/`Marker` paging as KMS does it: Marker is opaque to the caller (here: an offset). */
+/** `Limit`/`Marker` of a listing the store pages from an index (store/page.ts). */
+export function pageRequest(i: Input, defaultLimit = 100): PageRequest {
+  const marker = str(i, 'Marker');
+  return { limit: int(i, 'Limit') ?? defaultLimit, ...(marker !== undefined ? { marker } : {}) };
+}
+
+/** Items a listing reads between two turns of the event loop. */
+export const LIST_CHUNK = 50;
+
+/**
+ * A page of up to `req.limit` items read `LIST_CHUNK` at a time, paced by `pacer` (gate.ts): a
+ * turn of the event loop between chunks, and a wait once listing has used its share of the time,
+ * so a 1000-item page never holds the loop for the whole read, nor a flood of them the server.
+ */
+export async function readChunked<T>(pacer: WorkPacer, req: PageRequest, read: (p: PageRequest) => Promise<Page<T>>): Promise<Page<T>> {
+  const items: T[] = [];
+  let marker = req.marker;
+  for (;;) {
+    pacer.begin();
+    const p = await read({ limit: Math.min(LIST_CHUNK, req.limit - items.length), ...(marker !== undefined ? { marker } : {}) });
+    items.push(...p.items);
+    marker = p.nextMarker;
+    const more = marker !== undefined && items.length < req.limit;
+    await pacer.end(more);
+    if (!more) break;
+  }
+  return { items, ...(marker !== undefined ? { nextMarker: marker } : {}) };
+}
+
+/** `NextMarker`/`Truncated` of a page, as KMS answers them. */
+export function pageResponse(p: Page<unknown>): Record<string, unknown> {
+  return p.nextMarker !== undefined ? { NextMarker: p.nextMarker, Truncated: true } : { Truncated: false };
+}
+
+/** `Limit`/`Marker` paging of a short list held in memory (tags, rotations): Marker is an offset. */
 export function page<T>(items: readonly T[], i: Input, defaultLimit = 100): { items: T[]; out: Record<string, unknown> } {
   const limit = int(i, 'Limit') ?? defaultLimit;
   const marker = str(i, 'Marker');

@@ -11,9 +11,9 @@ export const UpdateAlias: Operation = {
   async run({ svc, caller, input, trail }) {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
-    const a = await existingAlias(svc, name);
-    const old = await svc.getKeyOrThrow(a.keyId);
-    const r = await svc.resolve(reqStr(input, 'TargetKeyId'), { aliases: false });
+    const a = await existingAlias(svc, caller, name);
+    const old = await svc.getKeyOrThrow(a.keyId, a.account);
+    const r = await svc.resolve(reqStr(input, 'TargetKeyId'), caller, { aliases: false });
     trail.keyArn = r.key.arn;
     trail.decision = await svc.authorize({ key: old }, caller, 'kms:UpdateAlias');
     await svc.authorize(r, caller, 'kms:UpdateAlias');
@@ -22,7 +22,7 @@ export const UpdateAlias: Operation = {
     if (old.keySpec !== r.key.keySpec || old.keyUsage !== r.key.keyUsage) {
       throw kmsError('ValidationException', `${r.key.arn} has a different key spec or key usage than the key alias ${name} currently points to.`);
     }
-    await svc.store.putAlias({ ...a, keyId: r.key.keyId, lastUpdatedDate: svc.clock() });
+    await svc.store.putAlias({ ...a, keyId: r.key.keyId, lastUpdatedDate: svc.clock() }, { maxPerKey: svc.limits.aliasesPerKey });
     return {};
   },
 };

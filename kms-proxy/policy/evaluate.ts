@@ -4,9 +4,9 @@
 // request), returning a decision that names what decided and which conditions failed, so a
 // caller can explain it (issue 7's `kms explain`).
 //
-// There is no IAM here: a key-policy principal naming an account (`arn:aws:iam::ACCOUNT:root` or
-// `ACCOUNT`) delegates to IAM in AWS, and this sandbox treats every principal of that account as
-// allowed by IAM. That is what the default key policy means in practice for an account's admins.
+// A key-policy principal naming an account (`arn:aws:iam::ACCOUNT:root` or `ACCOUNT`) delegates to
+// IAM in AWS: here it names every principal of that account, and identity.ts then applies the
+// caller's identity policy (its credential's allowedActions) and the cross-account rules.
 // Who the caller is for Principal/NotPrincipal is principals.ts; ARN matching arn.ts; operators and
 // policy variables conditions.ts and variables.ts; what a grant allows grants.ts.
 import { resourceArnMatch } from './arn.ts';

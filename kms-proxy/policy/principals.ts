@@ -2,8 +2,9 @@
 // "AWS JSON policy elements: Principal" and "NotPrincipal"). A caller is a chain of identities: its
 // account, then the IAM user, or the role and its session, or the federated user. A Principal
 // element applies when it names any identity of the chain: the account (`123456789012` or
-// `arn:aws:iam::123456789012:root`, which delegates to the account; this KMS has no IAM policies, so
-// every principal of that account), the user, the role (every session of it), or the session.
+// `arn:aws:iam::123456789012:root`, which delegates to the account: every principal of it, whose
+// identity policy identity.ts then applies), the user, the role (every session of it), or the
+// session.
 // NotPrincipal excludes a caller only when it names every identity of the chain: a NotPrincipal that
 // names a user but not the user's account still denies the user ("you must also specify the account
 // ARN of the not-denied principal. Otherwise, the policy might deny access to the entire account").

@@ -1,85 +1,139 @@
 // The embedded key store: node:sqlite in the data directory, WAL journal with synchronous=FULL so a
 // commit is on disk before the request that made it is acknowledged (survives kill -9 and power
-// loss). Key material is sealed with AES-256-GCM under the master key (master-key.ts); decrypted
-// material is cached in memory because it never changes once written.
+// loss). Key material is sealed with AES-256-GCM under the master key (master-key.ts), every row is
+// authenticated (record-mac.ts, verified on every read from disk), the schema is versioned and
+// upgraded on open (migrations.ts), and listings are pages read from indexes (page.ts).
+//
+// This process owns the database file (one KMS per data directory, lock.ts), so read-through caches
+// with write-through invalidation are exact; they keep SQL, MAC checks and JSON parsing off the
+// Decrypt path. They hold only records that passed their check.
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { chmodSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { KmsError, kmsError } from '../errors.ts';
 import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
-import { loadOrCreateMasterKey, seal, unseal } from './master-key.ts';
-import type { KeyStore } from './types.ts';
+import { importAad, materialAad, openMasterKey, loadMasterKey, MASTER_KEY_FILE, seal, unseal } from './master-key.ts';
+import { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.ts';
+import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
+import { RecordMac, StoreIntegrityError } from './record-mac.ts';
+import {
+  aliasFields, aliasOf, aliasRow, grantFields, grantOf, grantRow, importFields, importRecord, keyFields, keyOf, keyRow, materialFields,
+  type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow,
+} from './rows.ts';
+import type { KeyRef, KeyStore, Scope } from './types.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, record TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS materials (
-  key_id TEXT NOT NULL, version INTEGER NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
-  rotation_type TEXT, sealed BLOB NOT NULL, PRIMARY KEY (key_id, version)) STRICT;
-CREATE TABLE IF NOT EXISTS aliases (name TEXT PRIMARY KEY, key_id TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS grants (grant_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, record TEXT NOT NULL) STRICT;
-CREATE INDEX IF NOT EXISTS grants_key ON grants (key_id);
-CREATE TABLE IF NOT EXISTS import_parameters (token TEXT PRIMARY KEY, key_id TEXT NOT NULL, record TEXT NOT NULL, sealed BLOB NOT NULL) STRICT;
-`;
-
-interface MaterialRow {
-  key_id: string;
-  version: number;
-  id: string;
-  created_at: number;
-  rotation_type: string | null;
-  sealed: Uint8Array;
-}
-
-function materialAad(keyId: string, version: number): string {
-  return `nitro-sandbox/kms/material/v1\0${keyId}\0${version}`;
-}
+export const STORE_FILE = 'kms.sqlite';
 
 export interface SqliteStoreOptions {
   readonly dataDir: string;
+  /**
+   * Open without writing (`kms explain` beside a running KMS): no master key is created, no
+   * migration runs, and a store that is not at the current schema version is refused.
+   */
+  readonly readOnly?: boolean;
+}
+
+type KeyRowSeq = KeyRow & { readonly seq: number };
+type GrantRowSeq = GrantRow & { readonly seq: number };
+
+function limitExceeded(message: string): KmsError {
+  return kmsError('LimitExceededException', message);
 }
 
 export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
   readonly #master: Uint8Array;
-  readonly #cache = new Map<string, Material>();
-  // This process owns the database file, so read-through caches with write-through invalidation
-  // are exact; they keep SQL and JSON parsing off the Decrypt path.
+  readonly #mac: RecordMac;
+  readonly #materials = new Map<string, Material>();
   readonly #keys = new Map<string, KeyRecord | null>();
   readonly #grantsByKey = new Map<string, readonly GrantRecord[]>();
   readonly #stmt: Record<string, StatementSync>;
 
   constructor(options: SqliteStoreOptions) {
-    this.#master = loadOrCreateMasterKey(join(options.dataDir, 'master.key'));
-    const file = join(options.dataDir, 'kms.sqlite');
-    this.#db = new DatabaseSync(file);
-    chmodSync(file, 0o600);
-    this.#db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
-    this.#db.exec(SCHEMA);
+    const file = join(options.dataDir, STORE_FILE);
+    if (options.readOnly) {
+      if (!existsSync(file)) throw kmsError('NotFoundException', `no KMS key store in ${options.dataDir}`);
+      this.#master = loadMasterKey(join(options.dataDir, MASTER_KEY_FILE));
+      this.#db = new DatabaseSync(file, { readOnly: true });
+    } else {
+      // The master key first: a store never exists without the key that protects it.
+      this.#master = openMasterKey(options.dataDir);
+      this.#db = new DatabaseSync(file);
+      chmodSync(file, 0o600);
+    }
+    this.#mac = new RecordMac(this.#master);
+    try {
+      this.#db.exec('PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
+      if (options.readOnly) {
+        const v = schemaVersion(this.#db);
+        if (v !== SCHEMA_VERSION) {
+          throw new KmsError('KMSInternalException', `The key store is at schema version ${v}, not ${SCHEMA_VERSION}: start 'kms serve' on it once to upgrade it.`, { code: 'ERR_KMS_STORE_VERSION' });
+        }
+      } else {
+        this.#db.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;');
+        migrate(this.#db, { masterKey: this.#master, mac: this.#mac });
+      }
+      this.#checkMasterKey();
+    } catch (e) {
+      this.#db.close();
+      throw e;
+    }
     const p = (sql: string) => this.#db.prepare(sql);
+    const KEY = 'SELECT seq, key_id, arn, account, region, due, digest, record, mac FROM keys';
+    const GRANT = 'SELECT seq, grant_id, key_id, token, grantee, retiring, record, mac FROM grants';
     this.#stmt = {
-      getKey: p('SELECT record FROM keys WHERE key_id = ?'),
-      listKeys: p('SELECT record FROM keys ORDER BY rowid'),
-      putKey: p('INSERT INTO keys (key_id, record) VALUES (?, ?) ON CONFLICT (key_id) DO UPDATE SET record = excluded.record'),
+      getKey: p(`${KEY} WHERE key_id = ?`),
+      listKeys: p('SELECT seq, key_id, arn, account, region, due, digest, mac FROM keys WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      countKeys: p('SELECT count(*) AS n FROM (SELECT 1 FROM keys WHERE account = ? AND region = ? LIMIT ?)'),
+      dueKeys: p(`${KEY} WHERE due IS NOT NULL AND due <= ? AND (due > ? OR (due = ? AND seq > ?)) ORDER BY due, seq LIMIT ?`),
+      nextDue: p('SELECT min(due) AS due FROM keys WHERE due > ?'),
+      putKey: p(
+        'INSERT INTO keys (key_id, arn, account, region, due, digest, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (key_id) DO UPDATE SET arn = excluded.arn, account = excluded.account, region = excluded.region, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
+      ),
       delKey: p('DELETE FROM keys WHERE key_id = ?'),
       getMat: p('SELECT * FROM materials WHERE key_id = ? AND version = ?'),
       curMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version DESC LIMIT 1'),
       listMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version'),
-      putMat: p('INSERT INTO materials (key_id, version, id, created_at, rotation_type, sealed) VALUES (?, ?, ?, ?, ?, ?)'),
+      putMat: p('INSERT INTO materials (key_id, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       delMat: p('DELETE FROM materials WHERE key_id = ?'),
-      getAlias: p('SELECT * FROM aliases WHERE name = ?'),
-      listAliases: p('SELECT * FROM aliases ORDER BY name'),
-      putAlias: p('INSERT INTO aliases (name, key_id, created, updated) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, updated = excluded.updated'),
-      delAlias: p('DELETE FROM aliases WHERE name = ?'),
+      getAlias: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name = ?'),
+      listAliases: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
+      listAliasesOfKey: p('SELECT * FROM aliases WHERE key_id = ? AND account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
+      countAliasesOfKey: p('SELECT count(*) AS n FROM aliases WHERE key_id = ? AND NOT (account = ? AND region = ? AND name = ?)'),
+      putAlias: p(
+        'INSERT INTO aliases (account, region, name, key_id, created, updated, mac) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (account, region, name) DO UPDATE SET key_id = excluded.key_id, created = excluded.created, updated = excluded.updated, mac = excluded.mac',
+      ),
+      delAlias: p('DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?'),
       delAliasesOfKey: p('DELETE FROM aliases WHERE key_id = ?'),
-      getGrant: p('SELECT record FROM grants WHERE grant_id = ?'),
-      listGrants: p('SELECT record FROM grants ORDER BY rowid'),
-      listGrantsOfKey: p('SELECT record FROM grants WHERE key_id = ? ORDER BY rowid'),
-      putGrant: p('INSERT INTO grants (grant_id, key_id, record) VALUES (?, ?, ?) ON CONFLICT (grant_id) DO UPDATE SET record = excluded.record'),
+      getGrant: p(`${GRANT} WHERE grant_id = ?`),
+      getGrantByToken: p(`${GRANT} WHERE token = ?`),
+      grantsOfKey: p(`${GRANT} WHERE key_id = ? ORDER BY seq`),
+      grantPage: p(`${GRANT} WHERE key_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      grantPageOfGrantee: p(`${GRANT} WHERE key_id = ? AND grantee = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      retirablePage: p(`${GRANT} WHERE retiring = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      countGrantsOfKey: p('SELECT count(*) AS n FROM grants WHERE key_id = ? AND grant_id <> ?'),
+      putGrant: p(
+        'INSERT INTO grants (grant_id, key_id, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, token = excluded.token, grantee = excluded.grantee, retiring = excluded.retiring, record = excluded.record, mac = excluded.mac',
+      ),
       delGrant: p('DELETE FROM grants WHERE grant_id = ?'),
       delGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
-      getImport: p('SELECT record, sealed FROM import_parameters WHERE token = ?'),
-      putImport: p('INSERT INTO import_parameters (token, key_id, record, sealed) VALUES (?, ?, ?, ?)'),
+      getImport: p('SELECT * FROM import_parameters WHERE token = ?'),
+      putImport: p('INSERT INTO import_parameters (token, key_id, record, sealed, mac) VALUES (?, ?, ?, ?, ?)'),
       delImportsOfKey: p('DELETE FROM import_parameters WHERE key_id = ?'),
     };
+  }
+
+  /** A store authenticated under another master key is refused at once, not row by row later. */
+  #checkMasterKey(): void {
+    const row = this.#db.prepare("SELECT value FROM store_meta WHERE name = 'master-key-check'").get() as { value: Uint8Array } | undefined;
+    try {
+      this.#mac.verify('store', ['nitro-sandbox/kms/store'], row?.value, 'the store');
+    } catch (cause) {
+      throw new KmsError('KMSInternalException', `${MASTER_KEY_FILE} is not the master key of this key store (${STORE_FILE}): restore the master key that belongs to it.`, { cause, code: 'ERR_KMS_MASTER_KEY_MISMATCH' });
+    }
   }
 
   #tx<T>(fn: () => T): T {
@@ -100,11 +154,33 @@ export class SqliteKeyStore implements KeyStore {
     return s;
   }
 
+  // Reading rows: each is checked before anything of it is used.
+
+  #keyOf(r: KeyRow): KeyRecord {
+    this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
+    const k = keyOf(r);
+    if (!k) throw new StoreIntegrityError(`keys row ${r.key_id}`);
+    return k;
+  }
+
+  #grantOf(r: GrantRow): GrantRecord {
+    this.#mac.verify('grants', grantFields(r), r.mac, `grants row ${r.grant_id}`);
+    const g = grantOf(r);
+    if (!g) throw new StoreIntegrityError(`grants row ${r.grant_id}`);
+    return g;
+  }
+
+  #aliasOf(r: AliasRow): AliasRecord {
+    this.#mac.verify('aliases', aliasFields(r), r.mac, `aliases row ${r.account}/${r.region}/${r.name}`);
+    return aliasOf(r);
+  }
+
   #material(row: MaterialRow | undefined): Material | undefined {
     if (!row) return undefined;
     const cacheKey = `${row.key_id}\0${row.version}`;
-    const hit = this.#cache.get(cacheKey);
+    const hit = this.#materials.get(cacheKey);
     if (hit) return hit;
+    this.#mac.verify('materials', materialFields(row), row.mac, `materials row ${row.key_id} version ${row.version}`);
     const m: Material = {
       keyId: row.key_id,
       version: row.version,
@@ -113,41 +189,103 @@ export class SqliteKeyStore implements KeyStore {
       ...(row.rotation_type ? { rotationType: row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND' } : {}),
       secret: unseal(this.#master, row.sealed, materialAad(row.key_id, row.version)),
     };
-    this.#cache.set(cacheKey, m);
+    this.#materials.set(cacheKey, m);
     return m;
   }
 
+  // Writing rows: each with its MAC.
+
+  #writeKey(key: KeyRecord): void {
+    const r = keyRow(key);
+    this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, this.#mac.mac('keys', keyFields(r)));
+  }
+
   #insertMaterial(m: Material): void {
-    this.#s('putMat').run(m.keyId, m.version, m.id, m.createdAt, m.rotationType ?? null, seal(this.#master, m.secret, materialAad(m.keyId, m.version)));
+    const r: MaterialRow = { key_id: m.keyId, version: m.version, id: m.id, created_at: m.createdAt, rotation_type: m.rotationType ?? null, sealed: seal(this.#master, m.secret, materialAad(m.keyId, m.version)) };
+    this.#s('putMat').run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, this.#mac.mac('materials', materialFields(r)));
   }
 
   #forget(keyId: string): void {
-    for (const k of this.#cache.keys()) if (k.startsWith(`${keyId}\0`)) this.#cache.delete(k);
+    for (const k of this.#materials.keys()) if (k.startsWith(`${keyId}\0`)) this.#materials.delete(k);
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
     const hit = this.#keys.get(keyId);
     if (hit !== undefined) return hit ?? undefined;
-    const row = this.#s('getKey').get(keyId) as { record: string } | undefined;
-    const key = row ? (JSON.parse(row.record) as KeyRecord) : undefined;
+    const row = this.#s('getKey').get(keyId) as KeyRow | undefined;
+    const key = row ? this.#keyOf(row) : undefined;
     if (this.#keys.size > 10_000) this.#keys.clear();
     this.#keys.set(keyId, key ?? null);
     return key;
   }
-  async listKeys(): Promise<readonly KeyRecord[]> {
-    return (this.#s('listKeys').all() as { record: string }[]).map((r) => JSON.parse(r.record) as KeyRecord);
+
+  async listKeys(scope: Scope, page: PageRequest): Promise<Page<KeyRef>> {
+    const after = page.marker === undefined ? 0 : decodeMarker('keys', page.marker, 'number');
+    const rows = this.#s('listKeys').all(scope.account, scope.region, after, page.limit + 1) as unknown as KeyRowSeq[];
+    // The record is neither read nor parsed: the MAC covers the id and ARN columns the listing needs.
+    return pageOf(
+      rows,
+      page.limit,
+      (r) => {
+        this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
+        return { keyId: r.key_id, arn: r.arn };
+      },
+      (last) => encodeMarker('keys', last.seq),
+    );
   }
+
+  async listDueKeys(now: number, page: PageRequest): Promise<Page<KeyRecord>> {
+    let due = Number.MIN_SAFE_INTEGER;
+    let seq = 0;
+    if (page.marker !== undefined) {
+      const [d, s] = decodeMarker('due', page.marker, 'string').split(':').map(Number);
+      if (!Number.isSafeInteger(d) || !Number.isSafeInteger(s)) throw kmsError('InvalidMarkerException', 'Could not deserialize marker');
+      due = d as number;
+      seq = s as number;
+    }
+    const rows = this.#s('dueKeys').all(now, due, due, seq, page.limit + 1) as unknown as KeyRowSeq[];
+    return pageOf(rows, page.limit, (r) => this.#keyOf(r), (last) => encodeMarker('due', `${last.due}:${last.seq}`));
+  }
+
+  async nextDue(after: number): Promise<number | undefined> {
+    const r = this.#s('nextDue').get(after) as { due: number | null } | undefined;
+    return r?.due ?? undefined;
+  }
+
   async putKey(key: KeyRecord): Promise<void> {
     this.#keys.delete(key.keyId);
-    this.#s('putKey').run(key.keyId, JSON.stringify(key));
+    this.#writeKey(key);
   }
-  async createKey(key: KeyRecord, material?: Material): Promise<void> {
-    this.#keys.delete(key.keyId);
+
+  async createKey(key: KeyRecord, material?: Material, limits: { readonly maxKeys?: number } = {}): Promise<void> {
+    await this.createKeys([material ? { key, material } : { key }], limits);
+  }
+
+  async createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits: { readonly maxKeys?: number } = {}): Promise<void> {
+    if (keys.length === 0) return;
+    for (const { key } of keys) this.#keys.delete(key.keyId);
     this.#tx(() => {
-      this.#s('putKey').run(key.keyId, JSON.stringify(key));
-      if (material) this.#insertMaterial(material);
+      const max = limits.maxKeys;
+      if (max !== undefined) {
+        const adding = new Map<string, { account: string; region: string; n: number }>();
+        for (const { key } of keys) {
+          const id = `${key.account}\0${key.region}`;
+          const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
+          a.n++;
+          adding.set(id, a);
+        }
+        for (const { account, region, n: more } of adding.values()) {
+          const { n } = this.#s('countKeys').get(account, region, max) as { n: number };
+          if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+        }
+      }
+      for (const { key, material } of keys) {
+        this.#writeKey(key);
+        if (material) this.#insertMaterial(material);
+      }
     });
   }
+
   async deleteKey(keyId: string): Promise<void> {
     this.#tx(() => {
       for (const s of ['delMat', 'delAliasesOfKey', 'delGrantsOfKey', 'delImportsOfKey', 'delKey']) this.#s(s).run(keyId);
@@ -156,85 +294,141 @@ export class SqliteKeyStore implements KeyStore {
     this.#keys.delete(keyId);
     this.#grantsByKey.delete(keyId);
   }
+
   async getMaterial(keyId: string, version: number): Promise<Material | undefined> {
-    const hit = this.#cache.get(`${keyId}\0${version}`);
+    const hit = this.#materials.get(`${keyId}\0${version}`);
     if (hit) return hit;
     return this.#material(this.#s('getMat').get(keyId, version) as MaterialRow | undefined);
   }
+
   async currentMaterial(keyId: string): Promise<Material | undefined> {
     return this.#material(this.#s('curMat').get(keyId) as MaterialRow | undefined);
   }
+
   async listMaterials(keyId: string): Promise<readonly Material[]> {
     return (this.#s('listMat').all(keyId) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
   }
+
   async addMaterial(key: KeyRecord, material: Material): Promise<void> {
     this.#keys.delete(key.keyId);
     this.#tx(() => {
       this.#insertMaterial(material);
-      this.#s('putKey').run(key.keyId, JSON.stringify(key));
+      this.#writeKey(key);
     });
   }
+
   async deleteMaterials(key: KeyRecord): Promise<void> {
     this.#keys.delete(key.keyId);
     this.#tx(() => {
       this.#s('delMat').run(key.keyId);
-      this.#s('putKey').run(key.keyId, JSON.stringify(key));
+      this.#writeKey(key);
     });
     this.#forget(key.keyId);
   }
-  async getAlias(name: string): Promise<AliasRecord | undefined> {
-    const r = this.#s('getAlias').get(name) as { name: string; key_id: string; created: number; updated: number } | undefined;
-    return r ? { name: r.name, keyId: r.key_id, creationDate: r.created, lastUpdatedDate: r.updated } : undefined;
+
+  async getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined> {
+    const r = this.#s('getAlias').get(scope.account, scope.region, name) as AliasRow | undefined;
+    return r ? this.#aliasOf(r) : undefined;
   }
-  async listAliases(): Promise<readonly AliasRecord[]> {
-    return (this.#s('listAliases').all() as { name: string; key_id: string; created: number; updated: number }[]).map((r) => ({
-      name: r.name,
-      keyId: r.key_id,
-      creationDate: r.created,
-      lastUpdatedDate: r.updated,
-    }));
+
+  async listAliases(scope: Scope, page: PageRequest, keyId?: string): Promise<Page<AliasRecord>> {
+    const after = page.marker === undefined ? '' : decodeMarker('aliases', page.marker, 'string');
+    const rows = (
+      keyId === undefined
+        ? this.#s('listAliases').all(scope.account, scope.region, after, page.limit + 1)
+        : this.#s('listAliasesOfKey').all(keyId, scope.account, scope.region, after, page.limit + 1)
+    ) as unknown as AliasRow[];
+    return pageOf(rows, page.limit, (r) => this.#aliasOf(r), (last) => encodeMarker('aliases', last.name));
   }
-  async putAlias(a: AliasRecord): Promise<void> {
-    this.#s('putAlias').run(a.name, a.keyId, a.creationDate, a.lastUpdatedDate);
+
+  async putAlias(a: AliasRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
+    const r = aliasRow(a);
+    this.#tx(() => {
+      const max = limits.maxPerKey;
+      if (max !== undefined) {
+        const { n } = this.#s('countAliasesOfKey').get(r.key_id, r.account, r.region, r.name) as { n: number };
+        if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} aliases, the quota of aliases per KMS key.`);
+      }
+      this.#s('putAlias').run(r.account, r.region, r.name, r.key_id, r.created, r.updated, this.#mac.mac('aliases', aliasFields(r)));
+    });
   }
-  async deleteAlias(name: string): Promise<void> {
-    this.#s('delAlias').run(name);
+
+  async deleteAlias(scope: Scope, name: string): Promise<void> {
+    this.#s('delAlias').run(scope.account, scope.region, name);
   }
+
   async getGrant(grantId: string): Promise<GrantRecord | undefined> {
-    const r = this.#s('getGrant').get(grantId) as { record: string } | undefined;
-    return r ? (JSON.parse(r.record) as GrantRecord) : undefined;
+    const r = this.#s('getGrant').get(grantId) as GrantRow | undefined;
+    return r ? this.#grantOf(r) : undefined;
   }
-  async listGrants(keyId?: string): Promise<readonly GrantRecord[]> {
-    if (keyId !== undefined) {
-      const hit = this.#grantsByKey.get(keyId);
-      if (hit) return hit;
-    }
-    const rows = (keyId === undefined ? this.#s('listGrants').all() : this.#s('listGrantsOfKey').all(keyId)) as { record: string }[];
-    const grants = rows.map((r) => JSON.parse(r.record) as GrantRecord);
-    if (keyId !== undefined) {
-      if (this.#grantsByKey.size > 10_000) this.#grantsByKey.clear();
-      this.#grantsByKey.set(keyId, grants);
-    }
+
+  async getGrantByToken(grantToken: string): Promise<GrantRecord | undefined> {
+    const r = this.#s('getGrantByToken').get(grantToken) as GrantRow | undefined;
+    return r ? this.#grantOf(r) : undefined;
+  }
+
+  async listGrants(keyId: string): Promise<readonly GrantRecord[]> {
+    const hit = this.#grantsByKey.get(keyId);
+    if (hit) return hit;
+    const grants = (this.#s('grantsOfKey').all(keyId) as unknown as GrantRow[]).map((r) => this.#grantOf(r));
+    if (this.#grantsByKey.size > 10_000) this.#grantsByKey.clear();
+    this.#grantsByKey.set(keyId, grants);
     return grants;
   }
-  async putGrant(g: GrantRecord): Promise<void> {
-    this.#grantsByKey.delete(g.keyId);
-    this.#s('putGrant').run(g.grantId, g.keyId, JSON.stringify(g));
+
+  async listGrantPage(keyId: string, page: PageRequest, filter: { readonly grantId?: string; readonly granteePrincipal?: string } = {}): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? 0 : decodeMarker('grants', page.marker, 'number');
+    let rows: GrantRowSeq[];
+    if (filter.grantId !== undefined) {
+      const r = this.#s('getGrant').get(filter.grantId) as GrantRowSeq | undefined;
+      rows = r && r.key_id === keyId && r.seq > after && (filter.granteePrincipal === undefined || r.grantee === filter.granteePrincipal) ? [r] : [];
+    } else if (filter.granteePrincipal !== undefined) {
+      rows = this.#s('grantPageOfGrantee').all(keyId, filter.granteePrincipal, after, page.limit + 1) as unknown as GrantRowSeq[];
+    } else {
+      rows = this.#s('grantPage').all(keyId, after, page.limit + 1) as unknown as GrantRowSeq[];
+    }
+    return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('grants', last.seq));
   }
+
+  async listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+    const after = page.marker === undefined ? 0 : decodeMarker('retirable', page.marker, 'number');
+    const rows = this.#s('retirablePage').all(principal, after, page.limit + 1) as unknown as GrantRowSeq[];
+    return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('retirable', last.seq));
+  }
+
+  async putGrant(g: GrantRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
+    this.#grantsByKey.delete(g.keyId);
+    const r = grantRow(g);
+    this.#tx(() => {
+      const max = limits.maxPerKey;
+      if (max !== undefined) {
+        const { n } = this.#s('countGrantsOfKey').get(r.key_id, r.grant_id) as { n: number };
+        if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} grants, the quota of grants per KMS key.`);
+      }
+      this.#s('putGrant').run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, this.#mac.mac('grants', grantFields(r)));
+    });
+  }
+
   async deleteGrant(grantId: string): Promise<void> {
-    this.#grantsByKey.clear();
+    const r = this.#s('getGrant').get(grantId) as GrantRow | undefined;
+    if (r) this.#grantsByKey.delete(r.key_id);
     this.#s('delGrant').run(grantId);
   }
+
   async getImportParameters(token: string): Promise<ImportParameters | undefined> {
-    const r = this.#s('getImport').get(token) as { record: string; sealed: Uint8Array } | undefined;
+    const r = this.#s('getImport').get(token) as ImportRow | undefined;
     if (!r) return undefined;
+    this.#mac.verify('import_parameters', importFields(r), r.mac, `import_parameters row of key ${r.key_id}`);
     const rec = JSON.parse(r.record) as Omit<ImportParameters, 'privateKey'>;
-    return { ...rec, privateKey: unseal(this.#master, r.sealed, `nitro-sandbox/kms/import/v1\0${token}`) };
+    if (rec.token !== r.token || rec.keyId !== r.key_id) throw new StoreIntegrityError(`import_parameters row of key ${r.key_id}`);
+    return { ...rec, privateKey: unseal(this.#master, r.sealed, importAad(token)) };
   }
+
   async putImportParameters(p: ImportParameters): Promise<void> {
-    const { privateKey, ...rec } = p;
-    this.#s('putImport').run(p.token, p.keyId, JSON.stringify(rec), seal(this.#master, privateKey, `nitro-sandbox/kms/import/v1\0${p.token}`));
+    const r: ImportRow = { token: p.token, key_id: p.keyId, record: importRecord(p), sealed: seal(this.#master, p.privateKey, importAad(p.token)) };
+    this.#s('putImport').run(r.token, r.key_id, r.record, r.sealed, this.#mac.mac('import_parameters', importFields(r)));
   }
+
   async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }

@@ -1,15 +1,49 @@
 // The key store interface. The embedded default is SQLite (`sqlite.ts`); the methods are async so a
-// PostgreSQL implementation shared by several KMS replicas can follow without changing callers.
-// Key material crosses this interface in plaintext; each implementation encrypts it at rest.
+// PostgreSQL implementation shared by several KMS replicas can follow without changing callers, and
+// the contract suite (test/kms-proxy/keystore.test.ts) is written against this interface alone.
+//
+// What every implementation owes (the contract suite checks each):
+// - Key material crosses this interface in plaintext; it is sealed at rest under the master key.
+// - Every stored record is authenticated under the master key (record-mac.ts): a row changed
+//   outside the KMS is refused with StoreIntegrityError (KMSInternalException), never returned.
+// - Resources belong to an account and region (`Scope`): keys and aliases are listed per scope,
+//   and an alias name is unique per scope, so two accounts can each have `alias/prod`.
+// - Listings are pages read from an index (page.ts): O(page), never O(records).
+// - Resource quotas are checked in the same transaction as the write they limit, so concurrent
+//   writers cannot both pass the check (LimitExceededException).
+// - The schema is versioned and a store written by an older version upgrades itself on open.
 import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
+import type { Page, PageRequest } from './page.ts';
+
+/** An account and region: where a key or alias lives. */
+export interface Scope {
+  readonly account: string;
+  readonly region: string;
+}
+
+/** What ListKeys returns of a key: read from the index without parsing the record. */
+export interface KeyRef {
+  readonly keyId: string;
+  readonly arn: string;
+}
 
 export interface KeyStore {
   getKey(keyId: string): Promise<KeyRecord | undefined>;
-  listKeys(): Promise<readonly KeyRecord[]>;
+  /** The keys of one account and region, oldest first. */
+  listKeys(scope: Scope, page: PageRequest): Promise<Page<KeyRef>>;
+  /** Keys whose maintenance date (due.ts) is at or before `now`, earliest first. */
+  listDueKeys(now: number, page: PageRequest): Promise<Page<KeyRecord>>;
+  /** The earliest maintenance date of any key that is later than `after`, or undefined. */
+  nextDue(after: number): Promise<number | undefined>;
   /** Inserts or replaces the key record. */
   putKey(key: KeyRecord): Promise<void>;
-  /** Creates a key and its first material atomically (material may be absent for EXTERNAL). */
-  createKey(key: KeyRecord, material?: Material): Promise<void>;
+  /**
+   * Creates a key and its first material atomically (material may be absent for EXTERNAL); with
+   * `maxKeys`, refuses (LimitExceededException) when the key's scope already has that many keys.
+   */
+  createKey(key: KeyRecord, material?: Material, limits?: { readonly maxKeys?: number }): Promise<void>;
+  /** `createKey` for many keys in one transaction (seed files): all are created, or none. */
+  createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits?: { readonly maxKeys?: number }): Promise<void>;
   /** Removes a key with its materials, aliases, grants and import parameters. */
   deleteKey(keyId: string): Promise<void>;
 
@@ -22,14 +56,26 @@ export interface KeyStore {
   /** Deletes all materials and writes the key record in one transaction. */
   deleteMaterials(key: KeyRecord): Promise<void>;
 
-  getAlias(name: string): Promise<AliasRecord | undefined>;
-  listAliases(): Promise<readonly AliasRecord[]>;
-  putAlias(alias: AliasRecord): Promise<void>;
-  deleteAlias(name: string): Promise<void>;
+  getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined>;
+  /** The aliases of a scope by name, or only those of `keyId`. */
+  listAliases(scope: Scope, page: PageRequest, keyId?: string): Promise<Page<AliasRecord>>;
+  /**
+   * Inserts or replaces the alias (its scope and name); with `maxPerKey`, refuses
+   * (LimitExceededException) when its target key would have more aliases than that.
+   */
+  putAlias(alias: AliasRecord, limits?: { readonly maxPerKey?: number }): Promise<void>;
+  deleteAlias(scope: Scope, name: string): Promise<void>;
 
   getGrant(grantId: string): Promise<GrantRecord | undefined>;
-  listGrants(keyId?: string): Promise<readonly GrantRecord[]>;
-  putGrant(grant: GrantRecord): Promise<void>;
+  getGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
+  /** Every grant of a key (authorization reads these on each call; implementations cache them). */
+  listGrants(keyId: string): Promise<readonly GrantRecord[]>;
+  /** A page of a key's grants, oldest first, optionally only one grant id or one grantee. */
+  listGrantPage(keyId: string, page: PageRequest, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>>;
+  /** A page of the grants, on any key, whose retiring principal is `principal`. */
+  listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>>;
+  /** Inserts or replaces a grant; with `maxPerKey`, refuses a key's grant beyond that many. */
+  putGrant(grant: GrantRecord, limits?: { readonly maxPerKey?: number }): Promise<void>;
   deleteGrant(grantId: string): Promise<void>;
 
   getImportParameters(token: string): Promise<ImportParameters | undefined>;

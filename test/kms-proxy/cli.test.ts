@@ -1,10 +1,10 @@
 // `nitro-sandbox kms serve`: prints its endpoint and credential, serves signed requests, stops
 // cleanly on SIGTERM; usage errors exit 2.
 import { spawn } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterAll, expect, test } from 'vitest';
 import { createKmsApp } from '../../kms-proxy/index.ts';
 import { main } from '../../host/cli/main.ts';
@@ -15,9 +15,12 @@ const dir = tempDir('kms-cli-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const bin = fileURLToPath(new URL('../../bin/nitro-sandbox.js', import.meta.url));
 
-test('kms serve prints endpoint and credential, serves the SDK, exits 0 on SIGTERM', async () => {
+test('kms serve prints endpoint and credential, accepts --credentials and --limit, serves the SDK, exits 0 on SIGTERM', async () => {
   const data = join(dir, 'kms');
-  const child = spawn(process.execPath, [bin, 'kms', 'serve', '--port', '0', '--data-dir', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const partnerFile = join(dir, 'partner.yaml');
+  const partner = { accessKeyId: 'AKIAPARTNERCLI000001', secretAccessKey: 'partner-cli-secret' };
+  writeFileSync(partnerFile, `- accessKeyId: ${partner.accessKeyId}\n  secretAccessKey: ${partner.secretAccessKey}\n  principalArn: arn:aws:iam::444455556666:user/partner\n`);
+  const child = spawn(process.execPath, [bin, 'kms', 'serve', '--port', '0', '--data-dir', data, '--credentials', partnerFile, '--limit', 'keys-per-account=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -34,6 +37,12 @@ test('kms serve prints endpoint and credential, serves the SDK, exits 0 on SIGTE
   const kms = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
   expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
   kms.destroy();
+  expect(out).toContain('1 more credential(s) accepted; accounts 111122223333, 444455556666');
+  // The partner's key is in its own account, and its account may have only one.
+  const p = new KMSClient({ endpoint, region: 'us-east-1', credentials: partner, maxAttempts: 1 });
+  expect((await p.send(new CreateKeyCommand({}))).KeyMetadata?.AWSAccountId).toBe('444455556666');
+  await expect(p.send(new CreateKeyCommand({}))).rejects.toMatchObject({ name: 'LimitExceededException' });
+  p.destroy();
   const code = await new Promise<number | null>((resolve) => {
     child.once('exit', resolve);
     child.kill('SIGTERM');
@@ -58,9 +67,26 @@ test('usage errors exit 2 with the reason', async () => {
   expect(err).toContain("got 'write=0'");
   expect(await main(['kms', 'serve', ...nowhere, '--region', 'nowhere'], io)).toBe(2);
   expect(err).toContain("--region does not look like an AWS region: 'nowhere'");
+  expect(await main(['kms', 'serve', '--limit', 'keys=5'], io)).toBe(2);
+  expect(err).toContain("--limit must look like keys-per-account=100000 (keys-per-account, aliases-per-key, grants-per-key; at least 1), got 'keys=5'");
+  expect(await main(['kms', 'serve', '--limit', 'grants-per-key=0'], io)).toBe(2);
   let help = '';
   expect(await main(['kms', 'serve', '--help'], { out: (t) => (help += t), err: () => undefined })).toBe(0);
   expect(help).toContain('--allow-anonymous');
+  expect(help).toContain('--credentials FILE');
+  expect(help).toContain('allowedActions');
+});
+
+test('kms serve on a store whose master.key is missing exits 1 naming the fix, and writes no new key', async () => {
+  const data = join(dir, 'lost-key');
+  mkdirSync(data);
+  const k = await createKmsApp({ dataDir: data });
+  await k.close();
+  unlinkSync(join(data, 'master.key'));
+  let err = '';
+  expect(await main(['kms', 'serve', '--port', '0', '--data-dir', data], { out: () => undefined, err: (t) => (err += t) })).toBe(1);
+  expect(err).toMatch(/^nitro-sandbox kms serve: ERR_KMS_MASTER_KEY_MISSING: The key store .*kms\.sqlite exists but its master key .*master\.key is missing\. Restore master\.key from a backup/);
+  expect(() => statSync(join(data, 'master.key'))).toThrow();
 });
 
 test('without --data-dir the kms commands use kms/ under $NITRO_SANDBOX_HOME, as the rest of the sandbox does', async () => {

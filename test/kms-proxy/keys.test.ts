@@ -171,7 +171,7 @@ describe('key states', () => {
     // The maintenance timer (10 ms here) deletes it without any request arriving.
     for (let i = 0; i < 500 && (await f.server.service.store.getKey(m.KeyId)); i++) await new Promise((r) => setTimeout(r, 10));
     expect(await f.server.service.store.getKey(m.KeyId)).toBeUndefined();
-    expect(await f.server.service.store.getAlias('alias/doomed')).toBeUndefined();
+    expect(await f.server.service.store.getAlias({ account: '111122223333', region: 'us-east-1' }, 'alias/doomed')).toBeUndefined();
     expect((await failure(() => f.kms.send(new DescribeKeyCommand({ KeyId: m.KeyId })))).name).toBe('NotFoundException');
   });
 

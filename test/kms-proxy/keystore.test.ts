@@ -1,9 +1,17 @@
 // The KeyStore contract, written against the interface so a PostgreSQL implementation can run the
-// same suite: round trips, atomic key+material writes, cascading deletes, sealed import
-// parameters, and caches that never serve stale records.
+// same suite (store/types.ts lists what every implementation owes): round trips, atomic writes,
+// cascading deletes, sealed import parameters, caches that never serve stale records; resources in
+// an account and region (alias names unique per scope); pages read from indexes; maintenance dates;
+// resource quotas checked inside the write's transaction; every row authenticated.
+//
+// An implementation supplies `open()` (a fresh store, and how to reopen it) and `tamper(store dir,
+// what)`, which changes stored rows behind the store's back the way someone with write access to
+// its database would, for the integrity tests.
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, test } from 'vitest';
-import { SqliteKeyStore, type KeyRecord, type KeyStore } from '../../kms-proxy/index.ts';
+import { SqliteKeyStore, type GrantRecord, type KeyRecord, type KeyStore } from '../../kms-proxy/index.ts';
 import { tempDir } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -11,12 +19,16 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+const A = { account: '111122223333', region: 'us-east-1' };
+const B = { account: '444455556666', region: 'us-east-1' };
+const A_WEST = { account: '111122223333', region: 'eu-west-1' };
+
 function key(id: string, over: Partial<KeyRecord> = {}): KeyRecord {
+  const scope = { account: over.account ?? A.account, region: over.region ?? A.region };
   return {
     keyId: id,
-    arn: `arn:aws:kms:us-east-1:111122223333:key/${id}`,
-    account: '111122223333',
-    region: 'us-east-1',
+    arn: `arn:aws:kms:${scope.region}:${scope.account}:key/${id}`,
+    ...scope,
     creationDate: 1_700_000_000_000,
     description: 'd',
     keySpec: 'SYMMETRIC_DEFAULT',
@@ -32,7 +44,49 @@ function key(id: string, over: Partial<KeyRecord> = {}): KeyRecord {
 
 const mat = (keyId: string, version: number, byte: number) => ({ keyId, version, id: `${byte}`.padStart(64, '0'), createdAt: version, secret: new Uint8Array(32).fill(byte) });
 
-function contract(name: string, open: () => { store: KeyStore; reopen: () => KeyStore }) {
+function grant(id: string, keyId: string, over: Partial<GrantRecord> = {}): GrantRecord {
+  return { grantId: id, keyId, granteePrincipal: 'arn:aws:iam::111122223333:role/g', issuingAccount: A.account, operations: ['Decrypt'], creationDate: 1, grantToken: `token-${id}`, ...over };
+}
+
+const alias = (scope: typeof A, name: string, keyId: string) => ({ ...scope, name, keyId, creationDate: 1, lastUpdatedDate: 2 });
+
+/** Every item of a listing, page by page with `limit`, and the number of pages. */
+async function all<T>(limit: number, read: (p: { limit: number; marker?: string }) => Promise<{ items: readonly T[]; nextMarker?: string }>): Promise<{ items: T[]; pages: number }> {
+  const items: T[] = [];
+  let marker: string | undefined;
+  let pages = 0;
+  do {
+    const p = await read({ limit, ...(marker !== undefined ? { marker } : {}) });
+    expect(p.items.length).toBeLessThanOrEqual(limit);
+    items.push(...p.items);
+    marker = p.nextMarker;
+    pages++;
+  } while (marker !== undefined);
+  return { items, pages };
+}
+
+/** Row changes made behind the store's back (each names the row it changes). */
+export type Tamper =
+  | 'key policy edited'
+  | 'key moved to another account'
+  | 'key row given another row’s MAC'
+  | 'key maintenance date cleared'
+  | 'material metadata edited'
+  | 'materials swapped between versions'
+  | 'alias re-pointed'
+  | 'alias moved to another account'
+  | 'grant operations widened'
+  | 'grant moved to another key'
+  | 'grant retiring principal changed'
+  | 'import record edited';
+
+interface Implementation {
+  open(): { store: KeyStore; reopen: () => KeyStore; dir: string };
+  tamper(dir: string, what: Tamper): void;
+}
+
+function contract(name: string, impl: Implementation) {
+  const { open } = impl;
   describe(`KeyStore contract: ${name}`, () => {
     test('keys and materials round-trip, newest material is current, and survive reopening', async () => {
       const { store, reopen } = open();
@@ -62,8 +116,8 @@ function contract(name: string, open: () => { store: KeyStore; reopen: () => Key
     test('deleteKey removes materials, aliases, grants and import parameters; caches follow writes', async () => {
       const { store } = open();
       await store.createKey(key('k3'), mat('k3', 0, 3));
-      await store.putAlias({ name: 'alias/k3', keyId: 'k3', creationDate: 1, lastUpdatedDate: 1 });
-      await store.putGrant({ grantId: 'g3', keyId: 'k3', granteePrincipal: 'p', issuingAccount: 'a', operations: ['Decrypt'], creationDate: 1, grantToken: 't' });
+      await store.putAlias(alias(A, 'alias/k3', 'k3'));
+      await store.putGrant(grant('g3', 'k3'));
       await store.putImportParameters({ token: 'tok3', keyId: 'k3', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([1, 2, 3]), validTo: 5 });
       expect((await store.listGrants('k3')).map((g) => g.grantId)).toEqual(['g3']);
       expect((await store.getImportParameters('tok3'))?.privateKey).toEqual(new Uint8Array([1, 2, 3]));
@@ -72,9 +126,11 @@ function contract(name: string, open: () => { store: KeyStore; reopen: () => Key
       await store.deleteKey('k3');
       expect(await store.getKey('k3')).toBeUndefined();
       expect(await store.currentMaterial('k3')).toBeUndefined();
-      expect(await store.getAlias('alias/k3')).toBeUndefined();
+      expect(await store.getAlias(A, 'alias/k3')).toBeUndefined();
       expect(await store.listGrants('k3')).toEqual([]);
       expect(await store.getGrant('g3')).toBeUndefined();
+      expect(await store.getGrantByToken('token-g3')).toBeUndefined();
+      expect(await store.getImportParameters('tok3')).toBeUndefined();
       await store.close();
     });
 
@@ -87,11 +143,255 @@ function contract(name: string, open: () => { store: KeyStore; reopen: () => Key
       expect((await store.getKey('k4'))?.state).toBe('PendingImport');
       await store.close();
     });
+
+    test('an alias name is unique per account and region, not across them; each scope sees its own', async () => {
+      const { store } = open();
+      await store.createKeys([{ key: key('ka') }, { key: key('kb', { account: B.account }) }, { key: key('kw', { region: A_WEST.region }) }]);
+      await store.putAlias(alias(A, 'alias/prod', 'ka'));
+      await store.putAlias(alias(B, 'alias/prod', 'kb'));
+      await store.putAlias(alias(A_WEST, 'alias/prod', 'kw'));
+      expect((await store.getAlias(A, 'alias/prod'))?.keyId).toBe('ka');
+      expect((await store.getAlias(B, 'alias/prod'))?.keyId).toBe('kb');
+      expect((await store.getAlias(A_WEST, 'alias/prod'))?.keyId).toBe('kw');
+      // Deleting one account's alias leaves the others.
+      await store.deleteAlias(B, 'alias/prod');
+      expect(await store.getAlias(B, 'alias/prod')).toBeUndefined();
+      expect((await store.getAlias(A, 'alias/prod'))?.keyId).toBe('ka');
+      expect((await store.listAliases(A, { limit: 10 })).items.map((a) => [a.account, a.region, a.name, a.keyId])).toEqual([[A.account, A.region, 'alias/prod', 'ka']]);
+      expect((await store.listAliases(B, { limit: 10 })).items).toEqual([]);
+      await store.close();
+    });
+
+    test('listKeys pages one scope in creation order, every key exactly once, O(page) per call', async () => {
+      const { store } = open();
+      const ids = Array.from({ length: 23 }, (_v, i) => `a-${String(i).padStart(2, '0')}`);
+      await store.createKeys(ids.map((id) => ({ key: key(id) })));
+      await store.createKeys([{ key: key('b-0', { account: B.account }) }, { key: key('w-0', { region: A_WEST.region }) }]);
+      for (const limit of [1, 2, 5, 22, 23, 24, 1000]) {
+        const { items, pages } = await all(limit, (p) => store.listKeys(A, p));
+        expect(items.map((k) => k.keyId)).toEqual(ids);
+        expect(items[0]?.arn).toBe(key(ids[0] ?? '').arn);
+        expect(pages).toBe(Math.max(1, Math.ceil(ids.length / limit)));
+      }
+      expect((await store.listKeys(B, { limit: 10 })).items.map((k) => k.keyId)).toEqual(['b-0']);
+      expect((await store.listKeys(A_WEST, { limit: 10 })).items.map((k) => k.keyId)).toEqual(['w-0']);
+      await store.close();
+    });
+
+    test('a page starts where its marker points: keys added or deleted between pages are not repeated, and the rest not skipped', async () => {
+      const { store } = open();
+      await store.createKeys(['m0', 'm1', 'm2', 'm3', 'm4'].map((id) => ({ key: key(id) })));
+      const first = await store.listKeys(A, { limit: 2 });
+      expect(first.items.map((k) => k.keyId)).toEqual(['m0', 'm1']);
+      await store.deleteKey('m0');
+      await store.deleteKey('m2');
+      await store.createKey(key('m5'));
+      const rest = await all(2, (p) => store.listKeys(A, first.nextMarker === undefined ? p : { ...p, marker: p.marker ?? first.nextMarker }));
+      expect(rest.items.map((k) => k.keyId)).toEqual(['m3', 'm4', 'm5']);
+      await store.close();
+    });
+
+    test('markers are opaque and belong to one listing: garbage or another listing\'s marker is InvalidMarkerException', async () => {
+      const { store } = open();
+      await store.createKeys(['n0', 'n1'].map((id) => ({ key: key(id) })));
+      await store.putAlias(alias(A, 'alias/n0', 'n0'));
+      await store.putAlias(alias(A, 'alias/n1', 'n1'));
+      const keysMarker = (await store.listKeys(A, { limit: 1 })).nextMarker ?? '';
+      const aliasMarker = (await store.listAliases(A, { limit: 1 })).nextMarker ?? '';
+      expect(keysMarker).not.toBe('');
+      for (const bad of ['garbage', 'off:1', aliasMarker, `${keysMarker}x`, Buffer.from('["keys",-1]').toString('base64url'), Buffer.from('["keys","1"]').toString('base64url')]) {
+        await expect(store.listKeys(A, { limit: 1, marker: bad })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
+      }
+      await expect(store.listAliases(A, { limit: 1, marker: keysMarker })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
+      await expect(store.listGrantPage('n0', { limit: 1, marker: keysMarker })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
+      await store.close();
+    });
+
+    test('listAliases pages a scope by name, or only one key\'s aliases', async () => {
+      const { store } = open();
+      await store.createKeys([{ key: key('p0') }, { key: key('p1') }]);
+      const names = ['alias/c', 'alias/a', 'alias/e', 'alias/b', 'alias/d'];
+      for (const [i, n] of names.entries()) await store.putAlias(alias(A, n, i % 2 === 0 ? 'p0' : 'p1'));
+      expect((await all(2, (p) => store.listAliases(A, p))).items.map((a) => a.name)).toEqual([...names].sort());
+      expect((await all(1, (p) => store.listAliases(A, p, 'p0'))).items.map((a) => a.name)).toEqual(['alias/c', 'alias/d', 'alias/e']);
+      expect((await all(5, (p) => store.listAliases(A, p, 'p1'))).items.map((a) => a.name)).toEqual(['alias/a', 'alias/b']);
+      await store.close();
+    });
+
+    test('grants: by id and by token; all of a key; pages filtered by id or grantee; retirable by principal on any key', async () => {
+      const { store } = open();
+      await store.createKeys([{ key: key('q0') }, { key: key('q1', { account: B.account }) }]);
+      const r = 'arn:aws:iam::111122223333:role/retirer';
+      const g = Array.from({ length: 7 }, (_v, i) => grant(`g${i}`, i < 5 ? 'q0' : 'q1', { granteePrincipal: `arn:aws:iam::111122223333:role/${i % 2 === 0 ? 'even' : 'odd'}`, ...(i % 3 === 0 ? { retiringPrincipal: r } : {}) }));
+      for (const x of g) await store.putGrant(x);
+      expect((await store.getGrant('g4'))?.keyId).toBe('q0');
+      expect((await store.getGrantByToken('token-g5'))?.grantId).toBe('g5');
+      expect(await store.getGrantByToken('token-none')).toBeUndefined();
+      expect((await store.listGrants('q0')).map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
+      expect((await all(2, (p) => store.listGrantPage('q0', p))).items.map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
+      expect((await all(1, (p) => store.listGrantPage('q0', p, { granteePrincipal: 'arn:aws:iam::111122223333:role/even' }))).items.map((x) => x.grantId)).toEqual(['g0', 'g2', 'g4']);
+      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g3' })).items.map((x) => x.grantId)).toEqual(['g3']);
+      // A grant id of another key, or with another grantee, is not in this key's listing.
+      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g5' })).items).toEqual([]);
+      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g3', granteePrincipal: 'arn:aws:iam::111122223333:role/even' })).items).toEqual([]);
+      expect((await all(1, (p) => store.listRetirableGrants(r, p))).items.map((x) => x.grantId)).toEqual(['g0', 'g3', 'g6']);
+      // Replacing a grant keeps its place; deleting it removes it from every index.
+      await store.putGrant({ ...(g[0] as GrantRecord), name: 'renamed' });
+      expect((await store.listGrants('q0')).map((x) => x.name ?? x.grantId)).toEqual(['renamed', 'g1', 'g2', 'g3', 'g4']);
+      await store.deleteGrant('g3');
+      expect((await store.listGrants('q0')).map((x) => x.grantId)).not.toContain('g3');
+      expect(await store.getGrantByToken('token-g3')).toBeUndefined();
+      expect((await store.listRetirableGrants(r, { limit: 10 })).items.map((x) => x.grantId)).toEqual(['g0', 'g6']);
+      await store.close();
+    });
+
+    test('listDueKeys and nextDue follow the records\' maintenance dates (deletion, expiry, rotation of Enabled keys)', async () => {
+      const { store } = open();
+      await store.createKeys([
+        { key: key('d-del', { state: 'PendingDeletion', deletionDate: 300 }) },
+        { key: key('d-rot', { rotationEnabled: true, nextRotationDate: 100 }) },
+        { key: key('d-rot-disabled', { state: 'Disabled', rotationEnabled: true, nextRotationDate: 50 }) },
+        { key: key('d-exp', { validTo: 200, expirationModel: 'KEY_MATERIAL_EXPIRES' }) },
+        { key: key('d-none') },
+      ]);
+      expect((await store.listDueKeys(99, { limit: 10 })).items).toEqual([]);
+      expect((await store.listDueKeys(250, { limit: 10 })).items.map((k) => k.keyId)).toEqual(['d-rot', 'd-exp']);
+      expect((await all(1, (p) => store.listDueKeys(1000, p))).items.map((k) => k.keyId)).toEqual(['d-rot', 'd-exp', 'd-del']);
+      expect(await store.nextDue(0)).toBe(100);
+      expect(await store.nextDue(100)).toBe(200);
+      expect(await store.nextDue(300)).toBeUndefined();
+      // Writing a record moves its date: the rotated key is due again later, the enabled one now.
+      await store.putKey(key('d-rot', { rotationEnabled: true, nextRotationDate: 5000 }));
+      await store.putKey(key('d-rot-disabled', { rotationEnabled: true, nextRotationDate: 50 }));
+      expect((await store.listDueKeys(250, { limit: 10 })).items.map((k) => k.keyId)).toEqual(['d-rot-disabled', 'd-exp']);
+      await store.close();
+    });
+
+    test('resource quotas are checked in the write\'s transaction: keys per scope, aliases and grants per key', async () => {
+      const { store } = open();
+      await store.createKeys([{ key: key('l0') }, { key: key('l1') }], { maxKeys: 2 });
+      await expect(store.createKey(key('l2'), undefined, { maxKeys: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED', awsName: 'LimitExceededException' });
+      // Another account's quota is its own.
+      await store.createKey(key('l3', { account: B.account }), undefined, { maxKeys: 2 });
+      // A batch that would pass the quota is refused whole.
+      await expect(store.createKeys([{ key: key('l4', { account: B.account }) }, { key: key('l5', { account: B.account }) }], { maxKeys: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
+      expect(await store.getKey('l4')).toBeUndefined();
+      // Two writers started together cannot both pass the check.
+      const racing = await Promise.allSettled([store.createKey(key('l6', { account: B.account }), undefined, { maxKeys: 2 }), store.createKey(key('l7', { account: B.account }), undefined, { maxKeys: 2 })]);
+      expect(racing.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+
+      await store.putAlias(alias(A, 'alias/x', 'l0'), { maxPerKey: 2 });
+      await store.putAlias(alias(A, 'alias/y', 'l0'), { maxPerKey: 2 });
+      await expect(store.putAlias(alias(A, 'alias/z', 'l0'), { maxPerKey: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
+      // Rewriting an alias of the key does not count it twice; moving one to a full key does.
+      await store.putAlias({ ...alias(A, 'alias/y', 'l0'), lastUpdatedDate: 9 }, { maxPerKey: 2 });
+      await store.putAlias(alias(A, 'alias/z', 'l1'), { maxPerKey: 2 });
+      await expect(store.putAlias(alias(A, 'alias/z', 'l0'), { maxPerKey: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
+      expect((await store.getAlias(A, 'alias/z'))?.keyId).toBe('l1');
+
+      await store.putGrant(grant('gl0', 'l0'), { maxPerKey: 2 });
+      await store.putGrant(grant('gl1', 'l0'), { maxPerKey: 2 });
+      await expect(store.putGrant(grant('gl2', 'l0'), { maxPerKey: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
+      await store.putGrant({ ...grant('gl1', 'l0'), name: 'again' }, { maxPerKey: 2 });
+      expect(await store.getGrant('gl2')).toBeUndefined();
+      await store.close();
+    });
+
+    test.each<Tamper>([
+      'key policy edited',
+      'key moved to another account',
+      'key row given another row’s MAC',
+      'key maintenance date cleared',
+      'material metadata edited',
+      'materials swapped between versions',
+      'alias re-pointed',
+      'alias moved to another account',
+      'grant operations widened',
+      'grant moved to another key',
+      'grant retiring principal changed',
+      'import record edited',
+    ])('a row changed outside the store (%s) is refused when read: ERR_KMS_STORE_INTEGRITY, KMSInternalException', async (what) => {
+      const { store, reopen, dir } = open();
+      await store.createKey(key('t0'), mat('t0', 0, 7));
+      await store.addMaterial(key('t0', { rotationEnabled: true, nextRotationDate: 10 }), mat('t0', 1, 8));
+      await store.createKey(key('t1'), mat('t1', 0, 9));
+      await store.putAlias(alias(A, 'alias/t', 't0'));
+      await store.putGrant(grant('gt', 't0', { retiringPrincipal: 'arn:aws:iam::111122223333:role/r' }));
+      await store.putImportParameters({ token: 'tokt', keyId: 't0', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([4]), validTo: 5 });
+      await store.close();
+      impl.tamper(dir, what);
+      const s = reopen();
+      const reads: Record<Tamper, () => Promise<unknown>> = {
+        'key policy edited': () => s.getKey('t0'),
+        'key moved to another account': () => s.listKeys(B, { limit: 10 }),
+        'key row given another row’s MAC': () => s.getKey('t1'),
+        'key maintenance date cleared': () => s.getKey('t0'),
+        'material metadata edited': () => s.getMaterial('t0', 0),
+        'materials swapped between versions': () => s.getMaterial('t0', 1),
+        'alias re-pointed': () => s.getAlias(A, 'alias/t'),
+        'alias moved to another account': () => s.listAliases(B, { limit: 10 }),
+        'grant operations widened': () => s.listGrants('t0'),
+        'grant moved to another key': () => s.listGrants('t1'),
+        'grant retiring principal changed': () => s.listRetirableGrants('arn:aws:iam::111122223333:role/attacker', { limit: 10 }),
+        'import record edited': () => s.getImportParameters('tokt'),
+      };
+      await expect(reads[what]()).rejects.toMatchObject({ code: 'ERR_KMS_STORE_INTEGRITY', awsName: 'KMSInternalException', status: 500 });
+      await s.close();
+    });
   });
 }
 
-contract('SqliteKeyStore', () => {
-  const d = tempDir('kms-keystore-');
-  dirs.push(d);
-  return { store: new SqliteKeyStore({ dataDir: d }), reopen: () => new SqliteKeyStore({ dataDir: d }) };
+/** Changes rows of a SQLite store's file directly, as someone with write access to it would. */
+function tamperSqlite(dir: string, what: Tamper): void {
+  const db = new DatabaseSync(join(dir, 'kms.sqlite'));
+  const run = (sql: string) => db.exec(sql);
+  const open = "'{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}'";
+  switch (what) {
+    case 'key policy edited':
+      run(`UPDATE keys SET record = json_set(record, '$.policy', ${open}) WHERE key_id = 't0'`);
+      break;
+    case 'key moved to another account':
+      run(`UPDATE keys SET account = '444455556666' WHERE key_id = 't0'`);
+      break;
+    case 'key row given another row’s MAC':
+      run(`UPDATE keys SET record = (SELECT record FROM keys WHERE key_id = 't0'), digest = (SELECT digest FROM keys WHERE key_id = 't0'), mac = (SELECT mac FROM keys WHERE key_id = 't0') WHERE key_id = 't1'`);
+      break;
+    case 'key maintenance date cleared':
+      run(`UPDATE keys SET due = NULL WHERE key_id = 't0'`);
+      break;
+    case 'material metadata edited':
+      run(`UPDATE materials SET rotation_type = 'ON_DEMAND' WHERE key_id = 't0' AND version = 0`);
+      break;
+    case 'materials swapped between versions':
+      run(`UPDATE materials SET sealed = (SELECT sealed FROM materials WHERE key_id = 't0' AND version = 0) WHERE key_id = 't0' AND version = 1`);
+      break;
+    case 'alias re-pointed':
+      run(`UPDATE aliases SET key_id = 't1' WHERE name = 'alias/t'`);
+      break;
+    case 'alias moved to another account':
+      run(`UPDATE aliases SET account = '444455556666' WHERE name = 'alias/t'`);
+      break;
+    case 'grant operations widened':
+      run(`UPDATE grants SET record = json_set(record, '$.operations', json('["Decrypt","Encrypt","CreateGrant"]')) WHERE grant_id = 'gt'`);
+      break;
+    case 'grant moved to another key':
+      run(`UPDATE grants SET key_id = 't1', record = json_set(record, '$.keyId', 't1') WHERE grant_id = 'gt'`);
+      break;
+    case 'grant retiring principal changed':
+      run(`UPDATE grants SET retiring = 'arn:aws:iam::111122223333:role/attacker', record = json_set(record, '$.retiringPrincipal', 'arn:aws:iam::111122223333:role/attacker') WHERE grant_id = 'gt'`);
+      break;
+    case 'import record edited':
+      run(`UPDATE import_parameters SET record = json_set(record, '$.validTo', 99999999999999) WHERE token = 'tokt'`);
+      break;
+  }
+  db.close();
+}
+
+contract('SqliteKeyStore', {
+  open() {
+    const dir = tempDir('kms-keystore-');
+    dirs.push(dir);
+    return { store: new SqliteKeyStore({ dataDir: dir }), reopen: () => new SqliteKeyStore({ dataDir: dir }), dir };
+  },
+  tamper: tamperSqlite,
 });

@@ -103,13 +103,13 @@ test('a deletion that throws leaves the other due keys to be handled in the same
   expect(after.map((k) => k.KeyId).filter((id) => id === a.id || id === b.id)).toEqual([]);
 });
 
-test('when the store cannot list the keys, that run fails; requests in the following minute are served', async () => {
+test('when the store cannot list the due keys, that run fails; requests in the following minute are served', async () => {
   let broken = false;
   const { app } = await open((store) => {
-    const listKeys = store.listKeys.bind(store);
-    store.listKeys = async () => {
+    const listDueKeys = store.listDueKeys.bind(store);
+    store.listDueKeys = async (now, page) => {
       if (broken) throw new Error('disk I/O error');
-      return listKeys();
+      return listDueKeys(now, page);
     };
   });
   const k = await createKey(app);
@@ -146,4 +146,32 @@ test('a KMS that refuses to start (an audit log that fails verification: here an
   await expect(createKmsApp({ dataDir: dir, store, allowAnonymous: true })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL' });
   expect(closed).toBe(1);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('a run reads only the due keys, from the store\'s index, a page at a time: 110 keys due at once are all deleted, the others never read', async () => {
+  const pages: string[][] = [];
+  const { app, reported } = await open((store) => {
+    const listDueKeys = store.listDueKeys.bind(store);
+    store.listDueKeys = async (t, page) => {
+      const p = await listDueKeys(t, page);
+      pages.push(p.items.map((k) => k.keyId));
+      return p;
+    };
+  });
+  const doomed: string[] = [];
+  for (let i = 0; i < 110; i++) {
+    const k = await createKey(app);
+    expect((await call(app, 'ScheduleKeyDeletion', { KeyId: k.id, PendingWindowInDays: 7 })).status).toBe(200);
+    doomed.push(k.id);
+  }
+  const kept = await createKey(app);
+  pages.length = 0;
+  now += 8 * DAY;
+  expect((await call(app, 'DescribeKey', { KeyId: kept.id })).status).toBe(200);
+  expect(reported).toEqual([]);
+  // Two pages (100 + 10) of exactly the doomed keys; the kept key was never read by maintenance.
+  expect(pages.map((p) => p.length)).toEqual([100, 10]);
+  expect(pages.flat().sort()).toEqual([...doomed].sort());
+  const listed = (await call(app, 'ListKeys', { Limit: 1000 })).json.Keys as { KeyId: string }[];
+  expect(listed.map((k) => k.KeyId)).toEqual([kept.id]);
 });

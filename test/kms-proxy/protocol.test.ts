@@ -176,6 +176,45 @@ describe('SigV4 authentication', () => {
     expect(await sts.json()).toEqual({ __type: 'InvalidSignatureException', message: "Credential should be scoped to correct service: 'kms'." });
   });
 
+  test('a DescribeKey signed without X-Amz-Target cannot be replayed as DisableKey: InvalidSignatureException, the key stays enabled', async () => {
+    const created = await call('CreateKey', '{}');
+    const keyId = (created.body.KeyMetadata as { KeyId: string }).KeyId;
+    const body = JSON.stringify({ KeyId: keyId });
+    // A correct SigV4 signature whose SignedHeaders leave X-Amz-Target out (host;x-amz-date;…).
+    const { url, init } = await signedRequest(cred(), body, { target: 'TrentService.DescribeKey', date: new Date(now), unsigned: ['x-amz-target'] });
+    expect(init.headers.authorization).not.toMatch(/x-amz-target/);
+    for (const target of ['TrentService.DescribeKey', 'TrentService.DisableKey']) {
+      const res = await k.app.request(url, { ...init, headers: { ...init.headers, 'x-amz-target': target } });
+      expect([res.status, ((await res.json()) as { __type: string }).__type]).toEqual([400, 'InvalidSignatureException']);
+    }
+    const state = await call('DescribeKey', body);
+    expect((state.body.KeyMetadata as { KeyState: string }).KeyState).toBe('Enabled');
+  });
+
+  test.each([
+    ['application/json', 400],
+    ['text/plain', 400],
+    ['application/x-amz-json-1.0', 400],
+    ['application/x-amz-json-1.1; charset=utf-8', 200],
+    ['Application/X-Amz-Json-1.1', 200],
+  ])('Content-Type %s → %i (anything but awsJson1_1 is UnknownOperationException, as AWS answers)', async (contentType, status) => {
+    const { url, init } = await signedRequest(cred(), '{"NumberOfBytes":4}', { target: 'TrentService.GenerateRandom', date: new Date(now), contentType });
+    const res = await k.app.request(url, init);
+    const json = (await res.json()) as { __type?: string };
+    expect(res.status).toBe(status);
+    if (status === 400) expect(json.__type).toBe('UnknownOperationException');
+  });
+
+  test('no Content-Type at all → UnknownOperationException', async () => {
+    const { url, init } = await signedRequest(cred(), '{"NumberOfBytes":4}', { target: 'TrentService.GenerateRandom', date: new Date(now), unsigned: ['content-type'] });
+    const { 'content-type': _ct, ...headers } = init.headers;
+    // Bytes, not a string: fetch would give a string body a text/plain content type.
+    const req = new Request(url, { method: 'POST', headers, body: new TextEncoder().encode('{"NumberOfBytes":4}') });
+    expect(req.headers.get('content-type')).toBeNull();
+    const res = await k.app.request(req);
+    expect(((await res.json()) as { __type: string }).__type).toBe('UnknownOperationException');
+  });
+
   test('anonymous access only with allowAnonymous', async () => {
     const res = await anon.app.request('http://localhost/', {
       method: 'POST',

@@ -29,6 +29,10 @@ export interface SignOptions {
   readonly host?: string;
   readonly region?: string;
   readonly contentType?: string;
+  /** More headers to send (signed unless named in `unsigned`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Headers the signer must leave out of SignedHeaders (smithy's `unsignableHeaders`). */
+  readonly unsigned?: readonly string[];
 }
 
 /** Returns a signed fetch Request for `body` to the KMS at `url`. */
@@ -40,11 +44,11 @@ export async function signedRequest(cred: Pick<Credential, 'accessKeyId' | 'secr
     service: 'kms',
     sha256: NodeSha256,
   });
-  const headers: Record<string, string> = { host, 'content-type': o.contentType ?? 'application/x-amz-json-1.1' };
+  const headers: Record<string, string> = { host, 'content-type': o.contentType ?? 'application/x-amz-json-1.1', ...o.headers };
   if (o.target !== undefined) headers['x-amz-target'] = o.target;
   const signed = await signer.sign(
     { method: 'POST', protocol: 'http:', hostname: host, path: '/', headers, body },
-    o.date ? { signingDate: o.date } : {},
+    { ...(o.date ? { signingDate: o.date } : {}), ...(o.unsigned ? { unsignableHeaders: new Set(o.unsigned) } : {}) },
   );
   return { url: `http://${host}/`, init: { method: 'POST', headers: signed.headers as Record<string, string>, body: typeof body === 'string' ? body : Buffer.from(body) } };
 }

@@ -15,6 +15,10 @@ const BODY = '{"NumberOfBytes":8}';
 
 interface Alter {
   readonly headers?: Record<string, string | undefined>;
+  /** Headers the SDK's signer is told to leave unsigned. */
+  readonly unsigned?: readonly string[];
+  /** Headers added before signing. */
+  readonly extra?: Record<string, string>;
   readonly body?: string;
   readonly now?: number;
   readonly authorization?: (auth: string) => string;
@@ -22,7 +26,7 @@ interface Alter {
 
 /** A request the SDK signed at `signedAt`, as the server sees it, with `alter` applied. */
 async function request(alter: Alter = {}, signedAt = now, region = 'us-east-1'): Promise<VerifyInput> {
-  const { init } = await signedRequest(cred, BODY, { target: 'TrentService.GenerateRandom', date: new Date(signedAt), region });
+  const { init } = await signedRequest(cred, BODY, { target: 'TrentService.GenerateRandom', date: new Date(signedAt), region, ...(alter.unsigned ? { unsigned: alter.unsigned } : {}), ...(alter.extra ? { headers: alter.extra } : {}) });
   const headers = new Map(Object.entries(init.headers).map(([k, v]) => [k.toLowerCase(), v]));
   for (const [k, v] of Object.entries(alter.headers ?? {})) {
     if (v === undefined) headers.delete(k);
@@ -30,7 +34,7 @@ async function request(alter: Alter = {}, signedAt = now, region = 'us-east-1'):
   }
   const auth = headers.get('authorization');
   if (alter.authorization && auth !== undefined) headers.set('authorization', alter.authorization(auth));
-  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, region: 'us-east-1' };
+  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), headerNames: headers.keys(), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, region: 'us-east-1' };
 }
 
 function refusal(req: VerifyInput): KmsError {
@@ -110,6 +114,24 @@ describe('verifySigV4', () => {
   test('host left out of SignedHeaders → ERR_KMS_INVALID_SIGNATURE, "host is not signed"', async () => {
     const e = refusal(await request({ authorization: (a) => a.replace(/SignedHeaders=([^,]+)/, (_m, list: string) => `SignedHeaders=${list.split(';').filter((h) => h !== 'host').join(';')}`) }));
     expect([e.code, e.detail]).toEqual([BAD_SIGNATURE, 'host is not signed']);
+  });
+
+  // IAM User Guide, "Elements of an AWS API request signature": the host and every x-amz-* header
+  // must be signed. The SDK's signer signs them all; these requests are signed correctly by the
+  // SigV4 algorithm, only with a header left out of SignedHeaders.
+  test.each([
+    ['x-amz-target', [], 'x-amz-target is present but not signed'],
+    ['x-amz-date', [], 'x-amz-date is not signed'],
+    ['x-amz-security-token', ['x-amz-security-token'], 'x-amz-security-token is present but not signed'],
+    ['x-amz-meta-anything', ['x-amz-meta-anything'], 'x-amz-meta-anything is present but not signed'],
+  ])('%s present but left out of SignedHeaders → ERR_KMS_INVALID_SIGNATURE naming it', async (header, extra, detail) => {
+    const e = refusal(await request({ unsigned: [header], extra: Object.fromEntries(extra.map((h) => [h, 'v'])) }));
+    expect([e.code, e.awsName, e.detail]).toEqual([BAD_SIGNATURE, 'InvalidSignatureException', detail]);
+  });
+
+  test('every x-amz-* header signed (whatever the case of its name) and unsigned ordinary headers are accepted', async () => {
+    const req = await request({ extra: { 'X-Amz-Meta-Anything': 'v' }, unsigned: ['content-type'] });
+    expect(verifySigV4(req, lookup)).toBe(cred);
   });
 
   test('a signed header missing from the request → ERR_KMS_INVALID_SIGNATURE naming it', async () => {

@@ -1,7 +1,7 @@
 // The durable store: state survives a restart, key material is sealed at rest under a separate
 // master key, generated secrets are 0600 files, and seed files are idempotent.
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GetKeyPolicyCommand, GetPublicKeyCommand, GetKeyRotationStatusCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -90,6 +90,8 @@ describe('durability', () => {
   test('a malformed credentials.json is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'credentials.json'), JSON.stringify([{ accessKeyId: 'AKIA' }]));
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('credentials.json[0]: accessKeyId must be') });
+    writeFileSync(join(d, 'credentials.json'), JSON.stringify([]));
     await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('must be a non-empty array') });
     writeFileSync(join(d, 'credentials.json'), '{');
     await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL', message: expect.stringContaining('is not valid JSON') });
@@ -98,7 +100,7 @@ describe('durability', () => {
   test('a corrupt master key file is refused with a typed error', async () => {
     const d = dir();
     writeFileSync(join(d, 'master.key'), 'short');
-    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_INTERNAL' });
+    await expect(createKmsApp({ dataDir: d })).rejects.toMatchObject({ code: 'ERR_KMS_MASTER_KEY_CORRUPT', awsName: 'KMSInternalException' });
   });
 });
 
@@ -169,6 +171,13 @@ describe('seed files', () => {
     ['asymmetric material of another spec', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    material: ${generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`],
     ['rotation period out of range', `keys:\n  - id: ${SEED_KEY}\n    rotation: { enabled: true, periodInDays: 5 }`],
     ['rotation of a key spec that cannot rotate', `keys:\n  - id: ${SEED_KEY}\n    keySpec: ECC_NIST_P256\n    keyUsage: SIGN_VERIFY\n    rotation: { enabled: true }`],
+    ['an unknown key field', `keys:\n  - id: ${SEED_KEY}\n    alias: [alias/typo]`],
+    ['an unknown top-level field', `keys: []\nkey:\n  - id: ${SEED_KEY}`],
+    ['an account that is not 12 digits', `keys:\n  - id: ${SEED_KEY}\n    account: 1234`],
+    ['an unquoted account YAML reads as a number', `keys:\n  - id: ${SEED_KEY}\n    account: 444455556666`],
+    ['a key id given twice', `keys:\n  - id: ${SEED_KEY}\n  - id: ${SEED_KEY.toUpperCase()}`],
+    ['one alias for two keys of one account', `keys:\n  - id: ${SEED_KEY}\n    aliases: [alias/x]\n  - id: 5d7c3a9e-1111-4c2b-9a55-000000000002\n    aliases: [alias/x]`],
+    ['a bad credential', `credentials:\n  - accessKeyId: AKIASEEDED0000000001\n    secretAccessKey: s\n    principalArn: partner`],
   ])('a bad seed (%s) is refused with a typed error', async (_what, text) => {
     const d = dir();
     const p = join(d, 'seed.yaml');
@@ -181,8 +190,34 @@ describe('seed files', () => {
     expect((err as KmsError).code).toMatch(/^ERR_KMS_(VALIDATION|MALFORMED_POLICY_DOCUMENT)$/);
     // Refused as a whole: nothing of it was stored.
     const app = await createKmsApp({ dataDir: d });
-    expect(await app.service.store.listKeys()).toEqual([]);
+    expect((await app.service.store.listKeys({ account: '111122223333', region: 'us-east-1' }, { limit: 1000 })).items).toEqual([]);
     await app.close();
+  });
+
+  test('a seed or credentials file over 64 MiB is refused unread, and one that does not parse is refused (ERR_KMS_VALIDATION)', async () => {
+    const d = dir();
+    const big = join(d, 'big.yaml');
+    // Sparse: its size says 64 MiB + 1 without writing it.
+    writeFileSync(big, '');
+    truncateSync(big, 64 * 1024 * 1024 + 1);
+    await expect(createKmsApp({ dataDir: d, seed: big })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringMatching(/^seed: .*big\.yaml is 67108865 bytes, more than 67108864$/) });
+    await expect(createKmsApp({ dataDir: d, credentialFiles: [big] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringMatching(/^credentials: /) });
+    const bad = join(d, 'bad.json');
+    writeFileSync(bad, '[{');
+    await expect(createKmsApp({ dataDir: d, credentialFiles: [bad] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: expect.stringContaining('does not parse') });
+  });
+
+  test('a seed may give one alias name to keys of two accounts; a key it names in another account than the stored one is refused', async () => {
+    const d = dir();
+    const p = join(d, 'seed.yaml');
+    const other = '5d7c3a9e-1111-4c2b-9a55-000000000002';
+    writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n    aliases: [alias/same]\n  - id: ${other}\n    account: "444455556666"\n    aliases: [alias/same]\n`);
+    const app = await createKmsApp({ dataDir: d, seed: p });
+    expect((await app.service.store.getAlias({ account: '111122223333', region: 'us-east-1' }, 'alias/same'))?.keyId).toBe(SEED_KEY);
+    expect((await app.service.store.getAlias({ account: '444455556666', region: 'us-east-1' }, 'alias/same'))?.keyId).toBe(other);
+    await app.close();
+    writeFileSync(p, `keys:\n  - id: ${other}\n    account: "111122223333"\n`);
+    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: `seed: key ${other} exists in account 444455556666 (us-east-1), not in 111122223333 (us-east-1)` });
   });
 
   test('a seed file that cannot be read is refused with a typed error', async () => {
@@ -196,7 +231,7 @@ describe('seed files', () => {
     writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n  - id: nope`);
     await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
     const app = await createKmsApp({ dataDir: d });
-    expect(await app.service.store.listKeys()).toEqual([]);
+    expect((await app.service.store.listKeys({ account: '111122223333', region: 'us-east-1' }, { limit: 1000 })).items).toEqual([]);
     await app.close();
   });
 });

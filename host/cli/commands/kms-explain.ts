@@ -14,8 +14,10 @@ export const kmsExplain: Command = {
 Evaluates the request against the key policy and grants in the KMS data directory exactly as
 'kms serve' would, and prints the decision: which statement (index and Sid) or grant allowed or
 denied it, and for every statement whose conditions were evaluated, each condition's operator,
-key, expected values and the request's value. Reads the store only; a running 'kms serve' on the
-same directory is not disturbed.
+key, expected values and the request's value. The principal's identity policy (its allowedActions
+in DIR/credentials.json) and the cross-account rules apply as in 'kms serve'; a key of another
+account than the principal's is named by its key ARN. Reads the store only; a running 'kms serve'
+on the same directory is not disturbed.
 
 Options:
   --key-id K               key id, key ARN, alias name or alias ARN

@@ -1,5 +1,5 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
-import { startKmsServer, type Quota } from '../../../kms-proxy/index.ts';
+import { startKmsServer, type Limits, type Quota } from '../../../kms-proxy/index.ts';
 import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
 
@@ -8,6 +8,7 @@ export const kmsServe: Command = {
   summary: 'Run the AWS-KMS-compatible key service (SigV4, durable store, key policies, audit log)',
   help: `Usage: nitro-sandbox kms serve [--port 4000] [--host 127.0.0.1] [--data-dir DIR] [--seed FILE]
                            [--region R] [--account A] [--allow-anonymous]
+                           [--credentials FILE]... [--quota G=RATE[:BURST]]... [--limit NAME=N]...
                            [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
                            [--attestation-max-age SECONDS]
                            [--audit-segment-mib N] [--audit-segment-hours N]
@@ -22,11 +23,18 @@ Options:
   --host ADDR         address to listen on (default 127.0.0.1)
   --data-dir DIR      key store, master key, credentials and audit log
                       (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
-  --seed FILE         YAML or JSON seed file applied at start-up (idempotent); see
-                      kms-proxy/README.md, "Seed files"
+  --seed FILE         YAML or JSON seed file applied at start-up (idempotent): keys (in any
+                      account) and credentials; see kms-proxy/README.md, "Seed files"
   --region R          region in key ARNs and SigV4 scopes (default us-east-1)
-  --account A         12-digit account id in key ARNs (default 111122223333)
+  --account A         12-digit default account (default 111122223333): of the credential generated
+                      for a fresh data directory, of anonymous callers, of seeded keys that name none
   --allow-anonymous   also accept unsigned requests, as the account root (off by default)
+  --credentials FILE  more credentials (JSON or YAML list), accepted besides DIR/credentials.json;
+                      repeatable. Each entry: {accessKeyId, secretAccessKey, principalArn,
+                      account?, allowedActions?}; see "Accounts and credentials" below
+  --limit NAME=N      resource quota (AWS's defaults): keys-per-account=100000,
+                      aliases-per-key=50, grants-per-key=50000; repeatable. Past one:
+                      LimitExceededException
   --quota G=RATE[:BURST]
                       request quota per account for group G (cryptographic, random, management,
                       list, write) in requests/second; repeatable. Default cryptographic=10000
@@ -53,8 +61,24 @@ are counted in one summary record a minute. The KMS does not start on a log that
   --audit-segment-hours N  … or after N hours (default 24)
 The key that verifies the log is printed at start-up (audit public key: ed25519:…).
 
-A fresh data directory gets one generated credential, stored with mode 0600 in
-DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with it.`,
+Accounts and credentials: every key, alias and grant belongs to an account, as on AWS. A caller
+acts in the account of its credential's principal: CreateKey and CreateAlias make resources there,
+ListKeys and ListAliases list only its own, an alias name is unique per account. Another account's
+key is reachable only by key ARN (or alias ARN), only for the operations AWS allows across
+accounts (cryptographic operations, DescribeKey, GetPublicKey, GetKeyRotationStatus, grants), and
+only when both its key policy and the caller's identity policy allow it. The identity policy is the
+credential's allowedActions (IAM actions, * and ? wildcards; absent: every action), e.g.
+  [{"accessKeyId": "AKIAPARTNER000000001", "secretAccessKey": "…",
+    "principalArn": "arn:aws:iam::444455556666:user/partner",
+    "allowedActions": ["kms:Decrypt", "kms:DescribeKey"]}]
+A fresh data directory gets one generated credential (an IAM user of --account), stored with mode
+0600 in DIR/credentials.json and printed at start-up; add entries there, or with --credentials or
+the seed file's credentials list. An access key defined twice with different contents is refused.
+Requests must be SigV4-signed (host, X-Amz-Date, X-Amz-Target and every X-Amz-* header signed).
+
+The data directory's master.key protects everything in kms.sqlite; keep a backup of both. A
+missing master.key beside an existing kms.sqlite refuses to start (it is never regenerated), and
+a record changed in kms.sqlite outside the KMS is refused (KMSInternalException, reason on stderr).`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -64,6 +88,8 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
     account: { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
     quota: { type: 'string', multiple: true },
+    credentials: { type: 'string', multiple: true },
+    limit: { type: 'string', multiple: true },
     'trust-anchor': { type: 'string', multiple: true },
     'sandbox-dir': { type: 'string' },
     'aws-nitro-root': { type: 'boolean' },
@@ -87,12 +113,23 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
       if (!m || Number(m[2]) < 1 || (m[3] !== undefined && Number(m[3]) < 1)) throw new UsageError(`--quota must look like cryptographic=10000 or write=50:100, got '${q}'`);
       quotas[m[1] ?? ''] = { rate: Number(m[2]), ...(m[3] ? { burst: Number(m[3]) } : {}) };
     }
+    const limits: Partial<Record<keyof Limits, number>> = {};
+    const LIMIT_NAMES: Readonly<Record<string, keyof Limits>> = { 'keys-per-account': 'keysPerAccount', 'aliases-per-key': 'aliasesPerKey', 'grants-per-key': 'grantsPerKey' };
+    for (const l of listOpt(args, 'limit')) {
+      const m = /^([a-z-]+)=(\d{1,9})$/.exec(l);
+      const name = m ? LIMIT_NAMES[m[1] ?? ''] : undefined;
+      if (!m || !name || Number(m[2]) < 1) throw new UsageError(`--limit must look like keys-per-account=100000 (${Object.keys(LIMIT_NAMES).join(', ')}; at least 1), got '${l}'`);
+      limits[name] = Number(m[2]);
+    }
+    const credentialFiles = listOpt(args, 'credentials');
     const recipient = recipientOptions(args);
     const segmentMib = intOpt(args, 'audit-segment-mib', 1, 1 << 20);
     const segmentHours = intOpt(args, 'audit-segment-hours', 1, 24 * 366);
     const audit = { ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}), ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}) };
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, recipient, audit, ...(seed ? { seed } : {}) });
+    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit, ...(seed ? { seed } : {}) });
     const c = server.credential;
+    const others = server.credentials.filter((x) => x.accessKeyId !== c.accessKeyId);
+    const accounts = [...new Set(server.credentials.map((x) => x.account))].sort();
     io.out(
       [
         `KMS listening on ${server.endpoint}  (region ${region}, account ${account})`,
@@ -101,6 +138,7 @@ DIR/credentials.json and printed at start-up. Requests must be SigV4-signed with
         `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
         `  AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
         `audit public key: ${server.auditPublicKey}`,
+        others.length > 0 ? `${others.length} more credential(s) accepted; accounts ${accounts.join(', ')}` : '',
         allowAnonymous ? 'WARNING: unsigned requests are accepted as the account root (--allow-anonymous)' : '',
         '',
       ]

@@ -16,7 +16,7 @@ export const GRANT_OPERATIONS = [
 export const PrincipalField = { t: 'string', min: 1, max: 256, pattern: '^[\\w+=,.@:/-]+$' } as const;
 export const GrantIdField = { t: 'string', min: 1, max: 128, required: true } as const;
 
-export function grantView(g: GrantRecord, keyArn: string, account: string): Record<string, unknown> {
+export function grantView(g: GrantRecord, keyArn: string): Record<string, unknown> {
   return {
     KeyId: keyArn,
     GrantId: g.grantId,
@@ -24,7 +24,7 @@ export function grantView(g: GrantRecord, keyArn: string, account: string): Reco
     CreationDate: g.creationDate / 1000,
     GranteePrincipal: g.granteePrincipal,
     ...(g.retiringPrincipal !== undefined ? { RetiringPrincipal: g.retiringPrincipal } : {}),
-    IssuingAccount: `arn:aws:iam::${account}:root`,
+    IssuingAccount: `arn:aws:iam::${g.issuingAccount}:root`,
     Operations: g.operations,
     ...(g.constraints ? { Constraints: g.constraints } : {}),
   };

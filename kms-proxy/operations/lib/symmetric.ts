@@ -72,11 +72,15 @@ export async function decryptWith(
   // Parsed once, where first needed: here without a KeyId, else only for a symmetric key below.
   let h: ReturnType<typeof parseBlobHeader> | undefined;
   if (keyIdIn !== undefined) {
-    r = await svc.resolve(keyIdIn);
+    r = await svc.resolve(keyIdIn, caller);
   } else {
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('ValidationException', 'KeyId is required when decrypting with an asymmetric KMS key.');
     h = parseBlobHeader(blob);
-    r = { key: await svc.getKeyOrThrow(h.keyId) };
+    // The blob names its key, in whatever account it is (AWS's ciphertext carries the key ARN), in
+    // this KMS's region.
+    const key = await svc.getKeyOrThrow(h.keyId, caller.account);
+    if (key.region !== svc.region) throw kmsError('NotFoundException', messages.notFound(svc.keyArn(caller.account, h.keyId)));
+    r = { key };
   }
   const key = r.key;
   trail.keyArn = key.arn;
