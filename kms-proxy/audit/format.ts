@@ -77,7 +77,11 @@ export function verifyLine(line: Uint8Array, publicKey: KeyObject, domain: Buffe
   if (!isSigned(line)) return false;
   const b = Buffer.from(line.buffer, line.byteOffset, line.byteLength);
   const cut = b.length - SIGNED_SUFFIX;
-  const signature = Buffer.from(b.subarray(cut + SIGNATURE_OPEN.length, b.length - 2).toString('latin1'), 'base64url');
+  const text = b.subarray(cut + SIGNATURE_OPEN.length, b.length - 2).toString('latin1');
+  const signature = Buffer.from(text, 'base64url');
+  // Only the canonical encoding: the last character's unused low bits could otherwise be changed
+  // without changing the bytes, and a changed line must never verify.
+  if (signature.toString('base64url') !== text) return false;
   return verify(null, Buffer.concat([domain, b.subarray(0, cut), CLOSE]), publicKey, signature);
 }
 

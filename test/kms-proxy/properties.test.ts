@@ -90,6 +90,31 @@ describe('audit chain', () => {
   });
 });
 
+describe('audit signatures are read in their canonical encoding only', () => {
+  test('a signature whose last character differs only in its unused bits (the same bytes) does not verify', async () => {
+    // 64 signature bytes are 86 base64url characters: the last one carries 2 bits and 4 unused ones.
+    const d = tempDir('kms-canon-');
+    const g = await startFixture({ dataDir: join(d, 'data') });
+    await g.kms.send(new CreateKeyCommand({}));
+    await g.stop();
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const publicKey = auditSigningKeyOf(join(d, 'data'))?.publicKey;
+    for (const file of ['00000001.log', 'head.json']) {
+      const path = join(d, 'data', 'audit', 'local', file);
+      const original = readFileSync(path, 'utf8');
+      const at = original.lastIndexOf('"}');
+      const last = original[at - 1] ?? '';
+      const twin = alphabet[alphabet.indexOf(last) ^ 1] ?? '';
+      expect(Buffer.from(`AA${twin}`, 'base64url')).toEqual(Buffer.from(`AA${last}`, 'base64url'));
+      writeFileSync(path, original.slice(0, at - 1) + twin + original.slice(at));
+      expect((await verifyAuditLog(join(d, 'data'), { ...(publicKey ? { publicKey } : {}) })).ok).toBe(false);
+      writeFileSync(path, original);
+      expect((await verifyAuditLog(join(d, 'data'), { ...(publicKey ? { publicKey } : {}) })).ok).toBe(true);
+    }
+    rmSync(d, { recursive: true, force: true });
+  });
+});
+
 describe('Recipient is validated, never ignored (full coverage in test/recipient/)', () => {
   test('a Recipient whose document is not an attestation document → ValidationException; a malformed one → ValidationException', async () => {
     const blob = (await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))).CiphertextBlob;
