@@ -1,6 +1,7 @@
 // When a key next needs maintenance (service.ts runs it): the end of its deletion window, the expiry
 // of imported material (ValidTo), or its next automatic rotation. A key store indexes this date, so
 // a maintenance run reads only the keys that are due, never every key.
+import { nextExpiry } from './imported.ts';
 import type { KeyRecord } from './model.ts';
 
 /** The earliest date (epoch ms) at which maintenance has something to do for `key`, if any. */
@@ -12,6 +13,7 @@ export function maintenanceDue(key: KeyRecord): number | undefined {
     if (t !== undefined && (due === undefined || t < due)) due = t;
   };
   if (key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport') consider(key.validTo);
+  consider(nextExpiry(key));
   // Disabled keys do not rotate; enabling one writes its record again, which makes it due.
   if (key.rotationEnabled && key.state === 'Enabled') consider(key.nextRotationDate);
   return due;

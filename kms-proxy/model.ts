@@ -41,9 +41,38 @@ export interface KeyRecord {
   readonly nextRotationDate?: number;
   readonly validTo?: number;
   readonly expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-  /** EXTERNAL keys: SHA-256 (hex) of the first material imported; later imports must match it. */
+  /**
+   * EXTERNAL keys written before imported materials were tracked one by one: SHA-256 (hex) of the
+   * material imported; `validTo`/`expirationModel` above were its expiry. Newer records use
+   * `importedMaterials` (imported.ts reads both).
+   */
   readonly importedMaterialDigest?: string;
+  /** EXTERNAL keys: every key material associated with the key (imported.ts). */
+  readonly importedMaterials?: readonly ImportedMaterial[];
   readonly tags: readonly Tag[];
+}
+
+/**
+ * A key material of an EXTERNAL key (API Reference, "RotationsListEntry"): imported or waiting to be
+ * imported again (deleted, expired), current, retired by a rotation, or imported for an on-demand
+ * rotation that has not happened yet.
+ */
+export interface ImportedMaterial {
+  /** The material version ciphertext names (Material.version). */
+  readonly version: number;
+  /** KeyMaterialId: 64 hex characters, derived from the key id and the material. */
+  readonly id: string;
+  /** SHA-256 (hex) of the material: importing it again must match. */
+  readonly digest: string;
+  readonly state: 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
+  /** ImportState: false once deleted or expired, until the same material is imported again. */
+  readonly imported: boolean;
+  /** While imported. */
+  readonly expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  readonly validTo?: number;
+  readonly description?: string;
+  /** When RotateKeyOnDemand made it current (epoch ms). */
+  readonly rotationDate?: number;
 }
 
 export interface Material {

@@ -3,8 +3,8 @@ import { kmsError } from '../errors.ts';
 import { SPECS } from '../keyspec.ts';
 import { KEY_SPECS, KEY_USAGES, type KeyRecord, type KeySpec, type KeyUsage, type Origin, ORIGINS, type Tag } from '../model.ts';
 import { defaultKeyPolicy } from '../policy/document.ts';
-import { dedupeTags, lockoutCheck, PolicyField } from './lib/keys.ts';
-import { checkTags } from './lib/tags.ts';
+import { lockoutCheck, PolicyField } from './lib/keys.ts';
+import { checkRequestTags } from './lib/tags.ts';
 import { bool, type Operation, str } from './types.ts';
 
 export const CreateKey: Operation = {
@@ -50,7 +50,7 @@ export const CreateKey: Operation = {
     const keyUsage = usageIn ?? 'ENCRYPT_DECRYPT';
     if (!info.usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
     const tags = (input.Tags as Tag[] | undefined) ?? [];
-    checkTags(tags);
+    checkRequestTags(tags);
     const keyId = svc.newKeyId();
     const arn = svc.keyArn(caller.account, keyId);
     const policy = str(input, 'Policy') ?? defaultKeyPolicy(caller.account);
@@ -69,7 +69,7 @@ export const CreateKey: Operation = {
       state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
       policy,
       rotationEnabled: false,
-      tags: dedupeTags(tags),
+      tags,
     };
     const material = origin === 'EXTERNAL' ? undefined : await svc.newMaterial(key, 0);
     await svc.store.createKey(key, material, { maxKeys: svc.limits.keysPerAccount });

@@ -14,13 +14,15 @@ export const Decrypt: Operation = {
     const { svc, caller, input, trail } = call;
     const recipient = attestedRecipient(call);
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
-    const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
+    const { key, plaintext, materialId } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
     dryRun(input);
     if (recipient) {
       const sealed = envelopeForRecipient(plaintext, recipient.key);
       plaintext.fill(0);
       return { KeyId: key.arn, CiphertextForRecipient: sealed, EncryptionAlgorithm: alg };
     }
-    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: alg };
+    // KeyMaterialId: "present only when the operation uses a symmetric encryption KMS key. This
+    // field is omitted if the request includes the Recipient parameter" (DecryptResponse).
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: alg, ...(materialId !== undefined ? { KeyMaterialId: materialId } : {}) };
   },
 };

@@ -1,6 +1,6 @@
 // DisableKeyRotation (KMS API Reference, "DisableKeyRotation").
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable } from './lib/rotation.ts';
+import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const DisableKeyRotation: Operation = {
@@ -11,7 +11,7 @@ export const DisableKeyRotation: Operation = {
   async run({ svc, caller, input, trail }) {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DisableKeyRotation', { aliases: false });
     svc.requireEnabled(key);
-    requireRotatable(key);
+    requireAutomaticRotation(key);
     const { nextRotationDate: _n, ...rest } = key;
     await svc.store.putKey({ ...rest, rotationEnabled: false });
     return {};

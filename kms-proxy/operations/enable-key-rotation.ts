@@ -1,7 +1,7 @@
 // EnableKeyRotation (KMS API Reference, "EnableKeyRotation").
 import { DAY_MS } from '../service.ts';
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable } from './lib/rotation.ts';
+import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, int, type Operation, reqStr } from './types.ts';
 
 export const EnableKeyRotation: Operation = {
@@ -13,7 +13,7 @@ export const EnableKeyRotation: Operation = {
     const days = int(input, 'RotationPeriodInDays') ?? 365;
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false, extra: { 'kms:RotationPeriodInDays': String(days) } });
     svc.requireEnabled(key);
-    requireRotatable(key);
+    requireAutomaticRotation(key);
     const nextRotationDate = svc.clock() + days * DAY_MS;
     await svc.store.putKey({ ...key, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate });
     svc.schedule(nextRotationDate);

@@ -31,8 +31,17 @@ export const ReEncrypt: Operation = {
     const dstTrail: Trail = {};
     const dst = await prepareEncrypt(svc, caller, dstTrail, dstId, 'kms:ReEncryptTo', dstAlg, dstCtx, sameKey(src.key.keyId));
     trail.additional = { destinationKeyArn: dst.key.arn };
-    const blob = await encryptWith(svc, dst.key, dstAlg, src.plaintext, dstCtx);
+    const out = await encryptWith(svc, dst.key, dstAlg, src.plaintext, dstCtx);
     dryRun(input);
-    return { CiphertextBlob: blob, SourceKeyId: src.key.arn, KeyId: dst.key.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg };
+    // Source/DestinationKeyMaterialId: present only where the key is a symmetric encryption key (ReEncryptResponse).
+    return {
+      CiphertextBlob: out.blob,
+      SourceKeyId: src.key.arn,
+      KeyId: dst.key.arn,
+      SourceEncryptionAlgorithm: srcAlg,
+      DestinationEncryptionAlgorithm: dstAlg,
+      ...(src.materialId !== undefined ? { SourceKeyMaterialId: src.materialId } : {}),
+      ...(out.materialId !== undefined ? { DestinationKeyMaterialId: out.materialId } : {}),
+    };
   },
 };

@@ -97,6 +97,7 @@ export class SqliteKeyStore implements KeyStore {
       listMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version'),
       putMat: p('INSERT INTO materials (key_id, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       delMat: p('DELETE FROM materials WHERE key_id = ?'),
+      delMatVersion: p('DELETE FROM materials WHERE key_id = ? AND version = ?'),
       getAlias: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name = ?'),
       listAliases: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
       listAliasesOfKey: p('SELECT * FROM aliases WHERE key_id = ? AND account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
@@ -317,13 +318,15 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
-  async deleteMaterials(key: KeyRecord): Promise<void> {
+  async deleteMaterials(key: KeyRecord, versions?: readonly number[]): Promise<void> {
     this.#keys.delete(key.keyId);
     this.#tx(() => {
-      this.#s('delMat').run(key.keyId);
+      if (versions === undefined) this.#s('delMat').run(key.keyId);
+      else for (const v of versions) this.#s('delMatVersion').run(key.keyId, v);
       this.#writeKey(key);
     });
-    this.#forget(key.keyId);
+    if (versions === undefined) this.#forget(key.keyId);
+    else for (const v of versions) this.#materials.delete(`${key.keyId}\0${v}`);
   }
 
   async getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined> {

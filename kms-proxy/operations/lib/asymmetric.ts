@@ -26,7 +26,7 @@ export async function usable(
 ): Promise<{ r: Resolved; m: Material }> {
   const r = await authorizedKey({ svc, caller, trail }, keyId, action, { extra, encryptionContext });
   svc.requireEnabled(r.key);
-  const m = await svc.store.currentMaterial(r.key.keyId);
+  const m = await svc.currentMaterial(r.key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));
   return { r, m };
 }
@@ -48,7 +48,7 @@ export const SignShape = {
 
 export function macOf(key: KeyRecord, m: Material, alg: string, message: Uint8Array): Buffer {
   if (!(SPECS[key.keySpec]?.macAlgorithms ?? []).includes(alg)) {
-    throw kmsError('InvalidKeyUsageException', `MAC algorithm ${alg} is not valid for ${key.arn} with key spec ${key.keySpec}.`);
+    throw kmsError('InvalidKeyUsageException', messages.macAlgorithmMismatch(alg, key.keySpec));
   }
   return createHmac(alg.replace('HMAC_SHA_', 'sha'), m.secret).update(message).digest();
 }
@@ -89,5 +89,5 @@ export async function dataKeyPair(call: Parameters<Operation['run']>[0], action:
   dryRun(input);
   const pair = await keyPair(spec);
   const blob = sealBlob({ keyId: r.key.keyId, materialVersion: m.version }, m.secret, pair.privateDer, ec);
-  return { arn: r.key.arn, spec, blob, ...pair };
+  return { arn: r.key.arn, spec, blob, materialId: m.id, ...pair };
 }

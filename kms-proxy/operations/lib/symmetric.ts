@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rsaDecrypt, rsaEncrypt } from '../../asymmetric.ts';
 import { openBlob, parseBlobHeader, sealBlob } from '../../ciphertext.ts';
 import { kmsError, messages } from '../../errors.ts';
+import { decryptsWith } from '../../imported.ts';
 import { isAsymmetric } from '../../keyspec.ts';
 import type { KeyRecord } from '../../model.ts';
 import { type Caller, type ContextValues, type Resolved, Service } from '../../service.ts';
@@ -37,13 +38,19 @@ export const ENCRYPTION_ALGORITHM_ACTIONS: readonly string[] = Object.freeze([
   'kms:ReEncryptTo',
 ]);
 
-/** Encrypts under the key's current material; returns the blob. Caller has checked everything. */
-export async function encryptWith(svc: Service, key: KeyRecord, alg: string, plaintext: Uint8Array, ec: Record<string, string> | undefined): Promise<Uint8Array> {
-  const m = await svc.store.currentMaterial(key.keyId);
+/** What encrypting produced: the ciphertext, and for a symmetric key the KeyMaterialId it used. */
+export interface Encrypted {
+  readonly blob: Uint8Array;
+  readonly materialId?: string;
+}
+
+/** Encrypts under the key's current material. Caller has checked everything. */
+export async function encryptWith(svc: Service, key: KeyRecord, alg: string, plaintext: Uint8Array, ec: Record<string, string> | undefined): Promise<Encrypted> {
+  const m = await svc.currentMaterial(key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
-  if (key.keySpec === 'SYMMETRIC_DEFAULT') return sealBlob({ keyId: key.keyId, materialVersion: m.version }, m.secret, plaintext, ec);
+  if (key.keySpec === 'SYMMETRIC_DEFAULT') return { blob: sealBlob({ keyId: key.keyId, materialVersion: m.version }, m.secret, plaintext, ec), materialId: m.id };
   if (ec !== undefined && Object.keys(ec).length > 0) throw kmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
-  return rsaEncrypt(m, key.keySpec, alg, plaintext);
+  return { blob: rsaEncrypt(m, key.keySpec, alg, plaintext) };
 }
 
 export async function prepareEncrypt(svc: Service, caller: Caller, trail: Trail, keyIdIn: string, action: string, alg: string, ec: Record<string, string> | undefined, attestation: ContextValues = {}): Promise<Resolved> {
@@ -67,7 +74,7 @@ export async function decryptWith(
   attestation: ContextValues = {},
   /** Values that depend on the key the blob names (ReEncrypt's kms:ReEncryptOnSameKey). */
   extraFor: (key: KeyRecord) => ContextValues = () => ({}),
-): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
+): Promise<{ key: KeyRecord; plaintext: Uint8Array; materialId?: string }> {
   let r: Resolved;
   // Parsed once, where first needed: here without a KeyId, else only for a symmetric key below.
   let h: ReturnType<typeof parseBlobHeader> | undefined;
@@ -86,20 +93,24 @@ export async function decryptWith(
   trail.keyArn = key.arn;
   trail.decision = await svc.authorize(r, caller, action, { ...Service.encryptionContextValues(ec), 'kms:EncryptionAlgorithm': alg, ...attestation, ...extraFor(key) }, ec);
   svc.requireEnabled(key);
-  svc.requireUsage(key, 'ENCRYPT_DECRYPT', action.slice(4));
+  // A KeyId naming a key that cannot decrypt (an HMAC, signing or key agreement key) does not
+  // identify the key the ciphertext was made with: IncorrectKeyException, as AWS answers for an HMAC
+  // key in Decrypt and ReEncrypt (localstack's test_kms.snapshot.json, decrypt-invalid-key-id and
+  // test_re_encrypt_incorrect_source_key).
+  if (key.keyUsage !== 'ENCRYPT_DECRYPT') throw kmsError('IncorrectKeyException', messages.incorrectKey);
   if (key.keySpec === 'SYMMETRIC_DEFAULT') {
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('IncorrectKeyException', messages.incorrectKey);
     h ??= parseBlobHeader(blob);
     // The blob names its key: a KeyId naming another key is IncorrectKeyException (Decrypt docs).
     if (h.keyId !== key.keyId) throw kmsError('IncorrectKeyException', messages.incorrectKey);
-    const m = await svc.store.getMaterial(key.keyId, h.materialVersion);
-    if (!m) throw kmsError('InvalidCiphertextException', '', `material version ${h.materialVersion} does not exist`);
-    return { key, plaintext: openBlob(blob, m.secret, ec, h) };
+    const m = decryptsWith(key, h.materialVersion) ? await svc.store.getMaterial(key.keyId, h.materialVersion) : undefined;
+    if (!m) throw kmsError('InvalidCiphertextException', '', `material version ${h.materialVersion} does not exist or is not in use`);
+    return { key, plaintext: openBlob(blob, m.secret, ec, h), materialId: m.id };
   }
   if (!isAsymmetric(key.keySpec) || !key.keySpec.startsWith('RSA_')) throw kmsError('InvalidKeyUsageException', `${key.arn} cannot decrypt.`);
   if (alg === 'SYMMETRIC_DEFAULT') throw kmsError('InvalidCiphertextException', '', 'symmetric algorithm with an RSA key');
   if (ec !== undefined && Object.keys(ec).length > 0) throw kmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
-  const m = await svc.store.currentMaterial(key.keyId);
+  const m = await svc.currentMaterial(key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
   return { key, plaintext: rsaDecrypt(m, alg, blob) };
 }
@@ -115,14 +126,14 @@ export function dataKeyLength(input: Record<string, unknown>): number {
   return n ?? (spec === 'AES_128' ? 16 : 32);
 }
 
-export async function generateDataKey(call: Parameters<Operation['run']>[0], action: string, attestation: ContextValues = {}): Promise<{ arn: string; plaintext: Uint8Array; blob: Uint8Array }> {
+export async function generateDataKey(call: Parameters<Operation['run']>[0], action: string, attestation: ContextValues = {}): Promise<{ arn: string; plaintext: Uint8Array; blob: Uint8Array; materialId?: string }> {
   const { svc, caller, input, trail } = call;
   const len = dataKeyLength(input);
   const ec = ctx(input, 'EncryptionContext');
   const r = await prepareEncrypt(svc, caller, trail, reqStr(input, 'KeyId'), action, 'SYMMETRIC_DEFAULT', ec, attestation);
   if (r.key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${r.key.arn} is not a symmetric encryption key.`);
   const plaintext = new Uint8Array(randomBytes(len));
-  const blob = await encryptWith(svc, r.key, 'SYMMETRIC_DEFAULT', plaintext, ec);
+  const { blob, materialId } = await encryptWith(svc, r.key, 'SYMMETRIC_DEFAULT', plaintext, ec);
   dryRun(input);
-  return { arn: r.key.arn, plaintext, blob };
+  return { arn: r.key.arn, plaintext, blob, ...(materialId !== undefined ? { materialId } : {}) };
 }
