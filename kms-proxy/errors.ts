@@ -85,8 +85,12 @@ export const messages = {
   dryRun: 'The request would have succeeded, but the DryRun option is set.',
   /** RSAES-OAEP plaintext over the algorithm's limit (Encrypt with an RSA key). */
   rsaPlaintextTooLarge: (alg: string, spec: string, max: number) => `Algorithm ${alg} and key spec ${spec} cannot encrypt data larger than ${max} bytes.`,
-  /** GenerateMac/VerifyMac with a MAC algorithm the HMAC key does not support. */
-  macAlgorithmMismatch: (alg: string, spec: string) => `Algorithm ${alg} is incompatible with key spec ${spec}.`,
+  /**
+   * An encryption, signing or MAC algorithm the key's spec does not support (InvalidKeyUsageException;
+   * recorded for GenerateMac/VerifyMac in localstack's test_kms.snapshot.json, and for Encrypt with
+   * an RSA key: "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_4096.").
+   */
+  algorithmIncompatible: (alg: string, spec: string) => `Algorithm ${alg} is incompatible with key spec ${spec}.`,
   onDemandRotationLimit: (arn: string) => `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${arn}`,
   noPendingRotation: (arn: string) => `No available key material pending rotation for the key: ${arn}.`,
   /** ImportKeyMaterial NEW_KEY_MATERIAL while another imported material waits for RotateKeyOnDemand (names the key by id). */

@@ -15,7 +15,8 @@ export const CreateKey: Operation = {
     Policy: PolicyField,
     Description: { t: 'string', min: 0, max: 8192 },
     KeyUsage: { t: 'string', enum: KEY_USAGES },
-    CustomerMasterKeySpec: { t: 'string', enum: KEY_SPECS.slice(0, 12) },
+    // The deprecated CustomerMasterKeySpec's enum (kms-2014-11-01): the key specs up to SM2.
+    CustomerMasterKeySpec: { t: 'string', enum: KEY_SPECS.slice(0, 13) },
     KeySpec: { t: 'string', enum: KEY_SPECS },
     Origin: { t: 'string', enum: ORIGINS },
     CustomKeyStoreId: { t: 'string', min: 1, max: 64 },

@@ -2,19 +2,33 @@
 // CiphertextForRecipient, enveloped to the attested enclave's key, and no Plaintext member.
 import { envelopeForRecipient } from '../recipient/cms.ts';
 import { ContextField, DryRunField, GrantTokensField, OptKeyIdField, RecipientField } from '../shapes.ts';
-import { AlgField, CiphertextField, decryptWith } from './lib/symmetric.ts';
-import { attestedRecipient, bytes, ctx, dryRun, type Operation, str } from './types.ts';
+import { AlgField, ciphertextOf, DecryptCiphertextField, decryptionKey, decryptWith, DryRunModifiersField, ignoresCiphertext } from './lib/symmetric.ts';
+import { attestedRecipient, ctx, dryRun, type Operation, str } from './types.ts';
 
 export const Decrypt: Operation = {
   name: 'Decrypt',
   quota: 'cryptographic',
   readOnly: true,
-  shape: { CiphertextBlob: CiphertextField, EncryptionContext: ContextField, GrantTokens: GrantTokensField, KeyId: OptKeyIdField, EncryptionAlgorithm: AlgField, Recipient: RecipientField, DryRun: DryRunField },
+  shape: {
+    CiphertextBlob: DecryptCiphertextField,
+    EncryptionContext: ContextField,
+    GrantTokens: GrantTokensField,
+    KeyId: OptKeyIdField,
+    EncryptionAlgorithm: AlgField,
+    Recipient: RecipientField,
+    DryRun: DryRunField,
+    DryRunModifiers: DryRunModifiersField,
+  },
   async run(call) {
     const { svc, caller, input, trail } = call;
     const recipient = attestedRecipient(call);
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
-    const { key, plaintext, materialId } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
+    const ec = ctx(input, 'EncryptionContext');
+    if (ignoresCiphertext(input)) {
+      await decryptionKey(svc, caller, trail, 'kms:Decrypt', undefined, str(input, 'KeyId'), alg, ec, recipient?.context);
+      dryRun(input);
+    }
+    const { key, plaintext, materialId } = await decryptWith(svc, caller, trail, 'kms:Decrypt', ciphertextOf(input), str(input, 'KeyId'), alg, ec, recipient?.context);
     dryRun(input);
     if (recipient) {
       const sealed = envelopeForRecipient(plaintext, recipient.key);

@@ -10,8 +10,10 @@ export const DisableKeyRotation: Operation = {
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DisableKeyRotation', { aliases: false });
-    svc.requireEnabled(key);
+    // Keys that cannot rotate automatically are refused whatever their state (an EXTERNAL key
+    // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
     requireAutomaticRotation(key);
+    svc.requireEnabled(key);
     const { nextRotationDate: _n, ...rest } = key;
     await svc.store.putKey({ ...rest, rotationEnabled: false });
     return {};

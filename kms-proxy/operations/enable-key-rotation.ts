@@ -12,8 +12,10 @@ export const EnableKeyRotation: Operation = {
   async run({ svc, caller, input, trail }) {
     const days = int(input, 'RotationPeriodInDays') ?? 365;
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false, extra: { 'kms:RotationPeriodInDays': String(days) } });
-    svc.requireEnabled(key);
+    // Keys that cannot rotate automatically are refused whatever their state (an EXTERNAL key
+    // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
     requireAutomaticRotation(key);
+    svc.requireEnabled(key);
     const nextRotationDate = svc.clock() + days * DAY_MS;
     await svc.store.putKey({ ...key, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate });
     svc.schedule(nextRotationDate);

@@ -8,7 +8,7 @@ import { constants, publicEncrypt, randomBytes } from 'node:crypto';
 import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand,
   GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand, GenerateDataKeyWithoutPlaintextCommand, GetParametersForImportCommand,
-  ImportKeyMaterialCommand, ListKeyRotationsCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type ImportKeyMaterialCommandInput, type KeySpec, type KeyUsageType,
+  ImportKeyMaterialCommand, ListKeyRotationsCommand, ReEncryptCommand, RotateKeyOnDemandCommand, type ImportKeyMaterialCommandInput, type KeyMetadata, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { failure, startFixture, type Fixture } from './helpers.ts';
@@ -34,7 +34,7 @@ async function importMaterial(KeyId: string, material: Buffer, extra: Partial<Im
   return f.kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ...extra }));
 }
 
-const describeKey = async (KeyId: string) => (await f.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata ?? {};
+const describeKey = async (KeyId: string): Promise<KeyMetadata> => (await f.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata ?? { KeyId };
 const encrypt = async (KeyId: string) => (await f.kms.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('secret') }))).CiphertextBlob ?? new Uint8Array();
 const decryptedWith = async (CiphertextBlob: Uint8Array) => (await f.kms.send(new DecryptCommand({ CiphertextBlob }))).KeyMaterialId;
 const rotations = async (KeyId: string, all = false) =>
