@@ -20,7 +20,7 @@ export const ListRetirableGrants: Operation = {
     }
     const page = await readChunked(svc.listPacer, pageRequest(input, 50), (p) => svc.store.listRetirableGrants(rp, p));
     const grants = [];
-    for (const g of page.items) grants.push(grantView(g, (await svc.store.getKey(g.keyId))?.arn ?? g.keyId));
+    for (const g of page.items) grants.push(grantView(g, (await svc.store.getKey(g))?.arn ?? g.keyId));
     return { Grants: grants, ...pageResponse(page) };
   },
 };

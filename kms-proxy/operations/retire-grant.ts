@@ -22,9 +22,9 @@ export const RetireGrant: Operation = {
       if (keyIdIn === undefined || grantId === undefined) throw kmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
       const r = await svc.resolve(keyIdIn, caller, { aliases: false });
       grant = await svc.store.getGrant(grantId);
-      if (!grant || grant.keyId !== r.key.keyId) throw kmsError('InvalidGrantIdException', 'Grant ID not found');
+      if (!grant || grant.keyId !== r.key.keyId || grant.region !== r.key.region) throw kmsError('InvalidGrantIdException', 'Grant ID not found');
     }
-    const keyArn = (await svc.store.getKey(grant.keyId))?.arn ?? grant.keyId;
+    const keyArn = (await svc.store.getKey(grant))?.arn ?? grant.keyId;
     trail.keyArn = keyArn;
     // Who may retire ("Retiring and revoking grants"): the retiring principal, the grantee when the
     // grant includes RetireGrant, and, as a backup, the account that created the grant (its root
