@@ -72,6 +72,8 @@ export const ReplicateKey: Operation = {
       ...(primary.nextRotationDate !== undefined ? { nextRotationDate: primary.nextRotationDate } : {}),
       tags: dedupeTags(tags),
       multiRegionKeyType: 'REPLICA',
+      // "You must import the same key material that you imported into the primary key."
+      ...(primary.importedMaterialDigest !== undefined ? { importedMaterialDigest: primary.importedMaterialDigest } : {}),
     };
     lockoutCheck(svc, policy, base, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
     const replica = transient(base, 'Creating', ready, now + svc.transientStateMs, now);

@@ -17,7 +17,8 @@ export const RetireGrant: Operation = {
     let grant: GrantRecord | undefined;
     if (token !== undefined) {
       grant = await svc.store.getGrantByToken(token);
-      if (!grant) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+      // A grant token is of its key's Region, as the grant is.
+      if (!grant || grant.region !== svc.regionOf(caller)) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
     } else {
       if (keyIdIn === undefined || grantId === undefined) throw kmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
       const r = await svc.resolve(keyIdIn, caller, { aliases: false });

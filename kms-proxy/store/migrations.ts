@@ -92,7 +92,7 @@ CREATE INDEX keys_by_account ON keys (account, region, seq);
 CREATE INDEX keys_by_due ON keys (due, seq) WHERE due IS NOT NULL;
 CREATE INDEX grants_by_key ON grants (key_id, region, seq);
 CREATE INDEX grants_by_grantee ON grants (key_id, region, grantee, seq);
-CREATE INDEX grants_by_retiring ON grants (retiring, seq) WHERE retiring IS NOT NULL;
+CREATE INDEX grants_by_retiring ON grants (retiring, region, seq) WHERE retiring IS NOT NULL;
 CREATE INDEX import_parameters_by_key ON import_parameters (key_id, region);
 `;
 

@@ -119,7 +119,7 @@ export class SqliteKeyStore implements KeyStore {
       grantsOfKey: p(`${GRANT} WHERE key_id = ? AND region = ? ORDER BY seq`),
       grantPage: p(`${GRANT} WHERE key_id = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`),
       grantPageOfGrantee: p(`${GRANT} WHERE key_id = ? AND region = ? AND grantee = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      retirablePage: p(`${GRANT} WHERE retiring = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      retirablePage: p(`${GRANT} WHERE retiring = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`),
       countGrantsOfKey: p('SELECT count(*) AS n FROM grants WHERE key_id = ? AND region = ? AND grant_id <> ?'),
       putGrant: p(
         'INSERT INTO grants (grant_id, key_id, region, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
@@ -428,9 +428,9 @@ export class SqliteKeyStore implements KeyStore {
     return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('grants', last.seq));
   }
 
-  async listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+  async listRetirableGrants(principal: string, region: string, page: PageRequest): Promise<Page<GrantRecord>> {
     const after = page.marker === undefined ? 0 : decodeMarker('retirable', page.marker, 'number');
-    const rows = this.#s('retirablePage').all(principal, after, page.limit + 1) as unknown as GrantRowSeq[];
+    const rows = this.#s('retirablePage').all(principal, region, after, page.limit + 1) as unknown as GrantRowSeq[];
     return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('retirable', last.seq));
   }
 

@@ -99,8 +99,8 @@ export interface KeyStore {
   listGrants(key: KeyAddress): Promise<readonly GrantRecord[]>;
   /** A page of a key's grants, oldest first, optionally only one grant id or one grantee. */
   listGrantPage(key: KeyAddress, page: PageRequest, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>>;
-  /** A page of the grants, on any key, whose retiring principal is `principal`. */
-  listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>>;
+  /** A page of the grants, on any key of `region`, whose retiring principal is `principal`. */
+  listRetirableGrants(principal: string, region: string, page: PageRequest): Promise<Page<GrantRecord>>;
   /** Inserts or replaces a grant; with `maxPerKey`, refuses a key's grant beyond that many. */
   putGrant(grant: GrantRecord, limits?: { readonly maxPerKey?: number }): Promise<void>;
   deleteGrant(grantId: string): Promise<void>;

@@ -164,8 +164,10 @@ function contract(name: string, impl: Implementation) {
       expect((await store.currentMaterial(at('mrk-1')))?.version).toBe(0);
       expect((await store.currentMaterial(at('mrk-1', west)))?.version).toBe(1);
       expect(await store.getMaterial(at('mrk-1'), 1)).toBeUndefined();
-      await store.putGrant(grant('g-east', 'mrk-1'));
-      await store.putGrant(grant('g-west', 'mrk-1', { region: west }));
+      const retirer = 'arn:aws:iam::111122223333:role/mrk-retirer';
+      await store.putGrant(grant('g-east', 'mrk-1', { retiringPrincipal: retirer }));
+      await store.putGrant(grant('g-west', 'mrk-1', { region: west, retiringPrincipal: retirer }));
+      expect((await store.listRetirableGrants(retirer, west, { limit: 10 })).items.map((g) => g.grantId)).toEqual(['g-west']);
       expect((await store.listGrants(at('mrk-1'))).map((g) => g.grantId)).toEqual(['g-east']);
       expect((await store.listGrants(at('mrk-1', west))).map((g) => g.grantId)).toEqual(['g-west']);
       expect((await store.listGrantPage(at('mrk-1'), { limit: 10 }, { grantId: 'g-west' })).items).toEqual([]);
@@ -316,14 +318,14 @@ function contract(name: string, impl: Implementation) {
       // A grant id of another key, or with another grantee, is not in this key's listing.
       expect((await store.listGrantPage(at('q0'), { limit: 10 }, { grantId: 'g5' })).items).toEqual([]);
       expect((await store.listGrantPage(at('q0'), { limit: 10 }, { grantId: 'g3', granteePrincipal: 'arn:aws:iam::111122223333:role/even' })).items).toEqual([]);
-      expect((await all(1, (p) => store.listRetirableGrants(r, p))).items.map((x) => x.grantId)).toEqual(['g0', 'g3', 'g6']);
+      expect((await all(1, (p) => store.listRetirableGrants(r, A.region, p))).items.map((x) => x.grantId)).toEqual(['g0', 'g3', 'g6']);
       // Replacing a grant keeps its place; deleting it removes it from every index.
       await store.putGrant({ ...(g[0] as GrantRecord), name: 'renamed' });
       expect((await store.listGrants(at('q0'))).map((x) => x.name ?? x.grantId)).toEqual(['renamed', 'g1', 'g2', 'g3', 'g4']);
       await store.deleteGrant('g3');
       expect((await store.listGrants(at('q0'))).map((x) => x.grantId)).not.toContain('g3');
       expect(await store.getGrantByToken('token-g3')).toBeUndefined();
-      expect((await store.listRetirableGrants(r, { limit: 10 })).items.map((x) => x.grantId)).toEqual(['g0', 'g6']);
+      expect((await store.listRetirableGrants(r, A.region, { limit: 10 })).items.map((x) => x.grantId)).toEqual(['g0', 'g6']);
       await store.close();
     });
 
@@ -419,7 +421,7 @@ function contract(name: string, impl: Implementation) {
         'alias moved to another account': () => s.listAliases(B, { limit: 10 }),
         'grant operations widened': () => s.listGrants(at('t0')),
         'grant moved to another key': () => s.listGrants(at('t1')),
-        'grant retiring principal changed': () => s.listRetirableGrants('arn:aws:iam::111122223333:role/attacker', { limit: 10 }),
+        'grant retiring principal changed': () => s.listRetirableGrants('arn:aws:iam::111122223333:role/attacker', A.region, { limit: 10 }),
         'import record edited': () => s.getImportParameters('tokt'),
         'material moved to another Region': () => s.getMaterial(at('t0', A_WEST.region), 1),
         'grant moved to another Region': () => s.listGrants(at('t0', A_WEST.region)),
