@@ -58,6 +58,24 @@ async function call(app: Awaited<ReturnType<typeof createKmsApp>>, op: string, b
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
+/**
+ * ImportKeyMaterial with an import token issued before the upgrade: its wrapping key, sealed under
+ * the same master key, was authenticated as it was copied (the test reads it from the store to wrap).
+ */
+async function importWithOldToken(app: Awaited<ReturnType<typeof createKmsApp>>, keyId: string, importToken: string, cred?: { accessKeyId: string; secretAccessKey: string }) {
+  const token = Buffer.from(importToken, 'base64');
+  const stored = await app.service.store.getImportParameters(token.toString('hex'));
+  if (!stored) throw new Error('the import parameters did not survive the upgrade');
+  const wrappingKey = createPublicKey(createPrivateKey({ key: Buffer.from(stored.privateKey), format: 'der', type: 'pkcs8' }));
+  const body = {
+    KeyId: keyId,
+    ImportToken: token.toString('base64'),
+    EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32)).toString('base64'),
+    ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  };
+  return cred === undefined ? call(app, 'ImportKeyMaterial', body) : call(app, 'ImportKeyMaterial', body, cred);
+}
+
 describe('a store of schema 1 (the first release) upgrades itself on open', () => {
   test('the fixture really is schema 1: no schema_version, no mac columns', () => {
     const d = copyFixture();
@@ -99,17 +117,7 @@ describe('a store of schema 1 (the first release) upgrades itself on open', () =
       expect((pending.json.KeyMetadata as { KeyState: string }).KeyState).toBe('PendingImport');
       // The import token issued before the upgrade still imports: its wrapping key, sealed under the
       // same master key, was authenticated as it was copied.
-      const oldToken = Buffer.from(expected.external.importToken, 'base64');
-      const stored = await app.service.store.getImportParameters(oldToken.toString('hex'));
-      if (!stored) throw new Error('the import parameters did not survive the upgrade');
-      const wrappingKey = createPublicKey(createPrivateKey({ key: Buffer.from(stored.privateKey), format: 'der', type: 'pkcs8' }));
-      const imported = await call(app, 'ImportKeyMaterial', {
-        KeyId: expected.external.keyId,
-        ImportToken: oldToken.toString('base64'),
-        EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32)).toString('base64'),
-        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-      });
-      expect(imported.status).toBe(200);
+      expect((await importWithOldToken(app, expected.external.keyId, expected.external.importToken)).status).toBe(200);
       // The key pending deletion is still pending, and its deletion date is indexed.
       expect(((await call(app, 'DescribeKey', { KeyId: expected.pendingDeletion.keyId })).json.KeyMetadata as { KeyState: string }).KeyState).toBe('PendingDeletion');
       expect(await app.service.store.nextDue(0)).toBe(expected.clock + 30 * 86_400_000);
@@ -200,18 +208,8 @@ describe('a store of schema 2 (before Regions) upgrades itself on open', () => {
       expect((retirable.json.Grants as { GrantId: string }[]).map((g) => g.GrantId)).toEqual([v2.grant.grantId]);
       expect((await call(app, 'RetireGrant', { GrantToken: v2.grant.grantToken }, retirer)).status).toBe(200);
       // The import token issued before the upgrade still imports, in its key's Region.
-      const token = Buffer.from(v2.external.importToken, 'base64');
-      const stored = await app.service.store.getImportParameters(token.toString('hex'));
-      if (!stored) throw new Error('the import parameters did not survive the upgrade');
-      expect(stored.region).toBe('us-east-1');
-      const wrappingKey = createPublicKey(createPrivateKey({ key: Buffer.from(stored.privateKey), format: 'der', type: 'pkcs8' }));
-      const imported = await call(app, 'ImportKeyMaterial', {
-        KeyId: v2.external.keyId,
-        ImportToken: token.toString('base64'),
-        EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32)).toString('base64'),
-        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-      }, v2.adminCredential);
-      expect(imported.status).toBe(200);
+      expect((await app.service.store.getImportParameters(Buffer.from(v2.external.importToken, 'base64').toString('hex')))?.region).toBe('us-east-1');
+      expect((await importWithOldToken(app, v2.external.keyId, v2.external.importToken, v2.adminCredential)).status).toBe(200);
       expect(await app.service.store.nextDue(0)).toBe(v2.pendingDeletion.deletionDate);
       // Listing order and the audit log carry on.
       const keys = await call(app, 'ListKeys', {}, v2.adminCredential);
