@@ -53,6 +53,17 @@ export function importedMaterials(key: KeyRecord, rows: readonly Material[] = []
   }];
 }
 
+/**
+ * What a replica of `primary` holds of its imported materials: each one, to be imported again in
+ * the replica's Region ("You must import the same key material that you imported into the primary
+ * key", KMS Developer Guide, "Importing key material into multi-Region keys").
+ */
+export function replicaMaterials(primary: KeyRecord): Pick<KeyRecord, 'importedMaterials'> {
+  const materials = importedMaterials(primary);
+  if (materials.length === 0) return {};
+  return { importedMaterials: materials.map(({ expirationModel: _e, validTo: _v, ...m }) => ({ ...m, imported: false })) };
+}
+
 /** The CURRENT material of a key with tracked imported materials (imported or not). */
 export function currentImported(key: KeyRecord): ImportedMaterial | undefined {
   return key.importedMaterials?.find((m) => m.state === 'CURRENT');

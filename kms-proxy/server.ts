@@ -30,6 +30,7 @@ import { loadOrCreateMasterKey } from './store/master-key.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
 import type { KeyStore } from './store/types.ts';
 import { Gate } from './gate.ts';
+import { servedRegions } from './regions.ts';
 import { Throttle, type Quota } from './throttle.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,7 +41,15 @@ const TARGET = /^TrentService\.([A-Za-z]+)$/;
 
 export interface KmsOptions {
   readonly dataDir: string;
+  /** The default Region (of unsigned requests and seeded keys); default the first of `regions`, else us-east-1. */
   readonly region?: string;
+  /**
+   * Every Region this KMS answers for (regions.ts): a request is for the Region of its SigV4
+   * credential scope, and keys, aliases and listings are per Region. Default: `[region]`.
+   */
+  readonly regions?: readonly string[];
+  /** How long a new replica stays Creating and keys changing primary Region stay Updating (lifecycle clock); default 2000 ms. */
+  readonly transientStateMs?: number;
   readonly account?: string;
   /** Epoch milliseconds for key lifecycle: deletion windows, rotation, material expiry. */
   readonly clock?: () => number;
@@ -190,6 +199,9 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   const throttle = new Throttle(options.quotas);
   const audit = auditSettings(options.audit);
   const limits = resolveLimits(options.limits);
+  const served = servedRegions(options.region, options.regions);
+  const transient = options.transientStateMs;
+  if (transient !== undefined && (!Number.isSafeInteger(transient) || transient < 0)) throw kmsError('ValidationException', `transientStateMs must be a whole number of milliseconds, at least 0, got ${String(transient)}`);
   const interval = options.maintenanceIntervalMs;
   // Node runs a timer of 0, NaN or more than 2^31 − 1 ms every millisecond.
   if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
@@ -198,15 +210,16 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
   try {
-    return await openKms(options, unlock, throttle, audit, limits);
+    return await openKms({ ...options, ...served }, unlock, throttle, audit, limits);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function openKms(options: KmsOptions, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
-  const region = options.region ?? 'us-east-1';
+async function openKms(options: KmsOptions & { readonly region: string; readonly regions: readonly string[] }, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
+  const { region, regions } = options;
+  const regionSet: ReadonlySet<string> = new Set(regions);
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
@@ -230,7 +243,17 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     const base = options.credentials ? { credentials: parseCredentials(options.credentials, 'credentials'), created: false } : loadOrCreateCredentials(options.dataDir, account);
     const credentials = mergeCredentials(base.credentials, seed?.credentials ?? [], ...(options.credentialFiles ?? []).map(readCredentialsFile));
     const created = base.created;
-    const service = new Service({ store, region, account, limits, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
+    const service = new Service({
+      store,
+      region,
+      regions,
+      ...(options.transientStateMs !== undefined ? { transientStateMs: options.transientStateMs } : {}),
+      account,
+      limits,
+      clock,
+      recipient: new RecipientVerifier(options.recipient ?? {}, clock),
+      onMaintenanceError: reportInternal,
+    });
     if (seed !== undefined) await applySeedKeys(service, seed);
     await service.primeSchedule();
     opened = { credentials, created, service, audit };
@@ -267,7 +290,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       if (options.allowAnonymous && c.req.header('authorization') === undefined) {
         caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
       } else {
-        const cred = verifySigV4(
+        const { credential: cred, region: requestRegion } = verifySigV4(
           {
             method: c.req.method,
             path: url.pathname,
@@ -276,7 +299,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
             headerNames: c.req.raw.headers.keys(),
             body,
             now: authClock(),
-            region,
+            regions: regionSet,
           },
           (id) => byId.get(id),
         );
@@ -287,6 +310,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
           ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
           ...(ip ? { sourceIp: ip } : {}),
           ...userAgent(c),
+          region: requestRegion,
         };
       }
       if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
@@ -315,7 +339,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       audit.append({
         eventTime: started,
         eventName,
-        region,
+        region: caller.region ?? region,
         account: caller.account,
         principalArn: caller.principalArn,
         ...(caller.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
@@ -352,7 +376,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       audit.append({
         eventTime: started,
         eventName,
-        region,
+        region: caller?.region ?? region,
         account: caller?.account ?? account,
         ...(caller ? { principalArn: caller.principalArn } : {}),
         ...(caller?.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),

@@ -9,6 +9,7 @@ import { currentImported, materialMetadata, nextExpiry, planExpiry } from './imp
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
+import { isMultiRegion, MRK_ID, multiRegionMetadata, newMultiRegionKeyId, primaryOf, replicasOf, settled } from './multi-region.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { ChildGrant } from './policy/grants.ts';
@@ -20,7 +21,15 @@ export type { Caller } from './identity.ts';
 
 export interface ServiceConfig {
   readonly store: KeyStore;
+  /** The default Region: of unsigned requests, seeded keys and `kms explain` (regions.ts). */
   readonly region: string;
+  /** Every Region this KMS answers for (the default among them); default: the default Region alone. */
+  readonly regions?: readonly string[];
+  /**
+   * How long (lifecycle clock) a new replica stays Creating and keys changing their primary Region
+   * stay Updating, as AWS's transient states last "a few seconds"; default 2000 ms, 0: none.
+   */
+  readonly transientStateMs?: number;
   /** The default account: of the generated credential, anonymous callers and seeded keys. */
   readonly account: string;
   /** Resource quotas (limits.ts); default AWS's. */
@@ -50,8 +59,8 @@ export interface DecideOptions {
 export type ContextValues = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
+export const DEFAULT_TRANSIENT_STATE_MS = 2000;
 /** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
 export const MAINTENANCE_RETRY_MS = 60_000;
 /** Keys a maintenance run reads at a time; it yields to other requests between pages. */
@@ -61,7 +70,10 @@ const ARN = /^arn:aws[a-z-]*:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/;
 
 export class Service {
   readonly store: KeyStore;
+  /** The default Region (ServiceConfig.region). */
   readonly region: string;
+  readonly regions: ReadonlySet<string>;
+  readonly transientStateMs: number;
   readonly account: string;
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
@@ -81,6 +93,8 @@ export class Service {
   constructor(config: ServiceConfig) {
     this.store = config.store;
     this.region = config.region;
+    this.regions = new Set([config.region, ...(config.regions ?? [])]);
+    this.transientStateMs = config.transientStateMs ?? DEFAULT_TRANSIENT_STATE_MS;
     this.account = config.account;
     this.clock = config.clock;
     this.recipient = config.recipient ?? new RecipientVerifier({}, config.clock);
@@ -88,21 +102,26 @@ export class Service {
     this.#onMaintenanceError = config.onMaintenanceError ?? ((e) => process.stderr.write(`kms: ${e.message}\n`));
   }
 
-  keyArn(account: string, keyId: string): string {
-    return `arn:aws:kms:${this.region}:${account}:key/${keyId}`;
+  keyArn(scope: Scope, keyId: string): string {
+    return `arn:aws:kms:${scope.region}:${scope.account}:key/${keyId}`;
   }
 
-  aliasArn(account: string, name: string): string {
-    return `arn:aws:kms:${this.region}:${account}:${name}`;
+  aliasArn(scope: Scope, name: string): string {
+    return `arn:aws:kms:${scope.region}:${scope.account}:${name}`;
+  }
+
+  /** The Region a request is for (its SigV4 scope; regions.ts). */
+  regionOf(caller: Caller): string {
+    return caller.region ?? this.region;
   }
 
   /** The account and region a caller acts in: where its keys and aliases are made and listed. */
   scopeOf(caller: Caller): Scope {
-    return { account: caller.account, region: this.region };
+    return { account: caller.account, region: this.regionOf(caller) };
   }
 
-  newKeyId(): string {
-    return randomUUID();
+  newKeyId(multiRegion = false): string {
+    return multiRegion ? newMultiRegionKeyId() : randomUUID();
   }
 
   async newMaterial(key: Pick<KeyRecord, 'keyId' | 'keySpec'>, version: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND', secret?: Uint8Array): Promise<Material> {
@@ -121,9 +140,9 @@ export class Service {
    * imported (a material imported for an on-demand rotation is newer but not in use yet).
    */
   async currentMaterial(key: KeyRecord): Promise<Material | undefined> {
-    if (key.importedMaterials === undefined) return this.store.currentMaterial(key.keyId);
+    if (key.importedMaterials === undefined) return this.store.currentMaterial(key);
     const cur = currentImported(key);
-    return cur?.imported ? this.store.getMaterial(key.keyId, cur.version) : undefined;
+    return cur?.imported ? this.store.getMaterial(key, cur.version) : undefined;
   }
 
   /**
@@ -136,11 +155,13 @@ export class Service {
     let keyId = id;
     let alias: string | undefined;
     let account = caller.account;
+    const region = this.regionOf(caller);
     if (id.startsWith('arn:')) {
       const m = ARN.exec(id);
       if (!m) throw kmsError('NotFoundException', `Invalid arn ${id}`);
-      const [, region = '', arnAccount = '', kind, rest = ''] = m;
-      if (region !== this.region) throw kmsError('NotFoundException', `Invalid arn ${region}`);
+      const [, arnRegion = '', arnAccount = '', kind, rest = ''] = m;
+      // An ARN of another Region names no key of this request's Region (as AWS answers).
+      if (arnRegion !== region) throw kmsError('NotFoundException', `Invalid arn ${arnRegion}`);
       if (!/^\d{12}$/.test(arnAccount)) throw kmsError('NotFoundException', kind === 'key' ? messages.notFound(id) : messages.aliasNotFound(id));
       account = arnAccount;
       if (kind === 'alias') {
@@ -151,52 +172,78 @@ export class Service {
       if (!options.aliases) throw kmsError('NotFoundException', `Invalid keyId '${id}'`);
       alias = id;
     }
+    const scope = { account, region };
     if (alias !== undefined) {
-      const a = await this.store.getAlias({ account, region: this.region }, alias);
-      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(account, alias)));
+      const a = await this.store.getAlias(scope, alias);
+      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(scope, alias)));
       keyId = a.keyId;
-    } else if (!UUID.test(keyId) && !MRK.test(keyId)) {
+    } else if (!UUID.test(keyId) && !MRK_ID.test(keyId)) {
       throw kmsError('NotFoundException', `Invalid keyId '${keyId}'`);
     }
-    const key = await this.getKeyOrThrow(keyId, account);
+    const key = await this.getKeyOrThrow(keyId, scope);
     // A key id names a key of the account it is looked up in, never one of another account.
-    if (key.account !== account || key.region !== this.region) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
+    if (key.account !== account) throw kmsError('NotFoundException', messages.notFound(this.keyArn(scope, keyId)));
     return alias === undefined ? { key } : { key, alias };
   }
 
-  /** The key `keyId` in any account (ciphertext names its key); NotFoundException names `account`. */
-  async getKeyOrThrow(keyId: string, account: string): Promise<KeyRecord> {
+  /**
+   * The key `keyId` of `scope`'s Region, in any account (a ciphertext names its key); never a key of
+   * another Region. NotFoundException names the key's ARN in `scope`.
+   */
+  async getKeyOrThrow(keyId: string, scope: Scope): Promise<KeyRecord> {
     await this.maintain();
-    const key = await this.store.getKey(keyId);
-    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
+    const key = await this.store.getKey({ keyId, region: scope.region });
+    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(scope, keyId)));
     return key;
   }
 
-  /** Cryptographic operations need an Enabled key (KMS Developer Guide, "Key states"). */
+  /** Every key related to a multi-Region key (itself included), one per Region; `[key]` for others. */
+  async relatedKeys(key: KeyRecord): Promise<readonly KeyRecord[]> {
+    return isMultiRegion(key) ? this.store.relatedKeys(key.keyId) : [key];
+  }
+
+  /**
+   * Cryptographic operations need an Enabled key (KMS Developer Guide, "Key states of KMS keys"). A
+   * key Updating its primary Region is used as the state it returns to ("While the key state is
+   * Updating, you can use the keys in cryptographic operations").
+   */
   requireEnabled(key: KeyRecord): void {
-    switch (key.state) {
+    const k = key.state === 'Updating' ? settled(key) : key;
+    switch (k.state) {
       case 'Enabled':
         return;
       case 'Disabled':
         throw kmsError('DisabledException', messages.disabled(key.arn));
       case 'PendingDeletion':
         throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+      case 'PendingReplicaDeletion':
+        throw kmsError('KMSInvalidStateException', messages.pendingReplicaDeletion(key.arn));
       case 'PendingImport':
         throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+      case 'Creating':
+        throw kmsError('KMSInvalidStateException', messages.creating(key.arn));
       default:
-        throw kmsError('KMSInvalidStateException', `${key.arn} is ${key.state}.`);
+        throw kmsError('KMSInvalidStateException', `${key.arn} is ${k.state}.`);
     }
   }
 
   /** Administrative operations refused while a key waits to be deleted. */
   requireNotPendingDeletion(key: KeyRecord): void {
     if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+    if (key.state === 'PendingReplicaDeletion') throw kmsError('KMSInvalidStateException', messages.pendingReplicaDeletion(key.arn));
   }
 
-  /** EnableKey/DisableKey: refused while the key waits to be deleted or for its imported material. */
+  /** Refused while a replica is being created (and, unless `updating` is allowed, while Updating). */
+  requireSettled(key: KeyRecord, updating: 'allowed' | 'refused' = 'refused'): void {
+    if (key.state === 'Creating') throw kmsError('KMSInvalidStateException', messages.creating(key.arn));
+    if (key.state === 'Updating' && updating === 'refused') throw kmsError('KMSInvalidStateException', messages.updating(key.arn));
+  }
+
+  /** EnableKey/DisableKey: refused while the key waits to be deleted, for its imported material, or in a transient state. */
   requireNotPending(key: KeyRecord): void {
     this.requireNotPendingDeletion(key);
     if (key.state === 'PendingImport') throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+    this.requireSettled(key);
   }
 
   requireUsage(key: KeyRecord, usage: KeyRecord['keyUsage'], op: string): void {
@@ -232,7 +279,7 @@ export class Service {
     if (id.type === 'Account') set('aws:userid', caller.account);
     set('aws:PrincipalIsAWSService', 'false');
     set('aws:ViaAWSService', 'false');
-    set('aws:RequestedRegion', this.region);
+    set('aws:RequestedRegion', this.regionOf(caller));
     set('aws:UserAgent', caller.userAgent);
     set('kms:CallerAccount', caller.account);
     set('aws:CurrentTime', new Date(this.clock()).toISOString());
@@ -245,7 +292,8 @@ export class Service {
     set('kms:KeyUsage', key.keyUsage);
     set('kms:CustomerMasterKeyUsage', key.keyUsage);
     set('kms:KeyOrigin', key.origin);
-    set('kms:MultiRegion', 'false');
+    set('kms:MultiRegion', isMultiRegion(key) ? 'true' : 'false');
+    set('kms:MultiRegionKeyType', key.multiRegionKeyType);
     set('kms:RequestAlias', alias);
     for (const t of key.tags) set(`aws:ResourceTag/${t.TagKey}`, t.TagValue);
     for (const [k, v] of Object.entries(extra)) set(k, v);
@@ -264,7 +312,7 @@ export class Service {
 
   /** The key policy's and grants' decision with the account rules and identity policy applied (identity.ts). */
   async authorization(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Authorization> {
-    const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
+    const grants: readonly GrantRecord[] = await this.store.listGrants(key);
     const policy = this.policyOf(key);
     // Condition values are only needed when some statement has conditions; skipping the context
     // keeps the common (unconditioned) policy cheap on the hot path.
@@ -300,8 +348,11 @@ export class Service {
     if (!identityAllows(caller, action)) throw accessDenied(caller, action, resource, 'no-identity-policy');
   }
 
-  /** KeyMetadata; `currentMaterialId` is the id of the key's newest stored material, if any. */
-  keyMetadata(key: KeyRecord, currentMaterialId?: string): Record<string, unknown> {
+  /**
+   * KeyMetadata; `currentMaterialId` is the id of the key's newest stored material, if any;
+   * `related` (relatedKeys) fills a multi-Region key's MultiRegionConfiguration.
+   */
+  keyMetadata(key: KeyRecord, currentMaterialId?: string, related?: readonly KeyRecord[]): Record<string, unknown> {
     const info = SPECS[key.keySpec];
     const sec = (ms: number) => ms / 1000;
     return {
@@ -322,8 +373,8 @@ export class Service {
       ...(info?.signingAlgorithms && key.keyUsage === 'SIGN_VERIFY' ? { SigningAlgorithms: info.signingAlgorithms } : {}),
       ...(info?.macAlgorithms ? { MacAlgorithms: info.macAlgorithms } : {}),
       ...(info?.keyAgreementAlgorithms && key.keyUsage === 'KEY_AGREEMENT' ? { KeyAgreementAlgorithms: info.keyAgreementAlgorithms } : {}),
-      MultiRegion: false,
-      ...(key.pendingWindowInDays !== undefined && key.state === 'PendingDeletion' ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
+      ...multiRegionMetadata(key, related),
+      ...(key.pendingWindowInDays !== undefined && (key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion') ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
       ...materialMetadata(key, currentMaterialId),
     };
   }
@@ -361,14 +412,15 @@ export class Service {
       do {
         const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
         for (const key of page.items) {
-          const retry = this.#retryAt.get(key.keyId);
+          const id = `${key.region}\0${key.keyId}`;
+          const retry = this.#retryAt.get(id);
           if (retry !== undefined && retry > now) {
             later(retry);
             continue;
           }
           try {
             await this.#maintainKey(key, now, later);
-            this.#retryAt.delete(key.keyId);
+            this.#retryAt.delete(id);
           } catch (cause) {
             // One key's failure (a store error, material that fails its integrity check) must not
             // stop the other keys, nor leave the due date in the past: every key lookup awaits a
@@ -376,7 +428,7 @@ export class Service {
             // reported and that key is retried later.
             const reason = cause instanceof Error ? cause.message : String(cause);
             this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
-            this.#retryAt.set(key.keyId, now + MAINTENANCE_RETRY_MS);
+            this.#retryAt.set(id, now + MAINTENANCE_RETRY_MS);
             later(now + MAINTENANCE_RETRY_MS);
           }
         }
@@ -396,10 +448,20 @@ export class Service {
   }
 
   /** One key's due work; `later` is told the key's next due date. */
-  async #maintainKey(key: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
+  async #maintainKey(due: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
+    let key = due;
+    // A transient state (a replica Creating, keys Updating) ends first; the rest applies to the key
+    // as it is then.
+    if (key.settles !== undefined) {
+      if (key.settles.at > now) later(key.settles.at);
+      else {
+        key = settled(key);
+        await this.store.putKey(key);
+      }
+    }
     if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
       if (key.deletionDate <= now) {
-        await this.store.deleteKey(key.keyId);
+        await this.#deleteKey(key, now);
         return;
       }
       later(key.deletionDate);
@@ -423,17 +485,57 @@ export class Service {
     }
     if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
       if (key.nextRotationDate <= now && key.state === 'Enabled') {
-        const cur = await this.store.currentMaterial(key.keyId);
-        const version = cur ? cur.version + 1 : 0;
         // Next date = this one + period, skipping periods missed while the clock jumped or the
         // server was down (one rotation per run, never a burst of catch-up rotations).
         const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
         let nextRotationDate = key.nextRotationDate + period;
         while (nextRotationDate <= now) nextRotationDate += period;
-        await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'));
+        await this.rotate(key, 'AUTOMATIC', { nextRotationDate });
         later(nextRotationDate);
       } else later(key.nextRotationDate);
     }
+  }
+
+  /**
+   * Deletes a key whose deletion window ended. A multi-Region primary waits for its replicas
+   * (PendingReplicaDeletion, never due); when the last replica goes, in the same transaction, the
+   * primary's own window starts (ScheduleKeyDeletion: "When the last of its replica keys is deleted
+   * (not just scheduled), the key state of the primary key changes to PendingDeletion").
+   */
+  async #deleteKey(key: KeyRecord, now: number): Promise<void> {
+    if (key.multiRegionKeyType !== 'REPLICA') return this.store.deleteKey(key);
+    const related = await this.store.relatedKeys(key.keyId);
+    const primary = primaryOf(related);
+    const others = replicasOf(related).filter((k) => k.region !== key.region);
+    if (primary?.state !== 'PendingReplicaDeletion' || others.length > 0) return this.store.deleteKey(key);
+    const deletionDate = now + (primary.pendingWindowInDays ?? 30) * DAY_MS;
+    await this.store.writeKeys({ remove: [key], put: [{ ...primary, state: 'PendingDeletion', deletionDate }] });
+    this.schedule(deletionDate);
+  }
+
+  /**
+   * Writes `change` of a property multi-Region keys share (automatic rotation): to the key, and for
+   * a multi-Region primary to every related key in the same transaction ("KMS automatically
+   * synchronizes these shared properties among related multi-Region keys").
+   */
+  async writeShared(key: KeyRecord, change: (k: KeyRecord) => KeyRecord): Promise<void> {
+    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.putKey(change(key));
+    const related = await this.store.relatedKeys(key.keyId);
+    await this.store.writeKeys({ put: related.map((k) => change(k.region === key.region ? key : k)) });
+  }
+
+  /**
+   * Adds a new material version to a key (rotation) and writes its record with `changes` (shared
+   * properties only: the next rotation date). A multi-Region primary's new material goes to every
+   * related key in the same transaction (shared key material, and rotation status with it), so
+   * ciphertext made with it decrypts in every Region.
+   */
+  async rotate(key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND', changes: Partial<KeyRecord> = {}): Promise<void> {
+    const cur = await this.store.currentMaterial(key);
+    const material = await this.newMaterial(key, cur ? cur.version + 1 : 0, rotationType);
+    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.addMaterial({ ...key, ...changes }, material);
+    const related = (await this.store.relatedKeys(key.keyId)).map((k) => (k.region === key.region ? { ...key, ...changes } : { ...k, ...changes }));
+    await this.store.writeKeys({ put: related, materials: related.map((k) => ({ key: k, material })) });
   }
 
   /** Primes the maintenance schedule from the store (at start-up). */

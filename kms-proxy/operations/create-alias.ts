@@ -16,7 +16,7 @@ export const CreateAlias: Operation = {
     // The alias is made in the caller's account, where its key is (authorize refuses another
     // account's key: CreateAlias is not a cross-account action); the name is unique there only.
     const scope = svc.scopeOf(caller);
-    if (await svc.store.getAlias(scope, name)) throw kmsError('AlreadyExistsException', `An alias with the name ${svc.aliasArn(caller.account, name)} already exists`);
+    if (await svc.store.getAlias(scope, name)) throw kmsError('AlreadyExistsException', `An alias with the name ${svc.aliasArn(scope, name)} already exists`);
     const now = svc.clock();
     await svc.store.putAlias({ ...scope, name, keyId: r.key.keyId, creationDate: now, lastUpdatedDate: now }, { maxPerKey: svc.limits.aliasesPerKey });
     return {};

@@ -10,6 +10,6 @@ export const DescribeKey: Operation = {
   async run({ svc, caller, input, trail }) {
     const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DescribeKey');
     const cur = await svc.currentMaterial(r.key);
-    return { KeyMetadata: svc.keyMetadata(r.key, cur?.id) };
+    return { KeyMetadata: svc.keyMetadata(r.key, cur?.id, await svc.relatedKeys(r.key)) };
   },
 };

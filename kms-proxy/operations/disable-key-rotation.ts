@@ -1,4 +1,5 @@
 // DisableKeyRotation (KMS API Reference, "DisableKeyRotation").
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
@@ -14,8 +15,8 @@ export const DisableKeyRotation: Operation = {
     // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
     requireAutomaticRotation(key);
     svc.requireEnabled(key);
-    const { nextRotationDate: _n, ...rest } = key;
-    await svc.store.putKey({ ...rest, rotationEnabled: false });
+    requireNotReplica(key);
+    await svc.writeShared(key, ({ nextRotationDate: _n, ...rest }) => ({ ...rest, rotationEnabled: false }));
     return {};
   },
 };

@@ -1,5 +1,6 @@
 // EnableKeyRotation (KMS API Reference, "EnableKeyRotation").
 import { DAY_MS } from '../service.ts';
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, int, type Operation, reqStr } from './types.ts';
@@ -16,8 +17,9 @@ export const EnableKeyRotation: Operation = {
     // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
     requireAutomaticRotation(key);
     svc.requireEnabled(key);
+    requireNotReplica(key);
     const nextRotationDate = svc.clock() + days * DAY_MS;
-    await svc.store.putKey({ ...key, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate });
+    await svc.writeShared(key, (k) => ({ ...k, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate }));
     svc.schedule(nextRotationDate);
     return {};
   },

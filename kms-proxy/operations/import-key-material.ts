@@ -38,7 +38,7 @@ export const ImportKeyMaterial: Operation = {
     if (validTo !== undefined && validTo <= svc.clock()) throw kmsError('ValidationException', 'The ValidTo date must be in the future.');
     const token = Buffer.from(bytes(input, 'ImportToken') as Uint8Array).toString('hex');
     const params = await svc.store.getImportParameters(token);
-    if (!params || params.keyId !== key.keyId) throw kmsError('InvalidImportTokenException', 'The import token is not valid for this KMS key.');
+    if (!params || params.keyId !== key.keyId || params.region !== key.region) throw kmsError('InvalidImportTokenException', 'The import token is not valid for this KMS key.');
     if (params.validTo <= svc.clock()) throw kmsError('ExpiredImportTokenException', 'The import token has expired. Call GetParametersForImport for new parameters.');
     let raw: Buffer;
     try {

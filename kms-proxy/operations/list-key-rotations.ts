@@ -50,7 +50,7 @@ export const ListKeyRotations: Operation = {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListKeyRotations', { aliases: false });
     requireRotatable(key);
     const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
-    const rows = await svc.store.listMaterials(key.keyId);
+    const rows = await svc.store.listMaterials(key);
     const entries = key.origin === 'EXTERNAL' ? importedEntries(key, rows, all) : generatedEntries(key, rows, all);
     const { items, out } = page(entries, input);
     return { Rotations: items, ...out };

@@ -1,7 +1,9 @@
 // RotateKeyOnDemand (KMS API Reference, "RotateKeyOnDemand"): KMS-generated material gets a new
-// version; imported material rotates to the material imported for it (imported.ts's planRotation).
+// version (a multi-Region primary's replicas with it); imported material rotates to the material
+// imported for it (imported.ts's planRotation).
 import { kmsError, messages } from '../errors.ts';
 import { importedRotations, planRotation } from '../imported.ts';
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { materialsOf } from './lib/import.ts';
 import { MAX_ON_DEMAND_ROTATIONS, requireRotatable } from './lib/rotation.ts';
@@ -18,11 +20,12 @@ export const RotateKeyOnDemand: Operation = {
     // test_kms.snapshot.json, test_rotate_key_on_demand_raises_error_given_non_symmetric_key).
     requireRotatable(key, '');
     svc.requireEnabled(key);
-    const materials = key.origin === 'EXTERNAL' ? undefined : await svc.store.listMaterials(key.keyId);
+    requireNotReplica(key);
+    const materials = key.origin === 'EXTERNAL' ? undefined : await svc.store.listMaterials(key);
     const done = materials ? materials.filter((m) => m.rotationType === 'ON_DEMAND').length : importedRotations(key);
     if (done >= MAX_ON_DEMAND_ROTATIONS) throw kmsError('LimitExceededException', messages.onDemandRotationLimit(key.arn));
     if (!materials) await svc.store.putKey(planRotation(key, await materialsOf(svc, key), svc.clock()));
-    else await svc.store.addMaterial(key, await svc.newMaterial(key, (materials.at(-1)?.version ?? -1) + 1, 'ON_DEMAND'));
+    else await svc.rotate(key, 'ON_DEMAND');
     return { KeyId: key.arn };
   },
 };

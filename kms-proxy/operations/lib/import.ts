@@ -35,12 +35,14 @@ export function requireExternal(key: KeyRecord): void {
 export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, id: string, action: string, extra: ContextValues = {}): Promise<KeyRecord> {
   const { key } = await authorizedKey(call, id, action, { aliases: false, extra });
   requireExternal(key);
+  // Key states table: all three refused while Creating, all but ImportKeyMaterial while Updating.
+  call.svc.requireSettled(key, action === 'kms:ImportKeyMaterial' ? 'allowed' : 'refused');
   return key;
 }
 
 /** The key's imported materials (imported.ts), with a record of before they were tracked read with its stored material. */
 export async function materialsOf(svc: Service, key: KeyRecord): Promise<readonly ImportedMaterial[]> {
-  return importedMaterials(key, key.importedMaterials === undefined ? await svc.store.listMaterials(key.keyId) : []);
+  return importedMaterials(key, key.importedMaterials === undefined ? await svc.store.listMaterials(key) : []);
 }
 
 // KeyMaterialId and KeyMaterialDescription as the API Reference constrains them ("RotationsListEntry":

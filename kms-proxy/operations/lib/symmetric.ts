@@ -110,10 +110,8 @@ export async function decryptionKey(
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('ValidationException', 'KeyId is required when decrypting with an asymmetric KMS key.');
     h = parseBlobHeader(blob);
     // The blob names its key, in whatever account it is (AWS's ciphertext carries the key ARN), in
-    // this KMS's region.
-    const key = await svc.getKeyOrThrow(h.keyId, caller.account);
-    if (key.region !== svc.region) throw kmsError('NotFoundException', messages.notFound(svc.keyArn(caller.account, h.keyId)));
-    r = { key };
+    // the request's Region: a multi-Region key's ciphertext decrypts with the related key there.
+    r = { key: await svc.getKeyOrThrow(h.keyId, svc.scopeOf(caller)) };
   }
   const key = r.key;
   trail.keyArn = key.arn;
@@ -147,7 +145,7 @@ export async function decryptWith(
     h ??= parseBlobHeader(blob);
     // The blob names its key: a KeyId naming another key is IncorrectKeyException (Decrypt docs).
     if (h.keyId !== key.keyId) throw kmsError('IncorrectKeyException', messages.incorrectKey);
-    const m = decryptsWith(key, h.materialVersion) ? await svc.store.getMaterial(key.keyId, h.materialVersion) : undefined;
+    const m = decryptsWith(key, h.materialVersion) ? await svc.store.getMaterial(key, h.materialVersion) : undefined;
     if (!m) throw kmsError('InvalidCiphertextException', '', `material version ${h.materialVersion} does not exist or is not in use`);
     return { key, plaintext: openBlob(blob, m.secret, ec, h), materialId: m.id };
   }
