@@ -4,6 +4,7 @@
 // documents for it, with AWS's exception name and, where known, its message (or no message where
 // AWS sends none). The operations come from the model, so a model release with a new operation,
 // member, enum value or documented exception fails here until the KMS and rows.ts answer it.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OPERATIONS, UNSUPPORTED } from '../../kms-proxy/operations/index.ts';
 import type { Field } from '../../kms-proxy/shapes.ts';
@@ -62,6 +63,13 @@ describe('the model of @aws-sdk/client-kms', () => {
     expect([...Object.keys(ROWS), ...Object.keys(NOT_IMPLEMENTED)].sort()).toEqual([...MODEL_OPERATIONS]);
     expect([...OPERATIONS.keys()].sort()).toEqual(Object.keys(ROWS).sort());
     expect([...UNSUPPORTED].sort()).toEqual(Object.keys(NOT_IMPLEMENTED).sort());
+  });
+
+  test("kms-proxy/README.md's operation table lists every operation, implemented or not as the KMS is", () => {
+    const readme = readFileSync(new URL('../../kms-proxy/README.md', import.meta.url), 'utf8');
+    const table = new Map([...readme.matchAll(/^\| `(\w+)` \| (yes|no)\b/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+    expect([...table.keys()].sort()).toEqual([...MODEL_OPERATIONS]);
+    for (const [op, implemented] of table) expect(implemented, op).toBe(op in ROWS ? 'yes' : 'no');
   });
 
   test.each(Object.keys(ROWS))('%s takes every input member of the model, with its enum values and required members', (op) => {
