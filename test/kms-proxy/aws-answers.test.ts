@@ -5,10 +5,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import {
   CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeriveSharedSecretCommand, DisableKeyCommand, DisableKeyRotationCommand,
-  EnableKeyRotationCommand, EncryptCommand, GenerateDataKeyPairCommand, ListGrantsCommand, ListRetirableGrantsCommand, ReEncryptCommand, SignCommand,
+  DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand, GenerateDataKeyPairCommand, GenerateRandomCommand, ListGrantsCommand, ListRetirableGrantsCommand, ReEncryptCommand, SignCommand,
   type CreateKeyCommandInput,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { awsEnumOrder } from '../../kms-proxy/shapes.ts';
 import { failure, startFixture, type Fixture } from './helpers.ts';
 
 let f: Fixture;
@@ -104,5 +105,29 @@ describe('the model members of today: service principals, ML-KEM key specs, SM2 
   test('CustomerMasterKeySpec SM2 is in the deprecated enum', async () => {
     const e = await failure(() => f.kms.send(new CreateKeyCommand({ CustomerMasterKeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' })));
     expect(e.name).not.toBe('ValidationException');
+  });
+});
+
+describe('texts and orders as recorded against AWS (issue 15, "Message texts" and "Ordering")', () => {
+  test('RSA plaintext over the OAEP limit, GenerateRandom without NumberOfBytes', async () => {
+    const rsa = await createKey({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' });
+    expect(await answer(() => f.kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: Buffer.alloc(191), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })))).toEqual(['ValidationException', 'Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than 190 bytes.']);
+    expect(await answer(() => f.kms.send(new GenerateRandomCommand({})))).toEqual(['ValidationException', 'NumberOfBytes is required.']);
+  });
+
+  test('an RSA signing key lists RSASSA_PKCS1_V1_5_* first (DescribeKey, as the Developer Guide shows it)', async () => {
+    const rsa = await createKey({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+    expect((await f.kms.send(new DescribeKeyCommand({ KeyId: rsa }))).KeyMetadata?.SigningAlgorithms).toEqual([
+      'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512', 'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512',
+    ]);
+  });
+
+  test("enum lists in validation messages come in the order recorded messages show, whatever order the values are given in (local-kms's CreateKey texts)", () => {
+    const recorded8 = 'RSA_2048, ECC_NIST_P384, ECC_NIST_P256, ECC_NIST_P521, RSA_3072, ECC_SECG_P256K1, RSA_4096, SYMMETRIC_DEFAULT';
+    const recorded12 = 'RSA_2048, ECC_NIST_P384, ECC_NIST_P256, ECC_NIST_P521, HMAC_384, RSA_3072, ECC_SECG_P256K1, RSA_4096, SYMMETRIC_DEFAULT, HMAC_256, HMAC_224, HMAC_512';
+    for (const recorded of [recorded8, recorded12]) {
+      expect(awsEnumOrder(recorded.split(', ').sort())).toBe(recorded);
+      expect(awsEnumOrder(recorded.split(', ').reverse())).toBe(recorded);
+    }
   });
 });
