@@ -71,6 +71,12 @@ async function grantOn(w: World, k: Key, extra: Partial<sdk.CreateGrantCommandIn
   return { GrantId: g.GrantId ?? '', GrantToken: g.GrantToken ?? '' };
 }
 
+/** A grant of `k` to retire or revoke (a grant id of none where `k` takes no grant). */
+async function grantOfKey(w: World, k: Key): Promise<Input> {
+  const g = k.keyId === MISSING_KEY || k.state !== 'Enabled' ? { GrantId: '0'.repeat(64) } : await grantOn(w, k);
+  return { KeyId: k.keyId, GrantId: g.GrantId };
+}
+
 /** The import parameters of `k` and `material` wrapped with them (RSAES_OAEP_SHA_256). */
 async function wrapped(w: World, k: Key, material: Buffer): Promise<Input> {
   const p = await w.kms.send(new sdk.GetParametersForImportCommand({ KeyId: k.keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
@@ -484,10 +490,7 @@ export const ROWS: Readonly<Record<string, Row>> = {
   },
   RetireGrant: {
     kind: 'sym',
-    ok: async (w, k) => {
-      const g = k.keyId === MISSING_KEY || k.state !== 'Enabled' ? { GrantId: '0'.repeat(64) } : await grantOn(w, k);
-      return { KeyId: k.keyId, GrantId: g.GrantId };
-    },
+    ok: grantOfKey,
     fresh: true,
     pendingDeletion: 'allowed',
     errors: [
@@ -498,10 +501,7 @@ export const ROWS: Readonly<Record<string, Row>> = {
   },
   RevokeGrant: {
     kind: 'sym',
-    ok: async (w, k) => {
-      const g = k.keyId === MISSING_KEY || k.state !== 'Enabled' ? { GrantId: '0'.repeat(64) } : await grantOn(w, k);
-      return { KeyId: k.keyId, GrantId: g.GrantId };
-    },
+    ok: grantOfKey,
     fresh: true,
     pendingDeletion: 'allowed',
     errors: [{ name: 'NotFoundException', what: 'a grant id of no grant of the key', input: async (w) => ({ KeyId: (await w.key('sym')).keyId, GrantId: '1'.repeat(64) }) }],
