@@ -76,7 +76,7 @@ const enumOrders = new WeakMap<readonly string[], string>();
  * 8; GenerateDataKey's [AES_256, AES_128]): by Java's String.hashCode modulo the smallest power of
  * two above twice the count, then by the whole hash. Deriving it, rather than copying the recorded
  * lists, gives today's enums (the model has since added SM2, ML_DSA_*, KEY_AGREEMENT, …) the order
- * AWS would print them in. test/kms-proxy/conformance checks it against those recordings.
+ * AWS would print them in. test/kms-proxy/aws-answers.test.ts checks the 8- and 12-value keySpec lists.
  */
 export function awsEnumOrder(values: readonly string[]): string {
   let text = enumOrders.get(values);
