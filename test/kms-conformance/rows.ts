@@ -170,12 +170,13 @@ export const ROWS: Readonly<Record<string, Row>> = {
     ok: (_w, k) => ({ AliasName: aliasName(), TargetKeyId: k.keyId }),
     pendingDeletion: 'refused',
     errors: [
+      // The message as real AWS answers it (Terraform's error output, quoted in public issues and docs).
       { name: 'AlreadyExistsException', what: 'an alias name in use', input: async (w) => {
         const k = await w.key('sym');
         const AliasName = aliasName();
         await w.kms.send(new sdk.CreateAliasCommand({ AliasName, TargetKeyId: (await w.fresh('sym')).keyId }));
         return { AliasName, TargetKeyId: k.keyId };
-      }, message: undefined },
+      }, message: (i) => `An alias with the name arn:aws:kms:${REGION}:${ACCOUNT}:${String(i.AliasName)} already exists` },
       { name: 'InvalidAliasNameException', what: 'an alias/aws/ name', input: async (w) => ({ AliasName: 'alias/aws/conformance', TargetKeyId: (await w.key('sym')).keyId }) },
       { name: 'LimitExceededException', what: 'a third alias where the quota is two per key', input: async (w) => {
         const k = await w.fresh('sym');
