@@ -59,18 +59,16 @@ export function send(kms: KMSClient, op: string, input: object): Promise<unknown
   return kms.send(new C(input));
 }
 
-export type KeyKind = 'sym' | 'rsaEnc' | 'rsaSign' | 'ecSign' | 'ecAgree' | 'hmac' | 'external' | 'externalRsa' | 'mrk';
+export type KeyKind = 'sym' | 'rsaEnc' | 'ecSign' | 'ecAgree' | 'hmac' | 'external' | 'mrk';
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
 const CREATE: Record<KeyKind, sdk.CreateKeyCommandInput> = {
   sym: {},
   rsaEnc: { KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' },
-  rsaSign: { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' },
   ecSign: { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' },
   ecAgree: { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' },
   hmac: { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' },
   external: { Origin: 'EXTERNAL' },
-  externalRsa: { Origin: 'EXTERNAL', KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' },
   mrk: { MultiRegion: true },
 };
 
