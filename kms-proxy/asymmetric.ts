@@ -2,7 +2,7 @@
 // SubjectPublicKeyInfo DER (what GetPublicKey returns), RSAES-OAEP as KMS does it (MGF1 with the
 // same hash as the label hash, empty label).
 import { constants, createPrivateKey, createPublicKey, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
-import { kmsError } from './errors.ts';
+import { kmsError, messages } from './errors.ts';
 import type { KeySpec, Material } from './model.ts';
 
 const privateKeys = new Map<string, KeyObject>();
@@ -36,7 +36,7 @@ export function rsaEncrypt(m: Material, spec: KeySpec, alg: string, plaintext: U
   const max = OAEP_MAX[spec]?.[alg];
   if (max === undefined) throw kmsError('InvalidKeyUsageException', `The encryption algorithm ${alg} is not valid for ${spec} keys.`);
   if (plaintext.length > max) {
-    throw kmsError('ValidationException', `1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to ${max} for ${alg} with ${spec}`);
+    throw kmsError('ValidationException', messages.rsaPlaintextTooLarge(alg, spec, max));
   }
   return new Uint8Array(publicEncrypt({ key: createPublicKey(privateKeyOf(m)), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: oaepHash(alg) }, plaintext));
 }

@@ -2,6 +2,7 @@
 // of imported material (ValidTo), its next automatic rotation, or the end of a transient state
 // (a replica Creating, keys Updating their primary Region). A key store indexes this date, so a
 // maintenance run reads only the keys that are due, never every key.
+import { nextExpiry } from './imported.ts';
 import type { KeyRecord } from './model.ts';
 
 /** The earliest date (epoch ms) at which maintenance has something to do for `key`, if any. */
@@ -14,6 +15,7 @@ export function maintenanceDue(key: KeyRecord): number | undefined {
   };
   consider(key.settles?.at);
   if (key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport') consider(key.validTo);
+  consider(nextExpiry(key));
   // Disabled keys do not rotate; enabling one writes its record again, which makes it due. A
   // multi-Region key rotates from its primary, which gives its replicas the new material.
   if (key.rotationEnabled && key.state === 'Enabled' && key.multiRegionKeyType !== 'REPLICA') consider(key.nextRotationDate);

@@ -73,7 +73,8 @@ export function kmsError(awsName: KmsErrorName, message = '', detail?: string): 
   return new KmsError(awsName, message, detail === undefined ? undefined : { detail });
 }
 
-// Messages as real AWS answers them (reference/kms.md, localstack snapshots of real responses).
+// Messages as real AWS answers them (reference/kms.md; localstack's tests/aws/services/kms/
+// test_kms.snapshot.json, responses recorded against real AWS).
 export const messages = {
   disabled: (arn: string) => `${arn} is disabled.`,
   pendingDeletion: (arn: string) => `${arn} is pending deletion.`,
@@ -85,6 +86,25 @@ export const messages = {
   notFound: (arn: string) => `Key '${arn}' does not exist`,
   aliasNotFound: (arn: string) => `Alias ${arn} is not found.`,
   incorrectKey: 'The key ID in the request does not identify a CMK that can perform this operation.',
+  dryRun: 'The request would have succeeded, but the DryRun option is set.',
+  /** RSAES-OAEP plaintext over the algorithm's limit (Encrypt with an RSA key). */
+  rsaPlaintextTooLarge: (alg: string, spec: string, max: number) => `Algorithm ${alg} and key spec ${spec} cannot encrypt data larger than ${max} bytes.`,
+  /**
+   * An encryption, signing or MAC algorithm the key's spec does not support (InvalidKeyUsageException;
+   * recorded for GenerateMac/VerifyMac in localstack's test_kms.snapshot.json, and for Encrypt with
+   * an RSA key: "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_4096.").
+   */
+  algorithmIncompatible: (alg: string, spec: string) => `Algorithm ${alg} is incompatible with key spec ${spec}.`,
+  onDemandRotationLimit: (arn: string) => `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${arn}`,
+  noPendingRotation: (arn: string) => `No available key material pending rotation for the key: ${arn}.`,
+  /** ImportKeyMaterial NEW_KEY_MATERIAL while another imported material waits for RotateKeyOnDemand (names the key by id). */
+  materialPendingRotation: (newId: string, keyId: string, pendingId: string) =>
+    `New key material (id: ${newId}) cannot be imported into KMS key ${keyId}, because another key material (id: ${pendingId}) is pending rotation.`,
+  originNotValid: (arn: string, origin: string) => `${arn} origin is ${origin} which is not valid for this operation.`,
+  keyUsageNotValid: (arn: string, usage: string, op: string) => `${arn} key usage is ${usage} which is not valid for ${op}.`,
+  tagReserved: 'Tags beginning with aws: are reserved',
+  tagDuplicate: 'Duplicate tag keys',
+  tagTooMany: 'Too many tags',
   throttled: 'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.',
   missingAuth: 'Missing Authentication Token',
   unrecognizedClient: 'The security token included in the request is invalid.',

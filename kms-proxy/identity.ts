@@ -49,7 +49,7 @@ export function principalAccountOf(arn: string): string | undefined {
 const ACCOUNT_ENTRY = /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$/;
 
 /** Whether `entries` name the caller itself (user, role, session), not only its account. */
-function namesItself(entries: readonly string[], id: Identity): boolean {
+export function namesItself(entries: readonly string[], id: Identity): boolean {
   return entries.some((e) => !ACCOUNT_ENTRY.test(e) && principalNamed([e], id));
 }
 

@@ -17,7 +17,9 @@ export interface SpecInfo {
   readonly bytes?: number;
 }
 
-const RSA_SIGN = ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512'];
+// PKCS #1 v1.5 first, as DescribeKey and GetPublicKey list them (KMS Developer Guide, "Viewing the
+// cryptographic configuration of KMS keys": the DescribeKey response for an RSA signing key).
+const RSA_SIGN = ['RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512', 'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512'];
 const RSA_ENC = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'];
 
 export const SPECS: Readonly<Partial<Record<KeySpec, SpecInfo>>> = Object.freeze({

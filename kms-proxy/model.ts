@@ -6,10 +6,10 @@ export const KEY_SPECS = [
   'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1',
   'SYMMETRIC_DEFAULT',
   'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512',
-  'SM2', 'ECC_NIST_EDWARDS25519', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87',
+  'SM2', 'ECC_NIST_EDWARDS25519', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024',
 ] as const;
 export type KeySpec = (typeof KEY_SPECS)[number];
-export const KEY_USAGES = ['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] as const;
+export const KEY_USAGES = ['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'] as const;
 export type KeyUsage = (typeof KEY_USAGES)[number];
 export const ORIGINS = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
 export type Origin = (typeof ORIGINS)[number];
@@ -41,8 +41,14 @@ export interface KeyRecord {
   readonly nextRotationDate?: number;
   readonly validTo?: number;
   readonly expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-  /** EXTERNAL keys: SHA-256 (hex) of the first material imported; later imports must match it. */
+  /**
+   * EXTERNAL keys written before imported materials were tracked one by one: SHA-256 (hex) of the
+   * material imported; `validTo`/`expirationModel` above were its expiry. Newer records use
+   * `importedMaterials` (imported.ts reads both).
+   */
   readonly importedMaterialDigest?: string;
+  /** EXTERNAL keys: every key material associated with the key (imported.ts). */
+  readonly importedMaterials?: readonly ImportedMaterial[];
   readonly tags: readonly Tag[];
   /**
    * Multi-Region keys (`mrk-` ids; multi-region.ts) only: whether this key is the primary or a
@@ -60,6 +66,29 @@ export interface KeyRecord {
 export interface KeyAddress {
   readonly keyId: string;
   readonly region: string;
+}
+
+/**
+ * A key material of an EXTERNAL key (API Reference, "RotationsListEntry"): imported or waiting to be
+ * imported again (deleted, expired), current, retired by a rotation, or imported for an on-demand
+ * rotation that has not happened yet.
+ */
+export interface ImportedMaterial {
+  /** The material version ciphertext names (Material.version). */
+  readonly version: number;
+  /** KeyMaterialId: 64 hex characters, derived from the key id and the material. */
+  readonly id: string;
+  /** SHA-256 (hex) of the material: importing it again must match. */
+  readonly digest: string;
+  readonly state: 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
+  /** ImportState: false once deleted or expired, until the same material is imported again. */
+  readonly imported: boolean;
+  /** While imported. */
+  readonly expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  readonly validTo?: number;
+  readonly description?: string;
+  /** When RotateKeyOnDemand made it current (epoch ms). */
+  readonly rotationDate?: number;
 }
 
 export interface Material {

@@ -107,8 +107,10 @@ function asKmsError(e: unknown): KmsError {
 }
 
 function errorResponse(e: KmsError): Response {
-  // Never a `code` member: the SDK would read it before `__type` (reference/kms.md).
-  return new Response(JSON.stringify({ __type: e.awsName, message: e.message }), {
+  // Never a `code` member: the SDK would read it before `__type` (reference/kms.md). No `message`
+  // member where AWS sends none (InvalidCiphertextException, KMSInvalidSignatureException, …: the
+  // recorded responses in localstack's test_kms.snapshot.json carry no `message`).
+  return new Response(JSON.stringify(e.message === '' ? { __type: e.awsName } : { __type: e.awsName, message: e.message }), {
     status: e.status,
     headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() },
   });

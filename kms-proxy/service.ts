@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AccessDeniedError, kmsError, messages } from './errors.ts';
 import { accessDenied, authorizeWithIdentity, denialMessage, identityAllows, type Authorization, type Caller } from './identity.ts';
 import { WorkPacer } from './gate.ts';
+import { currentImported, materialMetadata, nextExpiry, planExpiry } from './imported.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
@@ -135,6 +136,16 @@ export class Service {
   }
 
   /**
+   * The material encryption uses: the newest, or for imported material the CURRENT one when it is
+   * imported (a material imported for an on-demand rotation is newer but not in use yet).
+   */
+  async currentMaterial(key: KeyRecord): Promise<Material | undefined> {
+    if (key.importedMaterials === undefined) return this.store.currentMaterial(key);
+    const cur = currentImported(key);
+    return cur?.imported ? this.store.getMaterial(key, cur.version) : undefined;
+  }
+
+  /**
    * Resolves a key id, key ARN, alias name or alias ARN (where `aliases` allows) to a key record, as
    * AWS does: a key id or alias name names a key in the caller's own account and region; another
    * account's key is reachable only by its key ARN or alias ARN (whether the operation may act on
@@ -237,7 +248,7 @@ export class Service {
 
   requireUsage(key: KeyRecord, usage: KeyRecord['keyUsage'], op: string): void {
     if (key.keyUsage !== usage) {
-      throw kmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.keyUsage} which is not valid for ${op}.`);
+      throw kmsError('InvalidKeyUsageException', messages.keyUsageNotValid(key.arn, key.keyUsage, op));
     }
   }
 
@@ -337,7 +348,10 @@ export class Service {
     if (!identityAllows(caller, action)) throw accessDenied(caller, action, resource, 'no-identity-policy');
   }
 
-  /** KeyMetadata; `related` (relatedKeys) fills a multi-Region key's MultiRegionConfiguration. */
+  /**
+   * KeyMetadata; `currentMaterialId` is the id of the key's newest stored material, if any;
+   * `related` (relatedKeys) fills a multi-Region key's MultiRegionConfiguration.
+   */
   keyMetadata(key: KeyRecord, currentMaterialId?: string, related?: readonly KeyRecord[]): Record<string, unknown> {
     const info = SPECS[key.keySpec];
     const sec = (ms: number) => ms / 1000;
@@ -351,9 +365,7 @@ export class Service {
       KeyUsage: key.keyUsage,
       KeyState: key.state,
       ...(key.deletionDate !== undefined ? { DeletionDate: sec(key.deletionDate) } : {}),
-      ...(key.validTo !== undefined ? { ValidTo: sec(key.validTo) } : {}),
       Origin: key.origin,
-      ...(key.expirationModel ? { ExpirationModel: key.expirationModel } : {}),
       KeyManager: 'CUSTOMER',
       CustomerMasterKeySpec: key.keySpec,
       KeySpec: key.keySpec,
@@ -363,7 +375,7 @@ export class Service {
       ...(info?.keyAgreementAlgorithms && key.keyUsage === 'KEY_AGREEMENT' ? { KeyAgreementAlgorithms: info.keyAgreementAlgorithms } : {}),
       ...multiRegionMetadata(key, related),
       ...(key.pendingWindowInDays !== undefined && (key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion') ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
-      ...(currentMaterialId !== undefined ? { CurrentKeyMaterialId: currentMaterialId } : {}),
+      ...materialMetadata(key, currentMaterialId),
     };
   }
 
@@ -461,6 +473,15 @@ export class Service {
         return;
       }
       later(key.validTo);
+    }
+    if (key.state !== 'PendingDeletion') {
+      const expiry = planExpiry(key, key.importedMaterials ?? [], now);
+      if (expiry) {
+        await this.store.deleteMaterials(expiry.key, expiry.versions);
+        later(nextExpiry(expiry.key));
+        return;
+      }
+      later(nextExpiry(key));
     }
     if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
       if (key.nextRotationDate <= now && key.state === 'Enabled') {

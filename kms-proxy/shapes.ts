@@ -60,6 +60,36 @@ function quote(v: string): string {
   return `'${v}'`;
 }
 
+/** Java's String.hashCode, as an unsigned 32-bit number. */
+function javaHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h >>> 0;
+}
+
+const enumOrders = new WeakMap<readonly string[], string>();
+
+/**
+ * An enum's values as AWS KMS lists them in "Member must satisfy enum value set: […]": neither
+ * the model's order nor sorted, but an order every KMS message on record fits (localstack's
+ * test_kms.snapshot.json: keySpec's 12 values, keyUsage's 3, macAlgorithm's 4; local-kms: keySpec's
+ * 8; GenerateDataKey's [AES_256, AES_128]): by Java's String.hashCode modulo the smallest power of
+ * two above twice the count, then by the whole hash. Deriving it, rather than copying the recorded
+ * lists, gives today's enums (the model has since added SM2, ML_DSA_*, KEY_AGREEMENT, …) the order
+ * AWS would print them in. test/kms-proxy/aws-answers.test.ts checks the 8- and 12-value keySpec lists.
+ */
+export function awsEnumOrder(values: readonly string[]): string {
+  let text = enumOrders.get(values);
+  if (text === undefined) {
+    let size = 1;
+    while (size <= 2 * values.length) size *= 2;
+    const bucket = (v: string) => javaHash(v) & (size - 1);
+    text = [...values].sort((a, b) => bucket(a) - bucket(b) || javaHash(a) - javaHash(b)).join(', ');
+    enumOrders.set(values, text);
+  }
+  return text;
+}
+
 export function decodeBase64(s: string): Uint8Array {
   if (!B64.test(s)) throw kmsError('SerializationException', 'Base64 encoded value is not valid.');
   return new Uint8Array(Buffer.from(s, 'base64'));
@@ -102,7 +132,7 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
     case 'string': {
       if (typeof v !== 'string') serialization(v, 'a String');
       lengthCheck(errors, at, quote(v), [...v].length, f.min, f.max);
-      if (f.enum && !f.enum.includes(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy enum value set: [${f.enum.join(', ')}]`);
+      if (f.enum && !f.enum.includes(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy enum value set: [${awsEnumOrder(f.enum)}]`);
       if (f.pattern && !patternOf(f.pattern).test(v)) errors.push(`Value ${quote(v)} at '${at}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${f.pattern}`);
       return v;
     }
@@ -134,7 +164,7 @@ function convert(k: string, f: Field, v: unknown, errors: string[]): unknown {
       lengthCheck(errors, at, quote(`[${list.join(', ')}]`), list.length, f.min, f.max);
       list.forEach((item, i) => {
         lengthCheck(errors, `${at}.${i + 1}.member`, quote(item), item.length, f.itemMin, f.itemMax);
-        if (f.enum && !f.enum.includes(item)) errors.push(`Value ${quote(item)} at '${at}.${i + 1}.member' failed to satisfy constraint: Member must satisfy enum value set: [${f.enum.join(', ')}]`);
+        if (f.enum && !f.enum.includes(item)) errors.push(`Value ${quote(item)} at '${at}.${i + 1}.member' failed to satisfy constraint: Member must satisfy enum value set: [${awsEnumOrder(f.enum)}]`);
       });
       return list;
     }

@@ -1,5 +1,6 @@
 // CancelKeyDeletion (KMS API Reference, "CancelKeyDeletion").
 import { kmsError } from '../errors.ts';
+import { allImported } from '../imported.ts';
 import { KeyIdField } from '../shapes.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
 
@@ -13,7 +14,7 @@ export const CancelKeyDeletion: Operation = {
     if (r.key.state !== 'PendingDeletion' && r.key.state !== 'PendingReplicaDeletion') throw kmsError('KMSInvalidStateException', `${r.key.arn} is not pending deletion.`);
     const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = r.key;
     // AWS leaves a cancelled key Disabled; a key without material goes back to PendingImport.
-    const hasMaterial = (await svc.store.currentMaterial(r.key)) !== undefined;
+    const hasMaterial = r.key.importedMaterials !== undefined ? allImported(r.key.importedMaterials) : (await svc.store.currentMaterial(r.key)) !== undefined;
     await svc.store.putKey({ ...rest, state: hasMaterial ? 'Disabled' : 'PendingImport' });
     return { KeyId: r.key.arn };
   },

@@ -5,7 +5,7 @@ import type { GrantConstraints, GrantRecord } from '../model.ts';
 import { isAwsPrincipal } from '../policy/principals.ts';
 import type { ContextValues } from '../service.ts';
 import { DryRunField, GrantTokensField, KeyIdField } from '../shapes.ts';
-import { checkGrant, GRANT_OPERATIONS, NOT_FOR_AWS_RESOURCE, PrincipalField } from './lib/grants.ts';
+import { checkGrant, GRANT_OPERATIONS, noServicePrincipals, NOT_FOR_AWS_RESOURCE, PrincipalField } from './lib/grants.ts';
 import { authorizedKey, dryRun, list, type Operation, reqStr, str } from './types.ts';
 
 /**
@@ -61,7 +61,7 @@ export const CreateGrant: Operation = {
     // Service principals and SourceArn constraints are for grants that AWS services use on a
     // caller's behalf; no AWS service calls this KMS.
     if (str(input, 'GranteeServicePrincipal') !== undefined || str(input, 'RetiringServicePrincipal') !== undefined || (input.Constraints as GrantConstraints | undefined)?.SourceArn !== undefined) {
-      throw kmsError('UnsupportedOperationException', 'Grants to service principals and SourceArn grant constraints are not supported by this KMS: no AWS service calls it.');
+      noServicePrincipals();
     }
     const grantee = str(input, 'GranteePrincipal');
     if (grantee === undefined) throw kmsError('ValidationException', 'You must specify either GranteePrincipal or GranteeServicePrincipal.');
@@ -78,7 +78,10 @@ export const CreateGrant: Operation = {
       extra: grantConditionValues(operations, grantee, retiring, constraints),
       more: { childGrant: { operations, ...(constraints ? { constraints } : {}) } },
     });
-    svc.requireNotPendingDeletion(r.key);
+    // A disabled key, or one waiting for its material, takes no grant (KMS Developer Guide, "Key
+    // states of KMS keys": CreateGrant is DisabledException when disabled, KMSInvalidStateException
+    // when pending import or deletion); allowed while a multi-Region key is Updating.
+    svc.requireEnabled(r.key);
     svc.requireSettled(r.key, 'allowed');
     if (operations.length === 0) throw kmsError('ValidationException', "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1");
     checkGrant(r.key, operations, constraints);

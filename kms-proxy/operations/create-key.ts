@@ -3,8 +3,8 @@ import { kmsError } from '../errors.ts';
 import { SPECS } from '../keyspec.ts';
 import { KEY_SPECS, KEY_USAGES, type KeyRecord, type KeySpec, type KeyUsage, type Origin, ORIGINS, type Tag } from '../model.ts';
 import { defaultKeyPolicy } from '../policy/document.ts';
-import { dedupeTags, lockoutCheck, PolicyField } from './lib/keys.ts';
-import { checkTags } from './lib/tags.ts';
+import { lockoutCheck, PolicyField } from './lib/keys.ts';
+import { checkRequestTags } from './lib/tags.ts';
 import { bool, type Operation, str } from './types.ts';
 
 export const CreateKey: Operation = {
@@ -15,7 +15,8 @@ export const CreateKey: Operation = {
     Policy: PolicyField,
     Description: { t: 'string', min: 0, max: 8192 },
     KeyUsage: { t: 'string', enum: KEY_USAGES },
-    CustomerMasterKeySpec: { t: 'string', enum: KEY_SPECS.slice(0, 12) },
+    // The deprecated CustomerMasterKeySpec's enum (kms-2014-11-01): the key specs up to SM2.
+    CustomerMasterKeySpec: { t: 'string', enum: KEY_SPECS.slice(0, 13) },
     KeySpec: { t: 'string', enum: KEY_SPECS },
     Origin: { t: 'string', enum: ORIGINS },
     CustomKeyStoreId: { t: 'string', min: 1, max: 64 },
@@ -49,7 +50,7 @@ export const CreateKey: Operation = {
     const keyUsage = usageIn ?? 'ENCRYPT_DECRYPT';
     if (!info.usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
     const tags = (input.Tags as Tag[] | undefined) ?? [];
-    checkTags(tags);
+    checkRequestTags(tags);
     // A multi-Region primary key (multi-region.ts): an `mrk-` id, replicated with ReplicateKey.
     const multiRegion = bool(input, 'MultiRegion') === true;
     const keyId = svc.newKeyId(multiRegion);
@@ -71,7 +72,7 @@ export const CreateKey: Operation = {
       state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
       policy,
       rotationEnabled: false,
-      tags: dedupeTags(tags),
+      tags,
       ...mrk,
     };
     const material = origin === 'EXTERNAL' ? undefined : await svc.newMaterial(key, 0);

@@ -2,25 +2,41 @@
 // CiphertextForRecipient, enveloped to the attested enclave's key, and no Plaintext member.
 import { envelopeForRecipient } from '../recipient/cms.ts';
 import { ContextField, DryRunField, GrantTokensField, OptKeyIdField, RecipientField } from '../shapes.ts';
-import { AlgField, CiphertextField, decryptWith } from './lib/symmetric.ts';
-import { attestedRecipient, bytes, ctx, dryRun, type Operation, str } from './types.ts';
+import { AlgField, ciphertextOf, DecryptCiphertextField, decryptionKey, decryptWith, DryRunModifiersField, ignoresCiphertext } from './lib/symmetric.ts';
+import { attestedRecipient, ctx, dryRun, type Operation, str } from './types.ts';
 
 export const Decrypt: Operation = {
   name: 'Decrypt',
   quota: 'cryptographic',
   readOnly: true,
-  shape: { CiphertextBlob: CiphertextField, EncryptionContext: ContextField, GrantTokens: GrantTokensField, KeyId: OptKeyIdField, EncryptionAlgorithm: AlgField, Recipient: RecipientField, DryRun: DryRunField },
+  shape: {
+    CiphertextBlob: DecryptCiphertextField,
+    EncryptionContext: ContextField,
+    GrantTokens: GrantTokensField,
+    KeyId: OptKeyIdField,
+    EncryptionAlgorithm: AlgField,
+    Recipient: RecipientField,
+    DryRun: DryRunField,
+    DryRunModifiers: DryRunModifiersField,
+  },
   async run(call) {
     const { svc, caller, input, trail } = call;
     const recipient = attestedRecipient(call);
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
-    const { key, plaintext } = await decryptWith(svc, caller, trail, 'kms:Decrypt', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'KeyId'), alg, ctx(input, 'EncryptionContext'), recipient?.context);
+    const ec = ctx(input, 'EncryptionContext');
+    if (ignoresCiphertext(input)) {
+      await decryptionKey(svc, caller, trail, 'kms:Decrypt', undefined, str(input, 'KeyId'), alg, ec, recipient?.context);
+      dryRun(input);
+    }
+    const { key, plaintext, materialId } = await decryptWith(svc, caller, trail, 'kms:Decrypt', ciphertextOf(input), str(input, 'KeyId'), alg, ec, recipient?.context);
     dryRun(input);
     if (recipient) {
       const sealed = envelopeForRecipient(plaintext, recipient.key);
       plaintext.fill(0);
       return { KeyId: key.arn, CiphertextForRecipient: sealed, EncryptionAlgorithm: alg };
     }
-    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: alg };
+    // KeyMaterialId: "present only when the operation uses a symmetric encryption KMS key. This
+    // field is omitted if the request includes the Recipient parameter" (DecryptResponse).
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: alg, ...(materialId !== undefined ? { KeyMaterialId: materialId } : {}) };
   },
 };

@@ -1,7 +1,7 @@
 // DisableKeyRotation (KMS API Reference, "DisableKeyRotation").
 import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable } from './lib/rotation.ts';
+import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
 
 export const DisableKeyRotation: Operation = {
@@ -11,8 +11,10 @@ export const DisableKeyRotation: Operation = {
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DisableKeyRotation', { aliases: false });
+    // Keys that cannot rotate automatically are refused whatever their state (an EXTERNAL key
+    // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
+    requireAutomaticRotation(key);
     svc.requireEnabled(key);
-    requireRotatable(key);
     requireNotReplica(key);
     await svc.writeShared(key, ({ nextRotationDate: _n, ...rest }) => ({ ...rest, rotationEnabled: false }));
     return {};

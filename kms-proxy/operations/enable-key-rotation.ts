@@ -2,7 +2,7 @@
 import { DAY_MS } from '../service.ts';
 import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
-import { requireRotatable } from './lib/rotation.ts';
+import { requireAutomaticRotation } from './lib/rotation.ts';
 import { authorizedKey, int, type Operation, reqStr } from './types.ts';
 
 export const EnableKeyRotation: Operation = {
@@ -13,8 +13,10 @@ export const EnableKeyRotation: Operation = {
   async run({ svc, caller, input, trail }) {
     const days = int(input, 'RotationPeriodInDays') ?? 365;
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false, extra: { 'kms:RotationPeriodInDays': String(days) } });
+    // Keys that cannot rotate automatically are refused whatever their state (an EXTERNAL key
+    // pending import: UnsupportedOperationException, KMS Developer Guide, "Key states of KMS keys").
+    requireAutomaticRotation(key);
     svc.requireEnabled(key);
-    requireRotatable(key);
     requireNotReplica(key);
     const nextRotationDate = svc.clock() + days * DAY_MS;
     await svc.writeShared(key, (k) => ({ ...k, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate }));

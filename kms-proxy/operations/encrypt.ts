@@ -12,7 +12,7 @@ export const Encrypt: Operation = {
     const alg = str(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     const ec = ctx(input, 'EncryptionContext');
     const r = await prepareEncrypt(svc, caller, trail, reqStr(input, 'KeyId'), 'kms:Encrypt', alg, ec);
-    const blob = await encryptWith(svc, r.key, alg, bytes(input, 'Plaintext') as Uint8Array, ec);
+    const { blob } = await encryptWith(svc, r.key, alg, bytes(input, 'Plaintext') as Uint8Array, ec);
     dryRun(input);
     return { CiphertextBlob: blob, KeyId: r.key.arn, EncryptionAlgorithm: alg };
   },

@@ -10,6 +10,6 @@ export const GenerateDataKeyPairWithoutPlaintext: Operation = {
   shape: { EncryptionContext: ContextField, KeyId: KeyIdField, KeyPairSpec: PairShape.KeyPairSpec, GrantTokens: GrantTokensField, DryRun: DryRunField },
   async run(call) {
     const p = await dataKeyPair(call, 'kms:GenerateDataKeyPairWithoutPlaintext');
-    return { PrivateKeyCiphertextBlob: p.blob, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
+    return { PrivateKeyCiphertextBlob: p.blob, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec, KeyMaterialId: p.materialId };
   },
 };

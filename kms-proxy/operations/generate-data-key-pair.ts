@@ -15,8 +15,10 @@ export const GenerateDataKeyPair: Operation = {
     if (recipient) {
       const sealed = envelopeForRecipient(p.privateDer, recipient.key);
       p.privateDer.fill(0);
-      return { PrivateKeyCiphertextBlob: p.blob, CiphertextForRecipient: sealed, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
+      return { PrivateKeyCiphertextBlob: p.blob, CiphertextForRecipient: sealed, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec, KeyMaterialId: p.materialId };
     }
-    return { PrivateKeyCiphertextBlob: p.blob, PrivateKeyPlaintext: p.privateDer, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec };
+    // KeyMaterialId: "The identifier of the key material used to encrypt the private key"
+    // (GenerateDataKeyPairResponse; unlike GenerateDataKey's, not omitted with a Recipient).
+    return { PrivateKeyCiphertextBlob: p.blob, PrivateKeyPlaintext: p.privateDer, PublicKey: p.publicDer, KeyId: p.arn, KeyPairSpec: p.spec, KeyMaterialId: p.materialId };
   },
 };

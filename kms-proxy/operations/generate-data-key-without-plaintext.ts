@@ -10,6 +10,6 @@ export const GenerateDataKeyWithoutPlaintext: Operation = {
   shape: { KeyId: KeyIdField, EncryptionContext: ContextField, KeySpec: DataKeySpecField, NumberOfBytes: NumberOfBytesField, GrantTokens: GrantTokensField, DryRun: DryRunField },
   async run(call) {
     const d = await generateDataKey(call, 'kms:GenerateDataKeyWithoutPlaintext');
-    return { CiphertextBlob: d.blob, KeyId: d.arn };
+    return { CiphertextBlob: d.blob, KeyId: d.arn, ...(d.materialId !== undefined ? { KeyMaterialId: d.materialId } : {}) };
   },
 };

@@ -18,6 +18,7 @@ export const GenerateDataKey: Operation = {
       d.plaintext.fill(0);
       return { CiphertextBlob: d.blob, CiphertextForRecipient: sealed, KeyId: d.arn };
     }
-    return { CiphertextBlob: d.blob, Plaintext: d.plaintext, KeyId: d.arn };
+    // KeyMaterialId: "omitted if the request includes the Recipient parameter" (GenerateDataKeyResponse).
+    return { CiphertextBlob: d.blob, Plaintext: d.plaintext, KeyId: d.arn, ...(d.materialId !== undefined ? { KeyMaterialId: d.materialId } : {}) };
   },
 };

@@ -19,7 +19,8 @@ export const GenerateRandom: Operation = {
     const recipient = attestedRecipient(call);
     if (str(input, 'CustomKeyStoreId') !== undefined) throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
     const n = int(input, 'NumberOfBytes');
-    if (n === undefined) throw kmsError('ValidationException', 'Please specify either number of bytes or key spec.');
+    // Message as AWS answers it (localstack's test_kms.snapshot.json, test_generate_random_invalid_number_of_bytes[None]).
+    if (n === undefined) throw kmsError('ValidationException', 'NumberOfBytes is required.');
     const random = new Uint8Array(randomBytes(n));
     if (recipient) {
       const sealed = envelopeForRecipient(random, recipient.key);

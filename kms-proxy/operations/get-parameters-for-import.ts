@@ -15,6 +15,7 @@ export const GetParametersForImport: Operation = {
     const alg = reqStr(input, 'WrappingAlgorithm');
     const spec = reqStr(input, 'WrappingKeySpec');
     const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:GetParametersForImport', { 'kms:WrappingAlgorithm': alg, 'kms:WrappingKeySpec': spec });
+    svc.requireNotPendingDeletion(key);
     if (alg === 'SM2PKE' || spec === 'SM2') throw kmsError('UnsupportedOperationException', 'SM2 wrapping is only available in China Regions.');
     const pair = await generateKeyPairDer({ rsaBits: Number(spec.slice(4)) });
     const token = randomBytes(64);

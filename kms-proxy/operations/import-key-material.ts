@@ -1,9 +1,9 @@
-// ImportKeyMaterial (KMS API Reference, "ImportKeyMaterial").
-import { createHash } from 'node:crypto';
+// ImportKeyMaterial (KMS API Reference, "ImportKeyMaterial"); what it does to the key's materials is
+// imported.ts's planImport.
 import { kmsError } from '../errors.ts';
-import type { KeyRecord } from '../model.ts';
+import { materialDigest, materialIdOf, planImport } from '../imported.ts';
 import { KeyIdField } from '../shapes.ts';
-import { externalKey, material, unwrap } from './lib/import.ts';
+import { externalKey, KeyMaterialDescriptionField, KeyMaterialIdField, material, materialsOf, unwrap } from './lib/import.ts';
 import { bytes, type Operation, reqStr, str } from './types.ts';
 
 export const ImportKeyMaterial: Operation = {
@@ -17,17 +17,21 @@ export const ImportKeyMaterial: Operation = {
     ValidTo: { t: 'timestamp' },
     ExpirationModel: { t: 'string', enum: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] },
     ImportType: { t: 'string', enum: ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'] },
-    KeyMaterialDescription: { t: 'string', min: 0, max: 256 },
-    KeyMaterialId: { t: 'string', min: 64, max: 64 },
+    KeyMaterialDescription: KeyMaterialDescriptionField,
+    KeyMaterialId: KeyMaterialIdField,
   },
   async run({ svc, caller, input, trail }) {
     const validToIn = input.ValidTo as number | undefined;
-    const model = str(input, 'ExpirationModel') ?? (validToIn === undefined ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES');
+    // "The default is KEY_MATERIAL_EXPIRES" (ImportKeyMaterial, ExpirationModel), so a request with
+    // neither member needs a ValidTo (localstack's test_kms.snapshot.json, test_import_key_symmetric:
+    // import-expiring-key-without-valid-to).
+    const model = (str(input, 'ExpirationModel') ?? 'KEY_MATERIAL_EXPIRES') as 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
     const key = await externalKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ImportKeyMaterial', {
       'kms:ExpirationModel': model,
       // Epoch seconds, as the request has it ("kms:ValidTo … is expressed in Unix time").
       ...(validToIn !== undefined ? { 'kms:ValidTo': String(validToIn) } : {}),
     });
+    svc.requireNotPendingDeletion(key);
     if (model === 'KEY_MATERIAL_EXPIRES' && validToIn === undefined) throw kmsError('ValidationException', 'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES');
     if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validToIn !== undefined) throw kmsError('ValidationException', 'A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE');
     const validTo = validToIn === undefined ? undefined : Math.round(validToIn * 1000);
@@ -43,24 +47,23 @@ export const ImportKeyMaterial: Operation = {
       throw kmsError('InvalidCiphertextException', '', `unwrapping with ${params.wrappingAlgorithm} failed: ${(cause as Error).message}`);
     }
     const secret = material(key, raw);
-    const digest = createHash('sha256').update(secret).digest('hex');
-    // Once imported, a key accepts only the same material again (ImportKeyMaterial docs).
-    if (key.importedMaterialDigest !== undefined && key.importedMaterialDigest !== digest) {
-      throw kmsError('IncorrectKeyMaterialException', 'The key material in the request is not the same key material that was previously imported into this KMS key.');
-    }
-    const { validTo: _v, expirationModel: _e, ...rest } = key;
-    const updated: KeyRecord = {
-      ...rest,
-      state: key.state === 'PendingImport' ? 'Enabled' : key.state,
-      importedMaterialDigest: digest,
-      expirationModel: model as KeyRecord['expirationModel'] & string,
+    const importType = str(input, 'ImportType');
+    const keyMaterialId = str(input, 'KeyMaterialId');
+    const description = str(input, 'KeyMaterialDescription');
+    const plan = planImport(key, await materialsOf(svc, key), {
+      digest: materialDigest(secret),
+      id: materialIdOf(key.keyId, secret),
+      expirationModel: model,
       ...(validTo !== undefined ? { validTo } : {}),
-    };
-    const existing = await svc.store.currentMaterial(key);
-    if (existing) await svc.store.putKey(updated);
-    else await svc.store.addMaterial(updated, await svc.newMaterial(key, 0, undefined, secret));
+      ...(importType !== undefined ? { importType } : {}),
+      ...(keyMaterialId !== undefined ? { keyMaterialId } : {}),
+      ...(description !== undefined ? { description } : {}),
+    });
+    const m = plan.material;
+    if (plan.store) await svc.store.addMaterial(plan.key, { keyId: key.keyId, version: m.version, id: m.id, createdAt: svc.clock(), secret });
+    else await svc.store.putKey(plan.key);
     if (validTo !== undefined) svc.schedule(validTo);
-    const id = existing?.id ?? (await svc.store.currentMaterial(key))?.id;
-    return { KeyId: key.arn, ...(id ? { KeyMaterialId: id } : {}) };
+    // KeyMaterialId names material of symmetric encryption keys only, as CurrentKeyMaterialId does.
+    return { KeyId: key.arn, ...(key.keySpec === 'SYMMETRIC_DEFAULT' ? { KeyMaterialId: m.id } : {}) };
   },
 };

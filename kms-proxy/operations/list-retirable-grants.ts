@@ -1,19 +1,23 @@
 // ListRetirableGrants (KMS API Reference, "ListRetirableGrants").
 import { accessDenied, principalAccountOf } from '../identity.ts';
-import { grantView, PrincipalField } from './lib/grants.ts';
-import { type Operation, pageRequest, pageResponse, readChunked, reqStr } from './types.ts';
+import { kmsError } from '../errors.ts';
+import { grantView, noServicePrincipals, PrincipalField } from './lib/grants.ts';
+import { type Operation, pageRequest, pageResponse, readChunked, str } from './types.ts';
 
 export const ListRetirableGrants: Operation = {
   name: 'ListRetirableGrants',
   quota: 'list',
   readOnly: true,
-  shape: { Limit: { t: 'int', min: 1, max: 100 }, Marker: { t: 'string', min: 1, max: 1024 }, RetiringPrincipal: { ...PrincipalField, required: true } },
+  shape: { Limit: { t: 'int', min: 1, max: 100 }, Marker: { t: 'string', min: 1, max: 1024 }, RetiringPrincipal: PrincipalField, RetiringServicePrincipal: PrincipalField },
   // "You must specify a principal in your AWS account": the authorized resource is the retiring
   // principal, so one of another account is AccessDeniedException and its grants stay unseen. The
   // grants returned may be on keys of any account (their retiring principal is the caller's), in the
   // request's Region ("all grants in the Amazon Web Services account and Region").
   async run({ svc, caller, input }) {
-    const rp = reqStr(input, 'RetiringPrincipal');
+    const rp = str(input, 'RetiringPrincipal');
+    const service = str(input, 'RetiringServicePrincipal');
+    if ((rp === undefined) === (service === undefined)) throw kmsError('ValidationException', 'You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both.');
+    if (rp === undefined) noServicePrincipals();
     svc.authorizeIdentity(caller, 'kms:ListRetirableGrants', rp);
     const owner = /^\d{12}$/.test(rp) ? rp : principalAccountOf(rp);
     if (owner !== caller.account) {

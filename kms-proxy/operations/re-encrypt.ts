@@ -1,14 +1,14 @@
 // ReEncrypt (KMS API Reference, "ReEncrypt").
 import { ContextField, DryRunField, GrantTokensField, KeyIdField, OptKeyIdField } from '../shapes.ts';
-import { AlgField, CiphertextField, decryptWith, encryptWith, prepareEncrypt } from './lib/symmetric.ts';
-import { bytes, ctx, dryRun, type Operation, reqStr, str, type Trail } from './types.ts';
+import { AlgField, ciphertextOf, DecryptCiphertextField, decryptionKey, decryptWith, DryRunModifiersField, encryptWith, ignoresCiphertext, prepareEncrypt } from './lib/symmetric.ts';
+import { ctx, dryRun, type Operation, reqStr, str, type Trail } from './types.ts';
 
 export const ReEncrypt: Operation = {
   name: 'ReEncrypt',
   quota: 'cryptographic',
   readOnly: true,
   shape: {
-    CiphertextBlob: CiphertextField,
+    CiphertextBlob: DecryptCiphertextField,
     SourceEncryptionContext: ContextField,
     SourceKeyId: OptKeyIdField,
     DestinationKeyId: KeyIdField,
@@ -17,6 +17,7 @@ export const ReEncrypt: Operation = {
     DestinationEncryptionAlgorithm: AlgField,
     GrantTokens: GrantTokensField,
     DryRun: DryRunField,
+    DryRunModifiers: DryRunModifiersField,
   },
   async run({ svc, caller, input, trail }) {
     const srcAlg = str(input, 'SourceEncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
@@ -26,13 +27,28 @@ export const ReEncrypt: Operation = {
     const dstId = reqStr(input, 'DestinationKeyId');
     const dstKeyId = (await svc.resolve(dstId, caller)).key.keyId;
     const sameKey = (keyId: string) => ({ 'kms:ReEncryptOnSameKey': String(keyId === dstKeyId) });
-    const src = await decryptWith(svc, caller, trail, 'kms:ReEncryptFrom', bytes(input, 'CiphertextBlob') as Uint8Array, str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'), {}, (k) => sameKey(k.keyId));
     const dstCtx = ctx(input, 'DestinationEncryptionContext');
+    if (ignoresCiphertext(input)) {
+      const source = await decryptionKey(svc, caller, trail, 'kms:ReEncryptFrom', undefined, str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'), {}, (k) => sameKey(k.keyId));
+      const dst = await prepareEncrypt(svc, caller, {}, dstId, 'kms:ReEncryptTo', dstAlg, dstCtx, sameKey(source.key.keyId));
+      trail.additional = { destinationKeyArn: dst.key.arn };
+      dryRun(input);
+    }
+    const src = await decryptWith(svc, caller, trail, 'kms:ReEncryptFrom', ciphertextOf(input), str(input, 'SourceKeyId'), srcAlg, ctx(input, 'SourceEncryptionContext'), {}, (k) => sameKey(k.keyId));
     const dstTrail: Trail = {};
     const dst = await prepareEncrypt(svc, caller, dstTrail, dstId, 'kms:ReEncryptTo', dstAlg, dstCtx, sameKey(src.key.keyId));
     trail.additional = { destinationKeyArn: dst.key.arn };
-    const blob = await encryptWith(svc, dst.key, dstAlg, src.plaintext, dstCtx);
+    const out = await encryptWith(svc, dst.key, dstAlg, src.plaintext, dstCtx);
     dryRun(input);
-    return { CiphertextBlob: blob, SourceKeyId: src.key.arn, KeyId: dst.key.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg };
+    // Source/DestinationKeyMaterialId: present only where the key is a symmetric encryption key (ReEncryptResponse).
+    return {
+      CiphertextBlob: out.blob,
+      SourceKeyId: src.key.arn,
+      KeyId: dst.key.arn,
+      SourceEncryptionAlgorithm: srcAlg,
+      DestinationEncryptionAlgorithm: dstAlg,
+      ...(src.materialId !== undefined ? { SourceKeyMaterialId: src.materialId } : {}),
+      ...(out.materialId !== undefined ? { DestinationKeyMaterialId: out.materialId } : {}),
+    };
   },
 };

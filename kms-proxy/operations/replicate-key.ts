@@ -6,12 +6,13 @@
 // material that you imported into the primary key").
 import { kmsError } from '../errors.ts';
 import type { KeyRecord, Tag } from '../model.ts';
+import { replicaMaterials } from '../imported.ts';
 import { requirePrimary, transient } from '../multi-region.ts';
 import { defaultKeyPolicy } from '../policy/document.ts';
 import { REGION_PATTERN } from '../regions.ts';
 import { KeyIdField } from '../shapes.ts';
-import { dedupeTags, lockoutCheck, PolicyField } from './lib/keys.ts';
-import { checkTags } from './lib/tags.ts';
+import { lockoutCheck, PolicyField } from './lib/keys.ts';
+import { checkRequestTags } from './lib/tags.ts';
 import { authorizedKey, bool, type Operation, reqStr, str } from './types.ts';
 
 export const RegionField = { t: 'string', min: 1, max: 32, pattern: REGION_PATTERN, required: true } as const;
@@ -52,7 +53,7 @@ export const ReplicateKey: Operation = {
     if (there) {
       throw kmsError('AlreadyExistsException', there.multiRegionKeyType === 'PRIMARY' ? `${replicaRegion} is the Region of the primary key ${there.arn}: a replica must be in another Region.` : `The replica key ${there.arn} already exists.`);
     }
-    checkTags(tags);
+    checkRequestTags(tags);
     const policy = str(input, 'Policy') ?? defaultKeyPolicy(primary.account);
     const now = svc.clock();
     const ready = primary.origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled';
@@ -70,10 +71,10 @@ export const ReplicateKey: Operation = {
       rotationEnabled: primary.rotationEnabled,
       ...(primary.rotationPeriodInDays !== undefined ? { rotationPeriodInDays: primary.rotationPeriodInDays } : {}),
       ...(primary.nextRotationDate !== undefined ? { nextRotationDate: primary.nextRotationDate } : {}),
-      tags: dedupeTags(tags),
+      tags,
       multiRegionKeyType: 'REPLICA',
       // "You must import the same key material that you imported into the primary key."
-      ...(primary.importedMaterialDigest !== undefined ? { importedMaterialDigest: primary.importedMaterialDigest } : {}),
+      ...replicaMaterials(primary),
     };
     lockoutCheck(svc, policy, base, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
     const replica = transient(base, 'Creating', ready, now + svc.transientStateMs, now);

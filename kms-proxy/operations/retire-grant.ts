@@ -1,6 +1,7 @@
 // RetireGrant (KMS API Reference, "RetireGrant").
 import { kmsError } from '../errors.ts';
 import type { GrantRecord } from '../model.ts';
+import { identityAllows, namesItself } from '../identity.ts';
 import { identityOf, principalNamed } from '../policy/principals.ts';
 import { DryRunField } from '../shapes.ts';
 import { dryRun, type Operation, str } from './types.ts';
@@ -27,15 +28,25 @@ export const RetireGrant: Operation = {
     }
     const keyArn = (await svc.store.getKey(grant))?.arn ?? grant.keyId;
     trail.keyArn = keyArn;
-    // Who may retire ("Retiring and revoking grants"): the retiring principal, the grantee when the
-    // grant includes RetireGrant, and, as a backup, the account that created the grant (its root
-    // here: this KMS has no IAM policies to delegate kms:RetireGrant to its users). A key policy does
-    // not decide RetireGrant ("This permission is not effective in a key policy").
+    // Who may retire, as AWS documents it today (KMS Developer Guide, "Retiring and revoking
+    // grants"; API Reference, "RetireGrant"): the grant's retiring principal; its grantee principal
+    // "only if … the grant includes the RetireGrant operation"; and, "as a backup, the AWS account in
+    // which the grant was created", which "can delegate the kms:RetireGrant permission to an IAM
+    // principal in the account". A principal the grant names itself needs no IAM permission
+    // ("Principals specified in the grant can retire a grant without the kms:RetireGrant
+    // permission"); an account named in the grant, and the issuing account, delegate to their
+    // principals through the identity policy (identity.ts). A key policy does not decide it ("not
+    // effective in a key policy"). So a grantee without RetireGrant in the grant retires it only as a
+    // principal of the issuing account allowed kms:RetireGrant, which is how localstack's recording
+    // (test_retire_grant_with_grant_token: an administrator retiring the grant it is grantee of)
+    // succeeds against AWS; a grantee of another account does not.
     const id = identityOf(caller.principalArn, caller.account);
+    const delegated = identityAllows(caller, 'kms:RetireGrant');
+    const names = (p: string) => namesItself([p], id) || (delegated && principalNamed([p], id));
     const may =
-      (grant.retiringPrincipal !== undefined && principalNamed([grant.retiringPrincipal], id)) ||
-      (grant.operations.includes('RetireGrant') && principalNamed([grant.granteePrincipal], id)) ||
-      (id.type === 'Account' && caller.account === grant.issuingAccount);
+      (grant.retiringPrincipal !== undefined && names(grant.retiringPrincipal)) ||
+      (grant.operations.includes('RetireGrant') && names(grant.granteePrincipal)) ||
+      (caller.account === grant.issuingAccount && (id.type === 'Account' || delegated));
     if (!may) throw kmsError('AccessDeniedException', `User: ${caller.principalArn} is not authorized to perform: kms:RetireGrant on resource: ${keyArn}`);
     dryRun(input);
     await svc.store.deleteGrant(grant.grantId);

@@ -3,7 +3,7 @@
 import type { Decision } from '../policy/evaluate.ts';
 import type { Caller, ContextValues, DecideOptions, Resolved, Service } from '../service.ts';
 import type { Input, Shape } from '../shapes.ts';
-import { kmsError } from '../errors.ts';
+import { kmsError, messages } from '../errors.ts';
 import { invalidRecipient, type AttestedRecipient } from '../recipient/verify.ts';
 import type { WorkPacer } from '../gate.ts';
 import type { Page, PageRequest } from '../store/page.ts';
@@ -77,7 +77,7 @@ export async function authorizedKey(
 
 /** DryRun (KMS API): every check passes, then DryRunOperationException instead of the effect. */
 export function dryRun(i: Input): void {
-  if (i.DryRun === true) throw kmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+  if (i.DryRun === true) throw kmsError('DryRunOperationException', messages.dryRun);
 }
 
 /**

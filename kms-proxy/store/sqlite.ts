@@ -104,6 +104,7 @@ export class SqliteKeyStore implements KeyStore {
       listMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? ORDER BY version'),
       putMat: p('INSERT INTO materials (key_id, region, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       delMat: p('DELETE FROM materials WHERE key_id = ? AND region = ?'),
+      delMatVersion: p('DELETE FROM materials WHERE key_id = ? AND region = ? AND version = ?'),
       getAlias: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name = ?'),
       listAliases: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
       listAliasesOfKey: p('SELECT * FROM aliases WHERE key_id = ? AND account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
@@ -354,13 +355,15 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
-  async deleteMaterials(key: KeyRecord): Promise<void> {
+  async deleteMaterials(key: KeyRecord, versions?: readonly number[]): Promise<void> {
     this.#keys.delete(at(key));
     this.#tx(() => {
-      this.#s('delMat').run(key.keyId, key.region);
+      if (versions === undefined) this.#s('delMat').run(key.keyId, key.region);
+      else for (const v of versions) this.#s('delMatVersion').run(key.keyId, key.region, v);
       this.#writeKey(key);
     });
-    this.#forget(key);
+    if (versions === undefined) this.#forget(key);
+    else for (const v of versions) this.#materials.delete(`${at(key)}\0${v}`);
   }
 
   async getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined> {

@@ -80,8 +80,11 @@ export interface KeyStore {
   listMaterials(key: KeyAddress): Promise<readonly Material[]>;
   /** Adds a material and writes the key record in one transaction (rotation, import). */
   addMaterial(key: KeyRecord, material: Material): Promise<void>;
-  /** Deletes all materials and writes the key record in one transaction. */
-  deleteMaterials(key: KeyRecord): Promise<void>;
+  /**
+   * Deletes the key's materials (only those of `versions`, when given) and writes the key record,
+   * in one transaction (imported material deleted or expired).
+   */
+  deleteMaterials(key: KeyRecord, versions?: readonly number[]): Promise<void>;
 
   getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined>;
   /** The aliases of a scope by name, or only those of `keyId`. */

@@ -20,6 +20,8 @@ const creds = [
   { accessKeyId: 'AKIAMALLORY000000000', secretAccessKey: 'mallory-secret', principalArn: MALLORY, account: ACCOUNT },
   { accessKeyId: 'AKIAACCOUNTROOT00000', secretAccessKey: 'root-secret', principalArn: ROOT, account: ACCOUNT },
   { accessKeyId: 'AKIAAPPSESSION000000', secretAccessKey: 'session-secret', principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/ops/s1`, account: ACCOUNT },
+  // A principal of the key's account whose identity policy does not allow kms:RetireGrant.
+  { accessKeyId: 'AKIAEVE0000000000000', secretAccessKey: 'eve-secret', principalArn: `arn:aws:iam::${ACCOUNT}:user/eve`, account: ACCOUNT, allowedActions: ['kms:Encrypt', 'kms:Decrypt'] },
 ];
 
 let f: Fixture;
@@ -97,11 +99,15 @@ describe('grant re-delegation', () => {
     await mallory.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { Tenant: 'blue' } }));
   });
 
-  test("another principal's grant token gives nothing; only the retiring principal, the grantee with RetireGrant or the account root retire", async () => {
+  test("another principal's grant token gives nothing; only the retiring principal, the grantee with RetireGrant or the account (its root, or principals it allows kms:RetireGrant) retire", async () => {
     const id = await key();
     const g = await grant(id, admin, ADMIN, ['Encrypt']);
     await denied(mallory.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x'), GrantTokens: [g.GrantToken ?? ''] })));
-    await denied(mallory.send(new RetireGrantCommand({ GrantToken: g.GrantToken })));
+    // Holding the token is not enough: a principal of the account whose identity policy does not
+    // allow kms:RetireGrant is refused.
+    const eve = client(f.server, creds[4]);
+    await denied(eve.send(new RetireGrantCommand({ GrantToken: g.GrantToken })));
+    eve.destroy();
     // The account that created the grant retires it ("As a backup, the AWS account in which the grant was created can retire the grant").
     const root = client(f.server, creds[2]);
     await root.send(new RetireGrantCommand({ GrantToken: g.GrantToken }));

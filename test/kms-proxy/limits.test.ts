@@ -73,11 +73,15 @@ describe('aliases and grants per key', () => {
     await grant('three');
   });
 
-  test('tags: at most 50 per key (LimitExceededException)', async () => {
+  test('tags: at most 50 per key, in a request or on the key (TagException "Too many tags", as AWS answers 51 tags)', async () => {
     const third = client(f.server, THIRD);
     const id = await newKey(third);
     const tags = Array.from({ length: 51 }, (_v, i) => ({ TagKey: `t${i}`, TagValue: 'v' }));
-    expect((await failure(() => third.send(new TagResourceCommand({ KeyId: id, Tags: tags })))).name).toBe('LimitExceededException');
+    const many = await failure(() => third.send(new TagResourceCommand({ KeyId: id, Tags: tags })));
+    expect([many.name, many.message]).toEqual(['TagException', 'Too many tags']);
+    await third.send(new TagResourceCommand({ KeyId: id, Tags: tags.slice(0, 50) }));
+    const over = await failure(() => third.send(new TagResourceCommand({ KeyId: id, Tags: [{ TagKey: 'one-more', TagValue: 'v' }] })));
+    expect([over.name, over.message]).toEqual(['TagException', 'Too many tags']);
     third.destroy();
   });
 });

@@ -13,7 +13,7 @@ import { authorizedKey, ctx, dryRun, type Operation, reqStr, type Trail } from '
 
 export const MAC_ALGORITHMS = ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] as const;
 export const MESSAGE_TYPES = ['RAW', 'DIGEST', 'EXTERNAL_MU'] as const;
-export const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519'] as const;
+export const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024'] as const;
 
 export async function usable(
   svc: Service,
@@ -26,14 +26,14 @@ export async function usable(
 ): Promise<{ r: Resolved; m: Material }> {
   const r = await authorizedKey({ svc, caller, trail }, keyId, action, { extra, encryptionContext });
   svc.requireEnabled(r.key);
-  const m = await svc.store.currentMaterial(r.key);
+  const m = await svc.currentMaterial(r.key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));
   return { r, m };
 }
 
 export function requireSigningAlg(key: KeyRecord, alg: string): void {
   if (!(SPECS[key.keySpec]?.signingAlgorithms ?? []).includes(alg)) {
-    throw kmsError('InvalidKeyUsageException', `Signing algorithm ${alg} is not valid for ${key.arn} with key spec ${key.keySpec}.`);
+    throw kmsError('InvalidKeyUsageException', messages.algorithmIncompatible(alg, key.keySpec));
   }
 }
 
@@ -48,7 +48,7 @@ export const SignShape = {
 
 export function macOf(key: KeyRecord, m: Material, alg: string, message: Uint8Array): Buffer {
   if (!(SPECS[key.keySpec]?.macAlgorithms ?? []).includes(alg)) {
-    throw kmsError('InvalidKeyUsageException', `MAC algorithm ${alg} is not valid for ${key.arn} with key spec ${key.keySpec}.`);
+    throw kmsError('InvalidKeyUsageException', messages.algorithmIncompatible(alg, key.keySpec));
   }
   return createHmac(alg.replace('HMAC_SHA_', 'sha'), m.secret).update(message).digest();
 }
@@ -89,5 +89,5 @@ export async function dataKeyPair(call: Parameters<Operation['run']>[0], action:
   dryRun(input);
   const pair = await keyPair(spec);
   const blob = sealBlob({ keyId: r.key.keyId, materialVersion: m.version }, m.secret, pair.privateDer, ec);
-  return { arn: r.key.arn, spec, blob, ...pair };
+  return { arn: r.key.arn, spec, blob, materialId: m.id, ...pair };
 }

@@ -10,7 +10,7 @@ import type { GrantConstraints, GrantRecord, KeyRecord } from '../../model.ts';
 export const GRANT_OPERATIONS = [
   'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
   'Sign', 'Verify', 'GetPublicKey', 'CreateGrant', 'RetireGrant', 'DescribeKey', 'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret',
+  'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac', 'DeriveSharedSecret', 'Encapsulate', 'Decapsulate',
 ] as const;
 
 export const PrincipalField = { t: 'string', min: 1, max: 256, pattern: '^[\\w+=,.@:/-]+$' } as const;
@@ -28,6 +28,15 @@ export function grantView(g: GrantRecord, keyArn: string): Record<string, unknow
     Operations: g.operations,
     ...(g.constraints ? { Constraints: g.constraints } : {}),
   };
+}
+
+/**
+ * Service principals are for grants AWS services use on a caller's behalf, and filters by them are
+ * "only usable by callers in a service principal" (ListGrants, ListRetirableGrants): no AWS service
+ * calls this KMS.
+ */
+export function noServicePrincipals(): never {
+  throw kmsError('UnsupportedOperationException', 'Grants to service principals and SourceArn grant constraints are not supported by this KMS: no AWS service calls it.');
 }
 
 /** kms:GrantIsForAWSResource: no AWS service calls this KMS, so never true (KMS Developer Guide, "AWS KMS condition keys"). */
@@ -52,6 +61,8 @@ export function grantOperationsFor(key: Pick<KeyRecord, 'keySpec' | 'keyUsage'>)
       return ['DeriveSharedSecret', 'GetPublicKey', ...COMMON];
     case 'GENERATE_VERIFY_MAC':
       return ['GenerateMac', 'VerifyMac', ...COMMON];
+    case 'ENCAPSULATE_DECAPSULATE':
+      return ['Encapsulate', 'Decapsulate', ...COMMON];
   }
 }
 

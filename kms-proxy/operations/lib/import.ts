@@ -6,10 +6,11 @@
 // keys. SM2PKE exists only in China regions and is refused as unsupported.
 // Helpers shared by the import operations, which live one per file in operations/.
 import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'node:crypto';
-import { kmsError } from '../../errors.ts';
+import { kmsError, messages } from '../../errors.ts';
 import { SPECS } from '../../keyspec.ts';
-import type { KeyRecord } from '../../model.ts';
-import type { ContextValues } from '../../service.ts';
+import { importedMaterials } from '../../imported.ts';
+import type { ImportedMaterial, KeyRecord } from '../../model.ts';
+import type { ContextValues, Service } from '../../service.ts';
 import { authorizedKey, bytes, type Call } from '../types.ts';
 
 export const WRAPPING_ALGORITHMS = ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'] as const;
@@ -27,17 +28,27 @@ export const HMAC_IMPORT_BYTES: Readonly<Record<string, readonly [number, number
 };
 
 export function requireExternal(key: KeyRecord): void {
-  if (key.origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', `${key.arn} origin is ${key.origin} which is not valid for this operation.`);
+  if (key.origin !== 'EXTERNAL') throw kmsError('UnsupportedOperationException', messages.originNotValid(key.arn, key.origin));
 }
 
+/** The EXTERNAL key `id` names, authorized for `action` (aliases are not accepted). */
 export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, id: string, action: string, extra: ContextValues = {}): Promise<KeyRecord> {
   const { key } = await authorizedKey(call, id, action, { aliases: false, extra });
   requireExternal(key);
-  call.svc.requireNotPendingDeletion(key);
   // Key states table: all three refused while Creating, all but ImportKeyMaterial while Updating.
   call.svc.requireSettled(key, action === 'kms:ImportKeyMaterial' ? 'allowed' : 'refused');
   return key;
 }
+
+/** The key's imported materials (imported.ts), with a record of before they were tracked read with its stored material. */
+export async function materialsOf(svc: Service, key: KeyRecord): Promise<readonly ImportedMaterial[]> {
+  return importedMaterials(key, key.importedMaterials === undefined ? await svc.store.listMaterials(key) : []);
+}
+
+// KeyMaterialId and KeyMaterialDescription as the API Reference constrains them ("RotationsListEntry":
+// fixed length of 64, pattern ^[a-f0-9]+$; 0 to 256 characters, pattern ^[a-zA-Z0-9:/_\s.-]+$).
+export const KeyMaterialIdField = { t: 'string', min: 64, max: 64, pattern: '^[a-f0-9]+$' } as const;
+export const KeyMaterialDescriptionField = { t: 'string', min: 0, max: 256, pattern: '^[a-zA-Z0-9:/_\\s.-]+$' } as const;
 
 /** PKCS#1 v1.5 type 2 decoding (RFC 8017 §7.2.2); node refuses RSA_PKCS1_PADDING decryption. */
 export function pkcs1v15Unpad(em: Buffer): Buffer {

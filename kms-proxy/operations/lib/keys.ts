@@ -2,7 +2,7 @@
 // CancelKeyDeletion, UpdateKeyDescription (KMS API Reference, one section each).
 // Helpers shared by the keys operations, which live one per file in operations/.
 import { kmsError } from '../../errors.ts';
-import type { KeyRecord, Tag } from '../../model.ts';
+import type { KeyRecord } from '../../model.ts';
 import { parsePolicy } from '../../policy/document.ts';
 import { evaluate } from '../../policy/evaluate.ts';
 import type { Caller, Service } from '../../service.ts';
@@ -26,10 +26,4 @@ export function lockoutCheck(svc: Service, policyText: string, key: Pick<KeyReco
   if (!d.allowed) {
     throw kmsError('MalformedPolicyDocumentException', 'The new key policy will not allow you to update the key policy in the future.');
   }
-}
-
-export function dedupeTags(tags: readonly Tag[]): Tag[] {
-  const m = new Map<string, string>();
-  for (const t of tags) m.set(t.TagKey, t.TagValue);
-  return [...m].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
 }
