@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
@@ -19,6 +18,7 @@ import { loadOrCreateCredentials, mergeCredentials, parseCredentials, readCreden
 import { lockDataDir } from './lock.ts';
 import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
+import { requestView, type RequestView } from './request-view.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { applySeedKeys, readSeedFile } from './seed.ts';
@@ -114,10 +114,10 @@ function errorResponse(e: KmsError): Response {
  * read settles on 'error' (Node's 'aborted' ECONNRESET), on 'close' without 'end', or at once when
  * the stream is already destroyed (its events were emitted before anyone listened).
  */
-async function readBody(c: Context): Promise<Uint8Array> {
-  const declared = Number(c.req.header('content-length') ?? '0');
+async function readBody(c: Context, req: RequestView): Promise<Uint8Array> {
+  const declared = Number(req.header('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = req.incoming;
   if (!incoming || incoming.readableEnded) {
     const b = new Uint8Array(await c.req.arrayBuffer());
     if (b.length > MAX_BODY_BYTES) throw tooLarge();
@@ -149,7 +149,10 @@ async function readBody(c: Context): Promise<Uint8Array> {
     incoming.on('data', onData);
     incoming.once('error', (e) => settle(closedEarly(e)));
     // After 'end' this is a no-op; before it, the stream was destroyed without an error.
-    incoming.once('close', () => settle(closedEarly()));
+    incoming.once('close', () => {
+      // Built only when it is the outcome: an Error captures a stack, which every request paid for.
+      if (!settled) settle(closedEarly());
+    });
     incoming.once('end', () => {
       const b = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       settle(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
@@ -172,14 +175,9 @@ function tooLarge(): KmsError {
   return kmsError('ValidationException', `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.`);
 }
 
-function userAgent(c: Context): { userAgent?: string } {
-  const ua = c.req.header('user-agent');
+function userAgent(req: RequestView): { userAgent?: string } {
+  const ua = req.header('user-agent');
   return ua === undefined ? {} : { userAgent: ua };
-}
-
-function sourceIp(c: Context): string | undefined {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress;
 }
 
 /** Builds the hono app and its service without listening (tests use `app.request()`). */
@@ -253,25 +251,25 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     let eventName = 'Unknown';
     let caller: Caller | undefined;
     let params: unknown;
-    const ip = sourceIp(c);
+    const req = requestView(c);
+    const ip = req.sourceIp;
     try {
       // A call the log cannot record is not served (audit/log.ts).
       if (!audit.available) throw audit.unavailableError;
-      const target = c.req.header('x-amz-target') ?? '';
+      const target = req.header('x-amz-target') ?? '';
       const opName = TARGET.exec(target)?.[1];
       eventName = opName ?? 'Unknown';
-      const body = await readBody(c);
-      const url = new URL(c.req.url);
-      if (options.allowAnonymous && c.req.header('authorization') === undefined) {
-        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
+      const body = await readBody(c, req);
+      if (options.allowAnonymous && req.header('authorization') === undefined) {
+        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(req) };
       } else {
         const cred = verifySigV4(
           {
-            method: c.req.method,
-            path: url.pathname,
-            query: url.search.slice(1),
-            headers: (n) => c.req.header(n) ?? (n === 'host' ? url.host : undefined),
-            headerNames: c.req.raw.headers.keys(),
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.header,
+            headerNames: req.headerNames(),
             body,
             now: authClock(),
             region,
@@ -284,12 +282,12 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
           accessKeyId: cred.accessKeyId,
           ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
           ...(ip ? { sourceIp: ip } : {}),
-          ...userAgent(c),
+          ...userAgent(req),
         };
       }
-      if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
+      if (req.method !== 'POST' || req.path !== '/') throw kmsError('UnknownOperationException', '');
       // AWS answers a request that is not awsJson1_1 as an unknown operation.
-      if (!JSON_CONTENT_TYPE.test(c.req.header('content-type') ?? '')) throw kmsError('UnknownOperationException', '', `Content-Type must be ${CONTENT_TYPE}`);
+      if (!JSON_CONTENT_TYPE.test(req.header('content-type') ?? '')) throw kmsError('UnknownOperationException', '', `Content-Type must be ${CONTENT_TYPE}`);
       const op = opName === undefined ? undefined : OPERATIONS.get(opName);
       if (!op) {
         if (opName !== undefined && UNSUPPORTED.has(opName)) throw kmsError('UnsupportedOperationException', `${opName} is not supported by this KMS.`);
@@ -310,7 +308,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       checkGrantTokens(input.GrantTokens);
       const call = { svc: service, caller, input, trail };
       const output = op.quota === 'list' ? await listGate.run(() => op.run(call)) : await op.run(call);
-      audit.append({
+      const recorded = audit.append({
         eventTime: started,
         eventName,
         region,
@@ -318,7 +316,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
         principalArn: caller.principalArn,
         ...(caller.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
         ...(ip ? { sourceIp: ip } : {}),
-        ...(c.req.header('user-agent') ? { userAgent: c.req.header('user-agent') } : {}),
+        ...userAgent(req),
         requestParameters: input,
         // CloudTrail records no response elements for cryptographic operations, nor for List calls
         // (KMS Developer Guide, "ListAliases"/"ListGrants" log examples: null); a 1000-item page
@@ -328,7 +326,11 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
         readOnly: op.readOnly,
         ...additional(trail),
       });
-      return new Response(toJson(output), { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
+      const text = toJson(output);
+      // Group commit (audit/log.ts): answered once its record is written. A record that could not
+      // be written waits in memory for the retry; the call is answered as the log's outage.
+      if (!(await recorded)) return errorResponse(audit.unavailableError);
+      return new Response(text, { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
     } catch (e) {
       const err = asKmsError(e);
       const counted = countedAs(err, caller);
@@ -347,7 +349,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       }
       // A denial carries the decision that made it, so the log says which statement denied.
       if (e instanceof AccessDeniedError) trail.decision = e.decision;
-      audit.append({
+      await audit.append({
         eventTime: started,
         eventName,
         region,
