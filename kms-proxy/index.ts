@@ -18,7 +18,7 @@ export { StoreConflictError, type KeyStore, type KeyRef, type Scope, type WriteC
 export type { Page, PageRequest } from './store/page.ts';
 export { StoreIntegrityError } from './store/record-mac.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
-export { PostgresKeyStore, SYNC_TIMEOUT_MS, type PostgresStoreOptions } from './store/postgres.ts';
+export { auditRegistry, PostgresKeyStore, SYNC_TIMEOUT_MS, type PostgresStoreOptions } from './store/postgres.ts';
 export type { Coordination } from './store/coordination.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
 export { DEFAULT_LIMITS, type Limits } from './limits.ts';

@@ -30,7 +30,8 @@ import { loadOrCreateMasterKey } from './store/master-key.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
 import type { KeyStore } from './store/types.ts';
 import { Gate } from './gate.ts';
-import { Throttle, type Quota } from './throttle.ts';
+import { SharedThrottle, Throttle, type Quota } from './throttle.ts';
+import { PostgresKeyStore } from './store/postgres.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -64,6 +65,19 @@ export interface KmsOptions {
    */
   readonly recipient?: RecipientOptions;
   readonly store?: KeyStore;
+  /**
+   * A PostgreSQL store shared with other replicas (`postgres://user:password@host:port/db`), instead
+   * of the SQLite store in the data directory. The data directory is then only read (master.key,
+   * credentials.json; both created on first use of an empty database when it is writable), no lock
+   * keeps other replicas out, and the audit log is written under `auditDir` (kms-proxy/README.md,
+   * "Replicas on PostgreSQL").
+   */
+  readonly storeUrl?: string;
+  /**
+   * Where this KMS writes `audit/<replica>/` (default the data directory). Replicas may share one
+   * (each writes its own folder: give each its own `audit.replica`).
+   */
+  readonly auditDir?: string;
   /** How often maintenance (deletion, rotation, expiry) runs when idle; default 1000 ms. */
   readonly maintenanceIntervalMs?: number;
   /**
@@ -191,8 +205,11 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
     throw kmsError('ValidationException', `maintenanceIntervalMs must be a whole number of milliseconds from 1 to 2^31 − 1, got ${String(interval)}`);
   }
+  if (options.storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.storeUrl)) throw kmsError('ValidationException', `storeUrl must be a postgres:// URL, got '${options.storeUrl.replace(/\/\/[^@/]*@/, '//…@')}'`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const unlock = lockDataDir(options.dataDir);
+  // A store shared by replicas keeps nothing in the data directory that one process must own.
+  const shared = options.storeUrl !== undefined || options.store?.coordination !== undefined;
+  const unlock = shared ? () => undefined : lockDataDir(options.dataDir);
   try {
     return await openKms(options, unlock, throttle, audit, limits);
   } catch (e) {
@@ -201,15 +218,22 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   }
 }
 
-async function openKms(options: KmsOptions, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
+async function openKms(options: KmsOptions, unlock: () => void, localThrottle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
   const region = options.region ?? 'us-east-1';
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
-  // A directory whose store exists has served before, so it has an audit log (audit/log.ts).
-  const served = options.store === undefined && existsSync(join(options.dataDir, 'kms.sqlite'));
-  const store = options.store ?? new SqliteKeyStore({ dataDir: options.dataDir });
   const reportInternal = options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
+  const auditDir = options.auditDir ?? options.dataDir;
+  // A directory whose store exists has served before, so it has an audit log (audit/log.ts).
+  let served = options.store === undefined && options.storeUrl === undefined && existsSync(join(options.dataDir, 'kms.sqlite'));
+  const store: KeyStore =
+    options.store ??
+    (options.storeUrl !== undefined
+      ? await PostgresKeyStore.open({ url: options.storeUrl, dataDir: options.dataDir, onEvent: (m) => reportInternal(new KmsError('KMSInternalException', m, { code: 'ERR_KMS_STORE_UNAVAILABLE' })) })
+      : new SqliteKeyStore({ dataDir: options.dataDir }));
+  const coordination = store.coordination;
+  const throttle = coordination ? new SharedThrottle(options.quotas ?? {}, coordination.leaseTokens) : localThrottle;
   // Everything that can refuse to start (credentials file, trust anchors, seed, an audit log that
   // fails verification) runs inside the try, so a refusal closes the store it opened.
   let opened: { credentials: Credential[]; created: boolean; service: Service; audit: AuditLog };
@@ -219,7 +243,19 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
     // check refuses this start (a missing log is then a deleted one). Its signing key is derived
     // from the master key (audit/signing-key.ts), which the default store has created by now.
     const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
-    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
+    let onHead: ((head: string) => void) | undefined;
+    if (coordination) {
+      // One writer per chain across every replica of the database, and a chain the database
+      // knows of must be found where it was (a deleted one is refused, as with SQLite).
+      const replica = auditOptions.replica;
+      served = (await coordination.auditReplicas()).some((r) => r.replica === replica);
+      await coordination.claimAuditReplica(replica);
+      onHead = (head) => {
+        coordination.putAuditHead(replica, head).catch((e: unknown) => reportInternal(e));
+      };
+    }
+    mkdirSync(auditDir, { recursive: true, mode: 0o700 });
+    const audit = await AuditLog.open({ dataDir: auditDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served, ...(onHead ? { onHead } : {}) });
     auditLog = audit;
     // The seed and credential files are read and checked whole before anything is stored.
     const seed = options.seed === undefined ? undefined : readSeedFile(options.seed, account);
@@ -240,7 +276,7 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
   // List calls run one at a time, server-wide (gate.ts).
   const listGate = new Gate();
   const timer = setInterval(() => {
-    service.maintain().catch(() => undefined);
+    service.tick().catch(() => undefined);
   }, options.maintenanceIntervalMs ?? 1000);
   timer.unref();
 
@@ -294,7 +330,8 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
         throw kmsError('UnknownOperationException', '');
       }
       // Before the body is parsed: a throttled call costs as little as possible.
-      throttle.take(caller.account, op.quota);
+      const taken = throttle.take(caller.account, op.quota);
+      if (taken) await taken;
       let json: unknown = {};
       if (body.length > 0) {
         try {
@@ -306,6 +343,9 @@ async function openKms(options: KmsOptions, unlock: () => void, throttle: Thrott
       const input = validate(op.shape, json);
       params = input;
       checkGrantTokens(input.GrantTokens);
+      // Replicas: every change committed anywhere before this point is in this replica's caches
+      // (or the call is refused: coordination.ts).
+      if (coordination) await coordination.sync();
       const call = { svc: service, caller, input, trail };
       const output = op.quota === 'list' ? await listGate.run(() => op.run(call)) : await op.run(call);
       const recorded = audit.append({

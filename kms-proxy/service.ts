@@ -12,7 +12,7 @@ import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { ChildGrant } from './policy/grants.ts';
 import { identityOf } from './policy/principals.ts';
-import type { KeyStore, Scope } from './store/types.ts';
+import { StoreConflictError, type KeyStore, type Scope } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
 export type { Caller } from './identity.ts';
@@ -53,6 +53,8 @@ const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
 /** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
 export const MAINTENANCE_RETRY_MS = 60_000;
+/** With a shared store: how long (lifecycle clock) a replica waits while another one runs maintenance. */
+export const MAINTENANCE_BUSY_MS = 1000;
 /** Keys a maintenance run reads at a time; it yields to other requests between pages. */
 const MAINTENANCE_PAGE = 100;
 const EMPTY_CONTEXT: ReadonlyMap<string, readonly string[]> = new Map();
@@ -344,36 +346,14 @@ export class Service {
     const later = (t: number | undefined) => {
       if (t !== undefined && t > now && (next === 0 || t < next)) next = t;
     };
+    const coordination = this.store.coordination;
     try {
-      // Only the keys that are due, from the store's index, a page at a time with a turn of the
-      // event loop between pages: a thousand keys due at once do not stall other requests.
-      let marker: string | undefined;
-      do {
-        const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
-        for (const key of page.items) {
-          const retry = this.#retryAt.get(key.keyId);
-          if (retry !== undefined && retry > now) {
-            later(retry);
-            continue;
-          }
-          try {
-            await this.#maintainKey(key, now, later);
-            this.#retryAt.delete(key.keyId);
-          } catch (cause) {
-            // One key's failure (a store error, material that fails its integrity check) must not
-            // stop the other keys, nor leave the due date in the past: every key lookup awaits a
-            // due run, so each would repeat the failure and answer KMSInternalException. It is
-            // reported and that key is retried later.
-            const reason = cause instanceof Error ? cause.message : String(cause);
-            this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
-            this.#retryAt.set(key.keyId, now + MAINTENANCE_RETRY_MS);
-            later(now + MAINTENANCE_RETRY_MS);
-          }
-        }
-        marker = page.nextMarker;
-        if (marker !== undefined) await new Promise((resolve) => setImmediate(resolve));
-      } while (marker !== undefined);
-      later(await this.store.nextDue(now));
+      // Replicas sharing a store run maintenance one at a time (coordination.ts): the one that
+      // holds the lock reads what is due now, after every earlier run committed, and each write is
+      // conditional on the key being the record it read, so a rotation or a deletion happens once,
+      // and never over a change another replica made meanwhile (a cancelled deletion stays cancelled).
+      const ran = coordination ? await coordination.exclusive('maintenance', () => this.#maintenancePass(now, later)) : await this.#maintenancePass(now, later);
+      if (ran === undefined) later(now + MAINTENANCE_BUSY_MS);
     } catch (e) {
       // The store could not list the keys: this run's caller gets the error, later ones wait.
       later(now + MAINTENANCE_RETRY_MS);
@@ -385,11 +365,50 @@ export class Service {
     }
   }
 
+  /** One pass over the due keys; true when it ran. */
+  async #maintenancePass(now: number, later: (t: number | undefined) => void): Promise<true> {
+    // Only the keys that are due, from the store's index, a page at a time with a turn of the
+    // event loop between pages: a thousand keys due at once do not stall other requests.
+    let marker: string | undefined;
+    do {
+      const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
+      for (const key of page.items) {
+        const retry = this.#retryAt.get(key.keyId);
+        if (retry !== undefined && retry > now) {
+          later(retry);
+          continue;
+        }
+        try {
+          await this.#maintainKey(key, now, later);
+          this.#retryAt.delete(key.keyId);
+        } catch (cause) {
+          if (cause instanceof StoreConflictError) {
+            // Changed since it was listed (by a call, or another replica): looked at again at once.
+            later(now + 1);
+            continue;
+          }
+          // One key's failure (a store error, material that fails its integrity check) must not
+          // stop the other keys, nor leave the due date in the past: every key lookup awaits a
+          // due run, so each would repeat the failure and answer KMSInternalException. It is
+          // reported and that key is retried later.
+          const reason = cause instanceof Error ? cause.message : String(cause);
+          this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
+          this.#retryAt.set(key.keyId, now + MAINTENANCE_RETRY_MS);
+          later(now + MAINTENANCE_RETRY_MS);
+        }
+      }
+      marker = page.nextMarker;
+      if (marker !== undefined) await new Promise((resolve) => setImmediate(resolve));
+    } while (marker !== undefined);
+    later(await this.store.nextDue(now));
+    return true;
+  }
+
   /** One key's due work; `later` is told the key's next due date. */
   async #maintainKey(key: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
     if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
       if (key.deletionDate <= now) {
-        await this.store.deleteKey(key.keyId);
+        await this.store.deleteKey(key.keyId, { ifUnchanged: key });
         return;
       }
       later(key.deletionDate);
@@ -397,7 +416,7 @@ export class Service {
     if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
       if (key.validTo <= now) {
         const { validTo: _v, expirationModel: _e, ...rest } = key;
-        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' });
+        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' }, { ifUnchanged: key });
         return;
       }
       later(key.validTo);
@@ -411,7 +430,7 @@ export class Service {
         const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
         let nextRotationDate = key.nextRotationDate + period;
         while (nextRotationDate <= now) nextRotationDate += period;
-        await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'));
+        await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'), { ifUnchanged: key });
         later(nextRotationDate);
       } else later(key.nextRotationDate);
     }
@@ -420,6 +439,18 @@ export class Service {
   /** Primes the maintenance schedule from the store (at start-up). */
   async primeSchedule(): Promise<void> {
     this.#nextDue = 1;
+    await this.maintain();
+  }
+
+  /**
+   * The idle timer's turn. With a shared store, dates scheduled by other replicas are read from
+   * the store's index first, so a replica runs what another one scheduled when that one is gone.
+   */
+  async tick(): Promise<void> {
+    if (this.store.coordination) {
+      const due = await this.store.nextDue(Number.MIN_SAFE_INTEGER);
+      if (due !== undefined) this.schedule(due);
+    }
     await this.maintain();
   }
 }

@@ -57,6 +57,8 @@ export interface AuditLogOptions extends AuditSettings {
   readonly logExpected?: boolean;
   /** Recovery only (recover.ts): the Recovery record that starts a new chain. */
   readonly recovery?: Readonly<Record<string, unknown>>;
+  /** Told each head written (head.json's text): replicas record it in their shared store. */
+  readonly onHead?: (head: string) => void;
 }
 
 interface Written {
@@ -90,6 +92,7 @@ export class AuditLog {
   readonly #maxAge: number;
   readonly #summary = new RequestSummary();
   readonly #summaryTimer: NodeJS.Timeout;
+  readonly #onHead: ((head: string) => void) | undefined;
 
   #fd = -1;
   #segment = 0;
@@ -154,6 +157,7 @@ export class AuditLog {
     this.#now = o.now ?? Date.now;
     this.#report = o.onError ?? ((e: unknown) => process.stderr.write(`kms: audit log: ${e instanceof Error ? e.message : String(e)}\n`));
     this.#write = o.write ?? ((fd, buffer, offset, length, position) => writeSync(fd, buffer, offset, length, position));
+    this.#onHead = o.onHead;
     this.#maxBytes = s.maxSegmentBytes;
     this.#maxAge = s.maxSegmentAgeMs;
     this.#sequence = end.sequence;
@@ -402,13 +406,15 @@ export class AuditLog {
   #writeHead(w: Written): boolean {
     if (this.#headWritten === w) return true;
     const path = join(this.#dir, HEAD_FILE);
+    const text = encodeHead({ replica: this.#replica, segment: w.segment, sequence: w.sequence, lineHash: w.lineHash, time: isoTime(this.#now()) }, this.#key.privateKey);
     try {
-      writeFileSync(`${path}.tmp`, encodeHead({ replica: this.#replica, segment: w.segment, sequence: w.sequence, lineHash: w.lineHash, time: isoTime(this.#now()) }, this.#key.privateKey), { mode: 0o600 });
+      writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
       renameSync(`${path}.tmp`, path);
     } catch (cause) {
       this.#headFailed(cause);
       return false;
     }
+    this.#onHead?.(text);
     this.#headFailing = false;
     this.#headWritten = w;
     return true;

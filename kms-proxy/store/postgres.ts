@@ -506,6 +506,8 @@ export class PostgresKeyStore implements KeyStore {
     const r = this.#rows.aliasRow(a);
     await this.#tx(
       async (c) => {
+        // An existing name is AlreadyExistsException before any quota is counted (as SQLite answers).
+        if (limits.create && (await c.query('SELECT 1 FROM aliases WHERE account = $1 AND region = $2 AND name = $3', [r.account, r.region, r.name])).rowCount) throw aliasExists(a);
         const max = limits.maxPerKey;
         if (max !== undefined) {
           await this.#lock(c, `aliases/${r.key_id}`);
@@ -706,5 +708,24 @@ function masterKeyFor(dataDir: string, freshDatabase: boolean): Uint8Array {
     // Another replica created it first.
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(path);
     throw e;
+  }
+}
+
+/**
+ * The audit replicas a PostgreSQL store knows of, with their last recorded heads, read without
+ * opening the store (no master key, no migration): what `kms audit verify --store` checks the
+ * audit directory against.
+ */
+export async function auditRegistry(url: string): Promise<{ replica: string; head?: string }[]> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+    if ((await pgSchemaVersion(c)) === 0) return [];
+    const r = await c.query<{ replica: string; head: string | null }>('SELECT replica, head FROM audit_replicas ORDER BY replica');
+    return r.rows.map((x) => (x.head === null ? { replica: x.replica } : { replica: x.replica, head: x.head }));
+  } catch (e) {
+    throw unavailable(e);
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }

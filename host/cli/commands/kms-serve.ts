@@ -1,7 +1,14 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
 import { startKmsServer, type Limits, type Quota } from '../../../kms-proxy/index.ts';
 import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
+import { hostname } from 'node:os';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
+
+/** The host name as an audit replica id (lower case, a-z 0-9 '-', at most 63). */
+function replicaFromHost(): string {
+  const id = hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63);
+  return id === '' ? 'replica' : id;
+}
 
 export const kmsServe: Command = {
   name: 'kms serve',
@@ -12,6 +19,7 @@ export const kmsServe: Command = {
                            [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
                            [--attestation-max-age SECONDS]
                            [--audit-segment-mib N] [--audit-segment-hours N]
+                           [--store postgres://USER:PASSWORD@HOST:PORT/DB --audit-dir DIR [--replica ID]]
 
 Serves the AWS KMS JSON API (awsJson1_1, X-Amz-Target: TrentService.<Operation>) so the unmodified
 AWS SDKs and CLI work against it by changing only the endpoint:
@@ -61,6 +69,20 @@ are counted in one summary record a minute. The KMS does not start on a log that
   --audit-segment-hours N  … or after N hours (default 24)
 The key that verifies the log is printed at start-up (audit public key: ed25519:…).
 
+Replicas on PostgreSQL (kms-proxy/README.md, "Replicas on PostgreSQL"): several KMS processes
+behind a load balancer, one database, consistent as one KMS.
+  --store URL         postgres://USER:PASSWORD@HOST:PORT/DB (?sslmode=require etc. as libpq reads
+                      them): keys, aliases, grants, quotas and the audit registry live there, the
+                      schema is created and migrated by the KMS. DIR is then only read (master.key,
+                      credentials.json: the same for every replica, e.g. a read-only secret), and
+                      no lock keeps other replicas out. Without it, DIR/kms.sqlite (one process).
+  --audit-dir DIR     where this replica writes its audit chain, audit/<replica>/ (required with
+                      --store; replicas may share one, each writes its own folder). Verify all of
+                      them with 'kms audit verify --audit-dir DIR --store URL'.
+  --replica ID        this replica's audit chain id (1-63 of a-z, 0-9, '-'; default: the host
+                      name, made to fit). Unique per live replica: a second process with the same
+                      id on the same database is refused.
+
 Accounts and credentials: every key, alias and grant belongs to an account, as on AWS. A caller
 acts in the account of its credential's principal: CreateKey and CreateAlias make resources there,
 ListKeys and ListAliases list only its own, an alias name is unique per account. Another account's
@@ -96,6 +118,9 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     'attestation-max-age': { type: 'string' },
     'audit-segment-mib': { type: 'string' },
     'audit-segment-hours': { type: 'string' },
+    store: { type: 'string' },
+    'audit-dir': { type: 'string' },
+    replica: { type: 'string' },
   },
   async run(args, io) {
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
@@ -125,8 +150,21 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     const recipient = recipientOptions(args);
     const segmentMib = intOpt(args, 'audit-segment-mib', 1, 1 << 20);
     const segmentHours = intOpt(args, 'audit-segment-hours', 1, 24 * 366);
-    const audit = { ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}), ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}) };
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit, ...(seed ? { seed } : {}) });
+    const storeUrl = stringOpt(args, 'store');
+    const auditDir = stringOpt(args, 'audit-dir');
+    if (storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(storeUrl)) throw new UsageError('--store must be a postgres:// URL');
+    if (storeUrl !== undefined && auditDir === undefined) throw new UsageError('--store needs --audit-dir: with a shared store the data directory is only read, and each replica writes its audit chain under --audit-dir');
+    if (storeUrl === undefined && (auditDir !== undefined || stringOpt(args, 'replica') !== undefined)) throw new UsageError('--audit-dir and --replica are for replicas on a shared store (--store)');
+    const replica = stringOpt(args, 'replica') ?? (storeUrl !== undefined ? replicaFromHost() : undefined);
+    const audit = {
+      ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}),
+      ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}),
+      ...(replica !== undefined ? { replica } : {}),
+    };
+    const server = await startKmsServer({
+      port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit,
+      ...(seed ? { seed } : {}), ...(storeUrl !== undefined ? { storeUrl } : {}), ...(auditDir !== undefined ? { auditDir } : {}),
+    });
     const c = server.credential;
     const others = server.credentials.filter((x) => x.accessKeyId !== c.accessKeyId);
     const accounts = [...new Set(server.credentials.map((x) => x.account))].sort();
@@ -138,6 +176,7 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
         `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
         `  AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
         `audit public key: ${server.auditPublicKey}`,
+        storeUrl !== undefined ? `store: PostgreSQL ${storeUrl.replace(/\/\/[^@/]*@/, '//…@')}; audit replica ${replica} in ${auditDir}` : '',
         others.length > 0 ? `${others.length} more credential(s) accepted; accounts ${accounts.join(', ')}` : '',
         allowAnonymous ? 'WARNING: unsigned requests are accepted as the account root (--allow-anonymous)' : '',
         '',
