@@ -52,6 +52,8 @@ export interface PostgresStoreOptions {
 /** How long the read barrier may take before a call is refused (the staleness bound, README). */
 export const SYNC_TIMEOUT_MS = 2000;
 const CHANNEL = 'kms_changes';
+/** The listener connection's application_name (pg_stat_activity), for operators and tests. */
+export const LISTENER_NAME = 'nitro-sandbox-kms-listener';
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 const CACHE_MAX = 10_000;
@@ -149,7 +151,7 @@ export class PostgresKeyStore implements KeyStore {
   // The listener: notifications, the read barrier, the audit replica claims.
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, types: TYPES, connectionTimeoutMillis: 5000 } as pg.ClientConfig);
+    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, types: TYPES, connectionTimeoutMillis: 5000, application_name: LISTENER_NAME } as pg.ClientConfig);
     client.on('notification', (n) => this.#invalidate(n.payload ?? '*'));
     const lost = (e?: Error) => {
       if (this.#listener !== client) return;
