@@ -273,14 +273,35 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
-  /** `fn` in one transaction; the notifications it returns are sent at commit and applied here at once. */
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>, changes: readonly string[]): Promise<T> {
+  /**
+   * A pooled connection for several statements. A connection lost between two of them (a restart)
+   * emits 'error' on the client, which must have a listener or the process dies: the next
+   * statement fails instead, and the connection is discarded at release.
+   */
+  async #connect(): Promise<{ c: pg.PoolClient; release: (broken: boolean) => void }> {
     let c: pg.PoolClient;
     try {
       c = await this.#pool.connect();
     } catch (e) {
       throw unavailable(e);
     }
+    let lost = false;
+    const onError = () => {
+      lost = true;
+    };
+    c.on('error', onError);
+    return {
+      c,
+      release: (broken) => {
+        c.off('error', onError);
+        c.release(broken || lost);
+      },
+    };
+  }
+
+  /** `fn` in one transaction; the notifications it returns are sent at commit and applied here at once. */
+  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>, changes: readonly string[]): Promise<T> {
+    const { c, release } = await this.#connect();
     let broken = false;
     try {
       await c.query('BEGIN');
@@ -299,7 +320,7 @@ export class PostgresKeyStore implements KeyStore {
       for (const what of changes) this.#invalidate(what);
       throw e instanceof KmsError ? e : unavailable(e);
     } finally {
-      c.release(broken);
+      release(broken);
     }
   }
 
@@ -617,12 +638,7 @@ export class PostgresKeyStore implements KeyStore {
   // Coordination (coordination.ts).
 
   async #exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.#pool.connect();
-    } catch (e) {
-      throw unavailable(e);
-    }
+    const { c, release } = await this.#connect();
     const id = `nitro-sandbox/kms/exclusive/${name}`;
     let held = false;
     let broken = false;
@@ -635,7 +651,7 @@ export class PostgresKeyStore implements KeyStore {
     } finally {
       // A session lock ends with its session: if the unlock fails, the connection is dropped.
       if (held) await c.query('SELECT pg_advisory_unlock(hashtext($1))', [id]).catch(() => (broken = true));
-      c.release(broken);
+      release(broken);
     }
   }
 
@@ -721,6 +737,7 @@ function masterKeyFor(dataDir: string, freshDatabase: boolean): Uint8Array {
 export async function auditRegistry(url: string): Promise<{ replica: string; head?: string }[]> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
+    c.on('error', () => undefined);
     await c.connect();
     if ((await pgSchemaVersion(c)) === 0) return [];
     const r = await c.query<{ replica: string; head: string | null }>('SELECT replica, head FROM audit_replicas ORDER BY replica');

@@ -5,81 +5,19 @@
 // writes, the NOTIFY + read barrier that invalidates caches, the shared quota buckets, the audit
 // registry. The faults (a replica SIGKILLed under write load, the database restarted under load)
 // are in replica-faults.test.ts.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import {
   CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateRandomCommand, KMSClient, ListAliasesCommand, ListKeyRotationsCommand, ScheduleKeyDeletionCommand,
+  GenerateRandomCommand, type KMSClient, ListAliasesCommand, ListKeyRotationsCommand, ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { auditRegistry, auditSigningKeyOf, verifyAuditLog, type Credential, type KmsOptions } from '../../kms-proxy/index.ts';
+import { auditRegistry, auditSigningKeyOf, verifyAuditLog } from '../../kms-proxy/index.ts';
 import { postgresDatabase } from '../support/pg-database.ts';
 import { failure, tempDir } from './helpers.ts';
+import { startReplica, stopReplica, type Replica } from './replica-helpers.ts';
 
-const CHILD = fileURLToPath(new URL('./replica-child.ts', import.meta.url));
 const DAY = 86_400_000;
-
-export interface Replica {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  readonly endpoint: string;
-  readonly credential: Credential;
-  /** Internal errors the replica reported. */
-  readonly errors: string[];
-  client(maxAttempts?: number): KMSClient;
-  /** Sends an IPC message and waits for its answer. */
-  ask(m: { advance?: number; tick?: boolean }): Promise<{ failed?: string }>;
-}
-
-let asked = 0;
-
-export async function startReplica(o: { url: string; dataDir: string; auditDir: string; replica: string; quotas?: KmsOptions['quotas'] }): Promise<Replica> {
-  const proc = spawn(process.execPath, [CHILD, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const errors: string[] = [];
-  const waiting = new Map<number, (m: { failed?: string }) => void>();
-  proc.on('message', (m: { error?: string; id?: number; failed?: string }) => {
-    if (m.error !== undefined) errors.push(m.error);
-    if (m.id !== undefined) waiting.get(m.id)?.(m);
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    proc.once('exit', (c) => reject(new Error(`replica ${o.replica} exited (${c}) before it served`)));
-  });
-  const { endpoint, credential } = JSON.parse(line) as { endpoint: string; credential: Credential };
-  const clients: KMSClient[] = [];
-  proc.once('exit', () => {
-    for (const c of clients) c.destroy();
-  });
-  return {
-    name: o.replica,
-    proc,
-    endpoint,
-    credential,
-    errors,
-    client(maxAttempts = 1) {
-      const c = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey }, maxAttempts });
-      clients.push(c);
-      return c;
-    },
-    ask(m) {
-      const id = ++asked;
-      return new Promise((resolve) => {
-        waiting.set(id, resolve);
-        proc.send({ ...m, id });
-      });
-    },
-  };
-}
-
-export async function stopReplica(r: Replica, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (r.proc.exitCode !== null || r.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => r.proc.once('exit', resolve));
-  r.proc.kill(signal);
-  await exited;
-}
 
 describe('three replicas on one PostgreSQL', () => {
   let dataDir = '';
