@@ -138,6 +138,13 @@ async function readBody(c: Context, req: RequestView): Promise<Uint8Array> {
     return b;
   }
   if (incoming.destroyed) throw closedEarly(incoming.errored ?? undefined);
+  // The whole body already parsed and buffered (a small request arrives with its headers): read
+  // it at once, without listeners and a promise per request.
+  if (incoming.complete && incoming.readableLength === declared && declared > 0) {
+    const b = incoming.read() as Buffer | null;
+    if (b && b.length === declared) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (b) incoming.unshift(b);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

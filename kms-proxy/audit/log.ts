@@ -301,8 +301,8 @@ export class AuditLog {
     this.#segmentRecords += 1;
     if (this.#flushTimer === undefined && this.#failure === undefined) {
       // The end of this turn of the event loop: every record appended in it forms one batch.
+      // Referenced: an answer waits for it.
       this.#flushTimer = setImmediate(() => this.flush());
-      this.#flushTimer.unref();
     }
   }
 
