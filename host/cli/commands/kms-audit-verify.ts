@@ -1,4 +1,6 @@
 // `nitro-sandbox kms audit verify`: checks the KMS audit log's chain and signatures, streaming.
+import { join } from 'node:path';
+import { defaultDataDir } from '../../../attestation/index.ts';
 import { auditRegistry, auditSigningKeyOf, verifyAuditLog, type AuditVerification } from '../../../kms-proxy/index.ts';
 import { flagOpt, json, readOptionFile, stringOpt, type Command } from '../command.ts';
 import { kmsDataDir } from './kms-options.ts';
@@ -58,8 +60,9 @@ Options:
                       with its own head can be seen from the directory alone; this sees the latter
   --json              print the result as JSON
   --audit-dir DIR     the audit directory replicas on a shared store write to ('kms serve
-                      --audit-dir'); default the data directory. The key is still derived from
-                      --data-dir's master.key unless --public-key is given
+                      --audit-dir'); default the data directory, or with --store the replicas'
+                      default ($NITRO_SANDBOX_HOME/kms-audit or ~/.nitro-sandbox/kms-audit). The
+                      key is still derived from --data-dir's master.key unless --public-key is given
   --store URL         the replicas' PostgreSQL store: every replica it knows of must have its chain
                       under --audit-dir (ERR_AUDIT_MISSING otherwise), and that chain must still
                       hold the last head the replica recorded in the store (ERR_AUDIT_ROLLED_BACK).
@@ -73,7 +76,7 @@ Options:
     const since = stringOpt(args, 'since-head');
     const sinceHead = since === undefined ? undefined : readOptionFile('since-head', since);
     const store = stringOpt(args, 'store');
-    const auditDir = stringOpt(args, 'audit-dir') ?? dir;
+    const auditDir = stringOpt(args, 'audit-dir') ?? (store !== undefined ? join(defaultDataDir(), 'kms-audit') : dir);
     // The key of DIR's master.key, unless pinned: the audit directory holds no key.
     const trusted = publicKey ?? (auditDir !== dir ? auditSigningKeyOf(dir)?.publicKey : undefined);
     const registered = store === undefined ? undefined : await auditRegistry(store);
