@@ -78,6 +78,10 @@ export const messages = {
   disabled: (arn: string) => `${arn} is disabled.`,
   pendingDeletion: (arn: string) => `${arn} is pending deletion.`,
   pendingImport: (arn: string) => `${arn} is pending import.`,
+  // Multi-Region keys' states (KMS Developer Guide, "Key states of KMS keys", table notes 2, 3, 14, 15).
+  pendingReplicaDeletion: (arn: string) => `${arn} is pending replica deletion.`,
+  creating: (arn: string) => `${arn} is creating.`,
+  updating: (arn: string) => `${arn} is updating.`,
   notFound: (arn: string) => `Key '${arn}' does not exist`,
   aliasNotFound: (arn: string) => `Alias ${arn} is not found.`,
   incorrectKey: 'The key ID in the request does not identify a CMK that can perform this operation.',

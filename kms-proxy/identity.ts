@@ -30,6 +30,11 @@ export interface Caller {
   readonly allowedActions?: readonly string[];
   /** The request's User-Agent header (`aws:UserAgent`). */
   readonly userAgent?: string;
+  /**
+   * The Region the request is for: its SigV4 credential scope (regions.ts). Keys and aliases are
+   * found and made there. Absent: the KMS's default Region.
+   */
+  readonly region?: string;
 }
 
 /**

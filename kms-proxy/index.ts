@@ -1,5 +1,7 @@
 // Public surface of the KMS service.
 export { startKmsServer, createKmsApp, MAX_BODY_BYTES, type KmsOptions, type KmsApp, type KmsServer } from './server.ts';
+export { DEFAULT_REGION, isRegionName, REGION_PATTERN } from './regions.ts';
+export { MRK_ID } from './multi-region.ts';
 export { KmsError, type KmsErrorName } from './errors.ts';
 export type { Credential } from './sigv4.ts';
 export { verifyAuditLog, type AuditVerification, type ReplicaVerification, type RecoveryNote, type VerifyOptions } from './audit/verify.ts';
@@ -14,7 +16,7 @@ export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/doc
 export { attestedKeyPolicy, denyWithoutAttestation, ATTESTATION_GUARDED_ACTIONS, type AttestedPolicyOptions } from './policy/attested.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
-export { StoreConflictError, type KeyStore, type KeyRef, type Scope, type WriteCondition } from './store/types.ts';
+export { StoreConflictError, type KeyStore, type KeyRef, type KeysWrite, type KeyAddress, type Scope, type WriteCondition } from './store/types.ts';
 export type { Page, PageRequest } from './store/page.ts';
 export { StoreIntegrityError } from './store/record-mac.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';

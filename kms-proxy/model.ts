@@ -44,6 +44,22 @@ export interface KeyRecord {
   /** EXTERNAL keys: SHA-256 (hex) of the first material imported; later imports must match it. */
   readonly importedMaterialDigest?: string;
   readonly tags: readonly Tag[];
+  /**
+   * Multi-Region keys (`mrk-` ids; multi-region.ts) only: whether this key is the primary or a
+   * replica of the related keys that share its id, one per Region.
+   */
+  readonly multiRegionKeyType?: 'PRIMARY' | 'REPLICA';
+  /**
+   * A transient state (Creating, Updating) ends at `at` (epoch ms, lifecycle clock): the key is then
+   * in `state` (KMS Developer Guide, "Key states of KMS keys").
+   */
+  readonly settles?: { readonly at: number; readonly state: KeyState };
+}
+
+/** Where a KMS key lives: its id and Region (a multi-Region key has one key per Region under one id). */
+export interface KeyAddress {
+  readonly keyId: string;
+  readonly region: string;
 }
 
 export interface Material {
@@ -78,6 +94,8 @@ export interface GrantConstraints {
 export interface GrantRecord {
   readonly grantId: string;
   readonly keyId: string;
+  /** The Region of its key: each key of a multi-Region key has its own grants. */
+  readonly region: string;
   readonly name?: string;
   readonly granteePrincipal: string;
   readonly retiringPrincipal?: string;
@@ -91,6 +109,8 @@ export interface GrantRecord {
 export interface ImportParameters {
   readonly token: string;
   readonly keyId: string;
+  /** The Region of its key: each key of a multi-Region key imports its own material. */
+  readonly region: string;
   readonly wrappingAlgorithm: string;
   readonly wrappingKeySpec: string;
   /** PKCS#8 DER of the wrapping private key. */

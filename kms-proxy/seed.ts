@@ -12,6 +12,7 @@
 //   keys:
 //     - id: 0b6a5a3e-2b8e-4a0e-9f55-2f1a4c1f7e01
 //       account: "111122223333"           # default: the KMS's account (--account)
+//       region: eu-west-1                 # default: the KMS's default Region (the first --region)
 //       keySpec: SYMMETRIC_DEFAULT        # default
 //       keyUsage: ENCRYPT_DECRYPT         # default for SYMMETRIC_DEFAULT
 //       description: test key
@@ -26,6 +27,7 @@ import { readConfigFile } from './config-file.ts';
 import { parseCredentials } from './credentials.ts';
 import { kmsError } from './errors.ts';
 import { isAsymmetric, SPECS } from './keyspec.ts';
+import { isRegionName } from './regions.ts';
 import { KEY_SPECS, type KeyRecord, type KeySpec, type KeyUsage, type Material, type Tag } from './model.ts';
 import { rotatable } from './operations/lib/rotation.ts';
 import { defaultKeyPolicy, parsePolicy } from './policy/document.ts';
@@ -36,6 +38,8 @@ export interface SeedKey {
   readonly id: string;
   /** 12 digits; default the KMS's account. */
   readonly account?: string;
+  /** One of the served Regions; default the KMS's default Region. */
+  readonly region?: string;
   readonly keySpec?: string;
   readonly keyUsage?: string;
   readonly description?: string;
@@ -75,6 +79,8 @@ function materialBytes(spec: KeySpec, text: unknown): Uint8Array {
 export interface PlannedKey {
   readonly id: string;
   readonly account: string;
+  /** Undefined: the KMS's default Region. */
+  readonly region: string | undefined;
   readonly keySpec: KeySpec;
   readonly keyUsage: KeyUsage;
   readonly description: string;
@@ -86,7 +92,7 @@ export interface PlannedKey {
   readonly secret: Uint8Array | undefined;
 }
 
-const KEY_FIELDS = new Set(['id', 'account', 'keySpec', 'keyUsage', 'description', 'material', 'state', 'policy', 'aliases', 'tags', 'rotation']);
+const KEY_FIELDS = new Set(['id', 'account', 'region', 'keySpec', 'keyUsage', 'description', 'material', 'state', 'policy', 'aliases', 'tags', 'rotation']);
 
 /** Checks one seed entry completely, so a bad file is refused before anything is stored. */
 function planKey(raw: unknown, defaultAccount: string): PlannedKey {
@@ -95,6 +101,7 @@ function planKey(raw: unknown, defaultAccount: string): PlannedKey {
   for (const f of Object.keys(k)) if (!KEY_FIELDS.has(f)) bad(`unknown key field '${f}'`);
   const account = k.account ?? defaultAccount;
   if (typeof account !== 'string' || !/^\d{12}$/.test(account)) bad(`key account must be 12 digits (quote it in YAML), got ${String(k.account)}`);
+  if (k.region !== undefined && (typeof k.region !== 'string' || !isRegionName(k.region))) bad(`key region must be a Region name like us-east-1, got ${String(k.region)}`);
   if (typeof k.id !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(k.id)) bad(`key id must be a UUID, got ${String(k.id)}`);
   const keySpec = (k.keySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
   if (!(KEY_SPECS as readonly string[]).includes(keySpec) || !SPECS[keySpec]) bad(`unsupported keySpec ${keySpec}`);
@@ -120,6 +127,7 @@ function planKey(raw: unknown, defaultAccount: string): PlannedKey {
   return {
     id: k.id,
     account,
+    region: k.region,
     keySpec,
     keyUsage,
     description: k.description ?? '',
@@ -153,9 +161,10 @@ export function parseSeed(doc: unknown, defaultAccount: string): Seed {
     if (ids.has(k.id.toLowerCase())) bad(`key ${k.id} is given twice`);
     ids.add(k.id.toLowerCase());
     for (const name of k.aliases) {
-      const owner = aliasOwner.get(`${k.account}/${name}`);
+      const scope = `${k.account}/${k.region ?? ''}/${name}`;
+      const owner = aliasOwner.get(scope);
       if (owner !== undefined && owner !== k.id) bad(`alias ${name} is given to two keys of account ${k.account} (${owner}, ${k.id})`);
-      aliasOwner.set(`${k.account}/${name}`, k.id);
+      aliasOwner.set(scope, k.id);
     }
   }
   const credentials = d.credentials === undefined ? [] : parseCredentials(d.credentials, 'seed: credentials');
@@ -171,18 +180,18 @@ export async function applySeed(svc: Service, doc: unknown): Promise<string[]> {
 export async function applySeedKeys(svc: Service, seed: Seed): Promise<string[]> {
   const created: { key: KeyRecord; material: Material }[] = [];
   for (const k of seed.keys) {
-    const existing = await svc.store.getKey(k.id);
-    if (existing && (existing.account !== k.account || existing.region !== svc.region)) {
-      bad(`key ${k.id} exists in account ${existing.account} (${existing.region}), not in ${k.account} (${svc.region})`);
-    }
+    const region = k.region ?? svc.region;
+    if (!svc.regions.has(region)) bad(`key ${k.id}: region ${region} is not one this KMS serves (${[...svc.regions].join(', ')})`);
+    const scope = { account: k.account, region };
+    const existing = await svc.store.getKey({ keyId: k.id, region });
+    if (existing && existing.account !== k.account) bad(`key ${k.id} exists in account ${existing.account} (${region}), not in ${k.account}`);
     if (!existing) {
       const now = svc.clock();
       const period = k.rotationPeriodInDays;
       const key: KeyRecord = {
         keyId: k.id,
-        arn: svc.keyArn(k.account, k.id),
-        account: k.account,
-        region: svc.region,
+        arn: svc.keyArn(scope, k.id),
+        ...scope,
         creationDate: now,
         description: k.description,
         keySpec: k.keySpec,
@@ -200,7 +209,7 @@ export async function applySeedKeys(svc: Service, seed: Seed): Promise<string[]>
   // The new keys in one transaction: a seed of thousands of keys is one commit, not thousands.
   await svc.store.createKeys(created, { maxKeys: svc.limits.keysPerAccount });
   for (const k of seed.keys) {
-    const scope = { account: k.account, region: svc.region };
+    const scope = { account: k.account, region: k.region ?? svc.region };
     for (const name of k.aliases) {
       const a = await svc.store.getAlias(scope, name);
       if (!a || a.keyId !== k.id) {

@@ -30,6 +30,7 @@ import { loadOrCreateMasterKey } from './store/master-key.ts';
 import { SqliteKeyStore } from './store/sqlite.ts';
 import type { KeyStore } from './store/types.ts';
 import { Gate } from './gate.ts';
+import { servedRegions } from './regions.ts';
 import { SharedThrottle, Throttle, type Quota } from './throttle.ts';
 import { PostgresKeyStore } from './store/postgres.ts';
 
@@ -41,7 +42,15 @@ const TARGET = /^TrentService\.([A-Za-z]+)$/;
 
 export interface KmsOptions {
   readonly dataDir: string;
+  /** The default Region (of unsigned requests and seeded keys); default the first of `regions`, else us-east-1. */
   readonly region?: string;
+  /**
+   * Every Region this KMS answers for (regions.ts): a request is for the Region of its SigV4
+   * credential scope, and keys, aliases and listings are per Region. Default: `[region]`.
+   */
+  readonly regions?: readonly string[];
+  /** How long a new replica stays Creating and keys changing primary Region stay Updating (lifecycle clock); default 2000 ms. */
+  readonly transientStateMs?: number;
   readonly account?: string;
   /** Epoch milliseconds for key lifecycle: deletion windows, rotation, material expiry. */
   readonly clock?: () => number;
@@ -207,6 +216,9 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   const throttle = new Throttle(options.quotas);
   const audit = auditSettings(options.audit);
   const limits = resolveLimits(options.limits);
+  const served = servedRegions(options.region, options.regions);
+  const transient = options.transientStateMs;
+  if (transient !== undefined && (!Number.isSafeInteger(transient) || transient < 0)) throw kmsError('ValidationException', `transientStateMs must be a whole number of milliseconds, at least 0, got ${String(transient)}`);
   const interval = options.maintenanceIntervalMs;
   // Node runs a timer of 0, NaN or more than 2^31 − 1 ms every millisecond.
   if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
@@ -218,15 +230,16 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   const shared = options.storeUrl !== undefined || options.store?.coordination !== undefined;
   const unlock = shared ? () => undefined : lockDataDir(options.dataDir);
   try {
-    return await openKms(options, unlock, throttle, audit, limits);
+    return await openKms({ ...options, ...served }, unlock, throttle, audit, limits);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function openKms(options: KmsOptions, unlock: () => void, localThrottle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
-  const region = options.region ?? 'us-east-1';
+async function openKms(options: KmsOptions & { readonly region: string; readonly regions: readonly string[] }, unlock: () => void, localThrottle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
+  const { region, regions } = options;
+  const regionSet: ReadonlySet<string> = new Set(regions);
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
@@ -269,7 +282,17 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
     const base = options.credentials ? { credentials: parseCredentials(options.credentials, 'credentials'), created: false } : loadOrCreateCredentials(options.dataDir, account);
     const credentials = mergeCredentials(base.credentials, seed?.credentials ?? [], ...(options.credentialFiles ?? []).map(readCredentialsFile));
     const created = base.created;
-    const service = new Service({ store, region, account, limits, clock, recipient: new RecipientVerifier(options.recipient ?? {}, clock), onMaintenanceError: reportInternal });
+    const service = new Service({
+      store,
+      region,
+      regions,
+      ...(options.transientStateMs !== undefined ? { transientStateMs: options.transientStateMs } : {}),
+      account,
+      limits,
+      clock,
+      recipient: new RecipientVerifier(options.recipient ?? {}, clock),
+      onMaintenanceError: reportInternal,
+    });
     if (seed !== undefined) await applySeedKeys(service, seed);
     await service.primeSchedule();
     opened = { credentials, created, service, audit };
@@ -306,7 +329,7 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
       if (options.allowAnonymous && req.header('authorization') === undefined) {
         caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(req) };
       } else {
-        const cred = verifySigV4(
+        const { credential: cred, region: requestRegion } = verifySigV4(
           {
             method: req.method,
             path: req.path,
@@ -315,7 +338,7 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
             headerNames: req.headerNames(),
             body,
             now: authClock(),
-            region,
+            regions: regionSet,
           },
           (id) => byId.get(id),
         );
@@ -326,6 +349,7 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
           ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
           ...(ip ? { sourceIp: ip } : {}),
           ...userAgent(req),
+          region: requestRegion,
         };
       }
       if (req.method !== 'POST' || req.path !== '/') throw kmsError('UnknownOperationException', '');
@@ -358,7 +382,7 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
       const recorded = audit.append({
         eventTime: started,
         eventName,
-        region,
+        region: caller.region ?? region,
         account: caller.account,
         principalArn: caller.principalArn,
         ...(caller.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
@@ -399,7 +423,7 @@ async function openKms(options: KmsOptions, unlock: () => void, localThrottle: T
       await audit.append({
         eventTime: started,
         eventName,
-        region,
+        region: caller?.region ?? region,
         account: caller?.account ?? account,
         ...(caller ? { principalArn: caller.principalArn } : {}),
         ...(caller?.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),

@@ -8,18 +8,27 @@ import { WorkPacer } from './gate.ts';
 import { generateMaterial, SPECS } from './keyspec.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import type { GrantRecord, KeyRecord, Material } from './model.ts';
+import { isMultiRegion, MRK_ID, multiRegionMetadata, newMultiRegionKeyId, primaryOf, replicasOf, settled } from './multi-region.ts';
 import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { ChildGrant } from './policy/grants.ts';
 import { identityOf } from './policy/principals.ts';
-import { StoreConflictError, type KeyStore, type Scope } from './store/types.ts';
+import { StoreConflictError, type KeyStore, type Scope, type WriteCondition } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
 export type { Caller } from './identity.ts';
 
 export interface ServiceConfig {
   readonly store: KeyStore;
+  /** The default Region: of unsigned requests, seeded keys and `kms explain` (regions.ts). */
   readonly region: string;
+  /** Every Region this KMS answers for (the default among them); default: the default Region alone. */
+  readonly regions?: readonly string[];
+  /**
+   * How long (lifecycle clock) a new replica stays Creating and keys changing their primary Region
+   * stay Updating, as AWS's transient states last "a few seconds"; default 2000 ms, 0: none.
+   */
+  readonly transientStateMs?: number;
   /** The default account: of the generated credential, anonymous callers and seeded keys. */
   readonly account: string;
   /** Resource quotas (limits.ts); default AWS's. */
@@ -49,8 +58,8 @@ export interface DecideOptions {
 export type ContextValues = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MRK = /^mrk-[0-9a-f]{32}$/i;
 export const DAY_MS = 86_400_000;
+export const DEFAULT_TRANSIENT_STATE_MS = 2000;
 /** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
 export const MAINTENANCE_RETRY_MS = 60_000;
 /** With a shared store: how long (lifecycle clock) a replica waits while another one runs maintenance. */
@@ -62,7 +71,10 @@ const ARN = /^arn:aws[a-z-]*:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/;
 
 export class Service {
   readonly store: KeyStore;
+  /** The default Region (ServiceConfig.region). */
   readonly region: string;
+  readonly regions: ReadonlySet<string>;
+  readonly transientStateMs: number;
   readonly account: string;
   readonly clock: () => number;
   readonly recipient: RecipientVerifier;
@@ -82,6 +94,8 @@ export class Service {
   constructor(config: ServiceConfig) {
     this.store = config.store;
     this.region = config.region;
+    this.regions = new Set([config.region, ...(config.regions ?? [])]);
+    this.transientStateMs = config.transientStateMs ?? DEFAULT_TRANSIENT_STATE_MS;
     this.account = config.account;
     this.clock = config.clock;
     this.recipient = config.recipient ?? new RecipientVerifier({}, config.clock);
@@ -89,21 +103,26 @@ export class Service {
     this.#onMaintenanceError = config.onMaintenanceError ?? ((e) => process.stderr.write(`kms: ${e.message}\n`));
   }
 
-  keyArn(account: string, keyId: string): string {
-    return `arn:aws:kms:${this.region}:${account}:key/${keyId}`;
+  keyArn(scope: Scope, keyId: string): string {
+    return `arn:aws:kms:${scope.region}:${scope.account}:key/${keyId}`;
   }
 
-  aliasArn(account: string, name: string): string {
-    return `arn:aws:kms:${this.region}:${account}:${name}`;
+  aliasArn(scope: Scope, name: string): string {
+    return `arn:aws:kms:${scope.region}:${scope.account}:${name}`;
+  }
+
+  /** The Region a request is for (its SigV4 scope; regions.ts). */
+  regionOf(caller: Caller): string {
+    return caller.region ?? this.region;
   }
 
   /** The account and region a caller acts in: where its keys and aliases are made and listed. */
   scopeOf(caller: Caller): Scope {
-    return { account: caller.account, region: this.region };
+    return { account: caller.account, region: this.regionOf(caller) };
   }
 
-  newKeyId(): string {
-    return randomUUID();
+  newKeyId(multiRegion = false): string {
+    return multiRegion ? newMultiRegionKeyId() : randomUUID();
   }
 
   async newMaterial(key: Pick<KeyRecord, 'keyId' | 'keySpec'>, version: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND', secret?: Uint8Array): Promise<Material> {
@@ -127,11 +146,13 @@ export class Service {
     let keyId = id;
     let alias: string | undefined;
     let account = caller.account;
+    const region = this.regionOf(caller);
     if (id.startsWith('arn:')) {
       const m = ARN.exec(id);
       if (!m) throw kmsError('NotFoundException', `Invalid arn ${id}`);
-      const [, region = '', arnAccount = '', kind, rest = ''] = m;
-      if (region !== this.region) throw kmsError('NotFoundException', `Invalid arn ${region}`);
+      const [, arnRegion = '', arnAccount = '', kind, rest = ''] = m;
+      // An ARN of another Region names no key of this request's Region (as AWS answers).
+      if (arnRegion !== region) throw kmsError('NotFoundException', `Invalid arn ${arnRegion}`);
       if (!/^\d{12}$/.test(arnAccount)) throw kmsError('NotFoundException', kind === 'key' ? messages.notFound(id) : messages.aliasNotFound(id));
       account = arnAccount;
       if (kind === 'alias') {
@@ -142,52 +163,78 @@ export class Service {
       if (!options.aliases) throw kmsError('NotFoundException', `Invalid keyId '${id}'`);
       alias = id;
     }
+    const scope = { account, region };
     if (alias !== undefined) {
-      const a = await this.store.getAlias({ account, region: this.region }, alias);
-      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(account, alias)));
+      const a = await this.store.getAlias(scope, alias);
+      if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(this.aliasArn(scope, alias)));
       keyId = a.keyId;
-    } else if (!UUID.test(keyId) && !MRK.test(keyId)) {
+    } else if (!UUID.test(keyId) && !MRK_ID.test(keyId)) {
       throw kmsError('NotFoundException', `Invalid keyId '${keyId}'`);
     }
-    const key = await this.getKeyOrThrow(keyId, account);
+    const key = await this.getKeyOrThrow(keyId, scope);
     // A key id names a key of the account it is looked up in, never one of another account.
-    if (key.account !== account || key.region !== this.region) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
+    if (key.account !== account) throw kmsError('NotFoundException', messages.notFound(this.keyArn(scope, keyId)));
     return alias === undefined ? { key } : { key, alias };
   }
 
-  /** The key `keyId` in any account (ciphertext names its key); NotFoundException names `account`. */
-  async getKeyOrThrow(keyId: string, account: string): Promise<KeyRecord> {
+  /**
+   * The key `keyId` of `scope`'s Region, in any account (a ciphertext names its key); never a key of
+   * another Region. NotFoundException names the key's ARN in `scope`.
+   */
+  async getKeyOrThrow(keyId: string, scope: Scope): Promise<KeyRecord> {
     await this.maintain();
-    const key = await this.store.getKey(keyId);
-    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(account, keyId)));
+    const key = await this.store.getKey({ keyId, region: scope.region });
+    if (!key) throw kmsError('NotFoundException', messages.notFound(this.keyArn(scope, keyId)));
     return key;
   }
 
-  /** Cryptographic operations need an Enabled key (KMS Developer Guide, "Key states"). */
+  /** Every key related to a multi-Region key (itself included), one per Region; `[key]` for others. */
+  async relatedKeys(key: KeyRecord): Promise<readonly KeyRecord[]> {
+    return isMultiRegion(key) ? this.store.relatedKeys(key.keyId) : [key];
+  }
+
+  /**
+   * Cryptographic operations need an Enabled key (KMS Developer Guide, "Key states of KMS keys"). A
+   * key Updating its primary Region is used as the state it returns to ("While the key state is
+   * Updating, you can use the keys in cryptographic operations").
+   */
   requireEnabled(key: KeyRecord): void {
-    switch (key.state) {
+    const k = key.state === 'Updating' ? settled(key) : key;
+    switch (k.state) {
       case 'Enabled':
         return;
       case 'Disabled':
         throw kmsError('DisabledException', messages.disabled(key.arn));
       case 'PendingDeletion':
         throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+      case 'PendingReplicaDeletion':
+        throw kmsError('KMSInvalidStateException', messages.pendingReplicaDeletion(key.arn));
       case 'PendingImport':
         throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+      case 'Creating':
+        throw kmsError('KMSInvalidStateException', messages.creating(key.arn));
       default:
-        throw kmsError('KMSInvalidStateException', `${key.arn} is ${key.state}.`);
+        throw kmsError('KMSInvalidStateException', `${key.arn} is ${k.state}.`);
     }
   }
 
   /** Administrative operations refused while a key waits to be deleted. */
   requireNotPendingDeletion(key: KeyRecord): void {
     if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', messages.pendingDeletion(key.arn));
+    if (key.state === 'PendingReplicaDeletion') throw kmsError('KMSInvalidStateException', messages.pendingReplicaDeletion(key.arn));
   }
 
-  /** EnableKey/DisableKey: refused while the key waits to be deleted or for its imported material. */
+  /** Refused while a replica is being created (and, unless `updating` is allowed, while Updating). */
+  requireSettled(key: KeyRecord, updating: 'allowed' | 'refused' = 'refused'): void {
+    if (key.state === 'Creating') throw kmsError('KMSInvalidStateException', messages.creating(key.arn));
+    if (key.state === 'Updating' && updating === 'refused') throw kmsError('KMSInvalidStateException', messages.updating(key.arn));
+  }
+
+  /** EnableKey/DisableKey: refused while the key waits to be deleted, for its imported material, or in a transient state. */
   requireNotPending(key: KeyRecord): void {
     this.requireNotPendingDeletion(key);
     if (key.state === 'PendingImport') throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
+    this.requireSettled(key);
   }
 
   requireUsage(key: KeyRecord, usage: KeyRecord['keyUsage'], op: string): void {
@@ -223,7 +270,7 @@ export class Service {
     if (id.type === 'Account') set('aws:userid', caller.account);
     set('aws:PrincipalIsAWSService', 'false');
     set('aws:ViaAWSService', 'false');
-    set('aws:RequestedRegion', this.region);
+    set('aws:RequestedRegion', this.regionOf(caller));
     set('aws:UserAgent', caller.userAgent);
     set('kms:CallerAccount', caller.account);
     set('aws:CurrentTime', new Date(this.clock()).toISOString());
@@ -236,7 +283,8 @@ export class Service {
     set('kms:KeyUsage', key.keyUsage);
     set('kms:CustomerMasterKeyUsage', key.keyUsage);
     set('kms:KeyOrigin', key.origin);
-    set('kms:MultiRegion', 'false');
+    set('kms:MultiRegion', isMultiRegion(key) ? 'true' : 'false');
+    set('kms:MultiRegionKeyType', key.multiRegionKeyType);
     set('kms:RequestAlias', alias);
     for (const t of key.tags) set(`aws:ResourceTag/${t.TagKey}`, t.TagValue);
     for (const [k, v] of Object.entries(extra)) set(k, v);
@@ -255,7 +303,7 @@ export class Service {
 
   /** The key policy's and grants' decision with the account rules and identity policy applied (identity.ts). */
   async authorization(key: KeyRecord, caller: Caller, action: string, extra: ContextValues = {}, alias?: string, encryptionContext?: Readonly<Record<string, string>>, more: DecideOptions = {}): Promise<Authorization> {
-    const grants: readonly GrantRecord[] = await this.store.listGrants(key.keyId);
+    const grants: readonly GrantRecord[] = await this.store.listGrants(key);
     const policy = this.policyOf(key);
     // Condition values are only needed when some statement has conditions; skipping the context
     // keeps the common (unconditioned) policy cheap on the hot path.
@@ -291,7 +339,8 @@ export class Service {
     if (!identityAllows(caller, action)) throw accessDenied(caller, action, resource, 'no-identity-policy');
   }
 
-  keyMetadata(key: KeyRecord, currentMaterialId?: string): Record<string, unknown> {
+  /** KeyMetadata; `related` (relatedKeys) fills a multi-Region key's MultiRegionConfiguration. */
+  keyMetadata(key: KeyRecord, currentMaterialId?: string, related?: readonly KeyRecord[]): Record<string, unknown> {
     const info = SPECS[key.keySpec];
     const sec = (ms: number) => ms / 1000;
     return {
@@ -314,8 +363,8 @@ export class Service {
       ...(info?.signingAlgorithms && key.keyUsage === 'SIGN_VERIFY' ? { SigningAlgorithms: info.signingAlgorithms } : {}),
       ...(info?.macAlgorithms ? { MacAlgorithms: info.macAlgorithms } : {}),
       ...(info?.keyAgreementAlgorithms && key.keyUsage === 'KEY_AGREEMENT' ? { KeyAgreementAlgorithms: info.keyAgreementAlgorithms } : {}),
-      MultiRegion: false,
-      ...(key.pendingWindowInDays !== undefined && key.state === 'PendingDeletion' ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
+      ...multiRegionMetadata(key, related),
+      ...(key.pendingWindowInDays !== undefined && (key.state === 'PendingDeletion' || key.state === 'PendingReplicaDeletion') ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
       ...(currentMaterialId !== undefined ? { CurrentKeyMaterialId: currentMaterialId } : {}),
     };
   }
@@ -373,14 +422,15 @@ export class Service {
     do {
       const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
       for (const key of page.items) {
-        const retry = this.#retryAt.get(key.keyId);
+        const id = `${key.region}\0${key.keyId}`;
+        const retry = this.#retryAt.get(id);
         if (retry !== undefined && retry > now) {
           later(retry);
           continue;
         }
         try {
           await this.#maintainKey(key, now, later);
-          this.#retryAt.delete(key.keyId);
+          this.#retryAt.delete(id);
         } catch (cause) {
           if (cause instanceof StoreConflictError) {
             // Changed since it was listed (by a call, or another replica): looked at again at once.
@@ -393,7 +443,7 @@ export class Service {
           // reported and that key is retried later.
           const reason = cause instanceof Error ? cause.message : String(cause);
           this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
-          this.#retryAt.set(key.keyId, now + MAINTENANCE_RETRY_MS);
+          this.#retryAt.set(id, now + MAINTENANCE_RETRY_MS);
           later(now + MAINTENANCE_RETRY_MS);
         }
       }
@@ -404,11 +454,26 @@ export class Service {
     return true;
   }
 
-  /** One key's due work; `later` is told the key's next due date. */
-  async #maintainKey(key: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
+  /**
+   * One key's due work; `later` is told the key's next due date. Every write is conditional on the
+   * key's stored record being the one read (WriteCondition): a replica's maintenance never
+   * overwrites what a call, or another replica, changed meanwhile.
+   */
+  async #maintainKey(due: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
+    let key = due;
+    // A transient state (a replica Creating, keys Updating) ends first; the rest applies to the key
+    // as it is then.
+    if (key.settles !== undefined) {
+      if (key.settles.at > now) later(key.settles.at);
+      else {
+        key = settled(key);
+        await this.store.writeKeys({ put: [key] }, {}, { ifUnchanged: due });
+      }
+    }
+    const unchanged: WriteCondition = { ifUnchanged: key };
     if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
       if (key.deletionDate <= now) {
-        await this.store.deleteKey(key.keyId, { ifUnchanged: key });
+        await this.#deleteKey(key, now, unchanged);
         return;
       }
       later(key.deletionDate);
@@ -416,24 +481,64 @@ export class Service {
     if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
       if (key.validTo <= now) {
         const { validTo: _v, expirationModel: _e, ...rest } = key;
-        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' }, { ifUnchanged: key });
+        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' }, unchanged);
         return;
       }
       later(key.validTo);
     }
     if (key.rotationEnabled && key.nextRotationDate !== undefined && key.state !== 'PendingDeletion') {
       if (key.nextRotationDate <= now && key.state === 'Enabled') {
-        const cur = await this.store.currentMaterial(key.keyId);
-        const version = cur ? cur.version + 1 : 0;
         // Next date = this one + period, skipping periods missed while the clock jumped or the
         // server was down (one rotation per run, never a burst of catch-up rotations).
         const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
         let nextRotationDate = key.nextRotationDate + period;
         while (nextRotationDate <= now) nextRotationDate += period;
-        await this.store.addMaterial({ ...key, nextRotationDate }, await this.newMaterial(key, version, 'AUTOMATIC'), { ifUnchanged: key });
+        await this.rotate(key, 'AUTOMATIC', { nextRotationDate }, unchanged);
         later(nextRotationDate);
       } else later(key.nextRotationDate);
     }
+  }
+
+  /**
+   * Deletes a key whose deletion window ended. A multi-Region primary waits for its replicas
+   * (PendingReplicaDeletion, never due); when the last replica goes, in the same transaction, the
+   * primary's own window starts (ScheduleKeyDeletion: "When the last of its replica keys is deleted
+   * (not just scheduled), the key state of the primary key changes to PendingDeletion").
+   */
+  async #deleteKey(key: KeyRecord, now: number, condition: WriteCondition): Promise<void> {
+    if (key.multiRegionKeyType !== 'REPLICA') return this.store.deleteKey(key, condition);
+    const related = await this.store.relatedKeys(key.keyId);
+    const primary = primaryOf(related);
+    const others = replicasOf(related).filter((k) => k.region !== key.region);
+    if (primary?.state !== 'PendingReplicaDeletion' || others.length > 0) return this.store.deleteKey(key, condition);
+    const deletionDate = now + (primary.pendingWindowInDays ?? 30) * DAY_MS;
+    await this.store.writeKeys({ remove: [key], put: [{ ...primary, state: 'PendingDeletion', deletionDate }] }, {}, condition);
+    this.schedule(deletionDate);
+  }
+
+  /**
+   * Writes `change` of a property multi-Region keys share (automatic rotation): to the key, and for
+   * a multi-Region primary to every related key in the same transaction ("KMS automatically
+   * synchronizes these shared properties among related multi-Region keys").
+   */
+  async writeShared(key: KeyRecord, change: (k: KeyRecord) => KeyRecord): Promise<void> {
+    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.putKey(change(key));
+    const related = await this.store.relatedKeys(key.keyId);
+    await this.store.writeKeys({ put: related.map((k) => change(k.region === key.region ? key : k)) });
+  }
+
+  /**
+   * Adds a new material version to a key (rotation) and writes its record with `changes` (shared
+   * properties only: the next rotation date). A multi-Region primary's new material goes to every
+   * related key in the same transaction (shared key material, and rotation status with it), so
+   * ciphertext made with it decrypts in every Region. With `condition`, only while `key` is as read.
+   */
+  async rotate(key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND', changes: Partial<KeyRecord> = {}, condition?: WriteCondition): Promise<void> {
+    const cur = await this.store.currentMaterial(key);
+    const material = await this.newMaterial(key, cur ? cur.version + 1 : 0, rotationType);
+    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.addMaterial({ ...key, ...changes }, material, condition);
+    const related = (await this.store.relatedKeys(key.keyId)).map((k) => (k.region === key.region ? { ...key, ...changes } : { ...k, ...changes }));
+    await this.store.writeKeys({ put: related, materials: related.map((k) => ({ key: k, material })) }, {}, condition);
   }
 
   /** Primes the maintenance schedule from the store (at start-up). */

@@ -26,6 +26,13 @@ export interface VerifyInput {
   readonly headerNames: Iterable<string>;
   readonly body: Uint8Array;
   readonly now: number;
+  /** The Regions this KMS answers for: the credential scope must name one of them. */
+  readonly regions: ReadonlySet<string>;
+}
+
+/** A verified request: who signed it, and the Region its credential scope names (the request's Region). */
+export interface Verified {
+  readonly credential: Credential;
   readonly region: string;
 }
 
@@ -94,11 +101,11 @@ function amzDate(ms: number): string {
 }
 
 /**
- * Verifies the request's SigV4 signature against `lookup(accessKeyId)`. Returns the credential on
- * success; throws MissingAuthenticationTokenException, UnrecognizedClientException or
- * InvalidSignatureException as AWS does (all status 400).
+ * Verifies the request's SigV4 signature against `lookup(accessKeyId)`. Returns the credential and
+ * the scope's Region on success; throws MissingAuthenticationTokenException,
+ * UnrecognizedClientException or InvalidSignatureException as AWS does (all status 400).
  */
-export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => Credential | undefined): Credential {
+export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => Credential | undefined): Verified {
   const auth = req.headers('authorization');
   if (auth === undefined || auth === '') throw kmsError('MissingAuthenticationTokenException', messages.missingAuth);
   const m = AUTH_RE.exec(auth.trim());
@@ -119,7 +126,7 @@ export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => C
     throw kmsError('InvalidSignatureException', `Signature not yet current: ${dateHeader} is still later than ${amzDate(req.now + MAX_SKEW_MS)} (${amzDate(req.now)} + 5 min.)`);
   }
   if (scopeDate !== dateHeader.slice(0, 8)) throw kmsError('InvalidSignatureException', messages.badSignature, 'credential scope date differs from X-Amz-Date');
-  if (scopeRegion !== req.region) throw kmsError('InvalidSignatureException', `Credential should be scoped to a valid region.`);
+  if (!req.regions.has(scopeRegion)) throw kmsError('InvalidSignatureException', `Credential should be scoped to a valid region.`);
   if (service !== 'kms') throw kmsError('InvalidSignatureException', `Credential should be scoped to correct service: 'kms'.`);
   // What a signature must cover (IAM User Guide, "Elements of an AWS API request signature": the
   // host and every x-amz-* header are required): otherwise a signature made for one request could
@@ -146,5 +153,5 @@ export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => C
   const stringToSign = `AWS4-HMAC-SHA256\n${dateHeader}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
   const expected = createHmac('sha256', signingKey(cred.secretAccessKey, scopeDate, scopeRegion, service)).update(stringToSign, 'utf8').digest();
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw kmsError('InvalidSignatureException', messages.badSignature);
-  return cred;
+  return { credential: cred, region: scopeRegion };
 }

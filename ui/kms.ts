@@ -77,7 +77,8 @@ export class KmsDesk {
     };
   }
 
-  // The console shows the KMS's own account (--account): keys and aliases belong to an account.
+  // The console shows the KMS's own account (--account) in its default Region: keys and aliases
+  // belong to an account and Region.
   get #scope() {
     return { account: this.service.account, region: this.service.region };
   }
@@ -87,7 +88,7 @@ export class KmsDesk {
     const [refs, aliases] = await Promise.all([everyItem((p) => store.listKeys(this.#scope, p)), everyItem((p) => store.listAliases(this.#scope, p))]);
     const keys: KeyRecord[] = [];
     for (const r of refs) {
-      const k = await store.getKey(r.keyId);
+      const k = await store.getKey({ keyId: r.keyId, region: this.#scope.region });
       if (k) keys.push(k);
     }
     return keys
@@ -97,9 +98,9 @@ export class KmsDesk {
 
   async key(keyId: string): Promise<KeyDetail> {
     const store = this.service.store;
-    const k = await store.getKey(keyId);
+    const k = await store.getKey({ keyId, region: this.#scope.region });
     if (!k) throw new UiNotFoundError(`no key ${keyId}`);
-    const [aliases, grants, materials] = await Promise.all([everyItem((p) => store.listAliases({ account: k.account, region: k.region }, p, k.keyId)), store.listGrants(k.keyId), store.listMaterials(k.keyId)]);
+    const [aliases, grants, materials] = await Promise.all([everyItem((p) => store.listAliases({ account: k.account, region: k.region }, p, k.keyId)), store.listGrants(k), store.listMaterials(k)]);
     let policy = k.policy;
     try {
       policy = JSON.stringify(JSON.parse(k.policy), null, 2);

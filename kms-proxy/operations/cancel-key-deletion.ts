@@ -10,10 +10,10 @@ export const CancelKeyDeletion: Operation = {
   shape: { KeyId: KeyIdField },
   async run({ svc, caller, input, trail }) {
     const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:CancelKeyDeletion', { aliases: false });
-    if (r.key.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${r.key.arn} is not pending deletion.`);
+    if (r.key.state !== 'PendingDeletion' && r.key.state !== 'PendingReplicaDeletion') throw kmsError('KMSInvalidStateException', `${r.key.arn} is not pending deletion.`);
     const { deletionDate: _d, pendingWindowInDays: _p, ...rest } = r.key;
     // AWS leaves a cancelled key Disabled; a key without material goes back to PendingImport.
-    const hasMaterial = (await svc.store.currentMaterial(r.key.keyId)) !== undefined;
+    const hasMaterial = (await svc.store.currentMaterial(r.key)) !== undefined;
     await svc.store.putKey({ ...rest, state: hasMaterial ? 'Disabled' : 'PendingImport' });
     return { KeyId: r.key.arn };
   },

@@ -79,6 +79,7 @@ export const CreateGrant: Operation = {
       more: { childGrant: { operations, ...(constraints ? { constraints } : {}) } },
     });
     svc.requireNotPendingDeletion(r.key);
+    svc.requireSettled(r.key, 'allowed');
     if (operations.length === 0) throw kmsError('ValidationException', "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1");
     checkGrant(r.key, operations, constraints);
     dryRun(input);
@@ -86,7 +87,7 @@ export const CreateGrant: Operation = {
     // CreateGrant is idempotent for a repeated Name with identical parameters (CreateGrant docs:
     // a retry with the same name and parameters returns the existing grant's id and token).
     if (name !== undefined) {
-      for (const g of await svc.store.listGrants(r.key.keyId)) {
+      for (const g of await svc.store.listGrants(r.key)) {
         if (g.name === name && g.granteePrincipal === grantee && g.retiringPrincipal === retiring && sameSet(g.operations, operations) && sameConstraints(g.constraints, constraints)) {
           return { GrantToken: g.grantToken, GrantId: g.grantId };
         }
@@ -99,6 +100,7 @@ export const CreateGrant: Operation = {
     const g: GrantRecord = {
       grantId,
       keyId: r.key.keyId,
+      region: r.key.region,
       ...(name !== undefined ? { name } : {}),
       granteePrincipal: grantee,
       ...(retiring !== undefined ? { retiringPrincipal: retiring } : {}),

@@ -42,7 +42,6 @@ export const CreateKey: Operation = {
     if (str(input, 'CustomKeyStoreId') !== undefined || str(input, 'XksKeyId') !== undefined) {
       throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by this KMS.');
     }
-    if (bool(input, 'MultiRegion')) throw kmsError('UnsupportedOperationException', 'Multi-Region keys are not supported by this KMS.');
     const usageIn = str(input, 'KeyUsage') as KeyUsage | undefined;
     if (usageIn === undefined && keySpec !== 'SYMMETRIC_DEFAULT') {
       throw kmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
@@ -51,16 +50,19 @@ export const CreateKey: Operation = {
     if (!info.usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
     const tags = (input.Tags as Tag[] | undefined) ?? [];
     checkTags(tags);
-    const keyId = svc.newKeyId();
-    const arn = svc.keyArn(caller.account, keyId);
+    // A multi-Region primary key (multi-region.ts): an `mrk-` id, replicated with ReplicateKey.
+    const multiRegion = bool(input, 'MultiRegion') === true;
+    const keyId = svc.newKeyId(multiRegion);
+    const scope = svc.scopeOf(caller);
+    const arn = svc.keyArn(scope, keyId);
     const policy = str(input, 'Policy') ?? defaultKeyPolicy(caller.account);
-    const draft = { arn, keySpec, keyUsage, origin, tags };
+    const mrk = multiRegion ? ({ multiRegionKeyType: 'PRIMARY' } as const) : {};
+    const draft = { arn, keySpec, keyUsage, origin, tags, ...mrk };
     lockoutCheck(svc, policy, draft, caller, bool(input, 'BypassPolicyLockoutSafetyCheck'));
     const key: KeyRecord = {
       keyId,
       arn,
-      account: caller.account,
-      region: svc.region,
+      ...scope,
       creationDate: svc.clock(),
       description: str(input, 'Description') ?? '',
       keySpec,
@@ -70,6 +72,7 @@ export const CreateKey: Operation = {
       policy,
       rotationEnabled: false,
       tags: dedupeTags(tags),
+      ...mrk,
     };
     const material = origin === 'EXTERNAL' ? undefined : await svc.newMaterial(key, 0);
     await svc.store.createKey(key, material, { maxKeys: svc.limits.keysPerAccount });

@@ -11,7 +11,7 @@ export const DeleteAlias: Operation = {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
     const a = await existingAlias(svc, caller, name);
-    const key = await svc.getKeyOrThrow(a.keyId, a.account);
+    const key = await svc.getKeyOrThrow(a.keyId, a);
     trail.keyArn = key.arn;
     trail.decision = await svc.authorize({ key }, caller, 'kms:DeleteAlias');
     await svc.store.deleteAlias(svc.scopeOf(caller), name);

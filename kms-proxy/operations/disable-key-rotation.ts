@@ -1,4 +1,5 @@
 // DisableKeyRotation (KMS API Reference, "DisableKeyRotation").
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { requireRotatable } from './lib/rotation.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
@@ -12,8 +13,8 @@ export const DisableKeyRotation: Operation = {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:DisableKeyRotation', { aliases: false });
     svc.requireEnabled(key);
     requireRotatable(key);
-    const { nextRotationDate: _n, ...rest } = key;
-    await svc.store.putKey({ ...rest, rotationEnabled: false });
+    requireNotReplica(key);
+    await svc.writeShared(key, ({ nextRotationDate: _n, ...rest }) => ({ ...rest, rotationEnabled: false }));
     return {};
   },
 };

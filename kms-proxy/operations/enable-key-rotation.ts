@@ -1,5 +1,6 @@
 // EnableKeyRotation (KMS API Reference, "EnableKeyRotation").
 import { DAY_MS } from '../service.ts';
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { requireRotatable } from './lib/rotation.ts';
 import { authorizedKey, int, type Operation, reqStr } from './types.ts';
@@ -14,8 +15,9 @@ export const EnableKeyRotation: Operation = {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:EnableKeyRotation', { aliases: false, extra: { 'kms:RotationPeriodInDays': String(days) } });
     svc.requireEnabled(key);
     requireRotatable(key);
+    requireNotReplica(key);
     const nextRotationDate = svc.clock() + days * DAY_MS;
-    await svc.store.putKey({ ...key, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate });
+    await svc.writeShared(key, (k) => ({ ...k, rotationEnabled: true, rotationPeriodInDays: days, nextRotationDate }));
     svc.schedule(nextRotationDate);
     return {};
   },

@@ -19,7 +19,7 @@ export const GetParametersForImport: Operation = {
     const pair = await generateKeyPairDer({ rsaBits: Number(spec.slice(4)) });
     const token = randomBytes(64);
     const validTo = svc.clock() + PARAMETERS_TTL_MS;
-    await svc.store.putImportParameters({ token: token.toString('hex'), keyId: key.keyId, wrappingAlgorithm: alg, wrappingKeySpec: spec, privateKey: pair.privateDer, validTo });
+    await svc.store.putImportParameters({ token: token.toString('hex'), keyId: key.keyId, region: key.region, wrappingAlgorithm: alg, wrappingKeySpec: spec, privateKey: pair.privateDer, validTo });
     return { KeyId: key.arn, ImportToken: new Uint8Array(token), PublicKey: pair.publicDer, ParametersValidTo: validTo / 1000 };
   },
 };

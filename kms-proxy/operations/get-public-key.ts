@@ -16,7 +16,7 @@ export const GetPublicKey: Operation = {
     const k = r.key;
     if (!k.keySpec.startsWith('RSA_') && !k.keySpec.startsWith('ECC_')) throw kmsError('UnsupportedOperationException', `${k.arn} is not an asymmetric KMS key.`);
     svc.requireEnabled(k);
-    const m = await svc.store.currentMaterial(k.keyId);
+    const m = await svc.store.currentMaterial(k);
     if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(k.arn));
     const info = SPECS[k.keySpec];
     return {

@@ -34,7 +34,7 @@ export const ImportKeyMaterial: Operation = {
     if (validTo !== undefined && validTo <= svc.clock()) throw kmsError('ValidationException', 'The ValidTo date must be in the future.');
     const token = Buffer.from(bytes(input, 'ImportToken') as Uint8Array).toString('hex');
     const params = await svc.store.getImportParameters(token);
-    if (!params || params.keyId !== key.keyId) throw kmsError('InvalidImportTokenException', 'The import token is not valid for this KMS key.');
+    if (!params || params.keyId !== key.keyId || params.region !== key.region) throw kmsError('InvalidImportTokenException', 'The import token is not valid for this KMS key.');
     if (params.validTo <= svc.clock()) throw kmsError('ExpiredImportTokenException', 'The import token has expired. Call GetParametersForImport for new parameters.');
     let raw: Buffer;
     try {
@@ -56,11 +56,11 @@ export const ImportKeyMaterial: Operation = {
       expirationModel: model as KeyRecord['expirationModel'] & string,
       ...(validTo !== undefined ? { validTo } : {}),
     };
-    const existing = await svc.store.currentMaterial(key.keyId);
+    const existing = await svc.store.currentMaterial(key);
     if (existing) await svc.store.putKey(updated);
     else await svc.store.addMaterial(updated, await svc.newMaterial(key, 0, undefined, secret));
     if (validTo !== undefined) svc.schedule(validTo);
-    const id = existing?.id ?? (await svc.store.currentMaterial(key.keyId))?.id;
+    const id = existing?.id ?? (await svc.store.currentMaterial(key))?.id;
     return { KeyId: key.arn, ...(id ? { KeyMaterialId: id } : {}) };
   },
 };

@@ -1,6 +1,6 @@
 // Every operation this KMS implements, by its X-Amz-Target name; one file per operation, named
 // after it (decrypt.ts, create-grant.ts, …), helpers shared by related operations in lib/. Operations of the KMS model that
-// are not here (multi-Region, custom key stores, …) answer UnsupportedOperationException.
+// are not here (custom key stores, …) answer UnsupportedOperationException.
 import { CancelKeyDeletion } from './cancel-key-deletion.ts';
 import { CreateAlias } from './create-alias.ts';
 import { CreateGrant } from './create-grant.ts';
@@ -35,6 +35,7 @@ import { ListResourceTags } from './list-resource-tags.ts';
 import { ListRetirableGrants } from './list-retirable-grants.ts';
 import { PutKeyPolicy } from './put-key-policy.ts';
 import { ReEncrypt } from './re-encrypt.ts';
+import { ReplicateKey } from './replicate-key.ts';
 import { RetireGrant } from './retire-grant.ts';
 import { RevokeGrant } from './revoke-grant.ts';
 import { RotateKeyOnDemand } from './rotate-key-on-demand.ts';
@@ -44,6 +45,7 @@ import { TagResource } from './tag-resource.ts';
 import { UntagResource } from './untag-resource.ts';
 import { UpdateAlias } from './update-alias.ts';
 import { UpdateKeyDescription } from './update-key-description.ts';
+import { UpdatePrimaryRegion } from './update-primary-region.ts';
 import { Verify } from './verify.ts';
 import { VerifyMac } from './verify-mac.ts';
 import type { Operation } from './types.ts';
@@ -58,6 +60,7 @@ const ALL: readonly Operation[] = [
   GetKeyPolicy, PutKeyPolicy, ListKeyPolicies,
   Sign, Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret, GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext,
   GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial,
+  ReplicateKey, UpdatePrimaryRegion,
 ];
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(ALL.map((o) => [o.name, o]));
@@ -65,6 +68,6 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(ALL.map((o) =>
 /** Operations of kms-2014-11-01 this KMS does not implement. */
 export const UNSUPPORTED: ReadonlySet<string> = new Set([
   'ConnectCustomKeyStore', 'CreateCustomKeyStore', 'DeleteCustomKeyStore', 'DescribeCustomKeyStores',
-  'DisconnectCustomKeyStore', 'UpdateCustomKeyStore', 'ReplicateKey', 'UpdatePrimaryRegion',
+  'DisconnectCustomKeyStore', 'UpdateCustomKeyStore',
   'GetKeyLastUsage', 'Encapsulate', 'Decapsulate',
 ]);

@@ -28,7 +28,7 @@ export const ListAliases: Operation = {
     return {
       Aliases: page.items.map((a) => ({
         AliasName: a.name,
-        AliasArn: svc.aliasArn(a.account, a.name),
+        AliasArn: svc.aliasArn(a, a.name),
         TargetKeyId: a.keyId,
         CreationDate: a.creationDate / 1000,
         LastUpdatedDate: a.lastUpdatedDate / 1000,

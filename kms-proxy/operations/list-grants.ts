@@ -14,7 +14,7 @@ export const ListGrants: Operation = {
     const granteePrincipal = str(input, 'GranteePrincipal');
     // One page from the store's index, the filters applied in the query (O(Limit)).
     const filter = { ...(grantId !== undefined ? { grantId } : {}), ...(granteePrincipal !== undefined ? { granteePrincipal } : {}) };
-    const page = await readChunked(svc.listPacer, pageRequest(input, 50), (p) => svc.store.listGrantPage(r.key.keyId, p, filter));
+    const page = await readChunked(svc.listPacer, pageRequest(input, 50), (p) => svc.store.listGrantPage(r.key, p, filter));
     return { Grants: page.items.map((g) => grantView(g, r.key.arn)), ...pageResponse(page) };
   },
 };

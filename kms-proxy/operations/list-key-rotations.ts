@@ -12,7 +12,7 @@ export const ListKeyRotations: Operation = {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:ListKeyRotations', { aliases: false });
     requireRotatable(key);
     const all = input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL';
-    const rotations = (await svc.store.listMaterials(key.keyId)).filter((m) => all || m.rotationType !== undefined);
+    const rotations = (await svc.store.listMaterials(key)).filter((m) => all || m.rotationType !== undefined);
     const { items, out } = page(rotations, input);
     return {
       Rotations: items.map((m) => ({

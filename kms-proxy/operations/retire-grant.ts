@@ -17,14 +17,15 @@ export const RetireGrant: Operation = {
     let grant: GrantRecord | undefined;
     if (token !== undefined) {
       grant = await svc.store.getGrantByToken(token);
-      if (!grant) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+      // A grant token is of its key's Region, as the grant is.
+      if (!grant || grant.region !== svc.regionOf(caller)) throw kmsError('InvalidGrantTokenException', 'The grant token is not valid.');
     } else {
       if (keyIdIn === undefined || grantId === undefined) throw kmsError('ValidationException', 'Either GrantToken or both KeyId and GrantId must be specified.');
       const r = await svc.resolve(keyIdIn, caller, { aliases: false });
       grant = await svc.store.getGrant(grantId);
-      if (!grant || grant.keyId !== r.key.keyId) throw kmsError('InvalidGrantIdException', 'Grant ID not found');
+      if (!grant || grant.keyId !== r.key.keyId || grant.region !== r.key.region) throw kmsError('InvalidGrantIdException', 'Grant ID not found');
     }
-    const keyArn = (await svc.store.getKey(grant.keyId))?.arn ?? grant.keyId;
+    const keyArn = (await svc.store.getKey(grant))?.arn ?? grant.keyId;
     trail.keyArn = keyArn;
     // Who may retire ("Retiring and revoking grants"): the retiring principal, the grantee when the
     // grant includes RetireGrant, and, as a backup, the account that created the grant (its root

@@ -12,7 +12,7 @@ export const RevokeGrant: Operation = {
   async run({ svc, caller, input, trail }) {
     const r = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:RevokeGrant', { aliases: false, extra: NOT_FOR_AWS_RESOURCE });
     const g = await svc.store.getGrant(reqStr(input, 'GrantId'));
-    if (!g || g.keyId !== r.key.keyId) throw kmsError('NotFoundException', 'Grant ID not found');
+    if (!g || g.keyId !== r.key.keyId || g.region !== r.key.region) throw kmsError('NotFoundException', 'Grant ID not found');
     dryRun(input);
     await svc.store.deleteGrant(g.grantId);
     return {};

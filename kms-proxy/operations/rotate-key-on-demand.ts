@@ -1,5 +1,6 @@
 // RotateKeyOnDemand (KMS API Reference, "RotateKeyOnDemand").
 import { kmsError } from '../errors.ts';
+import { requireNotReplica } from '../multi-region.ts';
 import { KeyIdField } from '../shapes.ts';
 import { MAX_ON_DEMAND_ROTATIONS, requireRotatable } from './lib/rotation.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
@@ -13,12 +14,12 @@ export const RotateKeyOnDemand: Operation = {
     const { key } = await authorizedKey({ svc, caller, trail }, reqStr(input, 'KeyId'), 'kms:RotateKeyOnDemand', { aliases: false });
     svc.requireEnabled(key);
     requireRotatable(key);
-    const materials = await svc.store.listMaterials(key.keyId);
+    requireNotReplica(key);
+    const materials = await svc.store.listMaterials(key);
     if (materials.filter((m) => m.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw kmsError('LimitExceededException', `${key.arn} has reached the maximum number of on-demand rotations (${MAX_ON_DEMAND_ROTATIONS}).`);
     }
-    const version = (materials.at(-1)?.version ?? -1) + 1;
-    await svc.store.addMaterial(key, await svc.newMaterial(key, version, 'ON_DEMAND'));
+    await svc.rotate(key, 'ON_DEMAND');
     return { KeyId: key.arn };
   },
 };

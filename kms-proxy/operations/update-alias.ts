@@ -12,7 +12,7 @@ export const UpdateAlias: Operation = {
     const name = reqStr(input, 'AliasName');
     checkAliasName(name);
     const a = await existingAlias(svc, caller, name);
-    const old = await svc.getKeyOrThrow(a.keyId, a.account);
+    const old = await svc.getKeyOrThrow(a.keyId, a);
     const r = await svc.resolve(reqStr(input, 'TargetKeyId'), caller, { aliases: false });
     trail.keyArn = r.key.arn;
     trail.decision = await svc.authorize({ key: old }, caller, 'kms:UpdateAlias');

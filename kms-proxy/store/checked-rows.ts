@@ -2,7 +2,7 @@
 // does not depend on the database, shared by the SQLite and PostgreSQL stores so that a row is
 // checked the same way in both. Reading checks the MAC before anything of the row is used, and
 // the record against its columns; writing computes the MAC (and seals material and import keys).
-import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
+import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
 import { importAad, materialAad, seal, unseal } from './master-key.ts';
 import { RecordMac, StoreIntegrityError } from './record-mac.ts';
 import {
@@ -45,7 +45,7 @@ export class CheckedRows {
   }
 
   material(r: MaterialRow): Material {
-    this.mac.verify('materials', materialFields(r), r.mac, `materials row ${r.key_id} version ${r.version}`);
+    this.mac.verify('materials', materialFields(r), r.mac, `materials row ${r.key_id} (${r.region}) version ${r.version}`);
     return {
       keyId: r.key_id,
       version: r.version,
@@ -59,7 +59,7 @@ export class CheckedRows {
   importParameters(r: ImportRow): ImportParameters {
     this.mac.verify('import_parameters', importFields(r), r.mac, `import_parameters row of key ${r.key_id}`);
     const rec = JSON.parse(r.record) as Omit<ImportParameters, 'privateKey'>;
-    if (rec.token !== r.token || rec.keyId !== r.key_id) throw new StoreIntegrityError(`import_parameters row of key ${r.key_id}`);
+    if (rec.token !== r.token || rec.keyId !== r.key_id || rec.region !== r.region) throw new StoreIntegrityError(`import_parameters row of key ${r.key_id}`);
     return { ...rec, privateKey: unseal(this.#master, r.sealed, importAad(r.token)) };
   }
 
@@ -68,8 +68,11 @@ export class CheckedRows {
     return { ...r, mac: this.mac.mac('keys', keyFields(r)) };
   }
 
-  materialRow(m: Material): MaterialRow & { readonly mac: Uint8Array } {
-    const r: MaterialRow = { key_id: m.keyId, version: m.version, id: m.id, created_at: m.createdAt, rotation_type: m.rotationType ?? null, sealed: seal(this.#master, m.secret, materialAad(m.keyId, m.version)) };
+  /** A material of the key `key` addresses (the material's key id must be its id). */
+  materialRow(key: KeyAddress, m: Material): MaterialRow & { readonly mac: Uint8Array } {
+    if (m.keyId !== key.keyId) throw new Error(`material of key ${m.keyId} added to key ${key.keyId}`);
+    // Sealed with its key id and version as AAD; the Region is in the MAC.
+    const r: MaterialRow = { key_id: m.keyId, region: key.region, version: m.version, id: m.id, created_at: m.createdAt, rotation_type: m.rotationType ?? null, sealed: seal(this.#master, m.secret, materialAad(m.keyId, m.version)) };
     return { ...r, mac: this.mac.mac('materials', materialFields(r)) };
   }
 
@@ -84,7 +87,7 @@ export class CheckedRows {
   }
 
   importRow(p: ImportParameters): ImportRow & { readonly mac: Uint8Array } {
-    const r: ImportRow = { token: p.token, key_id: p.keyId, record: importRecord(p), sealed: seal(this.#master, p.privateKey, importAad(p.token)) };
+    const r: ImportRow = { token: p.token, key_id: p.keyId, region: p.region, record: importRecord(p), sealed: seal(this.#master, p.privateKey, importAad(p.token)) };
     return { ...r, mac: this.mac.mac('import_parameters', importFields(r)) };
   }
 }

@@ -12,11 +12,17 @@
 //      token) and for maintenance (keys by due date). Rows of version 1 are authenticated as they
 //      are copied; before that, every sealed blob must open under the master key, so a wrong
 //      master.key is refused instead of being made to vouch for a store it never protected.
+//   3  Regions (multi-Region keys): a key is unique per id *and* Region (a multi-Region key has one
+//      row per Region under one id), and materials, grants and import parameters carry the Region
+//      of their key, covered by their MACs. Every row's version 2 MAC is checked before it is
+//      authenticated again, so a row changed while the store was at version 2 is refused, never
+//      vouched for by the upgrade; the store is then left at version 2.
 import type { DatabaseSync } from 'node:sqlite';
 import { KmsError } from '../errors.ts';
 import { importAad, materialAad, unseal } from './master-key.ts';
 import type { RecordMac } from './record-mac.ts';
-import { aliasFields, grantFields, grantOf, importFields, keyFields, keyRow, materialFields, type AliasRow, type GrantRow, type ImportRow, type MaterialRow } from './rows.ts';
+import type { Field } from './record-mac.ts';
+import { aliasFields, grantFields, grantOf, importFields, keyFields, keyRow, materialFields, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
 import type { GrantRecord, KeyRecord } from '../model.ts';
 
 export interface MigrationContext {
@@ -58,6 +64,42 @@ CREATE TABLE import_parameters_v2 (
 CREATE TABLE store_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
 `;
 
+// The row layouts and MAC fields of version 2 (before Regions), kept to read a version 2 store.
+type MaterialRowV2 = Omit<MaterialRow, 'region'>;
+type GrantRowV2 = Omit<GrantRow, 'region'>;
+type ImportRowV2 = Omit<ImportRow, 'region'>;
+const materialFieldsV2 = (r: MaterialRowV2): Field[] => [r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed];
+const grantFieldsV2 = (r: GrantRowV2): Field[] => [r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record];
+const importFieldsV2 = (r: ImportRowV2): Field[] => [r.token, r.key_id, r.record, r.sealed];
+
+const V3 = `
+CREATE TABLE keys_v3 (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, arn TEXT NOT NULL UNIQUE,
+  account TEXT NOT NULL, region TEXT NOT NULL, due INTEGER, digest BLOB NOT NULL, record TEXT NOT NULL, mac BLOB NOT NULL,
+  UNIQUE (key_id, region)) STRICT;
+CREATE TABLE materials_v3 (
+  key_id TEXT NOT NULL, region TEXT NOT NULL, version INTEGER NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
+  rotation_type TEXT, sealed BLOB NOT NULL, mac BLOB NOT NULL, PRIMARY KEY (key_id, region, version)) STRICT;
+CREATE TABLE grants_v3 (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, grant_id TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL, region TEXT NOT NULL,
+  token TEXT NOT NULL UNIQUE, grantee TEXT NOT NULL, retiring TEXT, record TEXT NOT NULL, mac BLOB NOT NULL) STRICT;
+CREATE TABLE import_parameters_v3 (
+  token TEXT PRIMARY KEY, key_id TEXT NOT NULL, region TEXT NOT NULL, record TEXT NOT NULL, sealed BLOB NOT NULL, mac BLOB NOT NULL) STRICT;
+`;
+
+const V3_INDEXES = `
+CREATE INDEX keys_by_account ON keys (account, region, seq);
+CREATE INDEX keys_by_due ON keys (due, seq) WHERE due IS NOT NULL;
+CREATE INDEX grants_by_key ON grants (key_id, region, seq);
+CREATE INDEX grants_by_grantee ON grants (key_id, region, grantee, seq);
+CREATE INDEX grants_by_retiring ON grants (retiring, region, seq) WHERE retiring IS NOT NULL;
+CREATE INDEX import_parameters_by_key ON import_parameters (key_id, region);
+`;
+
+function integrity(message: string): never {
+  throw new KmsError('KMSInternalException', message, { code: 'ERR_KMS_STORE_INTEGRITY' });
+}
+
 const V2_INDEXES = `
 CREATE INDEX keys_by_account ON keys (account, region, seq);
 CREATE INDEX keys_by_due ON keys (due, seq) WHERE due IS NOT NULL;
@@ -98,7 +140,7 @@ const MIGRATIONS: readonly Migration[] = [
         } catch (cause) {
           refuse(`The key store's material for key ${r.key_id} (version ${r.version}) does not open under master.key: this is not the master key of this store. The store was left at schema version 1.`, cause);
         }
-        putMat.run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, mac.mac('materials', materialFields(r)));
+        putMat.run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, mac.mac('materials', materialFieldsV2(r)));
       }
       const putAlias = db.prepare('INSERT INTO aliases_v2 (account, region, name, key_id, created, updated, mac) VALUES (?, ?, ?, ?, ?, ?, ?)');
       for (const a of db.prepare('SELECT name, key_id, created, updated FROM aliases ORDER BY name').all() as { name: string; key_id: string; created: number; updated: number }[]) {
@@ -112,18 +154,18 @@ const MIGRATIONS: readonly Migration[] = [
       const putGrant = db.prepare('INSERT INTO grants_v2 (grant_id, key_id, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?)');
       for (const { record } of db.prepare('SELECT record FROM grants ORDER BY rowid').all() as { record: string }[]) {
         const g = JSON.parse(record) as GrantRecord;
-        const r: GrantRow = { grant_id: g.grantId, key_id: g.keyId, token: g.grantToken, grantee: g.granteePrincipal, retiring: g.retiringPrincipal ?? null, record };
-        if (!grantOf(r)) refuse(`grant ${g.grantId} of the version 1 store is malformed`);
-        putGrant.run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, mac.mac('grants', grantFields(r)));
+        const r: GrantRowV2 = { grant_id: g.grantId, key_id: g.keyId, token: g.grantToken, grantee: g.granteePrincipal, retiring: g.retiringPrincipal ?? null, record };
+        if (typeof g.grantId !== 'string' || typeof g.keyId !== 'string' || typeof g.grantToken !== 'string' || typeof g.granteePrincipal !== 'string') refuse(`grant ${String(g.grantId)} of the version 1 store is malformed`);
+        putGrant.run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, mac.mac('grants', grantFieldsV2(r)));
       }
       const putImport = db.prepare('INSERT INTO import_parameters_v2 (token, key_id, record, sealed, mac) VALUES (?, ?, ?, ?, ?)');
-      for (const r of db.prepare('SELECT token, key_id, record, sealed FROM import_parameters ORDER BY token').all() as unknown as ImportRow[]) {
+      for (const r of db.prepare('SELECT token, key_id, record, sealed FROM import_parameters ORDER BY token').all() as unknown as ImportRowV2[]) {
         try {
           unseal(masterKey, r.sealed, importAad(r.token));
         } catch (cause) {
           refuse(`The key store's import parameters for key ${r.key_id} do not open under master.key: this is not the master key of this store. The store was left at schema version 1.`, cause);
         }
-        putImport.run(r.token, r.key_id, r.record, r.sealed, mac.mac('import_parameters', importFields(r)));
+        putImport.run(r.token, r.key_id, r.record, r.sealed, mac.mac('import_parameters', importFieldsV2(r)));
       }
       db.exec(`
         DROP TABLE keys; DROP TABLE materials; DROP TABLE aliases; DROP TABLE grants; DROP TABLE import_parameters;
@@ -134,7 +176,65 @@ const MIGRATIONS: readonly Migration[] = [
       db.prepare("INSERT INTO store_meta (name, value) VALUES ('master-key-check', ?)").run(mac.storeCheck());
     },
   },
+  {
+    version: 3,
+    up(db, { mac }) {
+      const left = ' The store was left at schema version 2.';
+      db.exec(V3);
+      // Keys: the MAC'd columns do not change, so each row keeps its MAC once it is checked, and
+      // its `seq` (listing order and page markers stay valid).
+      const region = new Map<string, string>();
+      const putKey = db.prepare('INSERT INTO keys_v3 (seq, key_id, arn, account, region, due, digest, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const r of db.prepare('SELECT * FROM keys ORDER BY seq').all() as unknown as (KeyRow & { seq: number; record: string; mac: Uint8Array })[]) {
+        if (!sameMac(mac, 'keys', keyFields(r), r.mac)) integrity(`keys row ${r.key_id} failed its integrity check during the upgrade to schema version 3.${left}`);
+        region.set(r.key_id, r.region);
+        putKey.run(r.seq, r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, r.mac);
+      }
+      // Materials, grants and import parameters gain their key's Region (version 2 had one key per
+      // id). One whose key is gone is unreachable (deleting a key deleted them with it) and dropped.
+      const putMat = db.prepare('INSERT INTO materials_v3 (key_id, region, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const r of db.prepare('SELECT * FROM materials ORDER BY key_id, version').all() as unknown as (MaterialRowV2 & { mac: Uint8Array })[]) {
+        if (!sameMac(mac, 'materials', materialFieldsV2(r), r.mac)) integrity(`materials row ${r.key_id} version ${r.version} failed its integrity check during the upgrade to schema version 3.${left}`);
+        const reg = region.get(r.key_id);
+        if (reg === undefined) continue;
+        const n: MaterialRow = { ...r, region: reg };
+        putMat.run(n.key_id, n.region, n.version, n.id, n.created_at, n.rotation_type, n.sealed, mac.mac('materials', materialFields(n)));
+      }
+      const putGrant = db.prepare('INSERT INTO grants_v3 (seq, grant_id, key_id, region, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const r of db.prepare('SELECT * FROM grants ORDER BY seq').all() as unknown as (GrantRowV2 & { seq: number; mac: Uint8Array })[]) {
+        if (!sameMac(mac, 'grants', grantFieldsV2(r), r.mac)) integrity(`grants row ${r.grant_id} failed its integrity check during the upgrade to schema version 3.${left}`);
+        const reg = region.get(r.key_id);
+        if (reg === undefined) continue;
+        const n: GrantRow = { ...r, region: reg, record: JSON.stringify({ ...(JSON.parse(r.record) as GrantRecord), region: reg }) };
+        if (!grantOf(n)) integrity(`grants row ${r.grant_id} does not match its record.${left}`);
+        putGrant.run(r.seq, n.grant_id, n.key_id, n.region, n.token, n.grantee, n.retiring, n.record, mac.mac('grants', grantFields(n)));
+      }
+      const putImport = db.prepare('INSERT INTO import_parameters_v3 (token, key_id, region, record, sealed, mac) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const r of db.prepare('SELECT * FROM import_parameters ORDER BY token').all() as unknown as (ImportRowV2 & { mac: Uint8Array })[]) {
+        if (!sameMac(mac, 'import_parameters', importFieldsV2(r), r.mac)) integrity(`import_parameters row of key ${r.key_id} failed its integrity check during the upgrade to schema version 3.${left}`);
+        const reg = region.get(r.key_id);
+        if (reg === undefined) continue;
+        const n: ImportRow = { ...r, region: reg, record: JSON.stringify({ ...(JSON.parse(r.record) as object), region: reg }) };
+        putImport.run(n.token, n.key_id, n.region, n.record, n.sealed, mac.mac('import_parameters', importFields(n)));
+      }
+      db.exec(`
+        DROP TABLE keys; DROP TABLE materials; DROP TABLE grants; DROP TABLE import_parameters;
+        ALTER TABLE keys_v3 RENAME TO keys; ALTER TABLE materials_v3 RENAME TO materials;
+        ALTER TABLE grants_v3 RENAME TO grants; ALTER TABLE import_parameters_v3 RENAME TO import_parameters;
+      `);
+      db.exec(V3_INDEXES);
+    },
+  },
 ];
+
+function sameMac(mac: RecordMac, table: string, fields: readonly Field[], tag: Uint8Array | null | undefined): boolean {
+  try {
+    mac.verify(table, fields, tag, table);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

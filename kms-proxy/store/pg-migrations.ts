@@ -4,37 +4,40 @@
 // migrate once and a crash mid-upgrade leaves the database as it was. A database written by a newer
 // version is refused (ERR_KMS_STORE_VERSION).
 //
-//   1  the tables and indexes of the SQLite store's schema version 2, column for column (rows.ts
-//      defines them and their MACs for both), with bigint for SQLite's INTEGER and bytea for BLOB;
-//      and what replicas share beyond records: `quota_buckets` (request quotas per account and
-//      group) and `audit_replicas` (each audit chain's writer and last head).
+//   1  the tables and indexes of the SQLite store's schema version 3 (Regions: a key unique per id
+//      and Region, materials, grants and import parameters carrying their key's Region), column
+//      for column (rows.ts defines them and their MACs for both), with bigint for SQLite's INTEGER
+//      and bytea for BLOB; and what replicas share beyond records: `quota_buckets` (request quotas
+//      per account and group) and `audit_replicas` (each audit chain's writer and last head). The
+//      PostgreSQL store first shipped with Regions, so it has no version matching SQLite's 1 or 2.
 import type pg from 'pg';
 import { KmsError } from '../errors.ts';
 import type { RecordMac } from './record-mac.ts';
 
 const V1 = `
 CREATE TABLE keys (
-  seq bigserial PRIMARY KEY, key_id text NOT NULL UNIQUE, arn text NOT NULL,
-  account text NOT NULL, region text NOT NULL, due bigint, digest bytea NOT NULL, record text NOT NULL, mac bytea NOT NULL);
+  seq bigserial PRIMARY KEY, key_id text NOT NULL, arn text NOT NULL UNIQUE,
+  account text NOT NULL, region text NOT NULL, due bigint, digest bytea NOT NULL, record text NOT NULL, mac bytea NOT NULL,
+  UNIQUE (key_id, region));
 CREATE TABLE materials (
-  key_id text NOT NULL, version integer NOT NULL, id text NOT NULL, created_at bigint NOT NULL,
-  rotation_type text, sealed bytea NOT NULL, mac bytea NOT NULL, PRIMARY KEY (key_id, version));
+  key_id text NOT NULL, region text NOT NULL, version integer NOT NULL, id text NOT NULL, created_at bigint NOT NULL,
+  rotation_type text, sealed bytea NOT NULL, mac bytea NOT NULL, PRIMARY KEY (key_id, region, version));
 CREATE TABLE aliases (
   account text NOT NULL, region text NOT NULL, name text NOT NULL, key_id text NOT NULL,
   created bigint NOT NULL, updated bigint NOT NULL, mac bytea NOT NULL, PRIMARY KEY (account, region, name));
 CREATE TABLE grants (
-  seq bigserial PRIMARY KEY, grant_id text NOT NULL UNIQUE, key_id text NOT NULL,
+  seq bigserial PRIMARY KEY, grant_id text NOT NULL UNIQUE, key_id text NOT NULL, region text NOT NULL,
   token text NOT NULL UNIQUE, grantee text NOT NULL, retiring text, record text NOT NULL, mac bytea NOT NULL);
 CREATE TABLE import_parameters (
-  token text PRIMARY KEY, key_id text NOT NULL, record text NOT NULL, sealed bytea NOT NULL, mac bytea NOT NULL);
+  token text PRIMARY KEY, key_id text NOT NULL, region text NOT NULL, record text NOT NULL, sealed bytea NOT NULL, mac bytea NOT NULL);
 CREATE TABLE store_meta (name text PRIMARY KEY, value bytea NOT NULL);
 CREATE INDEX keys_by_account ON keys (account, region, seq);
 CREATE INDEX keys_by_due ON keys (due, seq) WHERE due IS NOT NULL;
 CREATE INDEX aliases_by_key ON aliases (key_id, name);
-CREATE INDEX grants_by_key ON grants (key_id, seq);
-CREATE INDEX grants_by_grantee ON grants (key_id, grantee, seq);
-CREATE INDEX grants_by_retiring ON grants (retiring, seq) WHERE retiring IS NOT NULL;
-CREATE INDEX import_parameters_by_key ON import_parameters (key_id);
+CREATE INDEX grants_by_key ON grants (key_id, region, seq);
+CREATE INDEX grants_by_grantee ON grants (key_id, region, grantee, seq);
+CREATE INDEX grants_by_retiring ON grants (retiring, region, seq) WHERE retiring IS NOT NULL;
+CREATE INDEX import_parameters_by_key ON import_parameters (key_id, region);
 CREATE TABLE quota_buckets (
   account text NOT NULL, grp text NOT NULL, tokens double precision NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (account, grp));
 CREATE TABLE audit_replicas (replica text PRIMARY KEY, head text, first_seen timestamptz NOT NULL DEFAULT now());

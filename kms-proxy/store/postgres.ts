@@ -25,7 +25,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { KmsError } from '../errors.ts';
-import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
+import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
 import type { Quota } from '../throttle.ts';
 import { CheckedRows } from './checked-rows.ts';
 import type { Coordination } from './coordination.ts';
@@ -33,7 +33,7 @@ import { createMasterKey, loadMasterKey, MASTER_KEY_FILE } from './master-key.ts
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
 import { migratePg, pgSchemaVersion } from './pg-migrations.ts';
 import { recordDigest, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
-import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type Scope, type WriteCondition } from './types.ts';
+import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` (libpq URL; `?sslmode=…` as pg reads it). */
@@ -74,6 +74,10 @@ function unavailable(cause: unknown): KmsError {
 }
 
 const aliasId = (account: string, region: string, name: string) => `${account}\t${region}\t${name}`;
+/** Cache key of a key (its Region and id), also what a change notification names after `k:`. */
+const at = (k: KeyAddress) => `${k.region}\t${k.keyId}`;
+/** The notification of a change to the key `k` addresses (its record, materials or grants). */
+const keyChange = (k: KeyAddress) => `k:${at(k)}`;
 
 export class PostgresKeyStore implements KeyStore {
   readonly coordination: Coordination;
@@ -204,10 +208,10 @@ export class PostgresKeyStore implements KeyStore {
       this.#grants.clear();
       this.#aliases.clear();
     } else if (what.startsWith('k:')) {
-      const keyId = what.slice(2);
-      this.#keys.delete(keyId);
-      this.#grants.delete(keyId);
-      for (const k of this.#materials.keys()) if (k.startsWith(`${keyId}\0`)) this.#materials.delete(k);
+      const id = what.slice(2);
+      this.#keys.delete(id);
+      this.#grants.delete(id);
+      for (const k of this.#materials.keys()) if (k.startsWith(`${id}\t`)) this.#materials.delete(k);
     } else if (what.startsWith('a:')) {
       this.#aliases.delete(what.slice(2));
     } else {
@@ -340,35 +344,78 @@ export class PostgresKeyStore implements KeyStore {
     await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nitro-sandbox/kms/${what}`]);
   }
 
-  async #check(c: pg.ClientBase, keyId: string, condition: WriteCondition | undefined): Promise<void> {
-    if (condition?.ifUnchanged === undefined) return;
-    const r = await c.query<{ digest: Buffer }>('SELECT digest FROM keys WHERE key_id = $1 FOR UPDATE', [keyId]);
+  async #check(c: pg.ClientBase, condition: WriteCondition | undefined): Promise<void> {
+    const k = condition?.ifUnchanged;
+    if (k === undefined) return;
+    const r = await c.query<{ digest: Buffer }>('SELECT digest FROM keys WHERE key_id = $1 AND region = $2 FOR UPDATE', [k.keyId, k.region]);
     const d = r.rows[0]?.digest;
-    if (!d || !d.equals(recordDigest(JSON.stringify(condition.ifUnchanged)))) throw new StoreConflictError(keyId);
+    if (!d || !d.equals(recordDigest(JSON.stringify(k)))) throw new StoreConflictError(k.keyId);
   }
 
   async #writeKey(c: pg.ClientBase, key: KeyRecord): Promise<void> {
     const r = this.#rows.keyRow(key);
     await c.query(
       'INSERT INTO keys (key_id, arn, account, region, due, digest, record, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ' +
-        'ON CONFLICT (key_id) DO UPDATE SET arn = excluded.arn, account = excluded.account, region = excluded.region, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
+        'ON CONFLICT (key_id, region) DO UPDATE SET arn = excluded.arn, account = excluded.account, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
       [r.key_id, r.arn, r.account, r.region, r.due, Buffer.from(r.digest), r.record, Buffer.from(r.mac)],
     );
   }
 
-  async #insertMaterial(c: pg.ClientBase, m: Material): Promise<void> {
-    const r = this.#rows.materialRow(m);
-    await c.query('INSERT INTO materials (key_id, version, id, created_at, rotation_type, sealed, mac) VALUES ($1, $2, $3, $4, $5, $6, $7)', [r.key_id, r.version, r.id, r.created_at, r.rotation_type, Buffer.from(r.sealed), Buffer.from(r.mac)]);
+  /** Adds a material to the key `key` addresses (the material's key id must be its id). */
+  async #insertMaterial(c: pg.ClientBase, key: KeyAddress, m: Material): Promise<void> {
+    const r = this.#rows.materialRow(key, m);
+    await c.query('INSERT INTO materials (key_id, region, version, id, created_at, rotation_type, sealed, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [r.key_id, r.region, r.version, r.id, r.created_at, r.rotation_type, Buffer.from(r.sealed), Buffer.from(r.mac)]);
+  }
+
+  /** Refuses (LimitExceededException) new keys that would take a scope past `max` keys; in the write's transaction. */
+  async #checkKeyQuota(c: pg.ClientBase, keys: readonly KeyRecord[], max: number | undefined): Promise<void> {
+    if (max === undefined || keys.length === 0) return;
+    const adding = new Map<string, { account: string; region: string; n: number }>();
+    for (const key of keys) {
+      const id = `${key.account}\0${key.region}`;
+      const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
+      a.n++;
+      adding.set(id, a);
+    }
+    // In a fixed order, so two batches spanning the same scopes cannot deadlock.
+    for (const id of [...adding.keys()].sort()) {
+      const { account, region, n: more } = adding.get(id) as { account: string; region: string; n: number };
+      await this.#lock(c, `keys/${account}/${region}`);
+      const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT 1 FROM keys WHERE account = $1 AND region = $2 LIMIT $3) s', [account, region, max]);
+      const n = r.rows[0]?.n ?? 0;
+      if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+    }
+  }
+
+  async #deleteKeyRows(c: pg.ClientBase, key: KeyAddress): Promise<void> {
+    for (const t of ['materials', 'aliases', 'grants', 'import_parameters', 'keys']) await c.query(`DELETE FROM ${t} WHERE key_id = $1 AND region = $2`, [key.keyId, key.region]);
+  }
+
+  /** The notifications for keys removed: each key's, and each of its aliases'. */
+  async #removals(keys: readonly KeyAddress[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const k of keys) {
+      out.push(keyChange(k));
+      const aliases = await this.#q<{ account: string; region: string; name: string }>('SELECT account, region, name FROM aliases WHERE key_id = $1 AND region = $2', [k.keyId, k.region]);
+      for (const a of aliases) out.push(`a:${aliasId(a.account, a.region, a.name)}`);
+    }
+    return out;
   }
 
   // Keys.
 
-  async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const k = await this.#cached(this.#keys, keyId, async () => {
-      const rows = await this.#q<KeyRow>('SELECT key_id, arn, account, region, due, digest, record, mac FROM keys WHERE key_id = $1', [keyId]);
+  async getKey(key: KeyAddress): Promise<KeyRecord | undefined> {
+    const k = await this.#cached(this.#keys, at(key), async () => {
+      const rows = await this.#q<KeyRow>('SELECT key_id, arn, account, region, due, digest, record, mac FROM keys WHERE key_id = $1 AND region = $2', [key.keyId, key.region]);
       return rows[0] ? this.#rows.key(rows[0]) : null;
     });
     return k ?? undefined;
+  }
+
+  async relatedKeys(keyId: string): Promise<readonly KeyRecord[]> {
+    // COLLATE "C": Regions ordered by bytes, as SQLite orders them.
+    const rows = await this.#q<KeyRow>('SELECT key_id, arn, account, region, due, digest, record, mac FROM keys WHERE key_id = $1 ORDER BY region COLLATE "C"', [keyId]);
+    return rows.map((r) => this.#rows.key(r));
   }
 
   async listKeys(scope: Scope, page: PageRequest): Promise<Page<KeyRef>> {
@@ -399,7 +446,7 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   async putKey(key: KeyRecord): Promise<void> {
-    await this.#tx((c) => this.#writeKey(c, key), [`k:${key.keyId}`]);
+    await this.#tx((c) => this.#writeKey(c, key), [keyChange(key)]);
   }
 
   async createKey(key: KeyRecord, material?: Material, limits: { readonly maxKeys?: number } = {}): Promise<void> {
@@ -410,41 +457,39 @@ export class PostgresKeyStore implements KeyStore {
     if (keys.length === 0) return;
     await this.#tx(
       async (c) => {
-        const max = limits.maxKeys;
-        if (max !== undefined) {
-          const adding = new Map<string, { account: string; region: string; n: number }>();
-          for (const { key } of keys) {
-            const id = `${key.account}\0${key.region}`;
-            const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
-            a.n++;
-            adding.set(id, a);
-          }
-          // In a fixed order, so two batches spanning the same scopes cannot deadlock.
-          for (const id of [...adding.keys()].sort()) {
-            const { account, region, n: more } = adding.get(id) as { account: string; region: string; n: number };
-            await this.#lock(c, `keys/${account}/${region}`);
-            const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT 1 FROM keys WHERE account = $1 AND region = $2 LIMIT $3) s', [account, region, max]);
-            const n = r.rows[0]?.n ?? 0;
-            if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
-          }
-        }
+        await this.#checkKeyQuota(c, keys.map((k) => k.key), limits.maxKeys);
         for (const { key, material } of keys) {
           await this.#writeKey(c, key);
-          if (material) await this.#insertMaterial(c, material);
+          if (material) await this.#insertMaterial(c, key, material);
         }
       },
-      keys.length > 100 ? ['*'] : keys.map(({ key }) => `k:${key.keyId}`),
+      keys.length > 100 ? ['*'] : keys.map(({ key }) => keyChange(key)),
     );
   }
 
-  async deleteKey(keyId: string, condition?: WriteCondition): Promise<void> {
-    const aliases = await this.#q<{ account: string; region: string; name: string }>('SELECT account, region, name FROM aliases WHERE key_id = $1', [keyId]);
+  async deleteKey(key: KeyAddress, condition?: WriteCondition): Promise<void> {
+    const changes = await this.#removals([key]);
     await this.#tx(
       async (c) => {
-        await this.#check(c, keyId, condition);
-        for (const t of ['materials', 'aliases', 'grants', 'import_parameters', 'keys']) await c.query(`DELETE FROM ${t} WHERE key_id = $1`, [keyId]);
+        await this.#check(c, condition);
+        await this.#deleteKeyRows(c, key);
       },
-      [`k:${keyId}`, ...(aliases.length > 100 ? ['*'] : aliases.map((a) => `a:${aliasId(a.account, a.region, a.name)}`))],
+      changes.length > 100 ? ['*'] : changes,
+    );
+  }
+
+  async writeKeys(w: KeysWrite, limits: { readonly maxKeys?: number } = {}, condition?: WriteCondition): Promise<void> {
+    const touched = [...(w.create ?? []), ...(w.put ?? []), ...(w.materials ?? []).map((m) => m.key)].map(keyChange);
+    const changes = [...(await this.#removals(w.remove ?? [])), ...touched];
+    await this.#tx(
+      async (c) => {
+        await this.#check(c, condition);
+        for (const k of w.remove ?? []) await this.#deleteKeyRows(c, k);
+        await this.#checkKeyQuota(c, w.create ?? [], limits.maxKeys);
+        for (const k of [...(w.create ?? []), ...(w.put ?? [])]) await this.#writeKey(c, k);
+        for (const { key, material } of w.materials ?? []) await this.#insertMaterial(c, key, material);
+      },
+      changes.length > 100 ? ['*'] : changes,
     );
   }
 
@@ -452,18 +497,18 @@ export class PostgresKeyStore implements KeyStore {
 
   #material(r: MaterialRow | undefined): Material | undefined {
     if (!r) return undefined;
-    const id = `${r.key_id}\0${r.version}`;
+    const id = `${at({ keyId: r.key_id, region: r.region })}\t${r.version}`;
     const hit = this.#materials.get(id);
     if (hit) return hit;
     return this.#rows.material(r);
   }
 
-  async getMaterial(keyId: string, version: number): Promise<Material | undefined> {
-    const id = `${keyId}\0${version}`;
+  async getMaterial(key: KeyAddress, version: number): Promise<Material | undefined> {
+    const id = `${at(key)}\t${version}`;
     const hit = this.#materials.get(id);
     if (hit) return hit;
     const epoch = this.#epoch;
-    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 AND version = $2', [keyId, version]);
+    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 AND region = $2 AND version = $3', [key.keyId, key.region, version]);
     const m = this.#material(rows[0]);
     // Only found materials are kept: a version may be added (import) after a miss.
     if (m && epoch === this.#epoch) {
@@ -473,35 +518,35 @@ export class PostgresKeyStore implements KeyStore {
     return m;
   }
 
-  async currentMaterial(keyId: string): Promise<Material | undefined> {
-    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 ORDER BY version DESC LIMIT 1', [keyId]);
+  async currentMaterial(key: KeyAddress): Promise<Material | undefined> {
+    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 AND region = $2 ORDER BY version DESC LIMIT 1', [key.keyId, key.region]);
     return this.#material(rows[0]);
   }
 
-  async listMaterials(keyId: string): Promise<readonly Material[]> {
-    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 ORDER BY version', [keyId]);
+  async listMaterials(key: KeyAddress): Promise<readonly Material[]> {
+    const rows = await this.#q<MaterialRow>('SELECT * FROM materials WHERE key_id = $1 AND region = $2 ORDER BY version', [key.keyId, key.region]);
     return rows.map((r) => this.#material(r) as Material);
   }
 
   async addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void> {
     await this.#tx(
       async (c) => {
-        await this.#check(c, key.keyId, condition);
-        await this.#insertMaterial(c, material);
+        await this.#check(c, condition);
+        await this.#insertMaterial(c, key, material);
         await this.#writeKey(c, key);
       },
-      [`k:${key.keyId}`],
+      [keyChange(key)],
     );
   }
 
   async deleteMaterials(key: KeyRecord, condition?: WriteCondition): Promise<void> {
     await this.#tx(
       async (c) => {
-        await this.#check(c, key.keyId, condition);
-        await c.query('DELETE FROM materials WHERE key_id = $1', [key.keyId]);
+        await this.#check(c, condition);
+        await c.query('DELETE FROM materials WHERE key_id = $1 AND region = $2', [key.keyId, key.region]);
         await this.#writeKey(c, key);
       },
-      [`k:${key.keyId}`],
+      [keyChange(key)],
     );
   }
 
@@ -570,57 +615,59 @@ export class PostgresKeyStore implements KeyStore {
     return rows[0] ? this.#rows.grant(rows[0]) : undefined;
   }
 
-  async listGrants(keyId: string): Promise<readonly GrantRecord[]> {
-    return this.#cached(this.#grants, keyId, async () => (await this.#q<GrantRow>('SELECT * FROM grants WHERE key_id = $1 ORDER BY seq', [keyId])).map((r) => this.#rows.grant(r)));
+  async listGrants(key: KeyAddress): Promise<readonly GrantRecord[]> {
+    return this.#cached(this.#grants, at(key), async () => (await this.#q<GrantRow>('SELECT * FROM grants WHERE key_id = $1 AND region = $2 ORDER BY seq', [key.keyId, key.region])).map((r) => this.#rows.grant(r)));
   }
 
-  async listGrantPage(keyId: string, page: PageRequest, filter: { readonly grantId?: string; readonly granteePrincipal?: string } = {}): Promise<Page<GrantRecord>> {
+  async listGrantPage(key: KeyAddress, page: PageRequest, filter: { readonly grantId?: string; readonly granteePrincipal?: string } = {}): Promise<Page<GrantRecord>> {
     const after = page.marker === undefined ? 0 : decodeMarker('grants', page.marker, 'number');
     let rows: GrantRowSeq[];
     if (filter.grantId !== undefined) {
       const r = (await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE grant_id = $1', [filter.grantId]))[0];
-      rows = r && r.key_id === keyId && r.seq > after && (filter.granteePrincipal === undefined || r.grantee === filter.granteePrincipal) ? [r] : [];
+      rows = r && r.key_id === key.keyId && r.region === key.region && r.seq > after && (filter.granteePrincipal === undefined || r.grantee === filter.granteePrincipal) ? [r] : [];
     } else if (filter.granteePrincipal !== undefined) {
-      rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE key_id = $1 AND grantee = $2 AND seq > $3 ORDER BY seq LIMIT $4', [keyId, filter.granteePrincipal, after, page.limit + 1]);
+      rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE key_id = $1 AND region = $2 AND grantee = $3 AND seq > $4 ORDER BY seq LIMIT $5', [key.keyId, key.region, filter.granteePrincipal, after, page.limit + 1]);
     } else {
-      rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE key_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [keyId, after, page.limit + 1]);
+      rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE key_id = $1 AND region = $2 AND seq > $3 ORDER BY seq LIMIT $4', [key.keyId, key.region, after, page.limit + 1]);
     }
     return pageOf(rows, page.limit, (r) => this.#rows.grant(r), (last) => encodeMarker('grants', last.seq));
   }
 
-  async listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+  async listRetirableGrants(principal: string, region: string, page: PageRequest): Promise<Page<GrantRecord>> {
     const after = page.marker === undefined ? 0 : decodeMarker('retirable', page.marker, 'number');
-    const rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE retiring = $1 AND seq > $2 ORDER BY seq LIMIT $3', [principal, after, page.limit + 1]);
+    const rows = await this.#q<GrantRowSeq>('SELECT * FROM grants WHERE retiring = $1 AND region = $2 AND seq > $3 ORDER BY seq LIMIT $4', [principal, region, after, page.limit + 1]);
     return pageOf(rows, page.limit, (r) => this.#rows.grant(r), (last) => encodeMarker('retirable', last.seq));
   }
 
   async putGrant(g: GrantRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
     const r = this.#rows.grantRow(g);
+    // A grant moved to another key leaves the old key's cached list too.
+    const old = (await this.#q<{ key_id: string; region: string }>('SELECT key_id, region FROM grants WHERE grant_id = $1', [g.grantId]))[0];
+    const changes = [keyChange(g), ...(old && (old.key_id !== g.keyId || old.region !== g.region) ? [keyChange({ keyId: old.key_id, region: old.region })] : [])];
     await this.#tx(
       async (c) => {
         const max = limits.maxPerKey;
         if (max !== undefined) {
-          await this.#lock(c, `grants/${r.key_id}`);
-          const cnt = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM grants WHERE key_id = $1 AND grant_id <> $2', [r.key_id, r.grant_id]);
+          await this.#lock(c, `grants/${r.region}/${r.key_id}`);
+          const cnt = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM grants WHERE key_id = $1 AND region = $2 AND grant_id <> $3', [r.key_id, r.region, r.grant_id]);
           const n = cnt.rows[0]?.n ?? 0;
           if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} grants, the quota of grants per KMS key.`);
         }
         await c.query(
-          'INSERT INTO grants (grant_id, key_id, token, grantee, retiring, record, mac) VALUES ($1, $2, $3, $4, $5, $6, $7) ' +
-            'ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, token = excluded.token, grantee = excluded.grantee, retiring = excluded.retiring, record = excluded.record, mac = excluded.mac',
-          [r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, Buffer.from(r.mac)],
+          'INSERT INTO grants (grant_id, key_id, region, token, grantee, retiring, record, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ' +
+            'ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, region = excluded.region, token = excluded.token, grantee = excluded.grantee, retiring = excluded.retiring, record = excluded.record, mac = excluded.mac',
+          [r.grant_id, r.key_id, r.region, r.token, r.grantee, r.retiring, r.record, Buffer.from(r.mac)],
         );
       },
-      [`k:${g.keyId}`],
+      changes,
     );
   }
 
   async deleteGrant(grantId: string): Promise<void> {
-    const rows = await this.#q<{ key_id: string }>('SELECT key_id FROM grants WHERE grant_id = $1', [grantId]);
-    const keyId = rows[0]?.key_id;
+    const old = (await this.#q<{ key_id: string; region: string }>('SELECT key_id, region FROM grants WHERE grant_id = $1', [grantId]))[0];
     await this.#tx(async (c) => {
       await c.query('DELETE FROM grants WHERE grant_id = $1', [grantId]);
-    }, keyId === undefined ? [] : [`k:${keyId}`]);
+    }, old === undefined ? [] : [keyChange({ keyId: old.key_id, region: old.region })]);
   }
 
   // Import parameters.
@@ -632,7 +679,7 @@ export class PostgresKeyStore implements KeyStore {
 
   async putImportParameters(p: ImportParameters): Promise<void> {
     const r = this.#rows.importRow(p);
-    await this.#q('INSERT INTO import_parameters (token, key_id, record, sealed, mac) VALUES ($1, $2, $3, $4, $5)', [r.token, r.key_id, r.record, Buffer.from(r.sealed), Buffer.from(r.mac)]);
+    await this.#q('INSERT INTO import_parameters (token, key_id, region, record, sealed, mac) VALUES ($1, $2, $3, $4, $5, $6)', [r.token, r.key_id, r.region, r.record, Buffer.from(r.sealed), Buffer.from(r.mac)]);
   }
 
   // Coordination (coordination.ts).

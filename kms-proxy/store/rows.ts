@@ -43,6 +43,7 @@ export function keyOf(r: KeyRow): KeyRecord | undefined {
 
 export interface MaterialRow {
   readonly key_id: string;
+  readonly region: string;
   readonly version: number;
   readonly id: string;
   readonly created_at: number;
@@ -51,7 +52,7 @@ export interface MaterialRow {
   readonly mac?: Uint8Array;
 }
 
-export const materialFields = (r: MaterialRow): Field[] => [r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed];
+export const materialFields = (r: MaterialRow): Field[] => [r.key_id, r.region, r.version, r.id, r.created_at, r.rotation_type, r.sealed];
 
 export interface AliasRow {
   readonly account: string;
@@ -76,6 +77,7 @@ export function aliasOf(r: AliasRow): AliasRecord {
 export interface GrantRow {
   readonly grant_id: string;
   readonly key_id: string;
+  readonly region: string;
   readonly token: string;
   readonly grantee: string;
   readonly retiring: string | null;
@@ -84,19 +86,20 @@ export interface GrantRow {
 }
 
 export function grantRow(g: GrantRecord): GrantRow {
-  return { grant_id: g.grantId, key_id: g.keyId, token: g.grantToken, grantee: g.granteePrincipal, retiring: g.retiringPrincipal ?? null, record: JSON.stringify(g) };
+  return { grant_id: g.grantId, key_id: g.keyId, region: g.region, token: g.grantToken, grantee: g.granteePrincipal, retiring: g.retiringPrincipal ?? null, record: JSON.stringify(g) };
 }
 
-export const grantFields = (r: GrantRow): Field[] => [r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record];
+export const grantFields = (r: GrantRow): Field[] => [r.grant_id, r.key_id, r.region, r.token, r.grantee, r.retiring, r.record];
 
 export function grantOf(r: GrantRow): GrantRecord | undefined {
   const g = JSON.parse(r.record) as GrantRecord;
-  return g.grantId === r.grant_id && g.keyId === r.key_id && g.grantToken === r.token && g.granteePrincipal === r.grantee && (g.retiringPrincipal ?? null) === r.retiring ? g : undefined;
+  return g.grantId === r.grant_id && g.keyId === r.key_id && g.region === r.region && g.grantToken === r.token && g.granteePrincipal === r.grantee && (g.retiringPrincipal ?? null) === r.retiring ? g : undefined;
 }
 
 export interface ImportRow {
   readonly token: string;
   readonly key_id: string;
+  readonly region: string;
   readonly record: string;
   readonly sealed: Uint8Array;
   readonly mac?: Uint8Array;
@@ -107,4 +110,4 @@ export function importRecord(p: ImportParameters): string {
   return JSON.stringify(rec);
 }
 
-export const importFields = (r: ImportRow): Field[] => [r.token, r.key_id, r.record, r.sealed];
+export const importFields = (r: ImportRow): Field[] => [r.token, r.key_id, r.region, r.record, r.sealed];

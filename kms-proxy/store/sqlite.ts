@@ -11,15 +11,14 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsError, kmsError } from '../errors.ts';
-import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
+import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
 import { CheckedRows } from './checked-rows.ts';
 import { openMasterKey, loadMasterKey, MASTER_KEY_FILE } from './master-key.ts';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.ts';
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
 import type { RecordMac } from './record-mac.ts';
-import type { AliasRow, GrantRow, ImportRow, KeyRow, MaterialRow } from './rows.ts';
-import { recordDigest } from './rows.ts';
-import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type Scope, type WriteCondition } from './types.ts';
+import { recordDigest, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
+import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
 
 export const STORE_FILE = 'kms.sqlite';
 
@@ -35,14 +34,19 @@ export interface SqliteStoreOptions {
 type KeyRowSeq = KeyRow & { readonly seq: number };
 type GrantRowSeq = GrantRow & { readonly seq: number };
 
+/** Cache key of a key (its Region and id). */
+const at = (k: KeyAddress) => `${k.region}\0${k.keyId}`;
 
 export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
   readonly #master: Uint8Array;
   readonly #mac: RecordMac;
   readonly #rows: CheckedRows;
+  /** By `at(key)` and version. */
   readonly #materials = new Map<string, Material>();
+  /** By `at(key)`. */
   readonly #keys = new Map<string, KeyRecord | null>();
+  /** By `at(key)`. */
   readonly #grantsByKey = new Map<string, readonly GrantRecord[]>();
   readonly #stmt: Record<string, StatementSync>;
 
@@ -78,24 +82,25 @@ export class SqliteKeyStore implements KeyStore {
     }
     const p = (sql: string) => this.#db.prepare(sql);
     const KEY = 'SELECT seq, key_id, arn, account, region, due, digest, record, mac FROM keys';
-    const GRANT = 'SELECT seq, grant_id, key_id, token, grantee, retiring, record, mac FROM grants';
+    const GRANT = 'SELECT seq, grant_id, key_id, region, token, grantee, retiring, record, mac FROM grants';
     this.#stmt = {
-      getKey: p(`${KEY} WHERE key_id = ?`),
+      getKey: p(`${KEY} WHERE key_id = ? AND region = ?`),
+      relatedKeys: p(`${KEY} WHERE key_id = ? ORDER BY region`),
       listKeys: p('SELECT seq, key_id, arn, account, region, due, digest, mac FROM keys WHERE account = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?'),
       countKeys: p('SELECT count(*) AS n FROM (SELECT 1 FROM keys WHERE account = ? AND region = ? LIMIT ?)'),
       dueKeys: p(`${KEY} WHERE due IS NOT NULL AND due <= ? AND (due > ? OR (due = ? AND seq > ?)) ORDER BY due, seq LIMIT ?`),
       nextDue: p('SELECT min(due) AS due FROM keys WHERE due > ?'),
       putKey: p(
         'INSERT INTO keys (key_id, arn, account, region, due, digest, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
-          'ON CONFLICT (key_id) DO UPDATE SET arn = excluded.arn, account = excluded.account, region = excluded.region, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
+          'ON CONFLICT (key_id, region) DO UPDATE SET arn = excluded.arn, account = excluded.account, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
       ),
-      delKey: p('DELETE FROM keys WHERE key_id = ?'),
-      keyDigest: p('SELECT digest FROM keys WHERE key_id = ?'),
-      getMat: p('SELECT * FROM materials WHERE key_id = ? AND version = ?'),
-      curMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version DESC LIMIT 1'),
-      listMat: p('SELECT * FROM materials WHERE key_id = ? ORDER BY version'),
-      putMat: p('INSERT INTO materials (key_id, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      delMat: p('DELETE FROM materials WHERE key_id = ?'),
+      delKey: p('DELETE FROM keys WHERE key_id = ? AND region = ?'),
+      keyDigest: p('SELECT digest FROM keys WHERE key_id = ? AND region = ?'),
+      getMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? AND version = ?'),
+      curMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? ORDER BY version DESC LIMIT 1'),
+      listMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? ORDER BY version'),
+      putMat: p('INSERT INTO materials (key_id, region, version, id, created_at, rotation_type, sealed, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      delMat: p('DELETE FROM materials WHERE key_id = ? AND region = ?'),
       getAlias: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name = ?'),
       listAliases: p('SELECT * FROM aliases WHERE account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
       listAliasesOfKey: p('SELECT * FROM aliases WHERE key_id = ? AND account = ? AND region = ? AND name > ? ORDER BY name LIMIT ?'),
@@ -105,23 +110,23 @@ export class SqliteKeyStore implements KeyStore {
           'ON CONFLICT (account, region, name) DO UPDATE SET key_id = excluded.key_id, created = excluded.created, updated = excluded.updated, mac = excluded.mac',
       ),
       delAlias: p('DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?'),
-      delAliasesOfKey: p('DELETE FROM aliases WHERE key_id = ?'),
+      delAliasesOfKey: p('DELETE FROM aliases WHERE key_id = ? AND region = ?'),
       getGrant: p(`${GRANT} WHERE grant_id = ?`),
       getGrantByToken: p(`${GRANT} WHERE token = ?`),
-      grantsOfKey: p(`${GRANT} WHERE key_id = ? ORDER BY seq`),
-      grantPage: p(`${GRANT} WHERE key_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      grantPageOfGrantee: p(`${GRANT} WHERE key_id = ? AND grantee = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      retirablePage: p(`${GRANT} WHERE retiring = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      countGrantsOfKey: p('SELECT count(*) AS n FROM grants WHERE key_id = ? AND grant_id <> ?'),
+      grantsOfKey: p(`${GRANT} WHERE key_id = ? AND region = ? ORDER BY seq`),
+      grantPage: p(`${GRANT} WHERE key_id = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      grantPageOfGrantee: p(`${GRANT} WHERE key_id = ? AND region = ? AND grantee = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      retirablePage: p(`${GRANT} WHERE retiring = ? AND region = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      countGrantsOfKey: p('SELECT count(*) AS n FROM grants WHERE key_id = ? AND region = ? AND grant_id <> ?'),
       putGrant: p(
-        'INSERT INTO grants (grant_id, key_id, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-          'ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, token = excluded.token, grantee = excluded.grantee, retiring = excluded.retiring, record = excluded.record, mac = excluded.mac',
+        'INSERT INTO grants (grant_id, key_id, region, token, grantee, retiring, record, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (grant_id) DO UPDATE SET key_id = excluded.key_id, region = excluded.region, token = excluded.token, grantee = excluded.grantee, retiring = excluded.retiring, record = excluded.record, mac = excluded.mac',
       ),
       delGrant: p('DELETE FROM grants WHERE grant_id = ?'),
-      delGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
+      delGrantsOfKey: p('DELETE FROM grants WHERE key_id = ? AND region = ?'),
       getImport: p('SELECT * FROM import_parameters WHERE token = ?'),
-      putImport: p('INSERT INTO import_parameters (token, key_id, record, sealed, mac) VALUES (?, ?, ?, ?, ?)'),
-      delImportsOfKey: p('DELETE FROM import_parameters WHERE key_id = ?'),
+      putImport: p('INSERT INTO import_parameters (token, key_id, region, record, sealed, mac) VALUES (?, ?, ?, ?, ?, ?)'),
+      delImportsOfKey: p('DELETE FROM import_parameters WHERE key_id = ? AND region = ?'),
     };
   }
 
@@ -148,10 +153,11 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   /** A conditional write's check, inside its transaction (types.ts, WriteCondition). */
-  #check(keyId: string, condition: WriteCondition | undefined): void {
-    if (condition?.ifUnchanged === undefined) return;
-    const row = this.#s('keyDigest').get(keyId) as { digest: Uint8Array } | undefined;
-    if (!row || !Buffer.from(row.digest).equals(recordDigest(JSON.stringify(condition.ifUnchanged)))) throw new StoreConflictError(keyId);
+  #check(condition: WriteCondition | undefined): void {
+    const k = condition?.ifUnchanged;
+    if (k === undefined) return;
+    const row = this.#s('keyDigest').get(k.keyId, k.region) as { digest: Uint8Array } | undefined;
+    if (!row || !Buffer.from(row.digest).equals(recordDigest(JSON.stringify(k)))) throw new StoreConflictError(k.keyId);
   }
 
   #s(name: string): StatementSync {
@@ -176,7 +182,7 @@ export class SqliteKeyStore implements KeyStore {
 
   #material(row: MaterialRow | undefined): Material | undefined {
     if (!row) return undefined;
-    const cacheKey = `${row.key_id}\0${row.version}`;
+    const cacheKey = `${row.region}\0${row.key_id}\0${row.version}`;
     const hit = this.#materials.get(cacheKey);
     if (hit) return hit;
     const m = this.#rows.material(row);
@@ -191,23 +197,52 @@ export class SqliteKeyStore implements KeyStore {
     this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, r.mac);
   }
 
-  #insertMaterial(m: Material): void {
-    const r = this.#rows.materialRow(m);
-    this.#s('putMat').run(r.key_id, r.version, r.id, r.created_at, r.rotation_type, r.sealed, r.mac);
+  /** Adds a material to the key `key` addresses (the material's key id must be its id). */
+  #insertMaterial(key: KeyAddress, m: Material): void {
+    const r = this.#rows.materialRow(key, m);
+    this.#s('putMat').run(r.key_id, r.region, r.version, r.id, r.created_at, r.rotation_type, r.sealed, r.mac);
   }
 
-  #forget(keyId: string): void {
-    for (const k of this.#materials.keys()) if (k.startsWith(`${keyId}\0`)) this.#materials.delete(k);
+  #forget(key: KeyAddress): void {
+    const prefix = `${at(key)}\0`;
+    for (const k of this.#materials.keys()) if (k.startsWith(prefix)) this.#materials.delete(k);
+    this.#keys.delete(at(key));
+    this.#grantsByKey.delete(at(key));
   }
 
-  async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const hit = this.#keys.get(keyId);
+  /** Refuses (LimitExceededException) new keys that would take a scope past `max` keys. */
+  #checkKeyQuota(keys: readonly KeyRecord[], max: number | undefined): void {
+    if (max === undefined) return;
+    const adding = new Map<string, { account: string; region: string; n: number }>();
+    for (const key of keys) {
+      const id = `${key.account}\0${key.region}`;
+      const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
+      a.n++;
+      adding.set(id, a);
+    }
+    for (const { account, region, n: more } of adding.values()) {
+      const { n } = this.#s('countKeys').get(account, region, max) as { n: number };
+      if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+    }
+  }
+
+  #deleteKeyRows(key: KeyAddress): void {
+    for (const s of ['delMat', 'delAliasesOfKey', 'delGrantsOfKey', 'delImportsOfKey', 'delKey']) this.#s(s).run(key.keyId, key.region);
+  }
+
+  async getKey(key: KeyAddress): Promise<KeyRecord | undefined> {
+    const id = at(key);
+    const hit = this.#keys.get(id);
     if (hit !== undefined) return hit ?? undefined;
-    const row = this.#s('getKey').get(keyId) as KeyRow | undefined;
-    const key = row ? this.#keyOf(row) : undefined;
+    const row = this.#s('getKey').get(key.keyId, key.region) as KeyRow | undefined;
+    const found = row ? this.#keyOf(row) : undefined;
     if (this.#keys.size > 10_000) this.#keys.clear();
-    this.#keys.set(keyId, key ?? null);
-    return key;
+    this.#keys.set(id, found ?? null);
+    return found;
+  }
+
+  async relatedKeys(keyId: string): Promise<readonly KeyRecord[]> {
+    return (this.#s('relatedKeys').all(keyId) as unknown as KeyRow[]).map((r) => this.#keyOf(r));
   }
 
   async listKeys(scope: Scope, page: PageRequest): Promise<Page<KeyRef>> {
@@ -241,7 +276,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async putKey(key: KeyRecord): Promise<void> {
-    this.#keys.delete(key.keyId);
+    this.#keys.delete(at(key));
     this.#writeKey(key);
   }
 
@@ -251,70 +286,72 @@ export class SqliteKeyStore implements KeyStore {
 
   async createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits: { readonly maxKeys?: number } = {}): Promise<void> {
     if (keys.length === 0) return;
-    for (const { key } of keys) this.#keys.delete(key.keyId);
+    for (const { key } of keys) this.#keys.delete(at(key));
     this.#tx(() => {
-      const max = limits.maxKeys;
-      if (max !== undefined) {
-        const adding = new Map<string, { account: string; region: string; n: number }>();
-        for (const { key } of keys) {
-          const id = `${key.account}\0${key.region}`;
-          const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
-          a.n++;
-          adding.set(id, a);
-        }
-        for (const { account, region, n: more } of adding.values()) {
-          const { n } = this.#s('countKeys').get(account, region, max) as { n: number };
-          if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
-        }
-      }
+      this.#checkKeyQuota(keys.map((k) => k.key), limits.maxKeys);
       for (const { key, material } of keys) {
         this.#writeKey(key);
-        if (material) this.#insertMaterial(material);
+        if (material) this.#insertMaterial(key, material);
       }
     });
   }
 
-  async deleteKey(keyId: string, condition?: WriteCondition): Promise<void> {
+  async deleteKey(key: KeyAddress, condition?: WriteCondition): Promise<void> {
     this.#tx(() => {
-      this.#check(keyId, condition);
-      for (const s of ['delMat', 'delAliasesOfKey', 'delGrantsOfKey', 'delImportsOfKey', 'delKey']) this.#s(s).run(keyId);
+      this.#check(condition);
+      this.#deleteKeyRows(key);
     });
-    this.#forget(keyId);
-    this.#keys.delete(keyId);
-    this.#grantsByKey.delete(keyId);
+    this.#forget(key);
   }
 
-  async getMaterial(keyId: string, version: number): Promise<Material | undefined> {
-    const hit = this.#materials.get(`${keyId}\0${version}`);
+  async writeKeys(w: KeysWrite, limits: { readonly maxKeys?: number } = {}, condition?: WriteCondition): Promise<void> {
+    const touched = [...(w.remove ?? []), ...(w.create ?? []), ...(w.put ?? []), ...(w.materials ?? []).map((m) => m.key)];
+    for (const k of touched) this.#keys.delete(at(k));
+    try {
+      this.#tx(() => {
+        this.#check(condition);
+        for (const k of w.remove ?? []) this.#deleteKeyRows(k);
+        this.#checkKeyQuota(w.create ?? [], limits.maxKeys);
+        for (const k of [...(w.create ?? []), ...(w.put ?? [])]) this.#writeKey(k);
+        for (const { key, material } of w.materials ?? []) this.#insertMaterial(key, material);
+      });
+    } finally {
+      for (const k of w.remove ?? []) this.#forget(k);
+      for (const k of touched) this.#keys.delete(at(k));
+    }
+  }
+
+  async getMaterial(key: KeyAddress, version: number): Promise<Material | undefined> {
+    const hit = this.#materials.get(`${at(key)}\0${version}`);
     if (hit) return hit;
-    return this.#material(this.#s('getMat').get(keyId, version) as MaterialRow | undefined);
+    return this.#material(this.#s('getMat').get(key.keyId, key.region, version) as MaterialRow | undefined);
   }
 
-  async currentMaterial(keyId: string): Promise<Material | undefined> {
-    return this.#material(this.#s('curMat').get(keyId) as MaterialRow | undefined);
+  async currentMaterial(key: KeyAddress): Promise<Material | undefined> {
+    return this.#material(this.#s('curMat').get(key.keyId, key.region) as MaterialRow | undefined);
   }
 
-  async listMaterials(keyId: string): Promise<readonly Material[]> {
-    return (this.#s('listMat').all(keyId) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
+  async listMaterials(key: KeyAddress): Promise<readonly Material[]> {
+    return (this.#s('listMat').all(key.keyId, key.region) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
   }
 
   async addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void> {
-    this.#keys.delete(key.keyId);
+    this.#keys.delete(at(key));
     this.#tx(() => {
-      this.#check(key.keyId, condition);
-      this.#insertMaterial(material);
+      this.#check(condition);
+      this.#insertMaterial(key, material);
       this.#writeKey(key);
     });
   }
 
   async deleteMaterials(key: KeyRecord, condition?: WriteCondition): Promise<void> {
-    this.#keys.delete(key.keyId);
+    this.#keys.delete(at(key));
     this.#tx(() => {
-      this.#check(key.keyId, condition);
-      this.#s('delMat').run(key.keyId);
+      this.#check(condition);
+      this.#s('delMat').run(key.keyId, key.region);
       this.#writeKey(key);
     });
-    this.#forget(key.keyId);
+    this.#forget(key);
   }
 
   async getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined> {
@@ -359,51 +396,55 @@ export class SqliteKeyStore implements KeyStore {
     return r ? this.#grantOf(r) : undefined;
   }
 
-  async listGrants(keyId: string): Promise<readonly GrantRecord[]> {
-    const hit = this.#grantsByKey.get(keyId);
+  async listGrants(key: KeyAddress): Promise<readonly GrantRecord[]> {
+    const id = at(key);
+    const hit = this.#grantsByKey.get(id);
     if (hit) return hit;
-    const grants = (this.#s('grantsOfKey').all(keyId) as unknown as GrantRow[]).map((r) => this.#grantOf(r));
+    const grants = (this.#s('grantsOfKey').all(key.keyId, key.region) as unknown as GrantRow[]).map((r) => this.#grantOf(r));
     if (this.#grantsByKey.size > 10_000) this.#grantsByKey.clear();
-    this.#grantsByKey.set(keyId, grants);
+    this.#grantsByKey.set(id, grants);
     return grants;
   }
 
-  async listGrantPage(keyId: string, page: PageRequest, filter: { readonly grantId?: string; readonly granteePrincipal?: string } = {}): Promise<Page<GrantRecord>> {
+  async listGrantPage(key: KeyAddress, page: PageRequest, filter: { readonly grantId?: string; readonly granteePrincipal?: string } = {}): Promise<Page<GrantRecord>> {
     const after = page.marker === undefined ? 0 : decodeMarker('grants', page.marker, 'number');
     let rows: GrantRowSeq[];
     if (filter.grantId !== undefined) {
       const r = this.#s('getGrant').get(filter.grantId) as GrantRowSeq | undefined;
-      rows = r && r.key_id === keyId && r.seq > after && (filter.granteePrincipal === undefined || r.grantee === filter.granteePrincipal) ? [r] : [];
+      rows = r && r.key_id === key.keyId && r.region === key.region && r.seq > after && (filter.granteePrincipal === undefined || r.grantee === filter.granteePrincipal) ? [r] : [];
     } else if (filter.granteePrincipal !== undefined) {
-      rows = this.#s('grantPageOfGrantee').all(keyId, filter.granteePrincipal, after, page.limit + 1) as unknown as GrantRowSeq[];
+      rows = this.#s('grantPageOfGrantee').all(key.keyId, key.region, filter.granteePrincipal, after, page.limit + 1) as unknown as GrantRowSeq[];
     } else {
-      rows = this.#s('grantPage').all(keyId, after, page.limit + 1) as unknown as GrantRowSeq[];
+      rows = this.#s('grantPage').all(key.keyId, key.region, after, page.limit + 1) as unknown as GrantRowSeq[];
     }
     return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('grants', last.seq));
   }
 
-  async listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>> {
+  async listRetirableGrants(principal: string, region: string, page: PageRequest): Promise<Page<GrantRecord>> {
     const after = page.marker === undefined ? 0 : decodeMarker('retirable', page.marker, 'number');
-    const rows = this.#s('retirablePage').all(principal, after, page.limit + 1) as unknown as GrantRowSeq[];
+    const rows = this.#s('retirablePage').all(principal, region, after, page.limit + 1) as unknown as GrantRowSeq[];
     return pageOf(rows, page.limit, (r) => this.#grantOf(r), (last) => encodeMarker('retirable', last.seq));
   }
 
   async putGrant(g: GrantRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
-    this.#grantsByKey.delete(g.keyId);
+    // A grant moved to another key leaves the old key's cached list too.
+    const old = this.#s('getGrant').get(g.grantId) as GrantRow | undefined;
+    if (old) this.#grantsByKey.delete(at({ keyId: old.key_id, region: old.region }));
+    this.#grantsByKey.delete(at(g));
     const r = this.#rows.grantRow(g);
     this.#tx(() => {
       const max = limits.maxPerKey;
       if (max !== undefined) {
-        const { n } = this.#s('countGrantsOfKey').get(r.key_id, r.grant_id) as { n: number };
+        const { n } = this.#s('countGrantsOfKey').get(r.key_id, r.region, r.grant_id) as { n: number };
         if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} grants, the quota of grants per KMS key.`);
       }
-      this.#s('putGrant').run(r.grant_id, r.key_id, r.token, r.grantee, r.retiring, r.record, r.mac);
+      this.#s('putGrant').run(r.grant_id, r.key_id, r.region, r.token, r.grantee, r.retiring, r.record, r.mac);
     });
   }
 
   async deleteGrant(grantId: string): Promise<void> {
     const r = this.#s('getGrant').get(grantId) as GrantRow | undefined;
-    if (r) this.#grantsByKey.delete(r.key_id);
+    if (r) this.#grantsByKey.delete(at({ keyId: r.key_id, region: r.region }));
     this.#s('delGrant').run(grantId);
   }
 
@@ -414,7 +455,7 @@ export class SqliteKeyStore implements KeyStore {
 
   async putImportParameters(p: ImportParameters): Promise<void> {
     const r = this.#rows.importRow(p);
-    this.#s('putImport').run(r.token, r.key_id, r.record, r.sealed, r.mac);
+    this.#s('putImport').run(r.token, r.key_id, r.region, r.record, r.sealed, r.mac);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,10 @@
 //   outside the KMS is refused with StoreIntegrityError (KMSInternalException), never returned.
 // - Resources belong to an account and region (`Scope`): keys and aliases are listed per scope,
 //   and an alias name is unique per scope, so two accounts can each have `alias/prod`.
+// - A key is found by its id *and* Region (`KeyAddress`): the keys of a multi-Region key share one
+//   id, one per Region, each with its own materials, grants and import parameters; a key of one
+//   Region is never found from another.
+// - Writes that change several related keys (`writeKeys`) happen in one transaction.
 // - Listings are pages read from an index (page.ts): O(page), never O(records).
 // - Resource quotas are checked in the same transaction as the write they limit, so concurrent
 //   writers cannot both pass the check (LimitExceededException).
@@ -19,7 +23,7 @@
 // A store shared by several KMS processes (PostgreSQL) also offers `coordination` (coordination.ts).
 import { KmsError, kmsError } from '../errors.ts';
 import type { Coordination } from './coordination.ts';
-import type { AliasRecord, GrantRecord, ImportParameters, KeyRecord, Material } from '../model.ts';
+import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
 import type { Page, PageRequest } from './page.ts';
 
 /** An account and region: where a key or alias lives. */
@@ -34,7 +38,26 @@ export interface KeyRef {
   readonly arn: string;
 }
 
-/** A key write that applies only if the key's stored record is still `ifUnchanged`. */
+export type { KeyAddress } from '../model.ts';
+
+/**
+ * Several keys written in one transaction, in this order: removed, created, replaced, materials
+ * added. The related keys of a multi-Region key change together: a replica with its copy of the
+ * materials, a rotation reaching every Region, the primary moving to another Region, the last
+ * replica deleted as its primary's deletion window starts.
+ */
+export interface KeysWrite {
+  /** Keys deleted with their materials, aliases, grants and import parameters. */
+  readonly remove?: readonly KeyAddress[];
+  /** New keys, counted against `maxKeys` in their scope. */
+  readonly create?: readonly KeyRecord[];
+  /** Key records inserted or replaced. */
+  readonly put?: readonly KeyRecord[];
+  /** Materials added, each to the key `key` addresses (its id must be the material's key id). */
+  readonly materials?: readonly { readonly key: KeyAddress; readonly material: Material }[];
+}
+
+/** A key write that applies only if the stored record of the key `ifUnchanged` addresses is still `ifUnchanged`. */
 export interface WriteCondition {
   readonly ifUnchanged?: KeyRecord;
 }
@@ -59,7 +82,9 @@ export function limitExceeded(message: string): KmsError {
 export interface KeyStore {
   /** Present when several KMS processes share the store (coordination.ts). */
   readonly coordination?: Coordination;
-  getKey(keyId: string): Promise<KeyRecord | undefined>;
+  getKey(key: KeyAddress): Promise<KeyRecord | undefined>;
+  /** Every key with this id, one per Region (a multi-Region key's primary and replicas), by Region. */
+  relatedKeys(keyId: string): Promise<readonly KeyRecord[]>;
   /** The keys of one account and region, oldest first. */
   listKeys(scope: Scope, page: PageRequest): Promise<Page<KeyRef>>;
   /** Keys whose maintenance date (due.ts) is at or before `now`, earliest first. */
@@ -76,12 +101,14 @@ export interface KeyStore {
   /** `createKey` for many keys in one transaction (seed files): all are created, or none. */
   createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits?: { readonly maxKeys?: number }): Promise<void>;
   /** Removes a key with its materials, aliases, grants and import parameters. */
-  deleteKey(keyId: string, condition?: WriteCondition): Promise<void>;
+  deleteKey(key: KeyAddress, condition?: WriteCondition): Promise<void>;
+  /** `KeysWrite` in one transaction; with `maxKeys`, refuses (LimitExceededException) a created key beyond it. */
+  writeKeys(write: KeysWrite, limits?: { readonly maxKeys?: number }, condition?: WriteCondition): Promise<void>;
 
-  getMaterial(keyId: string, version: number): Promise<Material | undefined>;
+  getMaterial(key: KeyAddress, version: number): Promise<Material | undefined>;
   /** Newest material version, or undefined when the key has none (pending import). */
-  currentMaterial(keyId: string): Promise<Material | undefined>;
-  listMaterials(keyId: string): Promise<readonly Material[]>;
+  currentMaterial(key: KeyAddress): Promise<Material | undefined>;
+  listMaterials(key: KeyAddress): Promise<readonly Material[]>;
   /** Adds a material and writes the key record in one transaction (rotation, import). */
   addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void>;
   /** Deletes all materials and writes the key record in one transaction. */
@@ -101,11 +128,11 @@ export interface KeyStore {
   getGrant(grantId: string): Promise<GrantRecord | undefined>;
   getGrantByToken(grantToken: string): Promise<GrantRecord | undefined>;
   /** Every grant of a key (authorization reads these on each call; implementations cache them). */
-  listGrants(keyId: string): Promise<readonly GrantRecord[]>;
+  listGrants(key: KeyAddress): Promise<readonly GrantRecord[]>;
   /** A page of a key's grants, oldest first, optionally only one grant id or one grantee. */
-  listGrantPage(keyId: string, page: PageRequest, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>>;
-  /** A page of the grants, on any key, whose retiring principal is `principal`. */
-  listRetirableGrants(principal: string, page: PageRequest): Promise<Page<GrantRecord>>;
+  listGrantPage(key: KeyAddress, page: PageRequest, filter?: { readonly grantId?: string; readonly granteePrincipal?: string }): Promise<Page<GrantRecord>>;
+  /** A page of the grants, on any key of `region`, whose retiring principal is `principal`. */
+  listRetirableGrants(principal: string, region: string, page: PageRequest): Promise<Page<GrantRecord>>;
   /** Inserts or replaces a grant; with `maxPerKey`, refuses a key's grant beyond that many. */
   putGrant(grant: GrantRecord, limits?: { readonly maxPerKey?: number }): Promise<void>;
   deleteGrant(grantId: string): Promise<void>;

@@ -142,11 +142,25 @@ function writtenFiles(dir: string): string[] {
   return ['written-by-probe.txt', 'probe.db', 'report.json', 'made-by-probe'].filter((f) => existsSync(join(dir, f)));
 }
 
-/** Our own process group (/proc/self/stat field 5). */
-function pgid(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+/** A process's group and session (/proc/<pid>/stat fields 5 and 6). */
+function statIds(pid: number | 'self'): { pgid: number; sid: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pgid: Number(f[2]), sid: Number(f[3]) };
 }
+
+/** Our own process group. */
+function pgid(): number {
+  return statIds('self').pgid;
+}
+
+/**
+ * Whether pid 1 is in our session (a container whose init started the test run without setsid, as
+ * CI's is). The kernel then lets any uid send it SIGCONT (kill(2): "SIGCONT … may be sent to any
+ * process in the same session"), so an unprivileged uid alone does not stop that one signal; the
+ * session layer (which every enclave gets with it) does.
+ */
+const PID1_IN_OUR_SESSION = statIds(1).sid === statIds('self').sid;
 
 /** A scratch memory cgroup (for runs outside an enclave, whose own group the probes may touch). */
 function scratchCgroup(): { procs: string; limit: string; dir: string } {
@@ -513,8 +527,9 @@ const LAYER_CLAIMS: Readonly<Record<string, readonly string[]>> = {
   'no privileges': [
     ...PRIVILEGED,
     ...UID_ROUTES,
-    // (Not the host's pid or group: another uid may still send SIGCONT within its session.)
-    'signals to pid 1 (the machine’s init)',
+    // (Not the host's pid or group, nor pid 1 where it shares our session: another uid may
+    // still send SIGCONT within its session.)
+    ...(PID1_IN_OUR_SESSION ? [] : ['signals to pid 1 (the machine’s init)']),
     'signals to another enclave',
     'SIGTERM to a decoy process',
     'os.setPriority() of another process',
@@ -700,6 +715,13 @@ describe('escape suite: 100 routes, each open outside and blocked by every confi
       }
       expect(o, JSON.stringify(o)).toMatchObject({ ok: false });
     });
+  });
+
+  // Where pid 1 shares our session, what the unprivileged uid alone leaves of that route is SIGCONT
+  // and nothing else: signal 0 and 1–17 refused, 18 through (the probe stops at the first that passes).
+  it.skipIf(!LAYERS['no privileges']!.runs || !FULL || !PID1_IN_OUR_SESSION)('the no privileges alone lets only SIGCONT reach pid 1 of its own session', () => {
+    const o = run('no privileges').report.get('signals to pid 1 (the machine’s init)');
+    expect(o, JSON.stringify(o)).toMatchObject({ ok: true, evidence: 'signal 18 reached pid 1 (pid 1)' });
   });
 
   it.skipIf(!FULL)('every route meets at least two independent layers, one of them the kernel, but the ones named single-layer', () => {

@@ -20,7 +20,7 @@ test('kms serve prints endpoint and credential, accepts --credentials and --limi
   const partnerFile = join(dir, 'partner.yaml');
   const partner = { accessKeyId: 'AKIAPARTNERCLI000001', secretAccessKey: 'partner-cli-secret' };
   writeFileSync(partnerFile, `- accessKeyId: ${partner.accessKeyId}\n  secretAccessKey: ${partner.secretAccessKey}\n  principalArn: arn:aws:iam::444455556666:user/partner\n`);
-  const child = spawn(process.execPath, [bin, 'kms', 'serve', '--port', '0', '--data-dir', data, '--credentials', partnerFile, '--limit', 'keys-per-account=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'kms', 'serve', '--port', '0', '--data-dir', data, '--credentials', partnerFile, '--limit', 'keys-per-account=1', '--region', 'us-east-1', '--region', 'eu-west-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -34,9 +34,16 @@ test('kms serve prints endpoint and credential, accepts --credentials and --limi
   const secretAccessKey = /AWS_SECRET_ACCESS_KEY=(\S+)/.exec(out)?.[1] ?? '';
   expect(out).toContain('(new: credential generated)');
   expect(statSync(join(data, 'credentials.json')).mode & 0o777).toBe(0o600);
+  expect(out).toContain('(regions us-east-1, eu-west-1; account 111122223333)');
   const kms = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
   expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
   kms.destroy();
+  // Every --region is served: a key made in eu-west-1 is listed there.
+  const west = new KMSClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId, secretAccessKey } });
+  const made = (await west.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? '';
+  expect(made).toMatch(/^arn:aws:kms:eu-west-1:111122223333:key\//);
+  expect((await west.send(new ListKeysCommand({}))).Keys?.map((k) => k.KeyArn)).toEqual([made]);
+  west.destroy();
   expect(out).toContain('1 more credential(s) accepted; accounts 111122223333, 444455556666');
   // The partner's key is in its own account, and its account may have only one.
   const p = new KMSClient({ endpoint, region: 'us-east-1', credentials: partner, maxAttempts: 1 });

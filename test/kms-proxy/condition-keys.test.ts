@@ -22,7 +22,8 @@ const caller: Caller = { principalArn: `arn:aws:iam::${ACCOUNT}:user/alice`, acc
 const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'all', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*', Condition: { Null: { 'aws:PrincipalArn': 'false' } } }] });
 // Keys whose presence depends on who calls or on an attestation document, checked elsewhere
 // (test/recipient for kms:RecipientAttestation:*; aws:userid is the root's only).
-const CONDITIONAL = new Set(['aws:userid', 'kms:RecipientAttestation:ImageSha384', 'kms:RecipientAttestation:PCR<n>']);
+// kms:MultiRegionKeyType is multi-Region keys' only (checked on ReplicateKey and UpdatePrimaryRegion).
+const CONDITIONAL = new Set(['aws:userid', 'kms:RecipientAttestation:ImageSha384', 'kms:RecipientAttestation:PCR<n>', 'kms:MultiRegionKeyType']);
 
 const dir = tempDir('kms-keys-');
 let k: KmsApp;
@@ -55,7 +56,7 @@ async function key(KeySpec: string, KeyUsage: string, alias: string, extra: Reco
 }
 
 beforeAll(async () => {
-  k = await createKmsApp({ dataDir: dir, credentials: [] });
+  k = await createKmsApp({ dataDir: dir, credentials: [], regions: ['us-east-1', 'eu-west-1'], transientStateMs: 0 });
   const sym = await key('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'alias/sym');
   const sym2 = await key('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'alias/sym2');
   const rsa = await key('RSA_2048', 'ENCRYPT_DECRYPT', 'alias/rsa');
@@ -107,6 +108,9 @@ beforeAll(async () => {
   const wrapped = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32));
   await call('ImportKeyMaterial', { KeyId: ext, ImportToken: b64(params.ImportToken as Uint8Array), EncryptedKeyMaterial: b64(wrapped), ValidTo: Math.floor(Date.now() / 1000) + 86_400 });
   await call('DeleteImportedKeyMaterial', { KeyId: ext });
+  const mrk = await key('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'alias/mrk', { MultiRegion: true });
+  await call('ReplicateKey', { KeyId: mrk, ReplicaRegion: 'eu-west-1', Policy: POLICY });
+  await call('UpdatePrimaryRegion', { KeyId: mrk, PrimaryRegion: 'eu-west-1' });
   void ecc;
   void rsa;
 });
@@ -152,6 +156,13 @@ describe('condition keys are supplied where AWS supplies them', () => {
     expect(v('kms:DescribeKey', 'kms:RequestAlias')).toEqual(['alias/sym']);
     expect(v('kms:GenerateDataKeyPair', 'kms:DataKeyPairSpec')).toEqual(['ECC_NIST_P256']);
     expect(v('kms:ImportKeyMaterial', 'kms:ExpirationModel')).toEqual(['KEY_MATERIAL_EXPIRES']);
+    expect(v('kms:Decrypt', 'kms:MultiRegion')).toEqual(['false']);
+    expect(v('kms:Decrypt', 'kms:MultiRegionKeyType')).toBeUndefined();
+    expect(v('kms:ReplicateKey', 'kms:MultiRegion')).toEqual(['true']);
+    expect(v('kms:ReplicateKey', 'kms:MultiRegionKeyType')).toEqual(['PRIMARY']);
+    expect(v('kms:ReplicateKey', 'kms:ReplicaRegion')).toEqual(['eu-west-1']);
+    expect(v('kms:UpdatePrimaryRegion', 'kms:PrimaryRegion')).toEqual(['eu-west-1']);
+    expect(v('kms:UpdatePrimaryRegion', 'aws:RequestedRegion')).toEqual(['us-east-1']);
   });
 });
 

@@ -46,8 +46,11 @@ function key(id: string, over: Partial<KeyRecord> = {}): KeyRecord {
 
 const mat = (keyId: string, version: number, byte: number) => ({ keyId, version, id: `${byte}`.padStart(64, '0'), createdAt: version, secret: new Uint8Array(32).fill(byte) });
 
+/** A key's address: its id in a Region (default A's). */
+const at = (keyId: string, region = A.region) => ({ keyId, region });
+
 function grant(id: string, keyId: string, over: Partial<GrantRecord> = {}): GrantRecord {
-  return { grantId: id, keyId, granteePrincipal: 'arn:aws:iam::111122223333:role/g', issuingAccount: A.account, operations: ['Decrypt'], creationDate: 1, grantToken: `token-${id}`, ...over };
+  return { grantId: id, keyId, region: A.region, granteePrincipal: 'arn:aws:iam::111122223333:role/g', issuingAccount: A.account, operations: ['Decrypt'], creationDate: 1, grantToken: `token-${id}`, ...over };
 }
 
 const alias = (scope: typeof A, name: string, keyId: string) => ({ ...scope, name, keyId, creationDate: 1, lastUpdatedDate: 2 });
@@ -80,7 +83,10 @@ export type Tamper =
   | 'grant operations widened'
   | 'grant moved to another key'
   | 'grant retiring principal changed'
-  | 'import record edited';
+  | 'import record edited'
+  | 'material moved to another Region'
+  | 'grant moved to another Region'
+  | 'import parameters moved to another Region';
 
 interface Implementation {
   open(): Promise<{ store: KeyStore; reopen: () => Promise<KeyStore>; dir: string }>;
@@ -95,14 +101,14 @@ function contract(name: string, impl: Implementation) {
       const { store, reopen } = await open();
       await store.createKey(key('k1'), mat('k1', 0, 1));
       await store.addMaterial(key('k1', { description: 'rotated' }), mat('k1', 1, 2));
-      expect((await store.getKey('k1'))?.description).toBe('rotated');
-      expect((await store.currentMaterial('k1'))?.version).toBe(1);
-      expect((await store.getMaterial('k1', 0))?.secret).toEqual(new Uint8Array(32).fill(1));
-      expect((await store.listMaterials('k1')).map((m) => m.version)).toEqual([0, 1]);
+      expect((await store.getKey(at('k1')))?.description).toBe('rotated');
+      expect((await store.currentMaterial(at('k1')))?.version).toBe(1);
+      expect((await store.getMaterial(at('k1'), 0))?.secret).toEqual(new Uint8Array(32).fill(1));
+      expect((await store.listMaterials(at('k1'))).map((m) => m.version)).toEqual([0, 1]);
       await store.close();
       const again = await reopen();
-      expect((await again.getKey('k1'))?.description).toBe('rotated');
-      expect((await again.getMaterial('k1', 1))?.secret).toEqual(new Uint8Array(32).fill(2));
+      expect((await again.getKey(at('k1')))?.description).toBe('rotated');
+      expect((await again.getMaterial(at('k1'), 1))?.secret).toEqual(new Uint8Array(32).fill(2));
       await again.close();
     });
 
@@ -111,8 +117,8 @@ function contract(name: string, impl: Implementation) {
       await store.createKey(key('k2'), mat('k2', 0, 1));
       // Same (key, version) again violates the primary key: neither half may remain changed.
       await expect(store.createKey(key('k2', { description: 'second' }), mat('k2', 0, 9))).rejects.toThrow();
-      expect((await store.getKey('k2'))?.description).toBe('d');
-      expect((await store.getMaterial('k2', 0))?.secret).toEqual(new Uint8Array(32).fill(1));
+      expect((await store.getKey(at('k2')))?.description).toBe('d');
+      expect((await store.getMaterial(at('k2'), 0))?.secret).toEqual(new Uint8Array(32).fill(1));
       await store.close();
     });
 
@@ -121,16 +127,16 @@ function contract(name: string, impl: Implementation) {
       await store.createKey(key('k3'), mat('k3', 0, 3));
       await store.putAlias(alias(A, 'alias/k3', 'k3'));
       await store.putGrant(grant('g3', 'k3'));
-      await store.putImportParameters({ token: 'tok3', keyId: 'k3', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([1, 2, 3]), validTo: 5 });
-      expect((await store.listGrants('k3')).map((g) => g.grantId)).toEqual(['g3']);
+      await store.putImportParameters({ token: 'tok3', keyId: 'k3', region: A.region, wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([1, 2, 3]), validTo: 5 });
+      expect((await store.listGrants(at('k3'))).map((g) => g.grantId)).toEqual(['g3']);
       expect((await store.getImportParameters('tok3'))?.privateKey).toEqual(new Uint8Array([1, 2, 3]));
       await store.putKey(key('k3', { state: 'Disabled' }));
-      expect((await store.getKey('k3'))?.state).toBe('Disabled');
-      await store.deleteKey('k3');
-      expect(await store.getKey('k3')).toBeUndefined();
-      expect(await store.currentMaterial('k3')).toBeUndefined();
+      expect((await store.getKey(at('k3')))?.state).toBe('Disabled');
+      await store.deleteKey(at('k3'));
+      expect(await store.getKey(at('k3'))).toBeUndefined();
+      expect(await store.currentMaterial(at('k3'))).toBeUndefined();
       expect(await store.getAlias(A, 'alias/k3')).toBeUndefined();
-      expect(await store.listGrants('k3')).toEqual([]);
+      expect(await store.listGrants(at('k3'))).toEqual([]);
       expect(await store.getGrant('g3')).toBeUndefined();
       expect(await store.getGrantByToken('token-g3')).toBeUndefined();
       expect(await store.getImportParameters('tok3')).toBeUndefined();
@@ -141,10 +147,88 @@ function contract(name: string, impl: Implementation) {
       const { store } = await open();
       await store.createKey(key('k4'), mat('k4', 0, 4));
       await store.deleteMaterials(key('k4', { state: 'PendingImport' }));
-      expect(await store.currentMaterial('k4')).toBeUndefined();
-      expect(await store.getMaterial('k4', 0)).toBeUndefined();
-      expect((await store.getKey('k4'))?.state).toBe('PendingImport');
+      expect(await store.currentMaterial(at('k4'))).toBeUndefined();
+      expect(await store.getMaterial(at('k4'), 0)).toBeUndefined();
+      expect((await store.getKey(at('k4')))?.state).toBe('PendingImport');
       await store.close();
+    });
+
+    test('a key is found by id and Region: the keys of a multi-Region key share an id, each with its own materials, grants, aliases and import parameters', async () => {
+      const { store } = await open();
+      const west = A_WEST.region;
+      await store.createKey(key('mrk-1', { multiRegionKeyType: 'PRIMARY' }), mat('mrk-1', 0, 1));
+      await store.createKey(key('mrk-1', { region: west, multiRegionKeyType: 'REPLICA', description: 'west' }), mat('mrk-1', 0, 1));
+      await store.addMaterial(key('mrk-1', { region: west, multiRegionKeyType: 'REPLICA', description: 'west' }), mat('mrk-1', 1, 2));
+      expect((await store.getKey(at('mrk-1')))?.description).toBe('d');
+      expect((await store.getKey(at('mrk-1', west)))?.description).toBe('west');
+      expect(await store.getKey(at('mrk-1', 'ap-south-1'))).toBeUndefined();
+      expect((await store.relatedKeys('mrk-1')).map((k) => [k.region, k.multiRegionKeyType])).toEqual([[west, 'REPLICA'], [A.region, 'PRIMARY']]);
+      expect(await store.relatedKeys('mrk-none')).toEqual([]);
+      expect((await store.currentMaterial(at('mrk-1')))?.version).toBe(0);
+      expect((await store.currentMaterial(at('mrk-1', west)))?.version).toBe(1);
+      expect(await store.getMaterial(at('mrk-1'), 1)).toBeUndefined();
+      const retirer = 'arn:aws:iam::111122223333:role/mrk-retirer';
+      await store.putGrant(grant('g-east', 'mrk-1', { retiringPrincipal: retirer }));
+      await store.putGrant(grant('g-west', 'mrk-1', { region: west, retiringPrincipal: retirer }));
+      expect((await store.listRetirableGrants(retirer, west, { limit: 10 })).items.map((g) => g.grantId)).toEqual(['g-west']);
+      expect((await store.listGrants(at('mrk-1'))).map((g) => g.grantId)).toEqual(['g-east']);
+      expect((await store.listGrants(at('mrk-1', west))).map((g) => g.grantId)).toEqual(['g-west']);
+      expect((await store.listGrantPage(at('mrk-1'), { limit: 10 }, { grantId: 'g-west' })).items).toEqual([]);
+      await store.putAlias(alias(A, 'alias/m', 'mrk-1'));
+      await store.putAlias(alias(A_WEST, 'alias/m', 'mrk-1'));
+      for (const region of [A.region, west]) {
+        await store.putImportParameters({ token: `tok-${region}`, keyId: 'mrk-1', region, wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([9]), validTo: 5 });
+      }
+      expect((await store.getImportParameters(`tok-${west}`))?.region).toBe(west);
+      // Deleting one Region's key takes what is its own, and nothing of the other's.
+      await store.deleteKey(at('mrk-1', west));
+      expect(await store.getKey(at('mrk-1', west))).toBeUndefined();
+      expect(await store.currentMaterial(at('mrk-1', west))).toBeUndefined();
+      expect(await store.listGrants(at('mrk-1', west))).toEqual([]);
+      expect(await store.getAlias(A_WEST, 'alias/m')).toBeUndefined();
+      expect(await store.getImportParameters(`tok-${west}`)).toBeUndefined();
+      expect((await store.getKey(at('mrk-1')))?.description).toBe('d');
+      expect((await store.getMaterial(at('mrk-1'), 0))?.secret).toEqual(new Uint8Array(32).fill(1));
+      expect((await store.listGrants(at('mrk-1'))).map((g) => g.grantId)).toEqual(['g-east']);
+      expect((await store.getAlias(A, 'alias/m'))?.keyId).toBe('mrk-1');
+      expect(await store.getImportParameters(`tok-${A.region}`)).toBeDefined();
+      expect((await store.relatedKeys('mrk-1')).map((k) => k.region)).toEqual([A.region]);
+      await store.close();
+    });
+
+    test('writeKeys changes related keys in one transaction (removed, created within the quota, replaced, materials added); a failure changes nothing', async () => {
+      const { store, reopen } = await open();
+      const west = A_WEST.region;
+      const primary = key('mrk-2', { multiRegionKeyType: 'PRIMARY', state: 'PendingReplicaDeletion', pendingWindowInDays: 7 });
+      const replica = key('mrk-2', { region: west, multiRegionKeyType: 'REPLICA', state: 'PendingDeletion', deletionDate: 10 });
+      await store.createKeys([{ key: primary, material: mat('mrk-2', 0, 1) }, { key: replica, material: mat('mrk-2', 0, 1) }]);
+      // Cached reads must not outlive the write.
+      expect(await store.getKey(at('mrk-2', west))).toBeDefined();
+      expect(await store.getMaterial(at('mrk-2', west), 0)).toBeDefined();
+      await store.writeKeys({ remove: [replica], put: [{ ...primary, state: 'PendingDeletion', deletionDate: 99 }] });
+      expect(await store.getKey(at('mrk-2', west))).toBeUndefined();
+      expect(await store.getMaterial(at('mrk-2', west), 0)).toBeUndefined();
+      expect((await store.getKey(at('mrk-2')))?.state).toBe('PendingDeletion');
+      expect(await store.nextDue(0)).toBe(99);
+
+      await store.createKey(key('mrk-3', { multiRegionKeyType: 'PRIMARY' }), mat('mrk-3', 0, 3));
+      const copy = key('mrk-3', { region: west, multiRegionKeyType: 'REPLICA' });
+      await store.writeKeys({ create: [copy], materials: [{ key: copy, material: mat('mrk-3', 0, 3) }, { key: copy, material: mat('mrk-3', 1, 4) }] }, { maxKeys: 1 });
+      expect((await store.listMaterials(at('mrk-3', west))).map((m) => m.version)).toEqual([0, 1]);
+      // A material version that exists already fails the whole write: the record keeps its old self.
+      await expect(store.writeKeys({ put: [{ ...copy, description: 'changed' }], materials: [{ key: copy, material: mat('mrk-3', 1, 9) }] })).rejects.toThrow();
+      expect((await store.getKey(at('mrk-3', west)))?.description).toBe('d');
+      expect((await store.getMaterial(at('mrk-3', west), 1))?.secret).toEqual(new Uint8Array(32).fill(4));
+      // A created key counts against its scope's quota, in the transaction.
+      await expect(store.writeKeys({ create: [key('q-1', { region: west })], put: [{ ...copy, description: 'no' }] }, { maxKeys: 1 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
+      expect(await store.getKey(at('q-1', west))).toBeUndefined();
+      expect((await store.getKey(at('mrk-3', west)))?.description).toBe('d');
+      // A material is only ever added to a key of its own id.
+      await expect(store.writeKeys({ materials: [{ key: copy, material: mat('other', 2, 1) }] })).rejects.toThrow();
+      await store.close();
+      const again = await reopen();
+      expect((await again.getMaterial(at('mrk-3', west), 1))?.secret).toEqual(new Uint8Array(32).fill(4));
+      await again.close();
     });
 
     test('an alias name is unique per account and region, not across them; each scope sees its own', async () => {
@@ -186,8 +270,8 @@ function contract(name: string, impl: Implementation) {
       await store.createKeys(['m0', 'm1', 'm2', 'm3', 'm4'].map((id) => ({ key: key(id) })));
       const first = await store.listKeys(A, { limit: 2 });
       expect(first.items.map((k) => k.keyId)).toEqual(['m0', 'm1']);
-      await store.deleteKey('m0');
-      await store.deleteKey('m2');
+      await store.deleteKey(at('m0'));
+      await store.deleteKey(at('m2'));
       await store.createKey(key('m5'));
       const rest = await all(2, (p) => store.listKeys(A, first.nextMarker === undefined ? p : { ...p, marker: p.marker ?? first.nextMarker }));
       expect(rest.items.map((k) => k.keyId)).toEqual(['m3', 'm4', 'm5']);
@@ -206,7 +290,7 @@ function contract(name: string, impl: Implementation) {
         await expect(store.listKeys(A, { limit: 1, marker: bad })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
       }
       await expect(store.listAliases(A, { limit: 1, marker: keysMarker })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
-      await expect(store.listGrantPage('n0', { limit: 1, marker: keysMarker })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
+      await expect(store.listGrantPage(at('n0'), { limit: 1, marker: keysMarker })).rejects.toMatchObject({ code: 'ERR_KMS_INVALID_MARKER' });
       await store.close();
     });
 
@@ -230,21 +314,21 @@ function contract(name: string, impl: Implementation) {
       expect((await store.getGrant('g4'))?.keyId).toBe('q0');
       expect((await store.getGrantByToken('token-g5'))?.grantId).toBe('g5');
       expect(await store.getGrantByToken('token-none')).toBeUndefined();
-      expect((await store.listGrants('q0')).map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
-      expect((await all(2, (p) => store.listGrantPage('q0', p))).items.map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
-      expect((await all(1, (p) => store.listGrantPage('q0', p, { granteePrincipal: 'arn:aws:iam::111122223333:role/even' }))).items.map((x) => x.grantId)).toEqual(['g0', 'g2', 'g4']);
-      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g3' })).items.map((x) => x.grantId)).toEqual(['g3']);
+      expect((await store.listGrants(at('q0'))).map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
+      expect((await all(2, (p) => store.listGrantPage(at('q0'), p))).items.map((x) => x.grantId)).toEqual(['g0', 'g1', 'g2', 'g3', 'g4']);
+      expect((await all(1, (p) => store.listGrantPage(at('q0'), p, { granteePrincipal: 'arn:aws:iam::111122223333:role/even' }))).items.map((x) => x.grantId)).toEqual(['g0', 'g2', 'g4']);
+      expect((await store.listGrantPage(at('q0'), { limit: 10 }, { grantId: 'g3' })).items.map((x) => x.grantId)).toEqual(['g3']);
       // A grant id of another key, or with another grantee, is not in this key's listing.
-      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g5' })).items).toEqual([]);
-      expect((await store.listGrantPage('q0', { limit: 10 }, { grantId: 'g3', granteePrincipal: 'arn:aws:iam::111122223333:role/even' })).items).toEqual([]);
-      expect((await all(1, (p) => store.listRetirableGrants(r, p))).items.map((x) => x.grantId)).toEqual(['g0', 'g3', 'g6']);
+      expect((await store.listGrantPage(at('q0'), { limit: 10 }, { grantId: 'g5' })).items).toEqual([]);
+      expect((await store.listGrantPage(at('q0'), { limit: 10 }, { grantId: 'g3', granteePrincipal: 'arn:aws:iam::111122223333:role/even' })).items).toEqual([]);
+      expect((await all(1, (p) => store.listRetirableGrants(r, A.region, p))).items.map((x) => x.grantId)).toEqual(['g0', 'g3', 'g6']);
       // Replacing a grant keeps its place; deleting it removes it from every index.
       await store.putGrant({ ...(g[0] as GrantRecord), name: 'renamed' });
-      expect((await store.listGrants('q0')).map((x) => x.name ?? x.grantId)).toEqual(['renamed', 'g1', 'g2', 'g3', 'g4']);
+      expect((await store.listGrants(at('q0'))).map((x) => x.name ?? x.grantId)).toEqual(['renamed', 'g1', 'g2', 'g3', 'g4']);
       await store.deleteGrant('g3');
-      expect((await store.listGrants('q0')).map((x) => x.grantId)).not.toContain('g3');
+      expect((await store.listGrants(at('q0'))).map((x) => x.grantId)).not.toContain('g3');
       expect(await store.getGrantByToken('token-g3')).toBeUndefined();
-      expect((await store.listRetirableGrants(r, { limit: 10 })).items.map((x) => x.grantId)).toEqual(['g0', 'g6']);
+      expect((await store.listRetirableGrants(r, A.region, { limit: 10 })).items.map((x) => x.grantId)).toEqual(['g0', 'g6']);
       await store.close();
     });
 
@@ -278,7 +362,7 @@ function contract(name: string, impl: Implementation) {
       await store.createKey(key('l3', { account: B.account }), undefined, { maxKeys: 2 });
       // A batch that would pass the quota is refused whole.
       await expect(store.createKeys([{ key: key('l4', { account: B.account }) }, { key: key('l5', { account: B.account }) }], { maxKeys: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED' });
-      expect(await store.getKey('l4')).toBeUndefined();
+      expect(await store.getKey(at('l4'))).toBeUndefined();
       // Two writers started together cannot both pass the check.
       const racing = await Promise.allSettled([store.createKey(key('l6', { account: B.account }), undefined, { maxKeys: 2 }), store.createKey(key('l7', { account: B.account }), undefined, { maxKeys: 2 })]);
       expect(racing.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
@@ -316,20 +400,26 @@ function contract(name: string, impl: Implementation) {
       const { store } = await open();
       const base = key('w0', { rotationEnabled: true, nextRotationDate: 10 });
       await store.createKey(base, mat('w0', 0, 1));
-      const read = await store.getKey('w0');
+      const read = await store.getKey(at('w0'));
       // Another writer changes the key after it was read.
       await store.putKey({ ...base, state: 'Disabled' });
       await expect(store.addMaterial({ ...base, nextRotationDate: 20 }, mat('w0', 1, 2), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
       await expect(store.deleteMaterials({ ...base, state: 'PendingImport' }, { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
-      await expect(store.deleteKey('w0', { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
-      expect((await store.getKey('w0'))?.state).toBe('Disabled');
-      expect((await store.listMaterials('w0')).map((m) => m.version)).toEqual([0]);
+      await expect(store.deleteKey(at('w0'), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      await expect(store.writeKeys({ put: [{ ...base, description: 'settled' }] }, {}, { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      // The condition names one Region's key: the same id elsewhere is another record.
+      await store.createKey(key('w0', { region: A_WEST.region }));
+      await expect(store.deleteKey(at('w0', A_WEST.region), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      expect((await store.getKey(at('w0')))?.state).toBe('Disabled');
+      expect((await store.getKey(at('w0')))?.description).toBe('d');
+      expect(await store.getKey(at('w0', A_WEST.region))).toBeDefined();
+      expect((await store.listMaterials(at('w0'))).map((m) => m.version)).toEqual([0]);
       // Based on the current record, it applies.
-      const now = await store.getKey('w0');
+      const now = await store.getKey(at('w0'));
       await store.addMaterial({ ...(now as KeyRecord), nextRotationDate: 20 }, mat('w0', 1, 2), { ifUnchanged: now });
-      expect((await store.currentMaterial('w0'))?.version).toBe(1);
-      await store.deleteKey('w0', { ifUnchanged: await store.getKey('w0') });
-      expect(await store.getKey('w0')).toBeUndefined();
+      expect((await store.currentMaterial(at('w0')))?.version).toBe(1);
+      await store.deleteKey(at('w0'), { ifUnchanged: await store.getKey(at('w0')) });
+      expect(await store.getKey(at('w0'))).toBeUndefined();
       await store.close();
     });
 
@@ -346,30 +436,38 @@ function contract(name: string, impl: Implementation) {
       'grant moved to another key',
       'grant retiring principal changed',
       'import record edited',
+      'material moved to another Region',
+      'grant moved to another Region',
+      'import parameters moved to another Region',
     ])('a row changed outside the store (%s) is refused when read: ERR_KMS_STORE_INTEGRITY, KMSInternalException', async (what) => {
       const { store, reopen, dir } = await open();
       await store.createKey(key('t0'), mat('t0', 0, 7));
       await store.addMaterial(key('t0', { rotationEnabled: true, nextRotationDate: 10 }), mat('t0', 1, 8));
       await store.createKey(key('t1'), mat('t1', 0, 9));
+      // The same id in another Region (a multi-Region key's replica): rows of one must not pass as the other's.
+      await store.createKey(key('t0', { region: A_WEST.region }), mat('t0', 0, 7));
       await store.putAlias(alias(A, 'alias/t', 't0'));
       await store.putGrant(grant('gt', 't0', { retiringPrincipal: 'arn:aws:iam::111122223333:role/r' }));
-      await store.putImportParameters({ token: 'tokt', keyId: 't0', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([4]), validTo: 5 });
+      await store.putImportParameters({ token: 'tokt', keyId: 't0', region: A.region, wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([4]), validTo: 5 });
       await store.close();
       await impl.tamper(dir, what);
       const s = await reopen();
       const reads: Record<Tamper, () => Promise<unknown>> = {
-        'key policy edited': () => s.getKey('t0'),
+        'key policy edited': () => s.getKey(at('t0')),
         'key moved to another account': () => s.listKeys(B, { limit: 10 }),
-        'key row given another row’s MAC': () => s.getKey('t1'),
-        'key maintenance date cleared': () => s.getKey('t0'),
-        'material metadata edited': () => s.getMaterial('t0', 0),
-        'materials swapped between versions': () => s.getMaterial('t0', 1),
+        'key row given another row’s MAC': () => s.getKey(at('t1')),
+        'key maintenance date cleared': () => s.getKey(at('t0')),
+        'material metadata edited': () => s.getMaterial(at('t0'), 0),
+        'materials swapped between versions': () => s.getMaterial(at('t0'), 1),
         'alias re-pointed': () => s.getAlias(A, 'alias/t'),
         'alias moved to another account': () => s.listAliases(B, { limit: 10 }),
-        'grant operations widened': () => s.listGrants('t0'),
-        'grant moved to another key': () => s.listGrants('t1'),
-        'grant retiring principal changed': () => s.listRetirableGrants('arn:aws:iam::111122223333:role/attacker', { limit: 10 }),
+        'grant operations widened': () => s.listGrants(at('t0')),
+        'grant moved to another key': () => s.listGrants(at('t1')),
+        'grant retiring principal changed': () => s.listRetirableGrants('arn:aws:iam::111122223333:role/attacker', A.region, { limit: 10 }),
         'import record edited': () => s.getImportParameters('tokt'),
+        'material moved to another Region': () => s.getMaterial(at('t0', A_WEST.region), 1),
+        'grant moved to another Region': () => s.listGrants(at('t0', A_WEST.region)),
+        'import parameters moved to another Region': () => s.getImportParameters('tokt'),
       };
       await expect(reads[what]()).rejects.toMatchObject({ code: 'ERR_KMS_STORE_INTEGRITY', awsName: 'KMSInternalException', status: 500 });
       await s.close();
@@ -394,13 +492,13 @@ function tamperSql(what: Tamper, dialect: 'sqlite' | 'postgres'): string {
     case 'key moved to another account':
       return `UPDATE keys SET account = '444455556666' WHERE key_id = 't0'`;
     case 'key row given another row’s MAC':
-      return `UPDATE keys SET record = (SELECT record FROM keys WHERE key_id = 't0'), digest = (SELECT digest FROM keys WHERE key_id = 't0'), mac = (SELECT mac FROM keys WHERE key_id = 't0') WHERE key_id = 't1'`;
+      return `UPDATE keys SET record = (SELECT record FROM keys WHERE key_id = 't0' AND region = 'us-east-1'), digest = (SELECT digest FROM keys WHERE key_id = 't0' AND region = 'us-east-1'), mac = (SELECT mac FROM keys WHERE key_id = 't0' AND region = 'us-east-1') WHERE key_id = 't1'`;
     case 'key maintenance date cleared':
       return `UPDATE keys SET due = NULL WHERE key_id = 't0'`;
     case 'material metadata edited':
       return `UPDATE materials SET rotation_type = 'ON_DEMAND' WHERE key_id = 't0' AND version = 0`;
     case 'materials swapped between versions':
-      return `UPDATE materials SET sealed = (SELECT sealed FROM materials WHERE key_id = 't0' AND version = 0) WHERE key_id = 't0' AND version = 1`;
+      return `UPDATE materials SET sealed = (SELECT sealed FROM materials WHERE key_id = 't0' AND region = 'us-east-1' AND version = 0) WHERE key_id = 't0' AND region = 'us-east-1' AND version = 1`;
     case 'alias re-pointed':
       return `UPDATE aliases SET key_id = 't1' WHERE name = 'alias/t'`;
     case 'alias moved to another account':
@@ -413,6 +511,12 @@ function tamperSql(what: Tamper, dialect: 'sqlite' | 'postgres'): string {
       return `UPDATE grants SET retiring = 'arn:aws:iam::111122223333:role/attacker', record = ${set('retiringPrincipal', str('arn:aws:iam::111122223333:role/attacker'))} WHERE grant_id = 'gt'`;
     case 'import record edited':
       return `UPDATE import_parameters SET record = ${set('validTo', dialect === 'sqlite' ? '99999999999999' : "'99999999999999'")} WHERE token = 'tokt'`;
+    case 'material moved to another Region':
+      return `UPDATE materials SET region = 'eu-west-1' WHERE key_id = 't0' AND region = 'us-east-1' AND version = 1`;
+    case 'grant moved to another Region':
+      return `UPDATE grants SET region = 'eu-west-1', record = ${set('region', str('eu-west-1'))} WHERE grant_id = 'gt'`;
+    case 'import parameters moved to another Region':
+      return `UPDATE import_parameters SET region = 'eu-west-1', record = ${set('region', str('eu-west-1'))} WHERE token = 'tokt'`;
   }
 }
 

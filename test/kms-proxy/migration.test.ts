@@ -2,18 +2,22 @@
 // data directory written by the first release (schema 1, before versioning: no schema_version, no
 // MACs, one account): a rotated symmetric key with an alias, ciphertext under both versions, a
 // grant with a retiring principal, an EXTERNAL key waiting for its import, an HMAC key and a key
-// pending deletion (fixtures/store-v1/expected.json). It is copied, never changed in place.
+// pending deletion (fixtures/store-v1/expected.json). fixtures/store-v2 was written by the release
+// before Regions (schema 2, commit 57ebe85, through its own SDK calls): the same kinds of records in
+// two accounts, with its audit log (fixtures/store-v2/expected.json). Fixtures are copied, never
+// changed in place.
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { constants, createPrivateKey, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createKmsApp, KmsError, SqliteKeyStore, explainInDataDir, recoverAuditLog } from '../../kms-proxy/index.ts';
+import { createKmsApp, KmsError, SqliteKeyStore, explainInDataDir, recoverAuditLog, verifyAuditLog } from '../../kms-proxy/index.ts';
 import { SCHEMA_VERSION } from '../../kms-proxy/store/migrations.ts';
 import { signedRequest } from './sign.ts';
 import { tempDir } from './helpers.ts';
 
 const FIXTURE = new URL('./fixtures/store-v1/', import.meta.url).pathname;
+const FIXTURE_V2 = new URL('./fixtures/store-v2/', import.meta.url).pathname;
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as {
   clock: number;
   symmetric: { keyId: string; alias: string; blob0: string; plaintext0: string; context0: Record<string, string>; blob1: string; plaintext1: string };
@@ -30,10 +34,10 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function copyFixture(): string {
+function copyFixture(from = FIXTURE): string {
   const d = tempDir('kms-migrate-');
   dirs.push(d);
-  cpSync(FIXTURE, d, { recursive: true });
+  cpSync(from, d, { recursive: true });
   return d;
 }
 
@@ -52,6 +56,24 @@ async function call(app: Awaited<ReturnType<typeof createKmsApp>>, op: string, b
   const { url, init } = await signedRequest(cred, JSON.stringify(body), { target: `TrentService.${op}` });
   const res = await app.app.request(url, init);
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * ImportKeyMaterial with an import token issued before the upgrade: its wrapping key, sealed under
+ * the same master key, was authenticated as it was copied (the test reads it from the store to wrap).
+ */
+async function importWithOldToken(app: Awaited<ReturnType<typeof createKmsApp>>, keyId: string, importToken: string, cred?: { accessKeyId: string; secretAccessKey: string }) {
+  const token = Buffer.from(importToken, 'base64');
+  const stored = await app.service.store.getImportParameters(token.toString('hex'));
+  if (!stored) throw new Error('the import parameters did not survive the upgrade');
+  const wrappingKey = createPublicKey(createPrivateKey({ key: Buffer.from(stored.privateKey), format: 'der', type: 'pkcs8' }));
+  const body = {
+    KeyId: keyId,
+    ImportToken: token.toString('base64'),
+    EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32)).toString('base64'),
+    ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  };
+  return cred === undefined ? call(app, 'ImportKeyMaterial', body) : call(app, 'ImportKeyMaterial', body, cred);
 }
 
 describe('a store of schema 1 (the first release) upgrades itself on open', () => {
@@ -95,17 +117,7 @@ describe('a store of schema 1 (the first release) upgrades itself on open', () =
       expect((pending.json.KeyMetadata as { KeyState: string }).KeyState).toBe('PendingImport');
       // The import token issued before the upgrade still imports: its wrapping key, sealed under the
       // same master key, was authenticated as it was copied.
-      const oldToken = Buffer.from(expected.external.importToken, 'base64');
-      const stored = await app.service.store.getImportParameters(oldToken.toString('hex'));
-      if (!stored) throw new Error('the import parameters did not survive the upgrade');
-      const wrappingKey = createPublicKey(createPrivateKey({ key: Buffer.from(stored.privateKey), format: 'der', type: 'pkcs8' }));
-      const imported = await call(app, 'ImportKeyMaterial', {
-        KeyId: expected.external.keyId,
-        ImportToken: oldToken.toString('base64'),
-        EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32)).toString('base64'),
-        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-      });
-      expect(imported.status).toBe(200);
+      expect((await importWithOldToken(app, expected.external.keyId, expected.external.importToken)).status).toBe(200);
       // The key pending deletion is still pending, and its deletion date is indexed.
       expect(((await call(app, 'DescribeKey', { KeyId: expected.pendingDeletion.keyId })).json.KeyMetadata as { KeyState: string }).KeyState).toBe('PendingDeletion');
       expect(await app.service.store.nextDue(0)).toBe(expected.clock + 30 * 86_400_000);
@@ -114,7 +126,7 @@ describe('a store of schema 1 (the first release) upgrades itself on open', () =
     }
     // Opening it again migrates nothing more and changes nothing.
     const again = new SqliteKeyStore({ dataDir: d });
-    expect((await again.getKey(expected.symmetric.keyId))?.keyId).toBe(expected.symmetric.keyId);
+    expect((await again.getKey({ keyId: expected.symmetric.keyId, region: 'us-east-1' }))?.keyId).toBe(expected.symmetric.keyId);
     await again.close();
     expect(version(d).version).toBe(SCHEMA_VERSION);
   });
@@ -150,5 +162,79 @@ describe('a store of schema 1 (the first release) upgrades itself on open', () =
     new SqliteKeyStore({ dataDir: d }).close();
     expect(version(d)).toEqual({ version: SCHEMA_VERSION, tables: ['aliases', 'grants', 'import_parameters', 'keys', 'materials', 'schema_version', 'store_meta'] });
     expect(readFileSync(join(d, 'master.key')).length).toBe(32);
+  });
+});
+
+const v2 = JSON.parse(readFileSync(join(FIXTURE_V2, 'expected.json'), 'utf8')) as {
+  clock: number;
+  adminCredential: { accessKeyId: string; secretAccessKey: string; principalArn: string; account: string };
+  partnerCredential: { accessKeyId: string; secretAccessKey: string; principalArn: string; account: string };
+  symmetric: { keyId: string; alias: string; blob0: string; plaintext0: string; context0: Record<string, string>; blob1: string; plaintext1: string };
+  grant: { grantId: string; grantToken: string; retiringPrincipal: string };
+  external: { keyId: string; importToken: string };
+  pendingDeletion: { keyId: string; deletionDate: number };
+  partnerKey: { keyId: string; blob: string; plaintext: string };
+};
+
+describe('a store of schema 2 (before Regions) upgrades itself on open', () => {
+  const retirer = { accessKeyId: 'AKIAV2FIXTURERETIRE0', secretAccessKey: 'v2-retirer', principalArn: v2.grant.retiringPrincipal, account: '111122223333' };
+  const plain = (r: { json: Record<string, unknown> }) => Buffer.from(r.json.Plaintext as string, 'base64').toString();
+
+  test('the fixture really is schema 2: materials, grants and import parameters without a region', () => {
+    const d = copyFixture(FIXTURE_V2);
+    expect(version(d).version).toBe(2);
+    const db = new DatabaseSync(join(d, 'kms.sqlite'), { readOnly: true });
+    for (const t of ['materials', 'grants', 'import_parameters']) expect((db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name)).not.toContain('region');
+    db.close();
+  });
+
+  test('every record survives with its key\'s Region: two accounts\' keys, both material versions, aliases, the grant, import parameters, the deletion date', async () => {
+    const d = copyFixture(FIXTURE_V2);
+    const app = await createKmsApp({ dataDir: d, clock: () => v2.clock, credentials: [v2.adminCredential, v2.partnerCredential, retirer] });
+    try {
+      expect(version(d).version).toBe(SCHEMA_VERSION);
+      const db = new DatabaseSync(join(d, 'kms.sqlite'), { readOnly: true });
+      expect(db.prepare('SELECT DISTINCT region FROM materials').all()).toEqual([{ region: 'us-east-1' }]);
+      db.close();
+      expect(plain(await call(app, 'Decrypt', { CiphertextBlob: v2.symmetric.blob0, EncryptionContext: v2.symmetric.context0 }, v2.adminCredential))).toBe(v2.symmetric.plaintext0);
+      expect(plain(await call(app, 'Decrypt', { CiphertextBlob: v2.symmetric.blob1, KeyId: v2.symmetric.alias }, v2.adminCredential))).toBe(v2.symmetric.plaintext1);
+      // Each account's alias/v2-data still names its own key.
+      expect(plain(await call(app, 'Decrypt', { CiphertextBlob: v2.partnerKey.blob, KeyId: v2.symmetric.alias }, v2.partnerCredential))).toBe(v2.partnerKey.plaintext);
+      const rotations = await call(app, 'ListKeyRotations', { KeyId: v2.symmetric.keyId }, v2.adminCredential);
+      expect((rotations.json.Rotations as { RotationType: string }[]).map((r) => r.RotationType)).toEqual(['ON_DEMAND']);
+      const grants = await call(app, 'ListGrants', { KeyId: v2.symmetric.keyId }, v2.adminCredential);
+      expect((grants.json.Grants as { GrantId: string }[]).map((g) => g.GrantId)).toEqual([v2.grant.grantId]);
+      const retirable = await call(app, 'ListRetirableGrants', { RetiringPrincipal: retirer.principalArn }, retirer);
+      expect((retirable.json.Grants as { GrantId: string }[]).map((g) => g.GrantId)).toEqual([v2.grant.grantId]);
+      expect((await call(app, 'RetireGrant', { GrantToken: v2.grant.grantToken }, retirer)).status).toBe(200);
+      // The import token issued before the upgrade still imports, in its key's Region.
+      expect((await app.service.store.getImportParameters(Buffer.from(v2.external.importToken, 'base64').toString('hex')))?.region).toBe('us-east-1');
+      expect((await importWithOldToken(app, v2.external.keyId, v2.external.importToken, v2.adminCredential)).status).toBe(200);
+      expect(await app.service.store.nextDue(0)).toBe(v2.pendingDeletion.deletionDate);
+      // Listing order and the audit log carry on.
+      const keys = await call(app, 'ListKeys', {}, v2.adminCredential);
+      expect((keys.json.Keys as { KeyId: string }[]).map((k) => k.KeyId)).toEqual([v2.symmetric.keyId, v2.external.keyId, v2.pendingDeletion.keyId]);
+    } finally {
+      await app.close();
+    }
+    expect((await verifyAuditLog(d)).ok).toBe(true);
+  });
+
+  test.each([
+    ['keys', "UPDATE keys SET due = 1 WHERE key_id = '%s'", 'keys row'],
+    ['materials', "UPDATE materials SET rotation_type = 'AUTOMATIC' WHERE key_id = '%s' AND version = 1", 'materials row'],
+    ['grants', "UPDATE grants SET record = json_set(record, '$.operations', json('[\"Decrypt\",\"Encrypt\"]'))", 'grants row'],
+    ['import_parameters', "UPDATE import_parameters SET record = json_set(record, '$.validTo', 99999999999999)", 'import_parameters row'],
+  ])('a %s row changed while the store was at schema 2 is refused by the upgrade, which leaves the store at schema 2', async (_table, sql, what) => {
+    const d = copyFixture(FIXTURE_V2);
+    const db = new DatabaseSync(join(d, 'kms.sqlite'));
+    db.exec(sql.replace('%s', v2.symmetric.keyId));
+    db.close();
+    const err = (await createKmsApp({ dataDir: d, clock: () => v2.clock, credentials: [v2.adminCredential] }).catch((e: unknown) => e)) as KmsError;
+    expect(err).toBeInstanceOf(KmsError);
+    expect([err.code, err.awsName]).toEqual(['ERR_KMS_STORE_INTEGRITY', 'KMSInternalException']);
+    expect(err.message).toContain(what);
+    expect(err.message).toContain('left at schema version 2');
+    expect(version(d).version).toBe(2);
   });
 });

@@ -146,7 +146,7 @@ describe('List calls and the event loop', () => {
       await svc.store.createKeys(
         Array.from({ length: 1000 }, (_v, i) => {
           const keyId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-          return { key: { keyId, arn: svc.keyArn(A.account, keyId), account: A.account, region: svc.region, creationDate: 0, description: '', keySpec: 'SYMMETRIC_DEFAULT' as const, keyUsage: 'ENCRYPT_DECRYPT' as const, origin: 'AWS_KMS' as const, state: 'Enabled' as const, policy: '{}', rotationEnabled: false, tags: [] } };
+          return { key: { keyId, arn: svc.keyArn({ account: A.account, region: svc.region }, keyId), account: A.account, region: svc.region, creationDate: 0, description: '', keySpec: 'SYMMETRIC_DEFAULT' as const, keyUsage: 'ENCRYPT_DECRYPT' as const, origin: 'AWS_KMS' as const, state: 'Enabled' as const, policy: '{}', rotationEnabled: false, tags: [] } };
         }),
       );
       const { url, init } = await signedRequest(A, JSON.stringify({ Limit: 1000 }), { target: 'TrentService.ListKeys' });

@@ -37,7 +37,7 @@ describe('decisions', () => {
 
   test('explicit deny wins over allow and over grants, and names the deciding statement', () => {
     const p = parsePolicy(policy(allowAll, { Sid: 'no-decrypt', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*' }));
-    const grant = { grantId: 'g1', keyId: 'k', granteePrincipal: ME, issuingAccount: ACCOUNT, operations: ['Decrypt'], creationDate: 0, grantToken: 't' };
+    const grant = { grantId: 'g1', keyId: 'k', region: 'us-east-1', granteePrincipal: ME, issuingAccount: ACCOUNT, operations: ['Decrypt'], creationDate: 0, grantToken: 't' };
     const d = evaluate(p, [grant], req());
     expect(d).toMatchObject({ allowed: false, effect: 'ExplicitDeny', decidedBy: { kind: 'statement', index: 1, sid: 'no-decrypt' } });
     expect(evaluate(p, [grant], req({ action: 'kms:Encrypt' })).allowed).toBe(true);
@@ -45,7 +45,7 @@ describe('decisions', () => {
 
   test('a grant allows what the policy does not, within its operations and constraints', () => {
     const p = parsePolicy(policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/admin` }, Action: 'kms:*', Resource: '*' }));
-    const grant = { grantId: 'g1', keyId: 'k', granteePrincipal: ME, issuingAccount: ACCOUNT, operations: ['Decrypt'], constraints: { EncryptionContextSubset: { tenant: 'a' } }, creationDate: 0, grantToken: 't' };
+    const grant = { grantId: 'g1', keyId: 'k', region: 'us-east-1', granteePrincipal: ME, issuingAccount: ACCOUNT, operations: ['Decrypt'], constraints: { EncryptionContextSubset: { tenant: 'a' } }, creationDate: 0, grantToken: 't' };
     expect(evaluate(p, [grant], req({ encryptionContext: { tenant: 'a', x: '1' } }))).toMatchObject({ allowed: true, decidedBy: { kind: 'grant', grantId: 'g1' } });
     const wrongCtx = evaluate(p, [grant], req({ encryptionContext: { tenant: 'b' } }));
     expect(wrongCtx).toMatchObject({ allowed: false, effect: 'ImplicitDeny' });

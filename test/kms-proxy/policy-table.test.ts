@@ -91,7 +91,10 @@ const KEY_CASES: readonly KeyCase[] = [
   ['kms:MacAlgorithm', 'kms:GenerateMac', 'HMAC_SHA_256', 'StringEquals', 'HMAC_SHA_256', 'HMAC_SHA_512'],
   ['kms:MessageType', 'kms:Sign', 'DIGEST', 'StringEquals', 'DIGEST', 'RAW'],
   ['kms:MultiRegion', 'kms:Decrypt', 'false', 'Bool', 'false', 'true'],
+  ['kms:MultiRegionKeyType', 'kms:ScheduleKeyDeletion', 'REPLICA', 'StringEquals', 'REPLICA', 'PRIMARY'],
+  ['kms:PrimaryRegion', 'kms:UpdatePrimaryRegion', 'eu-west-3', 'StringEquals', ['us-east-1', 'eu-west-3'], 'ap-southeast-2'],
   ['kms:ReEncryptOnSameKey', 'kms:ReEncryptFrom', 'true', 'Bool', 'true', 'false'],
+  ['kms:ReplicaRegion', 'kms:ReplicateKey', 'eu-west-3', 'StringLike', 'eu-*', 'ap-*'],
   ['kms:RecipientAttestation:ImageSha384', 'kms:Decrypt', 'abcd'.repeat(24), 'StringEqualsIgnoreCase', 'ABCD'.repeat(24), 'ffff'.repeat(24)],
   ['kms:RecipientAttestation:PCR1', 'kms:GenerateDataKey', '0123'.repeat(24), 'StringEqualsIgnoreCase', '0123'.repeat(24), '3210'.repeat(24)],
   ['kms:RequestAlias', 'kms:Encrypt', 'alias/finance-key', 'StringLike', 'alias/finance-*', 'alias/hr-*'],
@@ -153,7 +156,7 @@ const OPERATOR_CASES: readonly OpCase[] = [
   ['ForAnyValue:NumericGreaterThan', '10', ['5', '11'], true], ['ForAllValues:NumericGreaterThan', '10', ['5', '11'], false],
 ];
 
-const grant = (over: Partial<GrantRecord>): GrantRecord => ({ grantId: 'g', keyId: 'k', granteePrincipal: ALICE, issuingAccount: ACCOUNT, operations: ['Decrypt'], creationDate: 0, grantToken: 't', ...over });
+const grant = (over: Partial<GrantRecord>): GrantRecord => ({ grantId: 'g', keyId: 'k', region: 'us-east-1', granteePrincipal: ALICE, issuingAccount: ACCOUNT, operations: ['Decrypt'], creationDate: 0, grantToken: 't', ...over });
 const onlyAdmin = [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/admin` }, Action: 'kms:*', Resource: '*' }];
 
 const GROUPS: readonly (readonly [string, readonly Row[]])[] = [

@@ -33,10 +33,10 @@ test('read barrier: after sync(), a store sees every change another store commit
   const { a, b } = await twoStores();
   await a.createKey(key('k'));
   for (let i = 0; i < 30; i++) {
-    expect((await b.getKey('k'))?.description).toBe(i === 0 ? '' : `v${i - 1}`);
+    expect((await b.getKey({ keyId: 'k', region: 'us-east-1' }))?.description).toBe(i === 0 ? '' : `v${i - 1}`);
     await a.putKey(key('k', { description: `v${i}` }));
     await b.coordination.sync();
-    expect((await b.getKey('k'))?.description).toBe(`v${i}`);
+    expect((await b.getKey({ keyId: 'k', region: 'us-east-1' }))?.description).toBe(`v${i}`);
   }
   await a.close();
   await b.close();
@@ -46,21 +46,21 @@ test('exclusive: one store runs the work at a time; the other skips it (undefine
   const { a, b } = await twoStores();
   let release: () => void = () => undefined;
   const held = new Promise<void>((r) => (release = r));
+  let entered: () => void = () => undefined;
+  const inside = new Promise<void>((r) => (entered = r));
   const first = a.coordination.exclusive('maintenance', async () => {
+    entered();
     await held;
     return 'a';
   });
-  // While a holds it (its lock query has run once b's attempt returns), b's attempt does not run.
+  // Once a runs the work it holds the lock: b's attempt does not run.
+  await inside;
   let ran = false;
-  for (;;) {
-    const r = await b.coordination.exclusive('maintenance', async () => {
-      ran = true;
-      return 'b';
-    });
-    if (r === undefined) break;
-    // a had not taken the lock yet: b ran first. Take it again only after a does.
-    ran = false;
-  }
+  const r = await b.coordination.exclusive('maintenance', async () => {
+    ran = true;
+    return 'b';
+  });
+  expect(r).toBeUndefined();
   expect(ran).toBe(false);
   release();
   expect(await first).toBe('a');
@@ -84,7 +84,7 @@ test('shared quota buckets: stores leasing concurrently from one bucket never ge
 test('a store whose listener connection is lost refuses sync() (KMSInternalException), drops its caches, and serves again once it reconnected', async () => {
   const { a, b, url } = await twoStores();
   await a.createKey(key('l'));
-  expect((await b.getKey('l'))?.state).toBe('Enabled');
+  expect((await b.getKey({ keyId: 'l', region: 'us-east-1' }))?.state).toBe('Enabled');
   // Every listener's backend is ended, as a database restart or a network cut would end it.
   await onDatabase(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'nitro-sandbox-kms-listener'");
   // A change made while b cannot hear about it.
@@ -102,7 +102,7 @@ test('a store whose listener connection is lost refuses sync() (KMSInternalExcep
   }
   // Whether the loss was seen by a failing barrier (`refused`) or by the connection's end before
   // any, the reconnected store dropped what it had cached: the change it never heard of is read.
-  expect((await b.getKey('l'))?.state).toBe('Disabled');
+  expect((await b.getKey({ keyId: 'l', region: 'us-east-1' }))?.state).toBe('Disabled');
   await a.close();
   await b.close();
 });

@@ -111,7 +111,7 @@ describe('awsJson1_1 errors', () => {
 
   test('unknown target → UnknownOperationException; a model operation not implemented → UnsupportedOperationException', async () => {
     expect((await call('NoSuchThing', '{}')).body.__type).toBe('UnknownOperationException');
-    expect((await call('ReplicateKey', '{}')).body.__type).toBe('UnsupportedOperationException');
+    expect((await call('UpdateCustomKeyStore', '{}')).body.__type).toBe('UnsupportedOperationException');
     expect((await call('CreateCustomKeyStore', '{}')).body.__type).toBe('UnsupportedOperationException');
   });
 

@@ -34,7 +34,7 @@ async function request(alter: Alter = {}, signedAt = now, region = 'us-east-1'):
   }
   const auth = headers.get('authorization');
   if (alter.authorization && auth !== undefined) headers.set('authorization', alter.authorization(auth));
-  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), headerNames: headers.keys(), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, region: 'us-east-1' };
+  return { method: 'POST', path: '/', query: '', headers: (n) => headers.get(n), headerNames: headers.keys(), body: Buffer.from(alter.body ?? BODY), now: alter.now ?? now, regions: new Set(['us-east-1']) };
 }
 
 function refusal(req: VerifyInput): KmsError {
@@ -51,7 +51,7 @@ const BAD_SIGNATURE = 'ERR_KMS_INVALID_SIGNATURE';
 
 describe('verifySigV4', () => {
   test('a request as the SDK signed it is accepted and authenticates as its credential', async () => {
-    expect(verifySigV4(await request(), lookup)).toBe(cred);
+    expect(verifySigV4(await request(), lookup).credential).toBe(cred);
   });
 
   test('no or an empty Authorization header → ERR_KMS_MISSING_AUTHENTICATION_TOKEN', async () => {
@@ -91,7 +91,7 @@ describe('verifySigV4', () => {
     const ahead = refusal(await request({ now: now - MAX_SKEW_MS - 1000 }));
     expect(ahead.code).toBe(BAD_SIGNATURE);
     expect(ahead.message).toBe('Signature not yet current: 20260115T120000Z is still later than 20260115T115959Z (20260115T115459Z + 5 min.)');
-    expect(verifySigV4(await request({ now: now + MAX_SKEW_MS }), lookup)).toBe(cred);
+    expect(verifySigV4(await request({ now: now + MAX_SKEW_MS }), lookup).credential).toBe(cred);
   });
 
   test('a credential scope dated another day than X-Amz-Date → ERR_KMS_INVALID_SIGNATURE, "credential scope date differs"', async () => {
@@ -103,6 +103,14 @@ describe('verifySigV4', () => {
 
   test('a credential scoped to another region → ERR_KMS_INVALID_SIGNATURE naming the region scope', async () => {
     const e = refusal(await request({}, now, 'eu-west-1'));
+    expect([e.code, e.message]).toEqual([BAD_SIGNATURE, 'Credential should be scoped to a valid region.']);
+  });
+
+  test('a KMS serving several Regions accepts a scope naming any of them and says which (the request\'s Region)', async () => {
+    const several = new Set(['us-east-1', 'eu-west-1']);
+    expect(verifySigV4({ ...(await request({}, now, 'eu-west-1')), regions: several }, lookup)).toEqual({ credential: cred, region: 'eu-west-1' });
+    expect(verifySigV4({ ...(await request({}, now, 'us-east-1')), regions: several }, lookup).region).toBe('us-east-1');
+    const e = refusal({ ...(await request({}, now, 'ap-south-1')), regions: several });
     expect([e.code, e.message]).toEqual([BAD_SIGNATURE, 'Credential should be scoped to a valid region.']);
   });
 
@@ -131,7 +139,7 @@ describe('verifySigV4', () => {
 
   test('every x-amz-* header signed (whatever the case of its name) and unsigned ordinary headers are accepted', async () => {
     const req = await request({ extra: { 'X-Amz-Meta-Anything': 'v' }, unsigned: ['content-type'] });
-    expect(verifySigV4(req, lookup)).toBe(cred);
+    expect(verifySigV4(req, lookup).credential).toBe(cred);
   });
 
   test('a signed header missing from the request → ERR_KMS_INVALID_SIGNATURE naming it', async () => {

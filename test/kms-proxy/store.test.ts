@@ -217,7 +217,33 @@ describe('seed files', () => {
     expect((await app.service.store.getAlias({ account: '444455556666', region: 'us-east-1' }, 'alias/same'))?.keyId).toBe(other);
     await app.close();
     writeFileSync(p, `keys:\n  - id: ${other}\n    account: "111122223333"\n`);
-    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: `seed: key ${other} exists in account 444455556666 (us-east-1), not in 111122223333 (us-east-1)` });
+    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: `seed: key ${other} exists in account 444455556666 (us-east-1), not in 111122223333` });
+  });
+
+  test('a seed key may name a served Region: it is made there, with its aliases; a Region not served or malformed is refused', async () => {
+    const d = dir();
+    const p = join(d, 'seed.yaml');
+    writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n    region: eu-west-1\n    aliases: [alias/west]\n`);
+    const app = await createKmsApp({ dataDir: d, seed: p, regions: ['us-east-1', 'eu-west-1'] });
+    expect((await app.service.store.getKey({ keyId: SEED_KEY, region: 'eu-west-1' }))?.arn).toBe(`arn:aws:kms:eu-west-1:111122223333:key/${SEED_KEY}`);
+    expect(await app.service.store.getKey({ keyId: SEED_KEY, region: 'us-east-1' })).toBeUndefined();
+    expect((await app.service.store.getAlias({ account: '111122223333', region: 'eu-west-1' }, 'alias/west'))?.keyId).toBe(SEED_KEY);
+    await app.close();
+    await expect(createKmsApp({ dataDir: d, seed: p })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: `seed: key ${SEED_KEY}: region eu-west-1 is not one this KMS serves (us-east-1)` });
+    writeFileSync(p, `keys:\n  - id: ${SEED_KEY}\n    region: west\n`);
+    await expect(createKmsApp({ dataDir: d, seed: p, regions: ['us-east-1', 'eu-west-1'] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: 'seed: key region must be a Region name like us-east-1, got west' });
+  });
+
+  test('the served Regions are checked at start-up: names, the default among them, the transient state time', async () => {
+    const d = dir();
+    await expect(createKmsApp({ dataDir: d, regions: ['us-east-1', 'nowhere'] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: "not an AWS Region name: 'nowhere' (like us-east-1)" });
+    await expect(createKmsApp({ dataDir: d, region: 'eu-west-1', regions: ['us-east-1'] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION', message: 'the default region eu-west-1 is not one of the served regions (us-east-1)' });
+    await expect(createKmsApp({ dataDir: d, regions: [] })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    await expect(createKmsApp({ dataDir: d, transientStateMs: -1 })).rejects.toMatchObject({ code: 'ERR_KMS_VALIDATION' });
+    // The default is the first served Region unless named.
+    const app = await createKmsApp({ dataDir: d, regions: ['eu-west-1', 'us-east-1'] });
+    expect([app.service.region, [...app.service.regions]]).toEqual(['eu-west-1', ['eu-west-1', 'us-east-1']]);
+    await app.close();
   });
 
   test('a seed file that cannot be read is refused with a typed error', async () => {

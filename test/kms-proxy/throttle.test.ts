@@ -1,6 +1,6 @@
 // Request quotas: per-account token buckets; an empty bucket answers ThrottlingException, which the
 // SDK's retry strategy backs off from and recovers (KMS Developer Guide, "Request quotas").
-import { EncryptCommand, CreateKeyCommand, KMSServiceException, ReplicateKeyCommand, UnsupportedOperationException, NotFoundException, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { EncryptCommand, CreateKeyCommand, KMSServiceException, DeleteCustomKeyStoreCommand, UnsupportedOperationException, NotFoundException, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -44,7 +44,7 @@ test('the SDK\'s standard retry backs off and every call eventually succeeds', a
 });
 
 test('the SDK raises its own exception classes: UnsupportedOperationException for a model operation not implemented, NotFoundException', async () => {
-  expect(await failure(() => f.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' })))).toBeInstanceOf(UnsupportedOperationException);
+  expect(await failure(() => f.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: 'cks-1234567890abcdef0' })))).toBeInstanceOf(UnsupportedOperationException);
   expect(await failure(() => f.kms.send(new DescribeKeyCommand({ KeyId: 'alias/none' })))).toBeInstanceOf(NotFoundException);
 });
 

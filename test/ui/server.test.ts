@@ -167,7 +167,7 @@ describe('ui: no key material reaches the page', () => {
       const key = await sdk.send(new CreateKeyCommand({ Description: 'ui secrecy test' }));
       const keyId = key.KeyMetadata?.KeyId ?? '';
       const grant = await sdk.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: 'arn:aws:iam::111122223333:role/app', Operations: ['Decrypt'] }));
-      const materials = await ui.kms.service.store.listMaterials(keyId);
+      const materials = await ui.kms.service.store.listMaterials({ keyId, region: 'us-east-1' });
       expect(materials.length).toBe(1);
       const secrets = [
         ...materials.flatMap((m) => [Buffer.from(m.secret).toString('hex'), Buffer.from(m.secret).toString('base64'), Buffer.from(m.secret).toString('base64url')]),

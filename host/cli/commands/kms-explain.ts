@@ -1,5 +1,5 @@
 // `nitro-sandbox kms explain`: why the KMS would allow or deny a request, statement by statement.
-import { explainAction, explainInDataDir, formatExplanation, KmsError, principalAccount } from '../../../kms-proxy/index.ts';
+import { explainAction, explainInDataDir, formatExplanation, isRegionName, KmsError, principalAccount } from '../../../kms-proxy/index.ts';
 import { readDocumentFile } from './verify-attestation.ts';
 import { flagOpt, json, listOpt, requiredOpt, stringOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
@@ -30,7 +30,8 @@ Options:
   --principal ARN          the caller (default the account root, arn:aws:iam::ACCOUNT:root)
   --encryption-context k=v the request's encryption context; repeatable
   --data-dir DIR           the KMS data directory (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
-  --region R, --account A  as given to 'kms serve' (defaults us-east-1, 111122223333)
+  --region R               the Region the request is made in, one 'kms serve' serves (default us-east-1)
+  --account A              as given to 'kms serve' (default 111122223333)
   --trust-anchor PEM, --sandbox-dir DIR, --aws-nitro-root
                            trust anchors for --attestation, as for 'kms serve'
   --json                   print the explanation as JSON
@@ -67,6 +68,7 @@ Exit status: 0 when the request would be allowed, 1 when denied or refused, 2 on
     const docPath = stringOpt(args, 'attestation');
     const attestation = docPath === undefined ? undefined : readDocumentFile(docPath);
     const region = stringOpt(args, 'region');
+    if (region !== undefined && !isRegionName(region)) throw new UsageError(`--region does not look like an AWS region: '${region}'`);
     const dataDir = kmsDataDir(args);
     try {
       const e = await explainInDataDir(

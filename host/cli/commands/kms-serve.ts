@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultDataDir } from '../../../attestation/index.ts';
-import { startKmsServer, type Limits, type Quota } from '../../../kms-proxy/index.ts';
+import { DEFAULT_REGION, isRegionName, startKmsServer, type Limits, type Quota } from '../../../kms-proxy/index.ts';
 import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
 
@@ -21,7 +21,7 @@ export const kmsServe: Command = {
   name: 'kms serve',
   summary: 'Run the AWS-KMS-compatible key service (SigV4, durable store, key policies, audit log)',
   help: `Usage: nitro-sandbox kms serve [--port 4000] [--host 127.0.0.1] [--data-dir DIR] [--seed FILE]
-                           [--region R] [--account A] [--allow-anonymous]
+                           [--region R]... [--account A] [--allow-anonymous]
                            [--credentials FILE]... [--quota G=RATE[:BURST]]... [--limit NAME=N]...
                            [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
                            [--attestation-max-age SECONDS]
@@ -40,7 +40,11 @@ Options:
                       (default $NITRO_SANDBOX_HOME/kms or ~/.nitro-sandbox/kms)
   --seed FILE         YAML or JSON seed file applied at start-up (idempotent): keys (in any
                       account) and credentials; see kms-proxy/README.md, "Seed files"
-  --region R          region in key ARNs and SigV4 scopes (default us-east-1)
+  --region R          a Region this KMS answers for (default us-east-1); repeatable, the first is
+                      the default (of unsigned requests and seeded keys). A request is for the
+                      Region of its SigV4 scope (the SDK's or CLI's region), which is the Region
+                      in its ARNs; keys, aliases and listings are per Region, and multi-Region keys
+                      (CreateKey --multi-region, ReplicateKey) relate keys of several Regions
   --account A         12-digit default account (default 111122223333): of the credential generated
                       for a fresh data directory, of anonymous callers, of seeded keys that name none
   --allow-anonymous   also accept unsigned requests, as the account root (off by default)
@@ -118,7 +122,7 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     host: { type: 'string' },
     'data-dir': { type: 'string' },
     seed: { type: 'string' },
-    region: { type: 'string' },
+    region: { type: 'string', multiple: true },
     account: { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
     quota: { type: 'string', multiple: true },
@@ -138,8 +142,9 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
     const account = stringOpt(args, 'account') ?? '111122223333';
     if (!/^\d{12}$/.test(account)) throw new UsageError(`--account must be 12 digits, got '${account}'`);
-    const region = stringOpt(args, 'region') ?? 'us-east-1';
-    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new UsageError(`--region does not look like an AWS region: '${region}'`);
+    const regions = listOpt(args, 'region');
+    for (const r of regions) if (!isRegionName(r)) throw new UsageError(`--region does not look like an AWS region: '${r}'`);
+    const region = regions[0] ?? DEFAULT_REGION;
     const dataDir = kmsDataDir(args);
     const seed = stringOpt(args, 'seed');
     const allowAnonymous = flagOpt(args, 'allow-anonymous');
@@ -174,7 +179,7 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
       ...(replica !== undefined ? { replica } : {}),
     };
     const server = await startKmsServer({
-      port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit,
+      port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, regions: regions.length > 0 ? regions : [region], account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit,
       ...(seed ? { seed } : {}), ...(storeUrl !== undefined ? { storeUrl } : {}), ...(auditDir !== undefined ? { auditDir } : {}),
     });
     const c = server.credential;
@@ -182,7 +187,7 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     const accounts = [...new Set(server.credentials.map((x) => x.account))].sort();
     io.out(
       [
-        `KMS listening on ${server.endpoint}  (region ${region}, account ${account})`,
+        `KMS listening on ${server.endpoint}  (${regions.length > 1 ? `regions ${regions.join(', ')};` : `region ${region},`} account ${account})`,
         `data directory: ${dataDir}${server.credentialsCreated ? '  (new: credential generated)' : ''}`,
         `credential for ${c.principalArn}:`,
         `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,

@@ -20,6 +20,6 @@ export function checkAliasName(name: string): void {
  */
 export async function existingAlias(svc: Service, caller: Caller, name: string): Promise<AliasRecord> {
   const a = await svc.store.getAlias(svc.scopeOf(caller), name);
-  if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(svc.aliasArn(caller.account, name)));
+  if (!a) throw kmsError('NotFoundException', messages.aliasNotFound(svc.aliasArn(svc.scopeOf(caller), name)));
   return a;
 }

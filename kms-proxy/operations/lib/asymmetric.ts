@@ -26,7 +26,7 @@ export async function usable(
 ): Promise<{ r: Resolved; m: Material }> {
   const r = await authorizedKey({ svc, caller, trail }, keyId, action, { extra, encryptionContext });
   svc.requireEnabled(r.key);
-  const m = await svc.store.currentMaterial(r.key.keyId);
+  const m = await svc.store.currentMaterial(r.key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(r.key.arn));
   return { r, m };
 }

@@ -34,6 +34,8 @@ export async function externalKey(call: Pick<Call, 'svc' | 'caller' | 'trail'>, 
   const { key } = await authorizedKey(call, id, action, { aliases: false, extra });
   requireExternal(key);
   call.svc.requireNotPendingDeletion(key);
+  // Key states table: all three refused while Creating, all but ImportKeyMaterial while Updating.
+  call.svc.requireSettled(key, action === 'kms:ImportKeyMaterial' ? 'allowed' : 'refused');
   return key;
 }
 

@@ -39,7 +39,7 @@ export const ENCRYPTION_ALGORITHM_ACTIONS: readonly string[] = Object.freeze([
 
 /** Encrypts under the key's current material; returns the blob. Caller has checked everything. */
 export async function encryptWith(svc: Service, key: KeyRecord, alg: string, plaintext: Uint8Array, ec: Record<string, string> | undefined): Promise<Uint8Array> {
-  const m = await svc.store.currentMaterial(key.keyId);
+  const m = await svc.store.currentMaterial(key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
   if (key.keySpec === 'SYMMETRIC_DEFAULT') return sealBlob({ keyId: key.keyId, materialVersion: m.version }, m.secret, plaintext, ec);
   if (ec !== undefined && Object.keys(ec).length > 0) throw kmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
@@ -77,10 +77,8 @@ export async function decryptWith(
     if (alg !== 'SYMMETRIC_DEFAULT') throw kmsError('ValidationException', 'KeyId is required when decrypting with an asymmetric KMS key.');
     h = parseBlobHeader(blob);
     // The blob names its key, in whatever account it is (AWS's ciphertext carries the key ARN), in
-    // this KMS's region.
-    const key = await svc.getKeyOrThrow(h.keyId, caller.account);
-    if (key.region !== svc.region) throw kmsError('NotFoundException', messages.notFound(svc.keyArn(caller.account, h.keyId)));
-    r = { key };
+    // the request's Region: a multi-Region key's ciphertext decrypts with the related key there.
+    r = { key: await svc.getKeyOrThrow(h.keyId, svc.scopeOf(caller)) };
   }
   const key = r.key;
   trail.keyArn = key.arn;
@@ -92,14 +90,14 @@ export async function decryptWith(
     h ??= parseBlobHeader(blob);
     // The blob names its key: a KeyId naming another key is IncorrectKeyException (Decrypt docs).
     if (h.keyId !== key.keyId) throw kmsError('IncorrectKeyException', messages.incorrectKey);
-    const m = await svc.store.getMaterial(key.keyId, h.materialVersion);
+    const m = await svc.store.getMaterial(key, h.materialVersion);
     if (!m) throw kmsError('InvalidCiphertextException', '', `material version ${h.materialVersion} does not exist`);
     return { key, plaintext: openBlob(blob, m.secret, ec, h) };
   }
   if (!isAsymmetric(key.keySpec) || !key.keySpec.startsWith('RSA_')) throw kmsError('InvalidKeyUsageException', `${key.arn} cannot decrypt.`);
   if (alg === 'SYMMETRIC_DEFAULT') throw kmsError('InvalidCiphertextException', '', 'symmetric algorithm with an RSA key');
   if (ec !== undefined && Object.keys(ec).length > 0) throw kmsError('ValidationException', 'EncryptionContext is not supported with asymmetric KMS keys.');
-  const m = await svc.store.currentMaterial(key.keyId);
+  const m = await svc.store.currentMaterial(key);
   if (!m) throw kmsError('KMSInvalidStateException', messages.pendingImport(key.arn));
   return { key, plaintext: rsaDecrypt(m, alg, blob) };
 }
