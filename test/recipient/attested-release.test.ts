@@ -40,7 +40,9 @@ const bytes = (v: unknown) => new Uint8Array(Buffer.from(String(v), 'base64'));
 
 beforeAll(async () => {
   a = await openAuthority();
-  k = await createKmsApp({ dataDir: dir, credentials: [ADMIN, HOST], recipient: { trustAnchors: [a.authority.rootCertificate] } });
+  // Two Regions, so the key can be multi-Region and a replica is a real route (ReplicateKey copies
+  // the material under a key policy the caller chooses).
+  k = await createKmsApp({ dataDir: dir, credentials: [ADMIN, HOST], regions: ['us-east-1', 'us-west-2'], recipient: { trustAnchors: [a.authority.rootCertificate] } });
 });
 afterAll(async () => {
   await k.close();
@@ -50,7 +52,7 @@ afterAll(async () => {
 
 test('the host cannot get the plaintext by any operation; the attested enclave can', async () => {
   const policy = attestedKeyPolicy({ account: ACCOUNT, pcrs: { 0: hexPcr('good', 0), 1: hexPcr('good', 1) }, administrators: [ADMIN.principalArn] });
-  const keyArn = ((await ok(ADMIN, 'CreateKey', { Policy: policy })).KeyMetadata as { Arn: string }).Arn;
+  const keyArn = ((await ok(ADMIN, 'CreateKey', { Policy: policy, MultiRegion: true })).KeyMetadata as { Arn: string }).Arn;
   await ok(ADMIN, 'CreateAlias', { AliasName: 'alias/guarded', TargetKeyId: keyArn });
   const secret = randomBytes(32);
   const blob = (await ok(HOST, 'Encrypt', { KeyId: keyArn, Plaintext: b64(secret) })).CiphertextBlob as string;
@@ -104,6 +106,10 @@ test('the host cannot get the plaintext by any operation; the attested enclave c
     ListResourceTags: [K],
     ListRetirableGrants: [{ RetiringPrincipal: HOST.principalArn }],
     PutKeyPolicy: [{ ...K, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] }), BypassPolicyLockoutSafetyCheck: true }],
+    // A replica under a policy of the host's own, in the other Region: the policy grants ReplicateKey
+    // to nobody, so no replica (then a Decrypt there would need nothing but the host's credential).
+    ReplicateKey: [{ ...K, ReplicaRegion: 'us-west-2', Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }] }), BypassPolicyLockoutSafetyCheck: true }],
+    UpdatePrimaryRegion: [{ ...K, PrimaryRegion: 'us-west-2' }],
     ReEncrypt: [{ CiphertextBlob: blob, DestinationKeyId: hostKey }, { CiphertextBlob: dataKeyBlob, DestinationKeyId: hostKey }, { CiphertextBlob: blob, DestinationKeyId: keyArn, DestinationEncryptionContext: { host: 'wants-it' } }],
     RetireGrant: [{ ...K, GrantId: 'f'.repeat(64) }],
     RevokeGrant: [{ ...K, GrantId: 'f'.repeat(64) }],
@@ -145,6 +151,10 @@ test('the host cannot get the plaintext by any operation; the attested enclave c
       }
     }
   }
+  // No replica was made: the material stayed under this policy, in one Region.
+  const config = (await ok(ADMIN, 'DescribeKey', K)).KeyMetadata as { MultiRegionConfiguration?: { ReplicaKeys?: unknown[] } };
+  expect(config.MultiRegionConfiguration?.ReplicaKeys).toEqual([]);
+  expect((await send(HOST, 'ReplicateKey', attacks.ReplicateKey![0]!)).json.__type).toBe('AccessDeniedException');
   // After everything the host tried (a policy change, a grant, an alias moved), the guarded reads again.
   for (const input of attacks.Decrypt ?? []) await leaks('Decrypt', input, await send(HOST, 'Decrypt', input));
   for (const input of attacks.ReEncrypt ?? []) await leaks('ReEncrypt', input, await send(HOST, 'ReEncrypt', input));
