@@ -10,7 +10,7 @@
 // second benchmark (issue 17, target ≥ 0.7): it isolates the server's own cost per request, which
 // the SDK's cost hides in the first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,8 @@ const CONCURRENCY = 32;
 interface Served {
   readonly port: number;
   readonly credential?: Credential;
+  /** The serving process (for its CPU time); set by the parent. */
+  readonly pid?: number;
 }
 
 async function serveChild(kind: string, dir: string): Promise<void> {
@@ -98,6 +100,40 @@ export async function drive(agent: Agent, targets: Target | readonly Target[], m
   return (done * 1000) / (performance.now() - start);
 }
 
+/**
+ * CPU seconds (user + system) the process `pid` has used so far, from /proc (Linux; clock ticks of
+ * 10 ms). A server's CPU time per request does not depend on what else the machine runs, where its
+ * throughput does: on a loaded machine it is the steadier measure of the server's own cost.
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** `drive` of `targets`, and the CPU time the processes `pids` spent per request meanwhile (µs). */
+export async function driveCpu(agent: Agent, targets: Target | readonly Target[], ms: number, pids: readonly number[]): Promise<{ rate: number; cpuMicros: number }> {
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const before = cpu();
+  const start = performance.now();
+  const rate = await drive(agent, targets, ms);
+  const requests = (rate * (performance.now() - start)) / 1000;
+  return { rate, cpuMicros: ((cpu() - before) * 1e6) / requests };
+}
+
+/** `interleavedAsync` over `driveCpu`: the best rate and the lowest CPU per request of each side. */
+export async function interleavedCpu(agent: Agent, figure: { targets: Target | readonly Target[]; pids: readonly number[] }, baseline: { targets: Target | readonly Target[]; pids: readonly number[] }, ms = 1500, rounds = 3) {
+  const best = { figure: { rate: 0, cpuMicros: Number.POSITIVE_INFINITY }, baseline: { rate: 0, cpuMicros: Number.POSITIVE_INFINITY } };
+  for (let i = 0; i < rounds; i++) {
+    for (const side of ['baseline', 'figure'] as const) {
+      const o = side === 'figure' ? figure : baseline;
+      const m = await driveCpu(agent, o.targets, ms, o.pids);
+      best[side] = { rate: Math.max(best[side].rate, m.rate), cpuMicros: Math.min(best[side].cpuMicros, m.cpuMicros) };
+    }
+  }
+  return best;
+}
+
 /** CONCURRENCY loops of `send` for `ms`; returns completed calls per second. */
 async function driveSdk(send: () => Promise<unknown>, ms: number): Promise<number> {
   let done = 0;
@@ -132,7 +168,7 @@ async function withServers<T>(fn: (s: { kms: Served; bare: Served; credential: C
     const keyId = (await toKms.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
     const dk = await toKms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, EncryptionContext: { bench: 'yes' } }));
     const input = { CiphertextBlob: dk.CiphertextBlob ?? new Uint8Array(), EncryptionContext: { bench: 'yes' } };
-    return await fn({ kms: kms.served, bare: bare.served, credential, toKms, toBare, input });
+    return await fn({ kms: { ...kms.served, pid: kms.child.pid }, bare: { ...bare.served, pid: bare.child.pid }, credential, toKms, toBare, input });
   } finally {
     toKms?.destroy();
     toBare?.destroy();
@@ -184,16 +220,14 @@ export const benchmarks: Benchmark[] = [
           const rawBare: Target = { ...rawKms, port: bare.port };
           await drive(agent, rawKms, 300);
           await drive(agent, rawBare, 300);
-          const { figure: f, baseline: b } = await interleavedAsync(
-            () => drive(agent, rawKms, 1500),
-            () => drive(agent, rawBare, 1500),
-          );
+          const m = await interleavedCpu(agent, { targets: rawKms, pids: [kms.pid ?? 0] }, { targets: rawBare, pids: [bare.pid ?? 0] });
           return result(
             this.name,
-            { rate: f, unit: 'Decrypt/s' },
-            { rate: b, unit: 'req/s', name: 'bare hono route returning a constant, same client' },
+            { rate: m.figure.rate, unit: 'Decrypt/s' },
+            { rate: m.baseline.rate, unit: 'req/s', name: 'bare hono route returning a constant, same client' },
             0.7,
-            `${CONCURRENCY} keep-alive node:http loops replaying one signed request; each server in its own process; best of 3 interleaved rounds`,
+            `${CONCURRENCY} keep-alive node:http loops replaying one signed request; each server in its own process; best of 3 interleaved rounds; ` +
+              `server CPU per request ${m.figure.cpuMicros.toFixed(0)} µs vs ${m.baseline.cpuMicros.toFixed(0)} µs = ${(m.baseline.cpuMicros / m.figure.cpuMicros).toFixed(3)} (the throughput ratio on an idle machine with a client that keeps up)`,
           );
         } finally {
           agent.destroy();

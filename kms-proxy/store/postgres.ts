@@ -33,7 +33,7 @@ import { createMasterKey, loadMasterKey, MASTER_KEY_FILE } from './master-key.ts
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
 import { migratePg, pgSchemaVersion } from './pg-migrations.ts';
 import { recordDigest, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
-import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
+import { aliasExists, keyQuotaExceeded, limitExceeded, newKeysPerScope, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database` (libpq URL; `?sslmode=…` as pg reads it). */
@@ -369,21 +369,12 @@ export class PostgresKeyStore implements KeyStore {
 
   /** Refuses (LimitExceededException) new keys that would take a scope past `max` keys; in the write's transaction. */
   async #checkKeyQuota(c: pg.ClientBase, keys: readonly KeyRecord[], max: number | undefined): Promise<void> {
-    if (max === undefined || keys.length === 0) return;
-    const adding = new Map<string, { account: string; region: string; n: number }>();
-    for (const key of keys) {
-      const id = `${key.account}\0${key.region}`;
-      const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
-      a.n++;
-      adding.set(id, a);
-    }
+    if (max === undefined) return;
     // In a fixed order, so two batches spanning the same scopes cannot deadlock.
-    for (const id of [...adding.keys()].sort()) {
-      const { account, region, n: more } = adding.get(id) as { account: string; region: string; n: number };
-      await this.#lock(c, `keys/${account}/${region}`);
-      const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT 1 FROM keys WHERE account = $1 AND region = $2 LIMIT $3) s', [account, region, max]);
-      const n = r.rows[0]?.n ?? 0;
-      if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+    for (const scope of newKeysPerScope(keys)) {
+      await this.#lock(c, `keys/${scope.account}/${scope.region}`);
+      const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT 1 FROM keys WHERE account = $1 AND region = $2 LIMIT $3) s', [scope.account, scope.region, max]);
+      if ((r.rows[0]?.n ?? 0) + scope.n > max) throw keyQuotaExceeded(max, scope);
     }
   }
 

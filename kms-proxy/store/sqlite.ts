@@ -18,7 +18,7 @@ import { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.ts';
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
 import type { RecordMac } from './record-mac.ts';
 import { recordDigest, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
-import { aliasExists, limitExceeded, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
+import { aliasExists, keyQuotaExceeded, limitExceeded, newKeysPerScope, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
 
 export const STORE_FILE = 'kms.sqlite';
 
@@ -213,16 +213,9 @@ export class SqliteKeyStore implements KeyStore {
   /** Refuses (LimitExceededException) new keys that would take a scope past `max` keys. */
   #checkKeyQuota(keys: readonly KeyRecord[], max: number | undefined): void {
     if (max === undefined) return;
-    const adding = new Map<string, { account: string; region: string; n: number }>();
-    for (const key of keys) {
-      const id = `${key.account}\0${key.region}`;
-      const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
-      a.n++;
-      adding.set(id, a);
-    }
-    for (const { account, region, n: more } of adding.values()) {
-      const { n } = this.#s('countKeys').get(account, region, max) as { n: number };
-      if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+    for (const scope of newKeysPerScope(keys)) {
+      const { n } = this.#s('countKeys').get(scope.account, scope.region, max) as { n: number };
+      if (n + scope.n > max) throw keyQuotaExceeded(max, scope);
     }
   }
 

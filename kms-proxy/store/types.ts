@@ -79,6 +79,23 @@ export function limitExceeded(message: string): KmsError {
   return kmsError('LimitExceededException', message);
 }
 
+/** How many of `keys` each scope gains, in a fixed order (so writers locking scopes in it cannot deadlock). */
+export function newKeysPerScope(keys: readonly KeyRecord[]): { readonly account: string; readonly region: string; readonly n: number }[] {
+  const adding = new Map<string, { account: string; region: string; n: number }>();
+  for (const key of keys) {
+    const id = `${key.account}\0${key.region}`;
+    const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
+    a.n++;
+    adding.set(id, a);
+  }
+  return [...adding.keys()].sort().map((id) => adding.get(id) as { account: string; region: string; n: number });
+}
+
+/** LimitExceededException of a key quota (keys per account and Region). */
+export function keyQuotaExceeded(max: number, scope: Scope): KmsError {
+  return limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${scope.account} in ${scope.region}.`);
+}
+
 export interface KeyStore {
   /** Present when several KMS processes share the store (coordination.ts). */
   readonly coordination?: Coordination;

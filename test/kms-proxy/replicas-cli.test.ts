@@ -6,13 +6,13 @@
 // both.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, expect, test } from 'vitest';
 import { main } from '../../host/cli/main.ts';
 import { postgresDatabase } from '../support/pg-database.ts';
+import { freePort } from '../support/postgres.ts';
 import { tempDir } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../../bin/nitro-sandbox.js', import.meta.url));
@@ -24,17 +24,6 @@ afterAll(async () => {
 });
 
 const env = { ...process.env, NITRO_SANDBOX_HOME: home };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `kms serve` with `args`; resolves with what it printed once it serves. */
 async function serve(args: string[]): Promise<string> {

@@ -34,7 +34,8 @@ export interface PostgresServer {
 const USER = 'kms';
 const PASSWORD = 'kms-test-password';
 
-async function freePort(): Promise<number> {
+/** A TCP port free on loopback now (the caller binds it soon after). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
