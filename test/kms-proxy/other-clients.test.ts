@@ -21,6 +21,13 @@ const PYTHON = '/usr/bin/python3';
 const SESSION = new URL('./boto3-session.py', import.meta.url).pathname;
 const ACCOUNT = '111122223333';
 const SYDNEY = 'ap-southeast-2';
+/**
+ * Each CLI call is a Python start that loads botocore (1–2 s on an idle machine); five of these tests
+ * run at once, so on a loaded 2-core machine one took over a minute (CI, load 12). Generous limits:
+ * a hung client still ends, through execFile's timeout, well before the test's.
+ */
+const CLIENT_TIMEOUT_MS = 240_000;
+const TEST_TIMEOUT_MS = 300_000;
 
 /** What is missing of each client, with its Debian package. */
 function missing(): { readonly aws?: string; readonly boto3?: string } {
@@ -78,7 +85,7 @@ afterAll(async () => {
   sydney.destroy();
   await f.stop();
   rmSync(home, { recursive: true, force: true });
-});
+}, TEST_TIMEOUT_MS);
 
 interface Run {
   readonly code: number;
@@ -88,7 +95,7 @@ interface Run {
 
 function run(file: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: home, env: { ...env, ...extraEnv }, timeout: 50_000, maxBuffer: 1 << 20 }, (e, out, err) => {
+    execFile(file, args, { cwd: home, env: { ...env, ...extraEnv }, timeout: CLIENT_TIMEOUT_MS, maxBuffer: 1 << 20 }, (e, out, err) => {
       const code = e === null ? 0 : typeof e.code === 'number' ? e.code : -1;
       resolve({ code, out, err });
     });
@@ -120,7 +127,7 @@ describe.concurrent('AWS CLI v2 (Debian awscli)', () => {
     expect(scheduled).toMatchObject({ KeyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`, KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
     const pending = (await f.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
     expect(new Date(scheduled.DeletionDate).getTime()).toBe(pending?.DeletionDate?.getTime());
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('encrypt and decrypt with fileb:// blobs (every byte value), generate-data-key', async (ctx) => {
     needTool(ctx, 'aws');
@@ -135,7 +142,7 @@ describe.concurrent('AWS CLI v2 (Debian awscli)', () => {
     const dataKey = await aws('kms', 'generate-data-key', '--key-id', keyId, '--key-spec', 'AES_256');
     expect(blob(dataKey.Plaintext).length).toBe(32);
     expect(blob(dataKey.CiphertextBlob).subarray(0, 3).toString()).toBe('NSK');
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('pagination: list-keys follows NextMarker page by page (--page-size), list-aliases resumes from its NextToken', async (ctx) => {
     needTool(ctx, 'aws');
@@ -157,7 +164,7 @@ describe.concurrent('AWS CLI v2 (Debian awscli)', () => {
     const rest = await aws('kms', 'list-aliases', '--region', SYDNEY, '--max-items', '3', '--starting-token', first.NextToken);
     expect(rest.Aliases.map((a: { AliasName: string; TargetKeyId: string }) => [a.AliasName, a.TargetKeyId])).toEqual([['alias/page-3', made[3]], ['alias/page-4', made[4]]]);
     expect(rest.NextToken).toBeUndefined();
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('sign a fileb:// message, the signature checked by node:crypto with the public key; an error exits 254 with AWS\'s message', async (ctx) => {
     needTool(ctx, 'aws');
@@ -173,7 +180,7 @@ describe.concurrent('AWS CLI v2 (Debian awscli)', () => {
     expect(failed.code).toBe(254);
     expect(failed.out).toBe('');
     expect(failed.err.trim()).toBe(`An error occurred (NotFoundException) when calling the DescribeKey operation: Alias arn:aws:kms:us-east-1:${ACCOUNT}:alias/does-not-exist is not found.`);
-  });
+  }, TEST_TIMEOUT_MS);
 
   test('a multi-Region key: create-key --multi-region, replicate-key, decrypt with --region eu-west-1', async (ctx) => {
     needTool(ctx, 'aws');
@@ -186,7 +193,7 @@ describe.concurrent('AWS CLI v2 (Debian awscli)', () => {
     const west = await aws('kms', 'decrypt', '--region', 'eu-west-1', '--ciphertext-blob', 'fileb://mrk-cipher.bin');
     expect(west.KeyId).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/${mrk.KeyId}`);
     expect(blob(west.Plaintext).toString()).toBe('across Regions');
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('boto3 (Debian python3-boto3)', () => {
@@ -219,5 +226,5 @@ describe('boto3 (Debian python3-boto3)', () => {
     expect(o.cross_region_decrypt).toBe('across Regions');
     expect(o.schedule_key_deletion).toMatchObject({ KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
     expect(new Date(o.schedule_key_deletion.DeletionDate).getTime() - (sdk?.CreationDate?.getTime() ?? 0)).toBeGreaterThanOrEqual(7 * 86_400_000);
-  });
+  }, TEST_TIMEOUT_MS);
 });
