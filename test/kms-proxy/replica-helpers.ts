@@ -15,14 +15,15 @@ export interface Replica {
   readonly credential: Credential;
   /** Internal errors the replica reported. */
   readonly errors: string[];
-  client(maxAttempts?: number): KMSClient;
+  /** An SDK client of this replica, signing for `region` (default us-east-1). */
+  client(maxAttempts?: number, region?: string): KMSClient;
   /** Sends an IPC message and waits for its answer. */
   ask(m: { advance?: number; tick?: boolean }): Promise<{ failed?: string }>;
 }
 
 let asked = 0;
 
-export async function startReplica(o: { url: string; dataDir: string; auditDir: string; replica: string; quotas?: KmsOptions['quotas'] }): Promise<Replica> {
+export async function startReplica(o: { url: string; dataDir: string; auditDir: string; replica: string; quotas?: KmsOptions['quotas']; regions?: string[] }): Promise<Replica> {
   const proc = spawn(process.execPath, [CHILD, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const errors: string[] = [];
   const waiting = new Map<number, (m: { failed?: string }) => void>();
@@ -45,8 +46,8 @@ export async function startReplica(o: { url: string; dataDir: string; auditDir: 
     endpoint,
     credential,
     errors,
-    client(maxAttempts = 1) {
-      const c = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey }, maxAttempts });
+    client(maxAttempts = 1, region = 'us-east-1') {
+      const c = new KMSClient({ endpoint, region, credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey }, maxAttempts });
       clients.push(c);
       return c;
     },

@@ -4,12 +4,13 @@
 // the mechanism it tests: the unique index behind CreateAlias, the maintenance lock and conditional
 // writes, the NOTIFY + read barrier that invalidates caches, the shared quota buckets, the audit
 // registry. The faults (a replica SIGKILLed under write load, the database restarted under load)
-// are in replica-faults.test.ts.
+// are in replica-faults.test.ts. Multi-Region keys (store schema 3) on two replicas close the file.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateAliasCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateRandomCommand, type KMSClient, ListAliasesCommand, ListKeyRotationsCommand, ScheduleKeyDeletionCommand,
+  GenerateRandomCommand, type KMSClient, ListAliasesCommand, ListKeyRotationsCommand, ReplicateKeyCommand, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand,
+  UpdatePrimaryRegionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { auditRegistry, auditSigningKeyOf, verifyAuditLog } from '../../kms-proxy/index.ts';
@@ -120,5 +121,55 @@ describe('three replicas on one PostgreSQL', () => {
 
   test('a second process with a live replica\'s audit id is refused at start-up (one writer per chain)', async () => {
     await expect(startReplica({ url, dataDir, auditDir, replica: 'b' })).rejects.toThrow(/exited/);
+  });
+});
+
+describe('multi-Region keys on two replicas of one PostgreSQL (store schema 3)', () => {
+  const EAST = 'us-east-1';
+  const WEST = 'eu-west-1';
+  let dataDir = '';
+  let auditDir = '';
+  const replicas: Replica[] = [];
+
+  beforeAll(async () => {
+    dataDir = tempDir('kms-replicas-mrk-data-');
+    auditDir = tempDir('kms-replicas-mrk-audit-');
+    const url = await postgresDatabase();
+    replicas.push(await startReplica({ url, dataDir, auditDir, replica: 'm1', regions: [EAST, WEST] }));
+    replicas.push(await startReplica({ url, dataDir, auditDir, replica: 'm2', regions: [EAST, WEST] }));
+  });
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => stopReplica(r)));
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(auditDir, { recursive: true, force: true });
+  });
+
+  test('a key replicated, rotated and moved to another Region on one replica is seen in every Region on the other at once (no cached record of either Region outlives the write)', async () => {
+    const [m1, m2] = replicas as [Replica, Replica];
+    const east1 = m1.client(1, EAST);
+    const west1 = m1.client(1, WEST);
+    const east2 = m2.client(1, EAST);
+    const west2 = m2.client(1, WEST);
+    const keyId = (await east1.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata?.KeyId;
+    expect(keyId).toMatch(/^mrk-/);
+    // Replicated through m2 (transient states last 0 ms here: maintenance settles them at once).
+    await east2.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: WEST }));
+    await Promise.all([m1.ask({ tick: true }), m2.ask({ tick: true })]);
+    // m1 reads (and caches) both Regions' keys.
+    const west = (await west1.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+    expect([west?.KeyState, west?.MultiRegionConfiguration?.MultiRegionKeyType]).toEqual(['Enabled', 'REPLICA']);
+    expect((await east1.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.MultiRegionConfiguration?.MultiRegionKeyType).toBe('PRIMARY');
+    // Rotated on m2 (new material in both Regions, one transaction): a ciphertext made with it in the
+    // East decrypts in the West on m1.
+    await east2.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+    const blob = (await east2.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('both Regions') }))).CiphertextBlob;
+    expect(Buffer.from((await west1.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext ?? []).toString()).toBe('both Regions');
+    // The primary moved to the West on m2: m1, which has both Regions' records cached, sees the swap.
+    await east2.send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: WEST }));
+    expect((await west1.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.MultiRegionConfiguration?.MultiRegionKeyType).toBe('PRIMARY');
+    expect((await east1.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.MultiRegionConfiguration?.MultiRegionKeyType).toBe('REPLICA');
+    expect((await west2.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.MultiRegionConfiguration?.PrimaryKey?.Region).toBe(WEST);
+    expect([...m1.errors, ...m2.errors]).toEqual([]);
   });
 });
