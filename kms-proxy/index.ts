@@ -16,10 +16,12 @@ export { parsePolicy, defaultKeyPolicy, type PolicyDocument } from './policy/doc
 export { attestedKeyPolicy, denyWithoutAttestation, ATTESTATION_GUARDED_ACTIONS, type AttestedPolicyOptions } from './policy/attested.ts';
 export { evaluateClause, parseOperator, wildcardMatch, OPERATORS } from './policy/conditions.ts';
 export { encodeContext, parseBlobHeader, type BlobHeader } from './ciphertext.ts';
-export type { KeyStore, KeyRef, KeysWrite, KeyAddress, Scope } from './store/types.ts';
+export { StoreConflictError, type KeyStore, type KeyRef, type KeysWrite, type KeyAddress, type Scope, type WriteCondition } from './store/types.ts';
 export type { Page, PageRequest } from './store/page.ts';
 export { StoreIntegrityError } from './store/record-mac.ts';
 export { SqliteKeyStore } from './store/sqlite.ts';
+export { auditRegistry, PostgresKeyStore, SYNC_TIMEOUT_MS, type PostgresStoreOptions } from './store/postgres.ts';
+export type { Coordination } from './store/coordination.ts';
 export { DEFAULT_QUOTAS, type Quota } from './throttle.ts';
 export { DEFAULT_LIMITS, type Limits } from './limits.ts';
 export { CROSS_ACCOUNT_ACTIONS, principalAccountOf } from './identity.ts';

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
@@ -19,6 +18,7 @@ import { loadOrCreateCredentials, mergeCredentials, parseCredentials, readCreden
 import { lockDataDir } from './lock.ts';
 import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
+import { requestView, type RequestView } from './request-view.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { applySeedKeys, readSeedFile } from './seed.ts';
@@ -31,7 +31,8 @@ import { SqliteKeyStore } from './store/sqlite.ts';
 import type { KeyStore } from './store/types.ts';
 import { Gate } from './gate.ts';
 import { servedRegions } from './regions.ts';
-import { Throttle, type Quota } from './throttle.ts';
+import { SharedThrottle, Throttle, type Quota } from './throttle.ts';
+import { PostgresKeyStore } from './store/postgres.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -73,6 +74,19 @@ export interface KmsOptions {
    */
   readonly recipient?: RecipientOptions;
   readonly store?: KeyStore;
+  /**
+   * A PostgreSQL store shared with other replicas (`postgres://user:password@host:port/db`), instead
+   * of the SQLite store in the data directory. The data directory is then only read (master.key,
+   * credentials.json; both created on first use of an empty database when it is writable), no lock
+   * keeps other replicas out, and the audit log is written under `auditDir` (kms-proxy/README.md,
+   * "Replicas on PostgreSQL").
+   */
+  readonly storeUrl?: string;
+  /**
+   * Where this KMS writes `audit/<replica>/` (default the data directory). Replicas may share one
+   * (each writes its own folder: give each its own `audit.replica`).
+   */
+  readonly auditDir?: string;
   /** How often maintenance (deletion, rotation, expiry) runs when idle; default 1000 ms. */
   readonly maintenanceIntervalMs?: number;
   /**
@@ -125,16 +139,23 @@ function errorResponse(e: KmsError): Response {
  * read settles on 'error' (Node's 'aborted' ECONNRESET), on 'close' without 'end', or at once when
  * the stream is already destroyed (its events were emitted before anyone listened).
  */
-async function readBody(c: Context): Promise<Uint8Array> {
-  const declared = Number(c.req.header('content-length') ?? '0');
+async function readBody(c: Context, req: RequestView): Promise<Uint8Array> {
+  const declared = Number(req.header('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = req.incoming;
   if (!incoming || incoming.readableEnded) {
     const b = new Uint8Array(await c.req.arrayBuffer());
     if (b.length > MAX_BODY_BYTES) throw tooLarge();
     return b;
   }
   if (incoming.destroyed) throw closedEarly(incoming.errored ?? undefined);
+  // The whole body already parsed and buffered (a small request arrives with its headers): read
+  // it at once, without listeners and a promise per request.
+  if (incoming.complete && incoming.readableLength === declared && declared > 0) {
+    const b = incoming.read() as Buffer | null;
+    if (b && b.length === declared) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    if (b) incoming.unshift(b);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -160,7 +181,10 @@ async function readBody(c: Context): Promise<Uint8Array> {
     incoming.on('data', onData);
     incoming.once('error', (e) => settle(closedEarly(e)));
     // After 'end' this is a no-op; before it, the stream was destroyed without an error.
-    incoming.once('close', () => settle(closedEarly()));
+    incoming.once('close', () => {
+      // Built only when it is the outcome: an Error captures a stack, which every request paid for.
+      if (!settled) settle(closedEarly());
+    });
     incoming.once('end', () => {
       const b = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       settle(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
@@ -183,14 +207,9 @@ function tooLarge(): KmsError {
   return kmsError('ValidationException', `Request body exceeds the maximum size of ${MAX_BODY_BYTES} bytes.`);
 }
 
-function userAgent(c: Context): { userAgent?: string } {
-  const ua = c.req.header('user-agent');
+function userAgent(req: RequestView): { userAgent?: string } {
+  const ua = req.header('user-agent');
   return ua === undefined ? {} : { userAgent: ua };
-}
-
-function sourceIp(c: Context): string | undefined {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress;
 }
 
 /** Builds the hono app and its service without listening (tests use `app.request()`). */
@@ -207,8 +226,11 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 1 || interval > 2 ** 31 - 1)) {
     throw kmsError('ValidationException', `maintenanceIntervalMs must be a whole number of milliseconds from 1 to 2^31 − 1, got ${String(interval)}`);
   }
+  if (options.storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.storeUrl)) throw kmsError('ValidationException', `storeUrl must be a postgres:// URL, got '${options.storeUrl.replace(/\/\/[^@/]*@/, '//…@')}'`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const unlock = lockDataDir(options.dataDir);
+  // A store shared by replicas keeps nothing in the data directory that one process must own.
+  const shared = options.storeUrl !== undefined || options.store?.coordination !== undefined;
+  const unlock = shared ? () => undefined : lockDataDir(options.dataDir);
   try {
     return await openKms({ ...options, ...served }, unlock, throttle, audit, limits);
   } catch (e) {
@@ -217,16 +239,23 @@ export async function createKmsApp(options: KmsOptions): Promise<KmsApp> {
   }
 }
 
-async function openKms(options: KmsOptions & { readonly region: string; readonly regions: readonly string[] }, unlock: () => void, throttle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
+async function openKms(options: KmsOptions & { readonly region: string; readonly regions: readonly string[] }, unlock: () => void, localThrottle: Throttle, auditOptions: Required<AuditSettings>, limits: Limits): Promise<KmsApp> {
   const { region, regions } = options;
   const regionSet: ReadonlySet<string> = new Set(regions);
   const account = options.account ?? '111122223333';
   const clock = options.clock ?? Date.now;
   const authClock = options.authClock ?? Date.now;
-  // A directory whose store exists has served before, so it has an audit log (audit/log.ts).
-  const served = options.store === undefined && existsSync(join(options.dataDir, 'kms.sqlite'));
-  const store = options.store ?? new SqliteKeyStore({ dataDir: options.dataDir });
   const reportInternal = options.onInternalError ?? ((err: unknown) => process.stderr.write(`kms: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
+  const auditDir = options.auditDir ?? options.dataDir;
+  // A directory whose store exists has served before, so it has an audit log (audit/log.ts).
+  let served = options.store === undefined && options.storeUrl === undefined && existsSync(join(options.dataDir, 'kms.sqlite'));
+  const store: KeyStore =
+    options.store ??
+    (options.storeUrl !== undefined
+      ? await PostgresKeyStore.open({ url: options.storeUrl, dataDir: options.dataDir, onEvent: (m) => reportInternal(new KmsError('KMSInternalException', m, { code: 'ERR_KMS_STORE_UNAVAILABLE' })) })
+      : new SqliteKeyStore({ dataDir: options.dataDir }));
+  const coordination = store.coordination;
+  const throttle = coordination ? new SharedThrottle(options.quotas ?? {}, coordination.leaseTokens) : localThrottle;
   // Everything that can refuse to start (credentials file, trust anchors, seed, an audit log that
   // fails verification) runs inside the try, so a refusal closes the store it opened.
   let opened: { credentials: Credential[]; created: boolean; service: Service; audit: AuditLog };
@@ -236,7 +265,19 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
     // check refuses this start (a missing log is then a deleted one). Its signing key is derived
     // from the master key (audit/signing-key.ts), which the default store has created by now.
     const key = auditSigningKey(loadOrCreateMasterKey(join(options.dataDir, 'master.key')));
-    const audit = await AuditLog.open({ dataDir: options.dataDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served });
+    let onHead: ((head: string) => void) | undefined;
+    if (coordination) {
+      // One writer per chain across every replica of the database, and a chain the database
+      // knows of must be found where it was (a deleted one is refused, as with SQLite).
+      const replica = auditOptions.replica;
+      served = (await coordination.auditReplicas()).some((r) => r.replica === replica);
+      await coordination.claimAuditReplica(replica);
+      onHead = (head) => {
+        coordination.putAuditHead(replica, head).catch((e: unknown) => reportInternal(e));
+      };
+    }
+    mkdirSync(auditDir, { recursive: true, mode: 0o700 });
+    const audit = await AuditLog.open({ dataDir: auditDir, ...auditOptions, key, region, account, now: clock, onError: reportInternal, logExpected: served, ...(onHead ? { onHead } : {}) });
     auditLog = audit;
     // The seed and credential files are read and checked whole before anything is stored.
     const seed = options.seed === undefined ? undefined : readSeedFile(options.seed, account);
@@ -267,7 +308,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
   // List calls run one at a time, server-wide (gate.ts).
   const listGate = new Gate();
   const timer = setInterval(() => {
-    service.maintain().catch(() => undefined);
+    service.tick().catch(() => undefined);
   }, options.maintenanceIntervalMs ?? 1000);
   timer.unref();
 
@@ -278,25 +319,25 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
     let eventName = 'Unknown';
     let caller: Caller | undefined;
     let params: unknown;
-    const ip = sourceIp(c);
+    const req = requestView(c);
+    const ip = req.sourceIp;
     try {
       // A call the log cannot record is not served (audit/log.ts).
       if (!audit.available) throw audit.unavailableError;
-      const target = c.req.header('x-amz-target') ?? '';
+      const target = req.header('x-amz-target') ?? '';
       const opName = TARGET.exec(target)?.[1];
       eventName = opName ?? 'Unknown';
-      const body = await readBody(c);
-      const url = new URL(c.req.url);
-      if (options.allowAnonymous && c.req.header('authorization') === undefined) {
-        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(c) };
+      const body = await readBody(c, req);
+      if (options.allowAnonymous && req.header('authorization') === undefined) {
+        caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(req) };
       } else {
         const { credential: cred, region: requestRegion } = verifySigV4(
           {
-            method: c.req.method,
-            path: url.pathname,
-            query: url.search.slice(1),
-            headers: (n) => c.req.header(n) ?? (n === 'host' ? url.host : undefined),
-            headerNames: c.req.raw.headers.keys(),
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.header,
+            headerNames: req.headerNames(),
             body,
             now: authClock(),
             regions: regionSet,
@@ -309,20 +350,21 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
           accessKeyId: cred.accessKeyId,
           ...(cred.allowedActions ? { allowedActions: cred.allowedActions } : {}),
           ...(ip ? { sourceIp: ip } : {}),
-          ...userAgent(c),
+          ...userAgent(req),
           region: requestRegion,
         };
       }
-      if (c.req.method !== 'POST' || url.pathname !== '/') throw kmsError('UnknownOperationException', '');
+      if (req.method !== 'POST' || req.path !== '/') throw kmsError('UnknownOperationException', '');
       // AWS answers a request that is not awsJson1_1 as an unknown operation.
-      if (!JSON_CONTENT_TYPE.test(c.req.header('content-type') ?? '')) throw kmsError('UnknownOperationException', '', `Content-Type must be ${CONTENT_TYPE}`);
+      if (!JSON_CONTENT_TYPE.test(req.header('content-type') ?? '')) throw kmsError('UnknownOperationException', '', `Content-Type must be ${CONTENT_TYPE}`);
       const op = opName === undefined ? undefined : OPERATIONS.get(opName);
       if (!op) {
         if (opName !== undefined && UNSUPPORTED.has(opName)) throw kmsError('UnsupportedOperationException', `${opName} is not supported by this KMS.`);
         throw kmsError('UnknownOperationException', '');
       }
       // Before the body is parsed: a throttled call costs as little as possible.
-      throttle.take(caller.account, op.quota);
+      const taken = throttle.take(caller.account, op.quota);
+      if (taken) await taken;
       let json: unknown = {};
       if (body.length > 0) {
         try {
@@ -334,9 +376,12 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const input = validate(op.shape, json);
       params = input;
       checkGrantTokens(input.GrantTokens);
+      // Replicas: every change committed anywhere before this point is in this replica's caches
+      // (or the call is refused: coordination.ts).
+      if (coordination) await coordination.sync();
       const call = { svc: service, caller, input, trail };
       const output = op.quota === 'list' ? await listGate.run(() => op.run(call)) : await op.run(call);
-      audit.append({
+      const recorded = audit.append({
         eventTime: started,
         eventName,
         region: caller.region ?? region,
@@ -344,7 +389,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
         principalArn: caller.principalArn,
         ...(caller.accessKeyId ? { accessKeyId: caller.accessKeyId } : {}),
         ...(ip ? { sourceIp: ip } : {}),
-        ...(c.req.header('user-agent') ? { userAgent: c.req.header('user-agent') } : {}),
+        ...userAgent(req),
         requestParameters: input,
         // CloudTrail records no response elements for cryptographic operations, nor for List calls
         // (KMS Developer Guide, "ListAliases"/"ListGrants" log examples: null); a 1000-item page
@@ -354,7 +399,11 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
         readOnly: op.readOnly,
         ...additional(trail),
       });
-      return new Response(toJson(output), { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
+      const text = toJson(output);
+      // Group commit (audit/log.ts): answered once its record is written. A record that could not
+      // be written waits in memory for the retry; the call is answered as the log's outage.
+      if (!(await recorded)) return errorResponse(audit.unavailableError);
+      return new Response(text, { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
     } catch (e) {
       const err = asKmsError(e);
       const counted = countedAs(err, caller);
@@ -373,7 +422,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       }
       // A denial carries the decision that made it, so the log says which statement denied.
       if (e instanceof AccessDeniedError) trail.decision = e.decision;
-      audit.append({
+      await audit.append({
         eventTime: started,
         eventName,
         region: caller?.region ?? region,

@@ -14,7 +14,7 @@ import { parsePolicy, type PolicyDocument } from './policy/document.ts';
 import { evaluate, type Decision } from './policy/evaluate.ts';
 import type { ChildGrant } from './policy/grants.ts';
 import { identityOf } from './policy/principals.ts';
-import type { KeyStore, Scope } from './store/types.ts';
+import { StoreConflictError, type KeyStore, type Scope, type WriteCondition } from './store/types.ts';
 import { RecipientVerifier } from './recipient/verify.ts';
 
 export type { Caller } from './identity.ts';
@@ -63,6 +63,8 @@ export const DAY_MS = 86_400_000;
 export const DEFAULT_TRANSIENT_STATE_MS = 2000;
 /** How long (on the lifecycle clock) a key whose maintenance failed waits before it is retried. */
 export const MAINTENANCE_RETRY_MS = 60_000;
+/** With a shared store: how long (lifecycle clock) a replica waits while another one runs maintenance. */
+export const MAINTENANCE_BUSY_MS = 1000;
 /** Keys a maintenance run reads at a time; it yields to other requests between pages. */
 const MAINTENANCE_PAGE = 100;
 const EMPTY_CONTEXT: ReadonlyMap<string, readonly string[]> = new Map();
@@ -405,37 +407,14 @@ export class Service {
     const later = (t: number | undefined) => {
       if (t !== undefined && t > now && (next === 0 || t < next)) next = t;
     };
+    const coordination = this.store.coordination;
     try {
-      // Only the keys that are due, from the store's index, a page at a time with a turn of the
-      // event loop between pages: a thousand keys due at once do not stall other requests.
-      let marker: string | undefined;
-      do {
-        const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
-        for (const key of page.items) {
-          const id = `${key.region}\0${key.keyId}`;
-          const retry = this.#retryAt.get(id);
-          if (retry !== undefined && retry > now) {
-            later(retry);
-            continue;
-          }
-          try {
-            await this.#maintainKey(key, now, later);
-            this.#retryAt.delete(id);
-          } catch (cause) {
-            // One key's failure (a store error, material that fails its integrity check) must not
-            // stop the other keys, nor leave the due date in the past: every key lookup awaits a
-            // due run, so each would repeat the failure and answer KMSInternalException. It is
-            // reported and that key is retried later.
-            const reason = cause instanceof Error ? cause.message : String(cause);
-            this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
-            this.#retryAt.set(id, now + MAINTENANCE_RETRY_MS);
-            later(now + MAINTENANCE_RETRY_MS);
-          }
-        }
-        marker = page.nextMarker;
-        if (marker !== undefined) await new Promise((resolve) => setImmediate(resolve));
-      } while (marker !== undefined);
-      later(await this.store.nextDue(now));
+      // Replicas sharing a store run maintenance one at a time (coordination.ts): the one that
+      // holds the lock reads what is due now, after every earlier run committed, and each write is
+      // conditional on the key being the record it read, so a rotation or a deletion happens once,
+      // and never over a change another replica made meanwhile (a cancelled deletion stays cancelled).
+      const ran = coordination ? await coordination.exclusive('maintenance', () => this.#maintenancePass(now, later)) : await this.#maintenancePass(now, later);
+      if (ran === undefined) later(now + MAINTENANCE_BUSY_MS);
     } catch (e) {
       // The store could not list the keys: this run's caller gets the error, later ones wait.
       later(now + MAINTENANCE_RETRY_MS);
@@ -447,7 +426,51 @@ export class Service {
     }
   }
 
-  /** One key's due work; `later` is told the key's next due date. */
+  /** One pass over the due keys; true when it ran. */
+  async #maintenancePass(now: number, later: (t: number | undefined) => void): Promise<true> {
+    // Only the keys that are due, from the store's index, a page at a time with a turn of the
+    // event loop between pages: a thousand keys due at once do not stall other requests.
+    let marker: string | undefined;
+    do {
+      const page = await this.store.listDueKeys(now, { limit: MAINTENANCE_PAGE, ...(marker !== undefined ? { marker } : {}) });
+      for (const key of page.items) {
+        const id = `${key.region}\0${key.keyId}`;
+        const retry = this.#retryAt.get(id);
+        if (retry !== undefined && retry > now) {
+          later(retry);
+          continue;
+        }
+        try {
+          await this.#maintainKey(key, now, later);
+          this.#retryAt.delete(id);
+        } catch (cause) {
+          if (cause instanceof StoreConflictError) {
+            // Changed since it was listed (by a call, or another replica): looked at again at once.
+            later(now + 1);
+            continue;
+          }
+          // One key's failure (a store error, material that fails its integrity check) must not
+          // stop the other keys, nor leave the due date in the past: every key lookup awaits a
+          // due run, so each would repeat the failure and answer KMSInternalException. It is
+          // reported and that key is retried later.
+          const reason = cause instanceof Error ? cause.message : String(cause);
+          this.#onMaintenanceError(new Error(`maintenance of ${key.arn} failed (retried in ${MAINTENANCE_RETRY_MS / 1000} s): ${reason}`, { cause }));
+          this.#retryAt.set(id, now + MAINTENANCE_RETRY_MS);
+          later(now + MAINTENANCE_RETRY_MS);
+        }
+      }
+      marker = page.nextMarker;
+      if (marker !== undefined) await new Promise((resolve) => setImmediate(resolve));
+    } while (marker !== undefined);
+    later(await this.store.nextDue(now));
+    return true;
+  }
+
+  /**
+   * One key's due work; `later` is told the key's next due date. Every write is conditional on the
+   * key's stored record being the one read (WriteCondition): a replica's maintenance never
+   * overwrites what a call, or another replica, changed meanwhile.
+   */
   async #maintainKey(due: KeyRecord, now: number, later: (t: number | undefined) => void): Promise<void> {
     let key = due;
     // A transient state (a replica Creating, keys Updating) ends first; the rest applies to the key
@@ -456,12 +479,13 @@ export class Service {
       if (key.settles.at > now) later(key.settles.at);
       else {
         key = settled(key);
-        await this.store.putKey(key);
+        await this.store.writeKeys({ put: [key] }, {}, { ifUnchanged: due });
       }
     }
+    const unchanged: WriteCondition = { ifUnchanged: key };
     if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) {
       if (key.deletionDate <= now) {
-        await this.#deleteKey(key, now);
+        await this.#deleteKey(key, now, unchanged);
         return;
       }
       later(key.deletionDate);
@@ -469,7 +493,7 @@ export class Service {
     if (key.validTo !== undefined && key.expirationModel === 'KEY_MATERIAL_EXPIRES' && key.state !== 'PendingImport' && key.state !== 'PendingDeletion') {
       if (key.validTo <= now) {
         const { validTo: _v, expirationModel: _e, ...rest } = key;
-        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' });
+        await this.store.deleteMaterials({ ...rest, state: 'PendingImport' }, undefined, unchanged);
         return;
       }
       later(key.validTo);
@@ -477,7 +501,7 @@ export class Service {
     if (key.state !== 'PendingDeletion') {
       const expiry = planExpiry(key, key.importedMaterials ?? [], now);
       if (expiry) {
-        await this.store.deleteMaterials(expiry.key, expiry.versions);
+        await this.store.deleteMaterials(expiry.key, expiry.versions, unchanged);
         later(nextExpiry(expiry.key));
         return;
       }
@@ -490,7 +514,7 @@ export class Service {
         const period = (key.rotationPeriodInDays ?? 365) * DAY_MS;
         let nextRotationDate = key.nextRotationDate + period;
         while (nextRotationDate <= now) nextRotationDate += period;
-        await this.rotate(key, 'AUTOMATIC', { nextRotationDate });
+        await this.rotate(key, 'AUTOMATIC', { nextRotationDate }, unchanged);
         later(nextRotationDate);
       } else later(key.nextRotationDate);
     }
@@ -502,14 +526,14 @@ export class Service {
    * primary's own window starts (ScheduleKeyDeletion: "When the last of its replica keys is deleted
    * (not just scheduled), the key state of the primary key changes to PendingDeletion").
    */
-  async #deleteKey(key: KeyRecord, now: number): Promise<void> {
-    if (key.multiRegionKeyType !== 'REPLICA') return this.store.deleteKey(key);
+  async #deleteKey(key: KeyRecord, now: number, condition: WriteCondition): Promise<void> {
+    if (key.multiRegionKeyType !== 'REPLICA') return this.store.deleteKey(key, condition);
     const related = await this.store.relatedKeys(key.keyId);
     const primary = primaryOf(related);
     const others = replicasOf(related).filter((k) => k.region !== key.region);
-    if (primary?.state !== 'PendingReplicaDeletion' || others.length > 0) return this.store.deleteKey(key);
+    if (primary?.state !== 'PendingReplicaDeletion' || others.length > 0) return this.store.deleteKey(key, condition);
     const deletionDate = now + (primary.pendingWindowInDays ?? 30) * DAY_MS;
-    await this.store.writeKeys({ remove: [key], put: [{ ...primary, state: 'PendingDeletion', deletionDate }] });
+    await this.store.writeKeys({ remove: [key], put: [{ ...primary, state: 'PendingDeletion', deletionDate }] }, {}, condition);
     this.schedule(deletionDate);
   }
 
@@ -528,19 +552,31 @@ export class Service {
    * Adds a new material version to a key (rotation) and writes its record with `changes` (shared
    * properties only: the next rotation date). A multi-Region primary's new material goes to every
    * related key in the same transaction (shared key material, and rotation status with it), so
-   * ciphertext made with it decrypts in every Region.
+   * ciphertext made with it decrypts in every Region. With `condition`, only while `key` is as read.
    */
-  async rotate(key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND', changes: Partial<KeyRecord> = {}): Promise<void> {
+  async rotate(key: KeyRecord, rotationType: 'AUTOMATIC' | 'ON_DEMAND', changes: Partial<KeyRecord> = {}, condition?: WriteCondition): Promise<void> {
     const cur = await this.store.currentMaterial(key);
     const material = await this.newMaterial(key, cur ? cur.version + 1 : 0, rotationType);
-    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.addMaterial({ ...key, ...changes }, material);
+    if (key.multiRegionKeyType !== 'PRIMARY') return this.store.addMaterial({ ...key, ...changes }, material, condition);
     const related = (await this.store.relatedKeys(key.keyId)).map((k) => (k.region === key.region ? { ...key, ...changes } : { ...k, ...changes }));
-    await this.store.writeKeys({ put: related, materials: related.map((k) => ({ key: k, material })) });
+    await this.store.writeKeys({ put: related, materials: related.map((k) => ({ key: k, material })) }, {}, condition);
   }
 
   /** Primes the maintenance schedule from the store (at start-up). */
   async primeSchedule(): Promise<void> {
     this.#nextDue = 1;
+    await this.maintain();
+  }
+
+  /**
+   * The idle timer's turn. With a shared store, dates scheduled by other replicas are read from
+   * the store's index first, so a replica runs what another one scheduled when that one is gone.
+   */
+  async tick(): Promise<void> {
+    if (this.store.coordination) {
+      const due = await this.store.nextDue(Number.MIN_SAFE_INTEGER);
+      if (due !== undefined) this.schedule(due);
+    }
     await this.maintain();
   }
 }

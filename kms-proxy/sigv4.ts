@@ -3,7 +3,7 @@
 // Written by hand rather than with @smithy/signature-v4 because verification must rebuild the
 // canonical request from the headers *the client* chose to sign, while the smithy signer decides
 // them itself; the algorithm is four HMACs and two hashes.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { kmsError, messages } from './errors.ts';
 
 export interface Credential {
@@ -147,10 +147,10 @@ export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => C
       return `${h}:${v.trim().replace(/\s+/g, ' ')}\n`;
     })
     .join('');
-  const payloadHash = createHash('sha256').update(req.body).digest('hex');
+  const payloadHash = hash('sha256', req.body, 'hex');
   const canonicalRequest = [req.method, canonicalPath(req.path), canonicalQuery(req.query), canonicalHeaders, signedHeaderList, payloadHash].join('\n');
   const scope = `${scopeDate}/${scopeRegion}/${service}/aws4_request`;
-  const stringToSign = `AWS4-HMAC-SHA256\n${dateHeader}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
+  const stringToSign = `AWS4-HMAC-SHA256\n${dateHeader}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
   const expected = createHmac('sha256', signingKey(cred.secretAccessKey, scopeDate, scopeRegion, service)).update(stringToSign, 'utf8').digest();
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw kmsError('InvalidSignatureException', messages.badSignature);
   return { credential: cred, region: scopeRegion };

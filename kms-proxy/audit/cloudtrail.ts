@@ -59,6 +59,20 @@ const ARN = /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(.+)$/;
  * id stands in for it, as before. No ARN (an anonymous call) is `Anonymous`.
  */
 export function userIdentity(principalArn: string | undefined, accessKeyId: string | undefined, account: string): Record<string, unknown> {
+  // A caller's identity is the same on each of its calls: built once (the records only serialize it).
+  const id = `${principalArn ?? ''}\0${accessKeyId ?? ''}\0${account}`;
+  let u = identities.get(id);
+  if (!u) {
+    u = Object.freeze(buildUserIdentity(principalArn, accessKeyId, account));
+    if (identities.size >= 10_000) identities.clear();
+    identities.set(id, u);
+  }
+  return u;
+}
+
+const identities = new Map<string, Readonly<Record<string, unknown>>>();
+
+function buildUserIdentity(principalArn: string | undefined, accessKeyId: string | undefined, account: string): Record<string, unknown> {
   if (!principalArn) return { type: 'Anonymous' };
   const m = ARN.exec(principalArn);
   const accountId = m?.[2] ?? account;

@@ -18,7 +18,7 @@
 // The head file (`head.json`) names the chain's end — replica, segment, sequence and the line's
 // hash — signed the same way under HEAD_DOMAIN, so cutting records off the end is detected, and
 // so is a rewritten head.
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { hash, sign, verify, type KeyObject } from 'node:crypto';
 
 export const FORMAT_VERSION = 1;
 export const GENESIS = '0'.repeat(64);
@@ -50,7 +50,7 @@ export function recordLine(sequence: number, previousHash: string, recordType: R
 }
 
 export function lineHash(line: string | Uint8Array): string {
-  return createHash('sha256').update(line).digest('hex');
+  return hash('sha256', line, 'hex');
 }
 
 /** `unsigned` with its signature member appended. */

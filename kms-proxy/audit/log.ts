@@ -1,11 +1,16 @@
 // The audit log writer: one chain per replica, in segments rotated by size and age, each batch
 // signed (format.ts), the head following.
 //
-// Writes are batched: a record is appended to memory when the call is answered and written within
-// FLUSH_MS with its batch in one positional write(2), whose last line carries the batch's
-// signature. A kill -9 can lose the last batch, or leave it cut short: what follows the last
-// signed line is then set aside at the next start (a signed Recovery record says so); the signed
-// chain is never broken, and the head may lag the log, never lead it.
+// Writes are group commits: a call's record is appended to memory when the call has its answer,
+// and every record appended in the same turn of the event loop is written at the end of that turn
+// (setImmediate) as one batch, in one positional write(2) whose last line carries the batch's
+// signature. `append` resolves once its batch is written, and the server sends the answer only
+// then: a record is in the kernel's page cache, signed, before its call is acknowledged, so a
+// kill -9 of the KMS never loses the record of an answered call. A power loss can lose what the
+// kernel had not written to disk: at most HEAD_MS of batches, since the segment is fsynced before
+// each head write (the head names only fsynced records). A batch cut short by a crash is set aside
+// at the next start (a signed Recovery record says so); the signed chain is never broken, and the
+// head may lag the log, never lead it.
 //
 // When a write fails (disk full, I/O error) nothing is dropped and nothing is written twice: the
 // file is cut back to the end of the last complete batch, the batch stays in memory and is written
@@ -28,7 +33,6 @@ import { RequestSummary, type CountedCall } from './summary.ts';
 import { refusal, type AuditProblem } from './problem.ts';
 import { emptyLogProblem, legacyProblem, verifyReplica, type ChainEnd } from './verify.ts';
 
-const FLUSH_MS = 10;
 const HEAD_MS = 200;
 const RETRY_MS = 1000;
 /** The `detail` of calls refused because the log cannot be written. */
@@ -53,6 +57,8 @@ export interface AuditLogOptions extends AuditSettings {
   readonly logExpected?: boolean;
   /** Recovery only (recover.ts): the Recovery record that starts a new chain. */
   readonly recovery?: Readonly<Record<string, unknown>>;
+  /** Told each head written (head.json's text): replicas record it in their shared store. */
+  readonly onHead?: (head: string) => void;
 }
 
 interface Written {
@@ -86,6 +92,7 @@ export class AuditLog {
   readonly #maxAge: number;
   readonly #summary = new RequestSummary();
   readonly #summaryTimer: NodeJS.Timeout;
+  readonly #onHead: ((head: string) => void) | undefined;
 
   #fd = -1;
   #segment = 0;
@@ -98,10 +105,12 @@ export class AuditLog {
   #lastHash: string;
   /** Unsigned lines not yet written, oldest first. */
   #pending: string[] = [];
+  /** Told whether the batch holding their record was written (append's promises), oldest first. */
+  #waiting: ((written: boolean) => void)[] = [];
   #pendingBytes = 0;
   #written: Written;
   #headWritten: Written | undefined;
-  #flushTimer: NodeJS.Timeout | undefined;
+  #flushTimer: NodeJS.Immediate | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   /** The write error while writes fail; undefined when the log is writable. */
@@ -148,6 +157,7 @@ export class AuditLog {
     this.#now = o.now ?? Date.now;
     this.#report = o.onError ?? ((e: unknown) => process.stderr.write(`kms: audit log: ${e instanceof Error ? e.message : String(e)}\n`));
     this.#write = o.write ?? ((fd, buffer, offset, length, position) => writeSync(fd, buffer, offset, length, position));
+    this.#onHead = o.onHead;
     this.#maxBytes = s.maxSegmentBytes;
     this.#maxAge = s.maxSegmentAgeMs;
     this.#sequence = end.sequence;
@@ -197,13 +207,18 @@ export class AuditLog {
     return this.#key.id;
   }
 
-  /** Records one call. */
-  append(e: AuditEvent): void {
+  /**
+   * Records one call. Resolves true once the batch holding the record is written (the call may be
+   * answered), false when that write failed: the record then waits in memory for the retry and the
+   * call should be answered as an internal error. Never rejects.
+   */
+  append(e: AuditEvent): Promise<boolean> {
     if (this.#closed) {
       this.#report(new KmsError('KMSInternalException', `A ${e.eventName} call finished after the audit log was closed; its record is not written.`));
-      return;
+      return Promise.resolve(false);
     }
     this.#push('AwsApiCall', cloudTrailRecord(e));
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
   /** Counts one refused call for the next RequestSummary (summary.ts). */
@@ -223,7 +238,7 @@ export class AuditLog {
 
   /** Writes the records in memory as one batch; false (and retried later) when the write fails. */
   flush(): boolean {
-    clearTimeout(this.#flushTimer);
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
     const n = this.#pending.length;
     if (n === 0) return this.#failure === undefined;
@@ -236,6 +251,7 @@ export class AuditLog {
       this.#dirtyTail = false;
     } catch (cause) {
       this.#failed(cause);
+      this.#tell(false);
       return false;
     }
     this.#offset += buf.length;
@@ -247,7 +263,16 @@ export class AuditLog {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#scheduleHead();
+    this.#tell(true);
     return true;
+  }
+
+  /** Settles the waiting appends: their records were written, or the write failed (they wait in memory). */
+  #tell(written: boolean): void {
+    if (this.#waiting.length === 0) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w(written);
   }
 
   /** Writes what is in memory and the head, then closes. Records that cannot be written are reported as lost. */
@@ -257,7 +282,8 @@ export class AuditLog {
     this.#emitSummary();
     const ok = this.flush();
     this.#closed = true;
-    for (const t of [this.#flushTimer, this.#headTimer, this.#retryTimer]) clearTimeout(t);
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    for (const t of [this.#headTimer, this.#retryTimer]) clearTimeout(t);
     if (!ok) this.#report(new KmsError('KMSInternalException', `${this.#pending.length} audit records could not be written before the KMS closed and are lost.`, { cause: this.#failure }));
     // After a failed flush the failure is reported already; the head stays on what was written.
     if (ok) this.#syncAndWriteHead();
@@ -274,8 +300,9 @@ export class AuditLog {
     this.#pendingBytes += line.length + 1;
     this.#segmentRecords += 1;
     if (this.#flushTimer === undefined && this.#failure === undefined) {
-      this.#flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
-      this.#flushTimer.unref();
+      // The end of this turn of the event loop: every record appended in it forms one batch.
+      // Referenced: an answer waits for it.
+      this.#flushTimer = setImmediate(() => this.flush());
     }
   }
 
@@ -379,13 +406,15 @@ export class AuditLog {
   #writeHead(w: Written): boolean {
     if (this.#headWritten === w) return true;
     const path = join(this.#dir, HEAD_FILE);
+    const text = encodeHead({ replica: this.#replica, segment: w.segment, sequence: w.sequence, lineHash: w.lineHash, time: isoTime(this.#now()) }, this.#key.privateKey);
     try {
-      writeFileSync(`${path}.tmp`, encodeHead({ replica: this.#replica, segment: w.segment, sequence: w.sequence, lineHash: w.lineHash, time: isoTime(this.#now()) }, this.#key.privateKey), { mode: 0o600 });
+      writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
       renameSync(`${path}.tmp`, path);
     } catch (cause) {
       this.#headFailed(cause);
       return false;
     }
+    this.#onHead?.(text);
     this.#headFailing = false;
     this.#headWritten = w;
     return true;

@@ -73,6 +73,13 @@ export interface VerifyOptions extends ReadLimits {
    * judged, only counted (`pendingBytes`). Signed records are checked exactly as otherwise.
    */
   readonly live?: boolean;
+  /**
+   * The replicas a shared store knows of (coordination.ts `auditReplicas`: replicas on PostgreSQL),
+   * with the last head each recorded there: every one must have its chain under DIR/audit
+   * (ERR_AUDIT_MISSING), and that chain must still hold the recorded head's record
+   * (ERR_AUDIT_ROLLED_BACK), so a replica's folder deleted or put back to an older copy is found.
+   */
+  readonly registered?: readonly { readonly replica: string; readonly head?: string }[];
 }
 
 interface ReplicaOptions extends ReadLimits {
@@ -121,12 +128,27 @@ export async function verifyAuditLog(dataDir: string, options: VerifyOptions = {
   }
   const present = listReplicas(dataDir);
   const replicas = options.replica === undefined ? present : [options.replica];
+  const recorded = new Map<string, AuditHead>();
+  for (const r of options.registered ?? []) {
+    if (options.replica !== undefined && r.replica !== options.replica) continue;
+    if (!present.includes(r.replica)) {
+      return { ...nothing('ERR_AUDIT_MISSING', `Replica '${r.replica}' wrote an audit chain (the store says so), but ${replicaDir(dataDir, r.replica)} is missing: the folder was deleted, or this is not the directory the replicas write to.`), keyId };
+    }
+    if (r.head === undefined) continue;
+    const h = decodeHead(Buffer.from(r.head, 'utf8'), publicKey);
+    if (typeof h !== 'object' || h.replica !== r.replica) {
+      return { ...nothing('ERR_AUDIT_HEAD', `The head the store recorded for replica '${r.replica}' ${h === 'signature' ? 'does not verify with the key' : 'is not that replica\'s audit head'}.`), keyId };
+    }
+    recorded.set(r.replica, h);
+  }
   if (replicas.length === 0 || (options.replica !== undefined && !present.includes(options.replica))) {
     return { ...nothing('ERR_AUDIT_MISSING', `There is no audit log${options.replica === undefined ? '' : ` of replica '${options.replica}'`} in ${dataDir} (a KMS creates audit/ when it starts).`), keyId };
   }
   const results: ReplicaVerification[] = [];
   for (const r of replicas) {
-    const { result } = await verifyReplica(dataDir, r, publicKey, { ...options, live, ...(since?.replica === r ? { since } : {}) });
+    // A saved head given by the operator, else the one the store recorded (both must be held).
+    const held = since?.replica === r ? since : recorded.get(r);
+    const { result } = await verifyReplica(dataDir, r, publicKey, { ...options, live, ...(held ? { since: held } : {}) });
     // A replica's folder that exists holds a log: the KMS writes its first record on creating it.
     const empty = result.ok && result.segments === 0 ? emptyLogProblem(dataDir, r, true) : undefined;
     results.push(empty ? { ...result, ok: false, problem: empty } : result);

@@ -1,5 +1,4 @@
 // CreateAlias (KMS API Reference, "CreateAlias").
-import { kmsError } from '../errors.ts';
 import { AliasNameField, checkAliasName, TargetField } from './lib/aliases.ts';
 import { authorizedKey, type Operation, reqStr } from './types.ts';
 
@@ -15,10 +14,10 @@ export const CreateAlias: Operation = {
     svc.requireNotPendingDeletion(r.key);
     // The alias is made in the caller's account, where its key is (authorize refuses another
     // account's key: CreateAlias is not a cross-account action); the name is unique there only.
-    const scope = svc.scopeOf(caller);
-    if (await svc.store.getAlias(scope, name)) throw kmsError('AlreadyExistsException', `An alias with the name ${svc.aliasArn(scope, name)} already exists`);
+    // Insert-only: the store's unique index decides between concurrent creators, also across
+    // replicas (AlreadyExistsException for all but one).
     const now = svc.clock();
-    await svc.store.putAlias({ ...scope, name, keyId: r.key.keyId, creationDate: now, lastUpdatedDate: now }, { maxPerKey: svc.limits.aliasesPerKey });
+    await svc.store.putAlias({ ...svc.scopeOf(caller), name, keyId: r.key.keyId, creationDate: now, lastUpdatedDate: now }, { maxPerKey: svc.limits.aliasesPerKey, create: true });
     return {};
   },
 };

@@ -12,15 +12,13 @@ import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsError, kmsError } from '../errors.ts';
 import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
-import { importAad, materialAad, openMasterKey, loadMasterKey, MASTER_KEY_FILE, seal, unseal } from './master-key.ts';
+import { CheckedRows } from './checked-rows.ts';
+import { openMasterKey, loadMasterKey, MASTER_KEY_FILE } from './master-key.ts';
 import { migrate, schemaVersion, SCHEMA_VERSION } from './migrations.ts';
 import { decodeMarker, encodeMarker, pageOf, type Page, type PageRequest } from './page.ts';
-import { RecordMac, StoreIntegrityError } from './record-mac.ts';
-import {
-  aliasFields, aliasOf, aliasRow, grantFields, grantOf, grantRow, importFields, importRecord, keyFields, keyOf, keyRow, materialFields,
-  type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow,
-} from './rows.ts';
-import type { KeyRef, KeyStore, KeysWrite, Scope } from './types.ts';
+import type { RecordMac } from './record-mac.ts';
+import { recordDigest, type AliasRow, type GrantRow, type ImportRow, type KeyRow, type MaterialRow } from './rows.ts';
+import { aliasExists, keyQuotaExceeded, limitExceeded, newKeysPerScope, StoreConflictError, type KeyRef, type KeyStore, type KeysWrite, type Scope, type WriteCondition } from './types.ts';
 
 export const STORE_FILE = 'kms.sqlite';
 
@@ -36,10 +34,6 @@ export interface SqliteStoreOptions {
 type KeyRowSeq = KeyRow & { readonly seq: number };
 type GrantRowSeq = GrantRow & { readonly seq: number };
 
-function limitExceeded(message: string): KmsError {
-  return kmsError('LimitExceededException', message);
-}
-
 /** Cache key of a key (its Region and id). */
 const at = (k: KeyAddress) => `${k.region}\0${k.keyId}`;
 
@@ -47,6 +41,7 @@ export class SqliteKeyStore implements KeyStore {
   readonly #db: DatabaseSync;
   readonly #master: Uint8Array;
   readonly #mac: RecordMac;
+  readonly #rows: CheckedRows;
   /** By `at(key)` and version. */
   readonly #materials = new Map<string, Material>();
   /** By `at(key)`. */
@@ -67,7 +62,8 @@ export class SqliteKeyStore implements KeyStore {
       this.#db = new DatabaseSync(file);
       chmodSync(file, 0o600);
     }
-    this.#mac = new RecordMac(this.#master);
+    this.#rows = new CheckedRows(this.#master);
+    this.#mac = this.#rows.mac;
     try {
       this.#db.exec('PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
       if (options.readOnly) {
@@ -99,6 +95,7 @@ export class SqliteKeyStore implements KeyStore {
           'ON CONFLICT (key_id, region) DO UPDATE SET arn = excluded.arn, account = excluded.account, due = excluded.due, digest = excluded.digest, record = excluded.record, mac = excluded.mac',
       ),
       delKey: p('DELETE FROM keys WHERE key_id = ? AND region = ?'),
+      keyDigest: p('SELECT digest FROM keys WHERE key_id = ? AND region = ?'),
       getMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? AND version = ?'),
       curMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? ORDER BY version DESC LIMIT 1'),
       listMat: p('SELECT * FROM materials WHERE key_id = ? AND region = ? ORDER BY version'),
@@ -156,6 +153,14 @@ export class SqliteKeyStore implements KeyStore {
     }
   }
 
+  /** A conditional write's check, inside its transaction (types.ts, WriteCondition). */
+  #check(condition: WriteCondition | undefined): void {
+    const k = condition?.ifUnchanged;
+    if (k === undefined) return;
+    const row = this.#s('keyDigest').get(k.keyId, k.region) as { digest: Uint8Array } | undefined;
+    if (!row || !Buffer.from(row.digest).equals(recordDigest(JSON.stringify(k)))) throw new StoreConflictError(k.keyId);
+  }
+
   #s(name: string): StatementSync {
     const s = this.#stmt[name];
     if (!s) throw new Error(`no statement ${name}`);
@@ -165,22 +170,15 @@ export class SqliteKeyStore implements KeyStore {
   // Reading rows: each is checked before anything of it is used.
 
   #keyOf(r: KeyRow): KeyRecord {
-    this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
-    const k = keyOf(r);
-    if (!k) throw new StoreIntegrityError(`keys row ${r.key_id}`);
-    return k;
+    return this.#rows.key(r);
   }
 
   #grantOf(r: GrantRow): GrantRecord {
-    this.#mac.verify('grants', grantFields(r), r.mac, `grants row ${r.grant_id}`);
-    const g = grantOf(r);
-    if (!g) throw new StoreIntegrityError(`grants row ${r.grant_id}`);
-    return g;
+    return this.#rows.grant(r);
   }
 
   #aliasOf(r: AliasRow): AliasRecord {
-    this.#mac.verify('aliases', aliasFields(r), r.mac, `aliases row ${r.account}/${r.region}/${r.name}`);
-    return aliasOf(r);
+    return this.#rows.alias(r);
   }
 
   #material(row: MaterialRow | undefined): Material | undefined {
@@ -188,15 +186,7 @@ export class SqliteKeyStore implements KeyStore {
     const cacheKey = `${row.region}\0${row.key_id}\0${row.version}`;
     const hit = this.#materials.get(cacheKey);
     if (hit) return hit;
-    this.#mac.verify('materials', materialFields(row), row.mac, `materials row ${row.key_id} (${row.region}) version ${row.version}`);
-    const m: Material = {
-      keyId: row.key_id,
-      version: row.version,
-      id: row.id,
-      createdAt: row.created_at,
-      ...(row.rotation_type ? { rotationType: row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND' } : {}),
-      secret: unseal(this.#master, row.sealed, materialAad(row.key_id, row.version)),
-    };
+    const m = this.#rows.material(row);
     this.#materials.set(cacheKey, m);
     return m;
   }
@@ -204,16 +194,14 @@ export class SqliteKeyStore implements KeyStore {
   // Writing rows: each with its MAC.
 
   #writeKey(key: KeyRecord): void {
-    const r = keyRow(key);
-    this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, this.#mac.mac('keys', keyFields(r)));
+    const r = this.#rows.keyRow(key);
+    this.#s('putKey').run(r.key_id, r.arn, r.account, r.region, r.due, r.digest, r.record, r.mac);
   }
 
   /** Adds a material to the key `key` addresses (the material's key id must be its id). */
   #insertMaterial(key: KeyAddress, m: Material): void {
-    if (m.keyId !== key.keyId) throw new Error(`material of key ${m.keyId} added to key ${key.keyId}`);
-    // Sealed with its key id and version as AAD; the Region is in the MAC.
-    const r: MaterialRow = { key_id: m.keyId, region: key.region, version: m.version, id: m.id, created_at: m.createdAt, rotation_type: m.rotationType ?? null, sealed: seal(this.#master, m.secret, materialAad(m.keyId, m.version)) };
-    this.#s('putMat').run(r.key_id, r.region, r.version, r.id, r.created_at, r.rotation_type, r.sealed, this.#mac.mac('materials', materialFields(r)));
+    const r = this.#rows.materialRow(key, m);
+    this.#s('putMat').run(r.key_id, r.region, r.version, r.id, r.created_at, r.rotation_type, r.sealed, r.mac);
   }
 
   #forget(key: KeyAddress): void {
@@ -226,16 +214,9 @@ export class SqliteKeyStore implements KeyStore {
   /** Refuses (LimitExceededException) new keys that would take a scope past `max` keys. */
   #checkKeyQuota(keys: readonly KeyRecord[], max: number | undefined): void {
     if (max === undefined) return;
-    const adding = new Map<string, { account: string; region: string; n: number }>();
-    for (const key of keys) {
-      const id = `${key.account}\0${key.region}`;
-      const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
-      a.n++;
-      adding.set(id, a);
-    }
-    for (const { account, region, n: more } of adding.values()) {
-      const { n } = this.#s('countKeys').get(account, region, max) as { n: number };
-      if (n + more > max) throw limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${account} in ${region}.`);
+    for (const scope of newKeysPerScope(keys)) {
+      const { n } = this.#s('countKeys').get(scope.account, scope.region, max) as { n: number };
+      if (n + scope.n > max) throw keyQuotaExceeded(max, scope);
     }
   }
 
@@ -265,10 +246,7 @@ export class SqliteKeyStore implements KeyStore {
     return pageOf(
       rows,
       page.limit,
-      (r) => {
-        this.#mac.verify('keys', keyFields(r), r.mac, `keys row ${r.key_id}`);
-        return { keyId: r.key_id, arn: r.arn };
-      },
+      (r) => this.#rows.keyRef(r),
       (last) => encodeMarker('keys', last.seq),
     );
   }
@@ -312,16 +290,20 @@ export class SqliteKeyStore implements KeyStore {
     });
   }
 
-  async deleteKey(key: KeyAddress): Promise<void> {
-    this.#tx(() => this.#deleteKeyRows(key));
+  async deleteKey(key: KeyAddress, condition?: WriteCondition): Promise<void> {
+    this.#tx(() => {
+      this.#check(condition);
+      this.#deleteKeyRows(key);
+    });
     this.#forget(key);
   }
 
-  async writeKeys(w: KeysWrite, limits: { readonly maxKeys?: number } = {}): Promise<void> {
+  async writeKeys(w: KeysWrite, limits: { readonly maxKeys?: number } = {}, condition?: WriteCondition): Promise<void> {
     const touched = [...(w.remove ?? []), ...(w.create ?? []), ...(w.put ?? []), ...(w.materials ?? []).map((m) => m.key)];
     for (const k of touched) this.#keys.delete(at(k));
     try {
       this.#tx(() => {
+        this.#check(condition);
         for (const k of w.remove ?? []) this.#deleteKeyRows(k);
         this.#checkKeyQuota(w.create ?? [], limits.maxKeys);
         for (const k of [...(w.create ?? []), ...(w.put ?? [])]) this.#writeKey(k);
@@ -347,17 +329,19 @@ export class SqliteKeyStore implements KeyStore {
     return (this.#s('listMat').all(key.keyId, key.region) as unknown as MaterialRow[]).map((r) => this.#material(r) as Material);
   }
 
-  async addMaterial(key: KeyRecord, material: Material): Promise<void> {
+  async addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void> {
     this.#keys.delete(at(key));
     this.#tx(() => {
+      this.#check(condition);
       this.#insertMaterial(key, material);
       this.#writeKey(key);
     });
   }
 
-  async deleteMaterials(key: KeyRecord, versions?: readonly number[]): Promise<void> {
+  async deleteMaterials(key: KeyRecord, versions?: readonly number[], condition?: WriteCondition): Promise<void> {
     this.#keys.delete(at(key));
     this.#tx(() => {
+      this.#check(condition);
       if (versions === undefined) this.#s('delMat').run(key.keyId, key.region);
       else for (const v of versions) this.#s('delMatVersion').run(key.keyId, key.region, v);
       this.#writeKey(key);
@@ -381,15 +365,16 @@ export class SqliteKeyStore implements KeyStore {
     return pageOf(rows, page.limit, (r) => this.#aliasOf(r), (last) => encodeMarker('aliases', last.name));
   }
 
-  async putAlias(a: AliasRecord, limits: { readonly maxPerKey?: number } = {}): Promise<void> {
-    const r = aliasRow(a);
+  async putAlias(a: AliasRecord, limits: { readonly maxPerKey?: number; readonly create?: boolean } = {}): Promise<void> {
+    const r = this.#rows.aliasRow(a);
     this.#tx(() => {
+      if (limits.create && this.#s('getAlias').get(r.account, r.region, r.name)) throw aliasExists(a);
       const max = limits.maxPerKey;
       if (max !== undefined) {
         const { n } = this.#s('countAliasesOfKey').get(r.key_id, r.account, r.region, r.name) as { n: number };
         if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} aliases, the quota of aliases per KMS key.`);
       }
-      this.#s('putAlias').run(r.account, r.region, r.name, r.key_id, r.created, r.updated, this.#mac.mac('aliases', aliasFields(r)));
+      this.#s('putAlias').run(r.account, r.region, r.name, r.key_id, r.created, r.updated, r.mac);
     });
   }
 
@@ -442,14 +427,14 @@ export class SqliteKeyStore implements KeyStore {
     const old = this.#s('getGrant').get(g.grantId) as GrantRow | undefined;
     if (old) this.#grantsByKey.delete(at({ keyId: old.key_id, region: old.region }));
     this.#grantsByKey.delete(at(g));
-    const r = grantRow(g);
+    const r = this.#rows.grantRow(g);
     this.#tx(() => {
       const max = limits.maxPerKey;
       if (max !== undefined) {
         const { n } = this.#s('countGrantsOfKey').get(r.key_id, r.region, r.grant_id) as { n: number };
         if (n >= max) throw limitExceeded(`The request was rejected because key ${r.key_id} already has ${n} grants, the quota of grants per KMS key.`);
       }
-      this.#s('putGrant').run(r.grant_id, r.key_id, r.region, r.token, r.grantee, r.retiring, r.record, this.#mac.mac('grants', grantFields(r)));
+      this.#s('putGrant').run(r.grant_id, r.key_id, r.region, r.token, r.grantee, r.retiring, r.record, r.mac);
     });
   }
 
@@ -461,16 +446,12 @@ export class SqliteKeyStore implements KeyStore {
 
   async getImportParameters(token: string): Promise<ImportParameters | undefined> {
     const r = this.#s('getImport').get(token) as ImportRow | undefined;
-    if (!r) return undefined;
-    this.#mac.verify('import_parameters', importFields(r), r.mac, `import_parameters row of key ${r.key_id}`);
-    const rec = JSON.parse(r.record) as Omit<ImportParameters, 'privateKey'>;
-    if (rec.token !== r.token || rec.keyId !== r.key_id || rec.region !== r.region) throw new StoreIntegrityError(`import_parameters row of key ${r.key_id}`);
-    return { ...rec, privateKey: unseal(this.#master, r.sealed, importAad(token)) };
+    return r ? this.#rows.importParameters(r) : undefined;
   }
 
   async putImportParameters(p: ImportParameters): Promise<void> {
-    const r: ImportRow = { token: p.token, key_id: p.keyId, region: p.region, record: importRecord(p), sealed: seal(this.#master, p.privateKey, importAad(p.token)) };
-    this.#s('putImport').run(r.token, r.key_id, r.region, r.record, r.sealed, this.#mac.mac('import_parameters', importFields(r)));
+    const r = this.#rows.importRow(p);
+    this.#s('putImport').run(r.token, r.key_id, r.region, r.record, r.sealed, r.mac);
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,13 @@
 // - Resource quotas are checked in the same transaction as the write they limit, so concurrent
 //   writers cannot both pass the check (LimitExceededException).
 // - The schema is versioned and a store written by an older version upgrades itself on open.
+// - A write given `ifUnchanged` applies only while the key's stored record is that record, else it
+//   throws StoreConflictError and changes nothing (maintenance shared by several replicas).
+// - `putAlias` with `create` inserts only: an existing name is AlreadyExistsException, decided by
+//   the store's unique index, so concurrent creators of one name get one success.
+// A store shared by several KMS processes (PostgreSQL) also offers `coordination` (coordination.ts).
+import { KmsError, kmsError } from '../errors.ts';
+import type { Coordination } from './coordination.ts';
 import type { AliasRecord, GrantRecord, ImportParameters, KeyAddress, KeyRecord, Material } from '../model.ts';
 import type { Page, PageRequest } from './page.ts';
 
@@ -50,7 +57,48 @@ export interface KeysWrite {
   readonly materials?: readonly { readonly key: KeyAddress; readonly material: Material }[];
 }
 
+/** A key write that applies only if the stored record of the key `ifUnchanged` addresses is still `ifUnchanged`. */
+export interface WriteCondition {
+  readonly ifUnchanged?: KeyRecord;
+}
+
+/** The key changed (or went) since the record a conditional write was based on was read. */
+export class StoreConflictError extends KmsError {
+  constructor(keyId: string) {
+    super('KMSInternalException', 'An internal error occurred.', { code: 'ERR_KMS_STORE_CONFLICT', detail: `key ${keyId} changed since it was read; the write was not applied` });
+  }
+}
+
+/** CreateAlias of a name its scope has (KMS API Reference, "CreateAlias": AlreadyExistsException). */
+export function aliasExists(a: AliasRecord): KmsError {
+  return kmsError('AlreadyExistsException', `An alias with the name arn:aws:kms:${a.region}:${a.account}:${a.name} already exists`);
+}
+
+/** A resource quota checked in a write's transaction (limits.ts). */
+export function limitExceeded(message: string): KmsError {
+  return kmsError('LimitExceededException', message);
+}
+
+/** How many of `keys` each scope gains, in a fixed order (so writers locking scopes in it cannot deadlock). */
+export function newKeysPerScope(keys: readonly KeyRecord[]): { readonly account: string; readonly region: string; readonly n: number }[] {
+  const adding = new Map<string, { account: string; region: string; n: number }>();
+  for (const key of keys) {
+    const id = `${key.account}\0${key.region}`;
+    const a = adding.get(id) ?? { account: key.account, region: key.region, n: 0 };
+    a.n++;
+    adding.set(id, a);
+  }
+  return [...adding.keys()].sort().map((id) => adding.get(id) as { account: string; region: string; n: number });
+}
+
+/** LimitExceededException of a key quota (keys per account and Region). */
+export function keyQuotaExceeded(max: number, scope: Scope): KmsError {
+  return limitExceeded(`The request was rejected because it would exceed the KMS keys quota of ${max} for account ${scope.account} in ${scope.region}.`);
+}
+
 export interface KeyStore {
+  /** Present when several KMS processes share the store (coordination.ts). */
+  readonly coordination?: Coordination;
   getKey(key: KeyAddress): Promise<KeyRecord | undefined>;
   /** Every key with this id, one per Region (a multi-Region key's primary and replicas), by Region. */
   relatedKeys(keyId: string): Promise<readonly KeyRecord[]>;
@@ -70,30 +118,31 @@ export interface KeyStore {
   /** `createKey` for many keys in one transaction (seed files): all are created, or none. */
   createKeys(keys: readonly { readonly key: KeyRecord; readonly material?: Material }[], limits?: { readonly maxKeys?: number }): Promise<void>;
   /** Removes a key with its materials, aliases, grants and import parameters. */
-  deleteKey(key: KeyAddress): Promise<void>;
+  deleteKey(key: KeyAddress, condition?: WriteCondition): Promise<void>;
   /** `KeysWrite` in one transaction; with `maxKeys`, refuses (LimitExceededException) a created key beyond it. */
-  writeKeys(write: KeysWrite, limits?: { readonly maxKeys?: number }): Promise<void>;
+  writeKeys(write: KeysWrite, limits?: { readonly maxKeys?: number }, condition?: WriteCondition): Promise<void>;
 
   getMaterial(key: KeyAddress, version: number): Promise<Material | undefined>;
   /** Newest material version, or undefined when the key has none (pending import). */
   currentMaterial(key: KeyAddress): Promise<Material | undefined>;
   listMaterials(key: KeyAddress): Promise<readonly Material[]>;
   /** Adds a material and writes the key record in one transaction (rotation, import). */
-  addMaterial(key: KeyRecord, material: Material): Promise<void>;
+  addMaterial(key: KeyRecord, material: Material, condition?: WriteCondition): Promise<void>;
   /**
    * Deletes the key's materials (only those of `versions`, when given) and writes the key record,
    * in one transaction (imported material deleted or expired).
    */
-  deleteMaterials(key: KeyRecord, versions?: readonly number[]): Promise<void>;
+  deleteMaterials(key: KeyRecord, versions?: readonly number[], condition?: WriteCondition): Promise<void>;
 
   getAlias(scope: Scope, name: string): Promise<AliasRecord | undefined>;
   /** The aliases of a scope by name, or only those of `keyId`. */
   listAliases(scope: Scope, page: PageRequest, keyId?: string): Promise<Page<AliasRecord>>;
   /**
    * Inserts or replaces the alias (its scope and name); with `maxPerKey`, refuses
-   * (LimitExceededException) when its target key would have more aliases than that.
+   * (LimitExceededException) when its target key would have more aliases than that; with
+   * `create`, only inserts (AlreadyExistsException when the name exists in its scope).
    */
-  putAlias(alias: AliasRecord, limits?: { readonly maxPerKey?: number }): Promise<void>;
+  putAlias(alias: AliasRecord, limits?: { readonly maxPerKey?: number; readonly create?: boolean }): Promise<void>;
   deleteAlias(scope: Scope, name: string): Promise<void>;
 
   getGrant(grantId: string): Promise<GrantRecord | undefined>;

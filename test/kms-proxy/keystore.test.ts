@@ -6,12 +6,14 @@
 //
 // An implementation supplies `open()` (a fresh store, and how to reopen it) and `tamper(store dir,
 // what)`, which changes stored rows behind the store's back the way someone with write access to
-// its database would, for the integrity tests.
+// its database would, for the integrity tests. Both stores run it: SQLite in a temporary
+// directory, PostgreSQL in a new database on the run's server (test/support/postgres.ts).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, test } from 'vitest';
-import { SqliteKeyStore, type GrantRecord, type KeyRecord, type KeyStore } from '../../kms-proxy/index.ts';
+import { PostgresKeyStore, SqliteKeyStore, type GrantRecord, type KeyRecord, type KeyStore } from '../../kms-proxy/index.ts';
+import { onDatabase, postgresDatabase } from '../support/pg-database.ts';
 import { tempDir } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -87,15 +89,16 @@ export type Tamper =
   | 'import parameters moved to another Region';
 
 interface Implementation {
-  open(): { store: KeyStore; reopen: () => KeyStore; dir: string };
-  tamper(dir: string, what: Tamper): void;
+  open(): Promise<{ store: KeyStore; reopen: () => Promise<KeyStore>; dir: string }>;
+  /** Changes rows of the store opened in `dir` directly. */
+  tamper(dir: string, what: Tamper): Promise<void>;
 }
 
 function contract(name: string, impl: Implementation) {
   const { open } = impl;
   describe(`KeyStore contract: ${name}`, () => {
     test('keys and materials round-trip, newest material is current, and survive reopening', async () => {
-      const { store, reopen } = open();
+      const { store, reopen } = await open();
       await store.createKey(key('k1'), mat('k1', 0, 1));
       await store.addMaterial(key('k1', { description: 'rotated' }), mat('k1', 1, 2));
       expect((await store.getKey(at('k1')))?.description).toBe('rotated');
@@ -103,14 +106,14 @@ function contract(name: string, impl: Implementation) {
       expect((await store.getMaterial(at('k1'), 0))?.secret).toEqual(new Uint8Array(32).fill(1));
       expect((await store.listMaterials(at('k1'))).map((m) => m.version)).toEqual([0, 1]);
       await store.close();
-      const again = reopen();
+      const again = await reopen();
       expect((await again.getKey(at('k1')))?.description).toBe('rotated');
       expect((await again.getMaterial(at('k1'), 1))?.secret).toEqual(new Uint8Array(32).fill(2));
       await again.close();
     });
 
     test('createKey is atomic: a failing material insert leaves no key', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKey(key('k2'), mat('k2', 0, 1));
       // Same (key, version) again violates the primary key: neither half may remain changed.
       await expect(store.createKey(key('k2', { description: 'second' }), mat('k2', 0, 9))).rejects.toThrow();
@@ -120,7 +123,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('deleteKey removes materials, aliases, grants and import parameters; caches follow writes', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKey(key('k3'), mat('k3', 0, 3));
       await store.putAlias(alias(A, 'alias/k3', 'k3'));
       await store.putGrant(grant('g3', 'k3'));
@@ -141,7 +144,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('deleteMaterials empties a key and updates its record in one step', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKey(key('k4'), mat('k4', 0, 4));
       await store.deleteMaterials(key('k4', { state: 'PendingImport' }));
       expect(await store.currentMaterial(at('k4'))).toBeUndefined();
@@ -150,8 +153,22 @@ function contract(name: string, impl: Implementation) {
       await store.close();
     });
 
+    test('deleteMaterials with versions deletes only those versions (one imported material of several), the others stay readable', async () => {
+      const { store } = await open();
+      await store.createKey(key('k5'), mat('k5', 0, 5));
+      await store.addMaterial(key('k5'), mat('k5', 1, 6));
+      await store.addMaterial(key('k5'), mat('k5', 2, 7));
+      expect((await store.getMaterial(at('k5'), 1))?.version).toBe(1); // cached before the delete
+      await store.deleteMaterials(key('k5', { description: 'one gone' }), [1]);
+      expect(await store.getMaterial(at('k5'), 1)).toBeUndefined();
+      expect((await store.listMaterials(at('k5'))).map((m) => m.version)).toEqual([0, 2]);
+      expect((await store.currentMaterial(at('k5')))?.version).toBe(2);
+      expect((await store.getKey(at('k5')))?.description).toBe('one gone');
+      await store.close();
+    });
+
     test('a key is found by id and Region: the keys of a multi-Region key share an id, each with its own materials, grants, aliases and import parameters', async () => {
-      const { store } = open();
+      const { store } = await open();
       const west = A_WEST.region;
       await store.createKey(key('mrk-1', { multiRegionKeyType: 'PRIMARY' }), mat('mrk-1', 0, 1));
       await store.createKey(key('mrk-1', { region: west, multiRegionKeyType: 'REPLICA', description: 'west' }), mat('mrk-1', 0, 1));
@@ -194,7 +211,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('writeKeys changes related keys in one transaction (removed, created within the quota, replaced, materials added); a failure changes nothing', async () => {
-      const { store, reopen } = open();
+      const { store, reopen } = await open();
       const west = A_WEST.region;
       const primary = key('mrk-2', { multiRegionKeyType: 'PRIMARY', state: 'PendingReplicaDeletion', pendingWindowInDays: 7 });
       const replica = key('mrk-2', { region: west, multiRegionKeyType: 'REPLICA', state: 'PendingDeletion', deletionDate: 10 });
@@ -223,13 +240,13 @@ function contract(name: string, impl: Implementation) {
       // A material is only ever added to a key of its own id.
       await expect(store.writeKeys({ materials: [{ key: copy, material: mat('other', 2, 1) }] })).rejects.toThrow();
       await store.close();
-      const again = reopen();
+      const again = await reopen();
       expect((await again.getMaterial(at('mrk-3', west), 1))?.secret).toEqual(new Uint8Array(32).fill(4));
       await again.close();
     });
 
     test('an alias name is unique per account and region, not across them; each scope sees its own', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys([{ key: key('ka') }, { key: key('kb', { account: B.account }) }, { key: key('kw', { region: A_WEST.region }) }]);
       await store.putAlias(alias(A, 'alias/prod', 'ka'));
       await store.putAlias(alias(B, 'alias/prod', 'kb'));
@@ -247,7 +264,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('listKeys pages one scope in creation order, every key exactly once, O(page) per call', async () => {
-      const { store } = open();
+      const { store } = await open();
       const ids = Array.from({ length: 23 }, (_v, i) => `a-${String(i).padStart(2, '0')}`);
       await store.createKeys(ids.map((id) => ({ key: key(id) })));
       await store.createKeys([{ key: key('b-0', { account: B.account }) }, { key: key('w-0', { region: A_WEST.region }) }]);
@@ -263,7 +280,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('a page starts where its marker points: keys added or deleted between pages are not repeated, and the rest not skipped', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys(['m0', 'm1', 'm2', 'm3', 'm4'].map((id) => ({ key: key(id) })));
       const first = await store.listKeys(A, { limit: 2 });
       expect(first.items.map((k) => k.keyId)).toEqual(['m0', 'm1']);
@@ -276,7 +293,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('markers are opaque and belong to one listing: garbage or another listing\'s marker is InvalidMarkerException', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys(['n0', 'n1'].map((id) => ({ key: key(id) })));
       await store.putAlias(alias(A, 'alias/n0', 'n0'));
       await store.putAlias(alias(A, 'alias/n1', 'n1'));
@@ -292,7 +309,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('listAliases pages a scope by name, or only one key\'s aliases', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys([{ key: key('p0') }, { key: key('p1') }]);
       const names = ['alias/c', 'alias/a', 'alias/e', 'alias/b', 'alias/d'];
       for (const [i, n] of names.entries()) await store.putAlias(alias(A, n, i % 2 === 0 ? 'p0' : 'p1'));
@@ -303,7 +320,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('grants: by id and by token; all of a key; pages filtered by id or grantee; retirable by principal on any key', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys([{ key: key('q0') }, { key: key('q1', { account: B.account }) }]);
       const r = 'arn:aws:iam::111122223333:role/retirer';
       const g = Array.from({ length: 7 }, (_v, i) => grant(`g${i}`, i < 5 ? 'q0' : 'q1', { granteePrincipal: `arn:aws:iam::111122223333:role/${i % 2 === 0 ? 'even' : 'odd'}`, ...(i % 3 === 0 ? { retiringPrincipal: r } : {}) }));
@@ -330,7 +347,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('listDueKeys and nextDue follow the records\' maintenance dates (deletion, expiry, rotation of Enabled keys)', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys([
         { key: key('d-del', { state: 'PendingDeletion', deletionDate: 300 }) },
         { key: key('d-rot', { rotationEnabled: true, nextRotationDate: 100 }) },
@@ -352,7 +369,7 @@ function contract(name: string, impl: Implementation) {
     });
 
     test('resource quotas are checked in the write\'s transaction: keys per scope, aliases and grants per key', async () => {
-      const { store } = open();
+      const { store } = await open();
       await store.createKeys([{ key: key('l0') }, { key: key('l1') }], { maxKeys: 2 });
       await expect(store.createKey(key('l2'), undefined, { maxKeys: 2 })).rejects.toMatchObject({ code: 'ERR_KMS_LIMIT_EXCEEDED', awsName: 'LimitExceededException' });
       // Another account's quota is its own.
@@ -381,6 +398,45 @@ function contract(name: string, impl: Implementation) {
       await store.close();
     });
 
+    test('putAlias with create inserts only: of concurrent creators of one name exactly one succeeds, the others AlreadyExistsException', async () => {
+      const { store } = await open();
+      await store.createKeys([{ key: key('c0') }, { key: key('c1') }]);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_v, i) => store.putAlias(alias(A, 'alias/once', i % 2 === 0 ? 'c0' : 'c1'), { create: true })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ERR_KMS_ALREADY_EXISTS', message: `An alias with the name arn:aws:kms:${A.region}:${A.account}:alias/once already exists` });
+      // Without create, the same call replaces the alias.
+      await store.putAlias(alias(A, 'alias/once', 'c1'));
+      expect((await store.getAlias(A, 'alias/once'))?.keyId).toBe('c1');
+      await store.close();
+    });
+
+    test('a conditional write applies only while the key is the record it was based on (StoreConflictError otherwise, nothing changed)', async () => {
+      const { store } = await open();
+      const base = key('w0', { rotationEnabled: true, nextRotationDate: 10 });
+      await store.createKey(base, mat('w0', 0, 1));
+      const read = await store.getKey(at('w0'));
+      // Another writer changes the key after it was read.
+      await store.putKey({ ...base, state: 'Disabled' });
+      await expect(store.addMaterial({ ...base, nextRotationDate: 20 }, mat('w0', 1, 2), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      await expect(store.deleteMaterials({ ...base, state: 'PendingImport' }, undefined, { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      await expect(store.deleteKey(at('w0'), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      await expect(store.writeKeys({ put: [{ ...base, description: 'settled' }] }, {}, { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      // The condition names one Region's key: the same id elsewhere is another record.
+      await store.createKey(key('w0', { region: A_WEST.region }));
+      await expect(store.deleteKey(at('w0', A_WEST.region), { ifUnchanged: read })).rejects.toMatchObject({ code: 'ERR_KMS_STORE_CONFLICT' });
+      expect((await store.getKey(at('w0')))?.state).toBe('Disabled');
+      expect((await store.getKey(at('w0')))?.description).toBe('d');
+      expect(await store.getKey(at('w0', A_WEST.region))).toBeDefined();
+      expect((await store.listMaterials(at('w0'))).map((m) => m.version)).toEqual([0]);
+      // Based on the current record, it applies.
+      const now = await store.getKey(at('w0'));
+      await store.addMaterial({ ...(now as KeyRecord), nextRotationDate: 20 }, mat('w0', 1, 2), { ifUnchanged: now });
+      expect((await store.currentMaterial(at('w0')))?.version).toBe(1);
+      await store.deleteKey(at('w0'), { ifUnchanged: await store.getKey(at('w0')) });
+      expect(await store.getKey(at('w0'))).toBeUndefined();
+      await store.close();
+    });
+
     test.each<Tamper>([
       'key policy edited',
       'key moved to another account',
@@ -398,7 +454,7 @@ function contract(name: string, impl: Implementation) {
       'grant moved to another Region',
       'import parameters moved to another Region',
     ])('a row changed outside the store (%s) is refused when read: ERR_KMS_STORE_INTEGRITY, KMSInternalException', async (what) => {
-      const { store, reopen, dir } = open();
+      const { store, reopen, dir } = await open();
       await store.createKey(key('t0'), mat('t0', 0, 7));
       await store.addMaterial(key('t0', { rotationEnabled: true, nextRotationDate: 10 }), mat('t0', 1, 8));
       await store.createKey(key('t1'), mat('t1', 0, 9));
@@ -408,8 +464,8 @@ function contract(name: string, impl: Implementation) {
       await store.putGrant(grant('gt', 't0', { retiringPrincipal: 'arn:aws:iam::111122223333:role/r' }));
       await store.putImportParameters({ token: 'tokt', keyId: 't0', region: A.region, wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048', privateKey: new Uint8Array([4]), validTo: 5 });
       await store.close();
-      impl.tamper(dir, what);
-      const s = reopen();
+      await impl.tamper(dir, what);
+      const s = await reopen();
       const reads: Record<Tamper, () => Promise<unknown>> = {
         'key policy edited': () => s.getKey(at('t0')),
         'key moved to another account': () => s.listKeys(B, { limit: 10 }),
@@ -433,66 +489,79 @@ function contract(name: string, impl: Implementation) {
   });
 }
 
-/** Changes rows of a SQLite store's file directly, as someone with write access to it would. */
-function tamperSqlite(dir: string, what: Tamper): void {
-  const db = new DatabaseSync(join(dir, 'kms.sqlite'));
-  const run = (sql: string) => db.exec(sql);
-  const open = "'{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}'";
+const OPEN_POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}';
+
+/**
+ * The SQL that changes rows behind the store's back, for SQLite (`json_set`) or PostgreSQL
+ * (`jsonb_set` on the record's text); the same rows and columns in both.
+ */
+function tamperSql(what: Tamper, dialect: 'sqlite' | 'postgres'): string {
+  const set = (path: string, value: string) =>
+    dialect === 'sqlite' ? `json_set(record, '$.${path}', ${value})` : `jsonb_set(record::jsonb, '{${path}}', ${value}::jsonb)::text`;
+  const str = (v: string) => (dialect === 'sqlite' ? `'${v}'` : `'"${v}"'`);
+  const json = (v: string) => (dialect === 'sqlite' ? `json('${v}')` : `'${v}'`);
   switch (what) {
     case 'key policy edited':
-      run(`UPDATE keys SET record = json_set(record, '$.policy', ${open}) WHERE key_id = 't0'`);
-      break;
+      return `UPDATE keys SET record = ${set('policy', dialect === 'sqlite' ? `'${OPEN_POLICY}'` : `to_jsonb('${OPEN_POLICY}'::text)`)} WHERE key_id = 't0'`;
     case 'key moved to another account':
-      run(`UPDATE keys SET account = '444455556666' WHERE key_id = 't0'`);
-      break;
+      return `UPDATE keys SET account = '444455556666' WHERE key_id = 't0'`;
     case 'key row given another row’s MAC':
-      run(`UPDATE keys SET record = (SELECT record FROM keys WHERE key_id = 't0'), digest = (SELECT digest FROM keys WHERE key_id = 't0'), mac = (SELECT mac FROM keys WHERE key_id = 't0') WHERE key_id = 't1'`);
-      break;
+      return `UPDATE keys SET record = (SELECT record FROM keys WHERE key_id = 't0' AND region = 'us-east-1'), digest = (SELECT digest FROM keys WHERE key_id = 't0' AND region = 'us-east-1'), mac = (SELECT mac FROM keys WHERE key_id = 't0' AND region = 'us-east-1') WHERE key_id = 't1'`;
     case 'key maintenance date cleared':
-      run(`UPDATE keys SET due = NULL WHERE key_id = 't0'`);
-      break;
+      return `UPDATE keys SET due = NULL WHERE key_id = 't0'`;
     case 'material metadata edited':
-      run(`UPDATE materials SET rotation_type = 'ON_DEMAND' WHERE key_id = 't0' AND version = 0`);
-      break;
+      return `UPDATE materials SET rotation_type = 'ON_DEMAND' WHERE key_id = 't0' AND version = 0`;
     case 'materials swapped between versions':
-      run(`UPDATE materials SET sealed = (SELECT sealed FROM materials WHERE key_id = 't0' AND version = 0) WHERE key_id = 't0' AND version = 1`);
-      break;
+      return `UPDATE materials SET sealed = (SELECT sealed FROM materials WHERE key_id = 't0' AND region = 'us-east-1' AND version = 0) WHERE key_id = 't0' AND region = 'us-east-1' AND version = 1`;
     case 'alias re-pointed':
-      run(`UPDATE aliases SET key_id = 't1' WHERE name = 'alias/t'`);
-      break;
+      return `UPDATE aliases SET key_id = 't1' WHERE name = 'alias/t'`;
     case 'alias moved to another account':
-      run(`UPDATE aliases SET account = '444455556666' WHERE name = 'alias/t'`);
-      break;
+      return `UPDATE aliases SET account = '444455556666' WHERE name = 'alias/t'`;
     case 'grant operations widened':
-      run(`UPDATE grants SET record = json_set(record, '$.operations', json('["Decrypt","Encrypt","CreateGrant"]')) WHERE grant_id = 'gt'`);
-      break;
+      return `UPDATE grants SET record = ${set('operations', json('["Decrypt","Encrypt","CreateGrant"]'))} WHERE grant_id = 'gt'`;
     case 'grant moved to another key':
-      run(`UPDATE grants SET key_id = 't1', record = json_set(record, '$.keyId', 't1') WHERE grant_id = 'gt'`);
-      break;
+      return `UPDATE grants SET key_id = 't1', record = ${set('keyId', str('t1'))} WHERE grant_id = 'gt'`;
     case 'grant retiring principal changed':
-      run(`UPDATE grants SET retiring = 'arn:aws:iam::111122223333:role/attacker', record = json_set(record, '$.retiringPrincipal', 'arn:aws:iam::111122223333:role/attacker') WHERE grant_id = 'gt'`);
-      break;
+      return `UPDATE grants SET retiring = 'arn:aws:iam::111122223333:role/attacker', record = ${set('retiringPrincipal', str('arn:aws:iam::111122223333:role/attacker'))} WHERE grant_id = 'gt'`;
     case 'import record edited':
-      run(`UPDATE import_parameters SET record = json_set(record, '$.validTo', 99999999999999) WHERE token = 'tokt'`);
-      break;
+      return `UPDATE import_parameters SET record = ${set('validTo', dialect === 'sqlite' ? '99999999999999' : "'99999999999999'")} WHERE token = 'tokt'`;
     case 'material moved to another Region':
-      run(`UPDATE materials SET region = 'eu-west-1' WHERE key_id = 't0' AND region = 'us-east-1' AND version = 1`);
-      break;
+      return `UPDATE materials SET region = 'eu-west-1' WHERE key_id = 't0' AND region = 'us-east-1' AND version = 1`;
     case 'grant moved to another Region':
-      run(`UPDATE grants SET region = 'eu-west-1', record = json_set(record, '$.region', 'eu-west-1') WHERE grant_id = 'gt'`);
-      break;
+      return `UPDATE grants SET region = 'eu-west-1', record = ${set('region', str('eu-west-1'))} WHERE grant_id = 'gt'`;
     case 'import parameters moved to another Region':
-      run(`UPDATE import_parameters SET region = 'eu-west-1', record = json_set(record, '$.region', 'eu-west-1') WHERE token = 'tokt'`);
-      break;
+      return `UPDATE import_parameters SET region = 'eu-west-1', record = ${set('region', str('eu-west-1'))} WHERE token = 'tokt'`;
   }
+}
+
+/** Changes rows of a SQLite store's file directly, as someone with write access to it would. */
+async function tamperSqlite(dir: string, what: Tamper): Promise<void> {
+  const db = new DatabaseSync(join(dir, 'kms.sqlite'));
+  db.exec(tamperSql(what, 'sqlite'));
   db.close();
 }
 
 contract('SqliteKeyStore', {
-  open() {
+  async open() {
     const dir = tempDir('kms-keystore-');
     dirs.push(dir);
-    return { store: new SqliteKeyStore({ dataDir: dir }), reopen: () => new SqliteKeyStore({ dataDir: dir }), dir };
+    return { store: new SqliteKeyStore({ dataDir: dir }), reopen: async () => new SqliteKeyStore({ dataDir: dir }), dir };
   },
   tamper: tamperSqlite,
+});
+
+/** The database URL of each PostgreSQL store's directory (its master key's). */
+const databases = new Map<string, string>();
+
+contract('PostgresKeyStore', {
+  async open() {
+    const dir = tempDir('kms-keystore-pg-');
+    dirs.push(dir);
+    const url = await postgresDatabase();
+    databases.set(dir, url);
+    return { store: await PostgresKeyStore.open({ url, dataDir: dir }), reopen: () => PostgresKeyStore.open({ url, dataDir: dir }), dir };
+  },
+  async tamper(dir, what) {
+    await onDatabase(databases.get(dir) ?? '', tamperSql(what, 'postgres'));
+  },
 });

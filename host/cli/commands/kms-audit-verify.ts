@@ -1,5 +1,7 @@
 // `nitro-sandbox kms audit verify`: checks the KMS audit log's chain and signatures, streaming.
-import { verifyAuditLog, type AuditVerification } from '../../../kms-proxy/index.ts';
+import { join } from 'node:path';
+import { defaultDataDir } from '../../../attestation/index.ts';
+import { auditRegistry, auditSigningKeyOf, verifyAuditLog, type AuditVerification } from '../../../kms-proxy/index.ts';
 import { flagOpt, json, readOptionFile, stringOpt, type Command } from '../command.ts';
 import { kmsDataDir } from './kms-options.ts';
 
@@ -8,6 +10,7 @@ export const kmsAuditVerify: Command = {
   summary: "Check the KMS audit log's signed hash chain for edits, deletions, truncation and rewriting",
   help: `Usage: nitro-sandbox kms audit verify [--data-dir DIR] [--public-key KEY|FILE] [--replica ID]
                                       [--since-head FILE] [--json]
+                                      [--audit-dir DIR --store postgres://…]
 
 Reads every segment of DIR/audit/<replica>/ in order, in constant memory whatever the log's size,
 and checks: each record's sequence and its link to the previous line (SHA-256 of that line); that
@@ -55,8 +58,16 @@ Options:
                       log must still hold the record it names. Neither a cut of the last 200 ms
                       of records before a head write nor an older copy of the whole log put back
                       with its own head can be seen from the directory alone; this sees the latter
-  --json              print the result as JSON`,
-  options: { 'data-dir': { type: 'string' }, 'public-key': { type: 'string' }, replica: { type: 'string' }, 'since-head': { type: 'string' }, json: { type: 'boolean' } },
+  --json              print the result as JSON
+  --audit-dir DIR     the audit directory replicas on a shared store write to ('kms serve
+                      --audit-dir'); default the data directory, or with --store the replicas'
+                      default ($NITRO_SANDBOX_HOME/kms-audit or ~/.nitro-sandbox/kms-audit). The
+                      key is still derived from --data-dir's master.key unless --public-key is given
+  --store URL         the replicas' PostgreSQL store: every replica it knows of must have its chain
+                      under --audit-dir (ERR_AUDIT_MISSING otherwise), and that chain must still
+                      hold the last head the replica recorded in the store (ERR_AUDIT_ROLLED_BACK).
+                      The replicas may be running: the batch each is writing is not judged`,
+  options: { 'data-dir': { type: 'string' }, 'public-key': { type: 'string' }, replica: { type: 'string' }, 'since-head': { type: 'string' }, json: { type: 'boolean' }, 'audit-dir': { type: 'string' }, store: { type: 'string' } },
   async run(args, io) {
     const dir = kmsDataDir(args);
     const key = stringOpt(args, 'public-key');
@@ -64,7 +75,17 @@ Options:
     const publicKey = key === undefined ? undefined : key.startsWith('ed25519:') ? key : readOptionFile('public-key', key).toString('utf8');
     const since = stringOpt(args, 'since-head');
     const sinceHead = since === undefined ? undefined : readOptionFile('since-head', since);
-    const r = await verifyAuditLog(dir, { ...(publicKey !== undefined ? { publicKey } : {}), ...(replica !== undefined ? { replica } : {}), ...(sinceHead ? { sinceHead } : {}) });
+    const store = stringOpt(args, 'store');
+    const auditDir = stringOpt(args, 'audit-dir') ?? (store !== undefined ? join(defaultDataDir(), 'kms-audit') : dir);
+    // The key of DIR's master.key, unless pinned: the audit directory holds no key.
+    const trusted = publicKey ?? (auditDir !== dir ? auditSigningKeyOf(dir)?.publicKey : undefined);
+    const registered = store === undefined ? undefined : await auditRegistry(store);
+    const r = await verifyAuditLog(auditDir, {
+      ...(trusted !== undefined ? { publicKey: trusted } : {}),
+      ...(replica !== undefined ? { replica } : {}),
+      ...(sinceHead ? { sinceHead } : {}),
+      ...(registered ? { registered, live: true } : {}),
+    });
     if (flagOpt(args, 'json')) io.out(json(r));
     else io.out(describe(r));
     if (r.ok) return 0;

@@ -1,7 +1,21 @@
 // `nitro-sandbox kms serve`: runs the AWS-KMS-compatible service until SIGINT/SIGTERM.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { defaultDataDir } from '../../../attestation/index.ts';
 import { DEFAULT_REGION, isRegionName, startKmsServer, type Limits, type Quota } from '../../../kms-proxy/index.ts';
 import { flagOpt, intOpt, listOpt, stringOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
+
+/**
+ * The default audit replica id on a shared store: the host name and the port (lower case, a-z 0-9
+ * '-', at most 63), so replicas on one host differ and a replica restarted where it ran continues
+ * its chain. With --port 0 the port is not known yet: the process id stands in for it.
+ */
+function defaultReplica(port: number): string {
+  const suffix = port === 0 ? `-pid${process.pid}` : `-${port}`;
+  const id = hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 63 - suffix.length);
+  return `${id === '' ? 'replica' : id}${suffix}`;
+}
 
 export const kmsServe: Command = {
   name: 'kms serve',
@@ -12,6 +26,7 @@ export const kmsServe: Command = {
                            [--trust-anchor PEM]... [--aws-nitro-root] [--sandbox-dir DIR]
                            [--attestation-max-age SECONDS]
                            [--audit-segment-mib N] [--audit-segment-hours N]
+                           [--store postgres://USER:PASSWORD@HOST:PORT/DB [--audit-dir DIR] [--replica ID]]
 
 Serves the AWS KMS JSON API (awsJson1_1, X-Amz-Target: TrentService.<Operation>) so the unmodified
 AWS SDKs and CLI work against it by changing only the endpoint:
@@ -65,6 +80,25 @@ are counted in one summary record a minute. The KMS does not start on a log that
   --audit-segment-hours N  … or after N hours (default 24)
 The key that verifies the log is printed at start-up (audit public key: ed25519:…).
 
+Replicas on PostgreSQL (kms-proxy/README.md, "Replicas on PostgreSQL"): several KMS processes
+behind a load balancer, one database, consistent as one KMS. Start each the same way:
+  nitro-sandbox kms serve --store postgres://kms:…@db:5432/kms --data-dir /run/secrets/kms --port 4000
+  --store URL         postgres://USER:PASSWORD@HOST:PORT/DB (?sslmode=require etc. as libpq reads
+                      them): keys, aliases, grants, quotas and the audit registry live there, the
+                      schema is created and migrated by the KMS. DIR (--data-dir) is then only
+                      read: master.key and credentials.json, the same for every replica (e.g. a
+                      read-only secret; created there only by a first start on an empty database),
+                      and no lock keeps other replicas out. Without --store, DIR/kms.sqlite (one
+                      process).
+  --audit-dir DIR     where this replica writes its audit chain, audit/<replica>/ (default
+                      $NITRO_SANDBOX_HOME/kms-audit or ~/.nitro-sandbox/kms-audit; replicas may
+                      share one, each writes its own folder). Verify all of them with
+                      'kms audit verify --audit-dir DIR --store URL'.
+  --replica ID        this replica's audit chain id (1-63 of a-z, 0-9, '-'; default: the host name
+                      and the port, e.g. kms-7f9c-4000; the process id instead of a port of 0).
+                      Unique per live replica: a second process with the same id on the same
+                      database is refused.
+
 Accounts and credentials: every key, alias and grant belongs to an account, as on AWS. A caller
 acts in the account of its credential's principal: CreateKey and CreateAlias make resources there,
 ListKeys and ListAliases list only its own, an alias name is unique per account. Another account's
@@ -100,6 +134,9 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     'attestation-max-age': { type: 'string' },
     'audit-segment-mib': { type: 'string' },
     'audit-segment-hours': { type: 'string' },
+    store: { type: 'string' },
+    'audit-dir': { type: 'string' },
+    replica: { type: 'string' },
   },
   async run(args, io) {
     const port = intOpt(args, 'port', 0, 65535) ?? 4000;
@@ -130,8 +167,21 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
     const recipient = recipientOptions(args);
     const segmentMib = intOpt(args, 'audit-segment-mib', 1, 1 << 20);
     const segmentHours = intOpt(args, 'audit-segment-hours', 1, 24 * 366);
-    const audit = { ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}), ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}) };
-    const server = await startKmsServer({ port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, regions: regions.length > 0 ? regions : [region], account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit, ...(seed ? { seed } : {}) });
+    const storeUrl = stringOpt(args, 'store');
+    if (storeUrl !== undefined && !/^postgres(ql)?:\/\//.test(storeUrl)) throw new UsageError('--store must be a postgres:// URL');
+    if (storeUrl === undefined && (stringOpt(args, 'audit-dir') !== undefined || stringOpt(args, 'replica') !== undefined)) throw new UsageError('--audit-dir and --replica are for replicas on a shared store (--store)');
+    // With a shared store the data directory is only read: the audit chain goes elsewhere.
+    const auditDir = stringOpt(args, 'audit-dir') ?? (storeUrl !== undefined ? join(defaultDataDir(), 'kms-audit') : undefined);
+    const replica = stringOpt(args, 'replica') ?? (storeUrl !== undefined ? defaultReplica(port) : undefined);
+    const audit = {
+      ...(segmentMib ? { maxSegmentBytes: segmentMib * 1024 * 1024 } : {}),
+      ...(segmentHours ? { maxSegmentAgeMs: segmentHours * 3_600_000 } : {}),
+      ...(replica !== undefined ? { replica } : {}),
+    };
+    const server = await startKmsServer({
+      port, host: stringOpt(args, 'host') ?? '127.0.0.1', dataDir, region, regions: regions.length > 0 ? regions : [region], account, allowAnonymous, quotas, limits, credentialFiles, recipient, audit,
+      ...(seed ? { seed } : {}), ...(storeUrl !== undefined ? { storeUrl } : {}), ...(auditDir !== undefined ? { auditDir } : {}),
+    });
     const c = server.credential;
     const others = server.credentials.filter((x) => x.accessKeyId !== c.accessKeyId);
     const accounts = [...new Set(server.credentials.map((x) => x.account))].sort();
@@ -143,6 +193,7 @@ a record changed in kms.sqlite outside the KMS is refused (KMSInternalException,
         `  AWS_ACCESS_KEY_ID=${c.accessKeyId}`,
         `  AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`,
         `audit public key: ${server.auditPublicKey}`,
+        storeUrl !== undefined ? `store: PostgreSQL ${storeUrl.replace(/\/\/[^@/]*@/, '//…@')}; audit replica ${replica} in ${auditDir}` : '',
         others.length > 0 ? `${others.length} more credential(s) accepted; accounts ${accounts.join(', ')}` : '',
         allowAnonymous ? 'WARNING: unsigned requests are accepted as the account root (--allow-anonymous)' : '',
         '',
