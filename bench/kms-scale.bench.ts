@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import { SqliteKeyStore, startKmsServer, type Credential, type KeyRecord } from '../kms-proxy/index.ts';
+import { createKmsApp, SqliteKeyStore, startKmsServer, type Credential, type KeyRecord } from '../kms-proxy/index.ts';
 import { defaultKeyPolicy } from '../kms-proxy/policy/document.ts';
 import { signedRequest } from '../test/kms-proxy/sign.ts';
 import { result, type Benchmark } from './harness.ts';
@@ -56,8 +56,12 @@ function keyRecord(account: string, keyId: string): KeyRecord {
   };
 }
 
-/** The child: fills the store (one transaction per account), then serves it. */
+/**
+ * The child: opens the KMS once (a data directory whose store exists must have its audit log, so
+ * the KMS makes both first), fills the store (one transaction per account), then serves it.
+ */
 async function serveChild(dir: string): Promise<void> {
+  await (await createKmsApp({ dataDir: dir, credentials: [lister, decrypter, small] })).close();
   const store = new SqliteKeyStore({ dataDir: dir });
   const fill = (account: string, n: number) => Array.from({ length: n }, () => ({ key: keyRecord(account, randomUUID()) }));
   await store.createKeys(fill(BIG, BIG_KEYS));
