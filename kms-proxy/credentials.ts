@@ -12,10 +12,11 @@
 // `allowedActions` is the principal's identity policy (identity.ts): IAM actions, `*` and `?`
 // wildcards (`kms:Decrypt`, `kms:Describe*`, `*`); absent, every action is allowed.
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from './config-file.ts';
 import { KmsError, kmsError } from './errors.ts';
+import { createFileAtomically } from './new-file.ts';
 import { principalAccountOf } from './identity.ts';
 import type { Credential } from './sigv4.ts';
 
@@ -94,10 +95,10 @@ export function mergeCredentials(...lists: readonly (readonly Credential[])[]): 
 export function loadOrCreateCredentials(dataDir: string, account: string): { credentials: Credential[]; created: boolean } {
   const path = join(dataDir, 'credentials.json');
   try {
-    const fd = openSync(path, 'wx', 0o600);
     const credentials = [generateCredential(account)];
-    writeSync(fd, `${JSON.stringify(credentials, null, 2)}\n`);
-    closeSync(fd);
+    // Complete before the name appears (new-file.ts): a replica starting at the same moment reads
+    // this file or its own, never a partial one.
+    createFileAtomically(path, `${JSON.stringify(credentials, null, 2)}\n`);
     return { credentials, created: true };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

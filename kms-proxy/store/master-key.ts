@@ -13,9 +13,10 @@
 //   could open nothing already sealed, and every request would then fail.
 // - `loadOrCreateMasterKey(path)`: the first release's name, now with openMasterKey's rule.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KmsError } from '../errors.ts';
+import { createFileAtomically } from '../new-file.ts';
 
 export const MASTER_KEY_BYTES = 32;
 export const MASTER_KEY_FILE = 'master.key';
@@ -37,23 +38,14 @@ export function loadMasterKey(path: string): Uint8Array {
   return new Uint8Array(key);
 }
 
-/** Creates a new master key at `path` (0600, file and directory fsynced); refuses when one exists. */
+/**
+ * Creates a new master key at `path` (0600, file and directory fsynced); refuses when one exists
+ * (EEXIST). The name appears with all 32 bytes (new-file.ts): a replica starting at the same moment
+ * reads either no key or the whole key, never an empty file.
+ */
 export function createMasterKey(path: string): Uint8Array {
-  const fd = openSync(path, 'wx', 0o600);
   const key = randomBytes(MASTER_KEY_BYTES);
-  try {
-    writeSync(fd, key);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  // The new name must be durable before anything is sealed under the key.
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  createFileAtomically(path, key);
   return new Uint8Array(key);
 }
 

@@ -1,0 +1,61 @@
+// Files several processes may race to create (kms-proxy/new-file.ts): replicas started together on
+// one empty data directory all get the same master key and credentials, none reads a partial file.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, test } from 'vitest';
+import { createFileAtomically } from '../../kms-proxy/new-file.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'kms-new-file-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('createFileAtomically', () => {
+  test('creates the file whole, mode 0600, and leaves no temporary file', () => {
+    const p = join(root, 'a');
+    createFileAtomically(p, 'hello');
+    expect(readFileSync(p, 'utf8')).toBe('hello');
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+    expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('refuses an existing name with EEXIST and leaves it unchanged, with no temporary file', () => {
+    const p = join(root, 'b');
+    writeFileSync(p, 'first');
+    expect(() => createFileAtomically(p, 'second')).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(readFileSync(p, 'utf8')).toBe('first');
+    expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a missing directory is an error (ENOENT), not a file somewhere else', () => {
+    expect(() => createFileAtomically(join(root, 'no-such-dir', 'c'), 'x')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+
+  test('replicas starting at the same moment on one empty data directory: every one gets the same master key and credentials, none an error', async () => {
+    // Four threads, 40 fresh directories, each round released at once by a shared barrier. With
+    // open('wx') then write, a thread that lost the race read an empty master.key (ERR_KMS_MASTER_KEY_CORRUPT)
+    // or an empty credentials.json (not valid JSON) in some rounds.
+    const workers = 4;
+    const dirs = Array.from({ length: 40 }, () => mkdtempSync(join(root, 'd-')));
+    const barrier = new SharedArrayBuffer(4 * dirs.length);
+    const results = await Promise.all(
+      Array.from(
+        { length: workers },
+        () =>
+          new Promise<{ key?: string; secret?: string; error?: string }[]>((resolve, reject) => {
+            const w = new Worker(new URL('./fixtures/first-start-worker.ts', import.meta.url), { workerData: { dirs, barrier, workers } });
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    );
+    for (let round = 0; round < dirs.length; round++) {
+      const seen = results.map((r) => r[round]);
+      expect(seen.filter((s) => s?.error !== undefined)).toEqual([]);
+      expect(new Set(seen.map((s) => s?.key)).size).toBe(1);
+      expect(new Set(seen.map((s) => s?.secret)).size).toBe(1);
+      expect(readdirSync(dirs[round] as string).sort()).toEqual(['credentials.json', 'master.key']);
+    }
+    expect(existsSync(join(dirs[0] as string, 'master.key'))).toBe(true);
+  });
+});
