@@ -10,8 +10,8 @@
 // read the custody key and pki/ (the same user, root) can unseal the keys and mint documents
 // (docs/threat-model.md). Builds refuse the whole data directory and enclaves read no file at all.
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PkiError } from './errors.ts';
 
 const KEY_BYTES = 32;
@@ -39,22 +39,37 @@ function errnoCode(e: unknown): string | undefined {
 
 /**
  * Writes `bytes` to `path` only if nothing is there yet, atomically: the content goes to a
- * temporary file first and is hard-linked into place (link fails with EEXIST instead of
- * replacing), so a concurrent reader sees either nothing or the whole file. True when we wrote it.
+ * temporary file first, is fsynced and hard-linked into place (link fails with EEXIST instead of
+ * replacing), and the directory is fsynced, so a concurrent reader sees either nothing or the whole
+ * file, and a crash leaves at most the temporary file. True when we wrote it. Used for every key and
+ * marker created once that several processes may race to create (custody and CA keys here; the
+ * KMS's master key and credentials, which replicas starting together on one data directory make).
  */
 export function createExclusive(path: string, bytes: string | Uint8Array, mode: number): boolean {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, bytes, { mode, flag: 'wx' });
+  const fd = openSync(tmp, 'wx', mode);
   try {
-    chmodSync(tmp, mode);
+    try {
+      writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     linkSync(tmp, path);
-    return true;
   } catch (e) {
     if (errnoCode(e) === 'EEXIST') return false;
     throw e;
   } finally {
-    unlinkSync(tmp);
+    rmSync(tmp, { force: true });
   }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  return true;
 }
 
 function aad(label: string, certificate: Uint8Array): Buffer {

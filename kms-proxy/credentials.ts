@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from './config-file.ts';
 import { KmsError, kmsError } from './errors.ts';
-import { createFileAtomically } from './new-file.ts';
+import { createExclusive } from '../attestation/custody.ts';
 import { principalAccountOf } from './identity.ts';
 import type { Credential } from './sigv4.ts';
 
@@ -94,15 +94,10 @@ export function mergeCredentials(...lists: readonly (readonly Credential[])[]): 
 /** Loads `credentials.json`, creating it (0600) with one generated credential when absent. */
 export function loadOrCreateCredentials(dataDir: string, account: string): { credentials: Credential[]; created: boolean } {
   const path = join(dataDir, 'credentials.json');
-  try {
-    const credentials = [generateCredential(account)];
-    // Complete before the name appears (new-file.ts): a replica starting at the same moment reads
-    // this file or its own, never a partial one.
-    createFileAtomically(path, `${JSON.stringify(credentials, null, 2)}\n`);
-    return { credentials, created: true };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
+  // Complete before the name appears (createExclusive): a replica starting at the same moment
+  // reads this file or its own, never a partial one.
+  const generated = [generateCredential(account)];
+  if (createExclusive(path, `${JSON.stringify(generated, null, 2)}\n`, 0o600)) return { credentials: generated, created: true };
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));

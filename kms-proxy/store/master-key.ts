@@ -7,7 +7,7 @@
 // Entry points, smallest first:
 // - `loadMasterKey(path)`: the existing key or a refusal (absent, unreadable, not 32 bytes). For
 //   anything that needs the key of a data directory that is already set up (the audit log).
-// - `createMasterKey(path)`: a new key, refusing to replace one that exists.
+// - `createMasterKey(path)`: a new key, or undefined when one exists (never replaced).
 // - `openMasterKey(dataDir)`: what a key store calls: loads the key, or creates it only when the
 //   directory holds no key store yet. A store whose master key is missing refuses to open: a new key
 //   could open nothing already sealed, and every request would then fail.
@@ -16,7 +16,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KmsError } from '../errors.ts';
-import { createFileAtomically } from '../new-file.ts';
+import { createExclusive } from '../../attestation/custody.ts';
 
 export const MASTER_KEY_BYTES = 32;
 export const MASTER_KEY_FILE = 'master.key';
@@ -39,14 +39,13 @@ export function loadMasterKey(path: string): Uint8Array {
 }
 
 /**
- * Creates a new master key at `path` (0600, file and directory fsynced); refuses when one exists
- * (EEXIST). The name appears with all 32 bytes (new-file.ts): a replica starting at the same moment
- * reads either no key or the whole key, never an empty file.
+ * Creates a new master key at `path` (0600, file and directory fsynced), or returns undefined when
+ * one exists. The name appears with all 32 bytes (createExclusive): a replica starting at the same
+ * moment reads either no key or the whole key, never an empty file.
  */
-export function createMasterKey(path: string): Uint8Array {
+export function createMasterKey(path: string): Uint8Array | undefined {
   const key = randomBytes(MASTER_KEY_BYTES);
-  createFileAtomically(path, key);
-  return new Uint8Array(key);
+  return createExclusive(path, key, 0o600) ? new Uint8Array(key) : undefined;
 }
 
 /**
@@ -74,13 +73,8 @@ export function loadOrCreateMasterKey(path: string): Uint8Array {
       { code: 'ERR_KMS_MASTER_KEY_MISSING' },
     );
   }
-  try {
-    return createMasterKey(path);
-  } catch (e) {
-    // Another process created it between the check and the open: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(path);
-    throw e;
-  }
+  // Another process may have created it since the check: then theirs is used.
+  return createMasterKey(path) ?? loadMasterKey(path);
 }
 
 /**

@@ -759,13 +759,8 @@ function masterKeyFor(dataDir: string, freshDatabase: boolean): Uint8Array {
     }
     return loadMasterKey(path);
   }
-  try {
-    return createMasterKey(path);
-  } catch (e) {
-    // Another replica created it first.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(path);
-    throw e;
-  }
+  // Another replica may have created it first: then theirs is used.
+  return createMasterKey(path) ?? loadMasterKey(path);
 }
 
 /**

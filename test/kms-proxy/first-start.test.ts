@@ -1,34 +1,35 @@
-// Files several processes may race to create (kms-proxy/new-file.ts): replicas started together on
-// one empty data directory all get the same master key and credentials, none reads a partial file.
+// Files several processes may race to create (createExclusive, attestation/custody.ts): replicas
+// started together on one empty data directory all get the same master key and credentials, none
+// reads a partial file; the CA and custody keys are created the same way.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createFileAtomically } from '../../kms-proxy/new-file.ts';
+import { createExclusive } from '../../attestation/custody.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'kms-new-file-'));
+const root = mkdtempSync(join(tmpdir(), 'kms-first-start-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('createFileAtomically', () => {
+describe('createExclusive', () => {
   test('creates the file whole, mode 0600, and leaves no temporary file', () => {
     const p = join(root, 'a');
-    createFileAtomically(p, 'hello');
+    expect(createExclusive(p, 'hello', 0o600)).toBe(true);
     expect(readFileSync(p, 'utf8')).toBe('hello');
     expect(statSync(p).mode & 0o777).toBe(0o600);
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  test('refuses an existing name with EEXIST and leaves it unchanged, with no temporary file', () => {
+  test('an existing name is left unchanged (false), with no temporary file', () => {
     const p = join(root, 'b');
     writeFileSync(p, 'first');
-    expect(() => createFileAtomically(p, 'second')).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(createExclusive(p, 'second', 0o600)).toBe(false);
     expect(readFileSync(p, 'utf8')).toBe('first');
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   test('a missing directory is an error (ENOENT), not a file somewhere else', () => {
-    expect(() => createFileAtomically(join(root, 'no-such-dir', 'c'), 'x')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => createExclusive(join(root, 'no-such-dir', 'c'), 'x', 0o600)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   });
 
   test('replicas starting at the same moment on one empty data directory: every one gets the same master key and credentials, none an error', async () => {
