@@ -14,11 +14,8 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
 }
 
+/** A command's behaviour; its words and summary are its entry in commands/index.ts. */
 export interface Command {
-  /** Words that select the command, e.g. `verify-attestation` or `pki export-root`. */
-  readonly name: string;
-  /** One line for the command list. */
-  readonly summary: string;
   /** Full `--help` text: usage line, options, notes. */
   readonly help: string;
   readonly options: ParseArgsOptionsConfig;

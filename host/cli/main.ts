@@ -1,7 +1,7 @@
 // Dispatches `nitro-sandbox <command words> [options]` to the command that owns those words.
 import { parseArgs } from 'node:util';
-import { UsageError, type CliIo, type Command } from './command.ts';
-import { commands } from './commands/index.ts';
+import { UsageError, type CliIo } from './command.ts';
+import { commands, type CommandEntry } from './commands/index.ts';
 import { nitroCliError } from './nitro-errors.ts';
 
 const defaultIo: CliIo = {
@@ -23,12 +23,12 @@ function topHelp(): string {
   ].join('\n');
 }
 
-function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+function findCommand(argv: readonly string[]): { entry: CommandEntry; rest: string[] } | undefined {
   // Longest match first, so `kms serve` wins over a hypothetical `kms`.
   const sorted = [...commands].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
   for (const c of sorted) {
     const words = c.name.split(' ');
-    if (words.every((w, i) => argv[i] === w)) return { command: c, rest: argv.slice(words.length) };
+    if (words.every((w, i) => argv[i] === w)) return { entry: c, rest: argv.slice(words.length) };
   }
   return undefined;
 }
@@ -43,7 +43,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     io.err(`nitro-sandbox: unknown command '${argv[0]}'\n\n${topHelp()}`);
     return 2;
   }
-  const { command, rest } = found;
+  const { entry, rest } = found;
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
     return 0;
@@ -62,12 +63,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return await command.run({ values: parsed.values, positionals: parsed.positionals }, io);
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-      io.err(`nitro-sandbox ${command.name}: ${e.message}\nRun 'nitro-sandbox ${command.name} --help' for usage.\n`);
+      io.err(`nitro-sandbox ${entry.name}: ${e.message}\nRun 'nitro-sandbox ${entry.name} --help' for usage.\n`);
       return 2;
     }
     const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : 'ERR_UNEXPECTED';
     const message = e instanceof Error ? e.message : String(e);
-    io.err(command.nitroCli ? nitroCliError(code, message) : `nitro-sandbox ${command.name}: ${code}: ${message}\n`);
+    io.err(command.nitroCli ? nitroCliError(code, message) : `nitro-sandbox ${entry.name}: ${code}: ${message}\n`);
     return 1;
   }
 }

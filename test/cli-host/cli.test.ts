@@ -353,11 +353,12 @@ describe('bad flags and config files', () => {
     }
   });
 
-  it('every option a command accepts is named in its --help', () => {
-    for (const c of commands) {
+  it('every option a command accepts is named in its --help', async () => {
+    for (const entry of commands) {
+      const c = await entry.load();
       for (const [name, o] of Object.entries(c.options)) {
-        expect(c.help, `${c.name} --${name}`).toContain(`--${name}`);
-        if (o.short !== undefined) expect(c.help, `${c.name} -${o.short}`).toContain(`-${o.short}`);
+        expect(c.help, `${entry.name} --${name}`).toContain(`--${name}`);
+        if (o.short !== undefined) expect(c.help, `${entry.name} -${o.short}`).toContain(`-${o.short}`);
       }
     }
   });

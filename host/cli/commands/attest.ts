@@ -27,8 +27,6 @@ function readPublicKey(path: string): Uint8Array {
 }
 
 export const attest: Command = {
-  name: 'attest',
-  summary: 'issue an attestation document from a mock NSM, signed by the sandbox PKI',
   help: `Usage: nitro-sandbox attest [--data-dir DIR] [--pcr N=HEX ...] [--debug-mode] [--nonce HEX]
                           [--user-data HEX] [--public-key DER_OR_PEM_FILE] [--module-id ID] [--out FILE]
 

@@ -22,9 +22,7 @@ function readMetadata(path: string): Record<string, JsonValue> {
 }
 
 export const buildEnclave: Command = {
-  name: 'build-enclave',
   nitroCli: true,
-  summary: 'bundle a JS/TS app into a measured enclave image (EIF-like) and print its PCRs',
   help: `Usage: nitro-sandbox build-enclave --entry FILE --output-file FILE [--name N] [--version V]
                                  [--metadata JSON_FILE] [--signing-certificate PEM --private-key PEM]
                                  [--memory MiB] [--cpu-count N] [--vsock-port PORT ...]

@@ -32,9 +32,7 @@ export async function streamConsole(client: DaemonClient, target: Target, io: Cl
 }
 
 export const consoleCommand: Command = {
-  name: 'console',
   nitroCli: true,
-  summary: 'stream the console of a debug-mode enclave',
   help: `Usage: nitro-sandbox console (--enclave-id ID | --enclave-name NAME) [--disconnect-timeout SECONDS]
 
 Prints, as nitro-cli, "Connecting to the console for enclave CID..." and "Successfully connected to

@@ -42,8 +42,6 @@ function printer(io: CliIo): (e: DemoEvent) => void {
 }
 
 export const demo: Command = {
-  name: 'demo',
-  summary: 'run the end-to-end demo (what npm start runs)',
   help: `Usage: nitro-sandbox demo [--data-dir DIR]
 
 Runs the whole story step by step, on embedded defaults, in a temporary directory it removes:

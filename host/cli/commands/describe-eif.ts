@@ -4,9 +4,7 @@ import { describeImageFile } from '../../../enclave/index.ts';
 import { UsageError, json, requiredOpt, type Command } from '../command.ts';
 
 export const describeEif: Command = {
-  name: 'describe-eif',
   nitroCli: true,
-  summary: 'print an image\'s or a real EIF\'s version, measurements, signature and metadata',
   help: `Usage: nitro-sandbox describe-eif --eif-path FILE
 
 Prints, as nitro-cli does:

@@ -4,9 +4,7 @@ import { findDaemon } from '../../daemon/index.ts';
 import { UsageError, flagOpt, json, type Command } from '../command.ts';
 
 export const describeEnclaves: Command = {
-  name: 'describe-enclaves',
   nitroCli: true,
-  summary: 'list the enclaves the host daemon runs (nitro-cli\'s JSON plus isolation layers)',
   help: `Usage: nitro-sandbox describe-enclaves [--metadata]
        nitro-sandbox describe-enclaves --ended
 

@@ -4,8 +4,6 @@ import { flagOpt, UsageError, type Command } from '../command.ts';
 import { kmsDataDir } from './kms-options.ts';
 
 export const kmsAuditPublicKey: Command = {
-  name: 'kms audit public-key',
-  summary: "Print the public key that verifies the KMS audit log's signatures",
   help: `Usage: nitro-sandbox kms audit public-key [--data-dir DIR] [--pem]
 
 Prints the Ed25519 public key the KMS in DIR signs its audit log with, as ed25519:<base64url> (or,

@@ -4,8 +4,6 @@ import { flagOpt, json, requiredOpt, stringOpt, type Command } from '../command.
 import { kmsDataDir } from './kms-options.ts';
 
 export const kmsAuditRecover: Command = {
-  name: 'kms audit recover',
-  summary: 'Set aside an audit log that fails verification and start a new one that records why',
   help: `Usage: nitro-sandbox kms audit recover --reason TEXT [--data-dir DIR] [--replica ID] [--json]
 
 A KMS refuses to start on an audit log that fails 'kms audit verify' (edited, truncated, rewritten,

@@ -6,8 +6,6 @@ import { flagOpt, json, readOptionFile, stringOpt, type Command } from '../comma
 import { kmsDataDir } from './kms-options.ts';
 
 export const kmsAuditVerify: Command = {
-  name: 'kms audit verify',
-  summary: "Check the KMS audit log's signed hash chain for edits, deletions, truncation and rewriting",
   help: `Usage: nitro-sandbox kms audit verify [--data-dir DIR] [--public-key KEY|FILE] [--replica ID]
                                       [--since-head FILE] [--json]
                                       [--audit-dir DIR --store postgres://…]

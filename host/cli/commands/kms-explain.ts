@@ -5,8 +5,6 @@ import { flagOpt, json, listOpt, requiredOpt, stringOpt, UsageError, type Comman
 import { kmsDataDir, recipientOptions } from './kms-options.ts';
 
 export const kmsExplain: Command = {
-  name: 'kms explain',
-  summary: 'Explain which key-policy statement or grant allows or denies a request, and which condition failed',
   help: `Usage: nitro-sandbox kms explain --key-id K --action kms:Decrypt [--attestation DOC]
                              [--principal ARN] [--encryption-context k=v]... [--data-dir DIR]
                              [--trust-anchor PEM]... [--sandbox-dir DIR] [--aws-nitro-root] [--json]

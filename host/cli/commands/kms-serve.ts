@@ -18,8 +18,6 @@ function defaultReplica(port: number): string {
 }
 
 export const kmsServe: Command = {
-  name: 'kms serve',
-  summary: 'Run the AWS-KMS-compatible key service (SigV4, durable store, key policies, audit log)',
   help: `Usage: nitro-sandbox kms serve [--port 4000] [--host 127.0.0.1] [--data-dir DIR] [--seed FILE]
                            [--region R]... [--account A] [--allow-anonymous]
                            [--credentials FILE]... [--quota G=RATE[:BURST]]... [--limit NAME=N]...

@@ -6,9 +6,7 @@ import { pcr8FromCertificate } from '../../../enclave/index.ts';
 import { UsageError, json, readOptionFile, stringOpt, type Command } from '../command.ts';
 
 export const pcr: Command = {
-  name: 'pcr',
   nitroCli: true,
-  summary: 'print the PCR value of a file, or the PCR8 of a signing certificate',
   help: `Usage: nitro-sandbox pcr (--input FILE | --signing-certificate PEM)
 
   --input FILE                 prints {"PCR": SHA384(48 zero bytes ‖ SHA384(FILE))}

@@ -3,8 +3,6 @@ import { SandboxPki } from '../../../attestation/index.ts';
 import { stringOpt, type Command } from '../command.ts';
 
 export const pkiExportRoot: Command = {
-  name: 'pki export-root',
-  summary: 'print the sandbox root CA certificate (PEM)',
   help: `Usage: nitro-sandbox pki export-root [--data-dir DIR]
 
 Prints the sandbox root certificate as PEM, creating the PKI in DIR on first use (default

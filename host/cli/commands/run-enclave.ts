@@ -157,9 +157,7 @@ function readImage(path: string): Uint8Array {
 }
 
 export const runEnclave: Command = {
-  name: 'run-enclave',
   nitroCli: true,
-  summary: 'start an enclave from an image (owned by the host daemon) and print nitro-cli\'s JSON',
   help: `Usage: nitro-sandbox run-enclave --eif-path FILE --memory MIB (--cpu-count N | --cpu-ids ID[,ID...])
                                  [--enclave-cid CID] [--debug-mode] [--attach-console]
                                  [--enclave-name NAME] [--allow-weaker-isolation] [--data-dir DIR]

@@ -5,9 +5,7 @@ import { nitroMeasurements, signImageFile } from '../../../enclave/index.ts';
 import { UsageError, json, readOptionFile, requiredOpt, type Command } from '../command.ts';
 
 export const signEif: Command = {
-  name: 'sign-eif',
   nitroCli: true,
-  summary: 'sign an image or a real EIF in place (or replace its signature) and print its PCRs',
   help: `Usage: nitro-sandbox sign-eif --eif-path FILE --signing-certificate PEM --private-key PEM
 
 Signs FILE in place, as nitro-cli sign-eif does: PCR0 is signed with the key (a COSE_Sign1 in the

@@ -28,9 +28,7 @@ export function noDaemonNoEnclave(target: Target): EnclaveNotFoundError {
 }
 
 export const terminateEnclave: Command = {
-  name: 'terminate-enclave',
   nitroCli: true,
-  summary: 'terminate one enclave (by id or name) or all of them',
   help: `Usage: nitro-sandbox terminate-enclave (--enclave-id ID | --enclave-name NAME | --all)
 
 Terminates (SIGKILL: an enclave is destroyed, not asked) and prints, as nitro-cli does,

@@ -3,8 +3,6 @@
 import { intOpt, stringOpt, type Command } from '../command.ts';
 
 export const uiCommand: Command = {
-  name: 'ui',
-  summary: 'serve the web console: enclaves, document inspector, KMS, demo story',
   help: `Usage: nitro-sandbox ui [--port 4100] [--host 127.0.0.1] [--data-dir DIR]
 
 Serves a local web console for attestation demos, and prints its address with a fresh token:

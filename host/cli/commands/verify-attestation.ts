@@ -18,8 +18,6 @@ function anchors(roots: string[], dataDir: string | undefined): TrustAnchor[] {
 }
 
 export const verifyAttestationCommand: Command = {
-  name: 'verify-attestation',
-  summary: 'verify an attestation document (AWS or sandbox) and print it',
   help: `Usage: nitro-sandbox verify-attestation --document FILE [--root aws|sandbox|PEM_FILE ...]
            [--data-dir DIR] [--at ISO_TIME] [--pcr N=HEX ...] [--nonce HEX] [--max-age SECONDS]
            [--allow-debug]

@@ -16,8 +16,6 @@ function port(text: string, what: string, min: number, max: number): number {
 }
 
 export const vsockProxy: Command = {
-  name: 'vsock-proxy',
-  summary: 'forward enclave connections on a parent vsock port to an allowlisted TCP endpoint',
   help: `Usage: nitro-sandbox vsock-proxy LOCAL_PORT REMOTE_ADDR REMOTE_PORT [--config allowlist.yaml]
                                  [-4 | -6] [-w N] [--data-dir DIR]
 
