@@ -1,6 +1,6 @@
 // One error class for the KMS domain. Every failure an operation can report is a KmsError whose
 // `awsName` is the `__type` AWS answers (kms-2014-11-01 error shapes) and whose `code` is a stable
-// `ERR_KMS_…` string derived from it. The HTTP mapping lives in one place: `server.ts` (hono onError).
+// `ERR_KMS_…` string derived from it. The HTTP mapping lives in one place: `server.ts` (`failed`).
 import type { Decision } from './policy/evaluate.ts';
 
 export type KmsErrorName =

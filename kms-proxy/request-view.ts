@@ -36,25 +36,33 @@ function headerMap(raw: readonly string[]): Map<string, string> {
   return m;
 }
 
+/** The view of a request Node's HTTP server received (the KMS server's own path, server.ts). */
+export function incomingView(incoming: IncomingMessage & { url: string; method: string }): RequestView {
+  const headers = headerMap(incoming.rawHeaders);
+  const target = incoming.url;
+  // The one path the API has, as clients send it, is taken as it is; any other target is
+  // normalized as WHATWG URL parsing does (dot segments; an absolute-form target, RFC 9112
+  // §3.2.2), as hono's `c.req.url` would have it.
+  const url = target === '/' ? undefined : safeUrl(target.startsWith('/') ? `http://h${target}` : target);
+  return {
+    method: incoming.method,
+    path: url ? url.pathname : '/',
+    query: url ? url.search.slice(1) : '',
+    header: (n) => headers.get(n),
+    headerNames: () => headers.keys(),
+    sourceIp: incoming.socket?.remoteAddress,
+    incoming,
+  };
+}
+
+function isReceived(m: IncomingMessage | undefined): m is IncomingMessage & { url: string; method: string } {
+  return m?.url !== undefined && m.method !== undefined;
+}
+
+/** The view of a request hono hands the app: the IncomingMessage under @hono/node-server, else hono's own request. */
 export function requestView(c: Context): RequestView {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming?.url !== undefined && incoming.method !== undefined) {
-    const headers = headerMap(incoming.rawHeaders);
-    const target = incoming.url;
-    // The one path the API has, as clients send it, is taken as it is; any other target is
-    // normalized as WHATWG URL parsing does (dot segments; an absolute-form target, RFC 9112
-    // §3.2.2), as hono's `c.req.url` would have it.
-    const url = target === '/' ? undefined : safeUrl(target.startsWith('/') ? `http://h${target}` : target);
-    return {
-      method: incoming.method,
-      path: url ? url.pathname : '/',
-      query: url ? url.search.slice(1) : '',
-      header: (n) => headers.get(n),
-      headerNames: () => headers.keys(),
-      sourceIp: incoming.socket?.remoteAddress,
-      incoming,
-    };
-  }
+  if (isReceived(incoming)) return incomingView(incoming);
   const url = new URL(c.req.url);
   return {
     method: c.req.method,

@@ -1,15 +1,16 @@
-// The HTTP face of the KMS: awsJson1_1 over hono (POST /, X-Amz-Target: TrentService.<Op>,
-// application/x-amz-json-1.1, base64 blobs, epoch-second timestamps). Order of checks per request:
-// body size (before parsing) → SigV4 → method, path, content type, target → quota → JSON → input
-// shape → operation. Every authenticated call is audited as a record; calls refused before
-// authentication or by the quota are counted in summary records (audit/summary.ts). Errors become
-// `{"__type","message"}` in exactly one place: `app.onError`.
+// The HTTP face of the KMS: awsJson1_1 (POST /, X-Amz-Target: TrentService.<Op>,
+// application/x-amz-json-1.1, base64 blobs, epoch-second timestamps), served by Node's HTTP server
+// and, with the same answers, as a hono app. Order of checks per request: body size (before
+// parsing) → SigV4 → method, path, content type, target → quota → JSON → input shape → operation.
+// Every authenticated call is audited as a record; calls refused before authentication or by the
+// quota are counted in summary records (audit/summary.ts). Errors become `{"__type","message"}` in
+// exactly one place: `failed`.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
+import { createServer, type IncomingMessage } from 'node:http';
+import { Hono } from 'hono';
 import { AUDIT_UNAVAILABLE, AuditLog } from './audit/log.ts';
 import { auditSettings, type AuditSettings } from './audit/settings.ts';
 import { auditSigningKey } from './audit/signing-key.ts';
@@ -18,7 +19,7 @@ import { loadOrCreateCredentials, mergeCredentials, parseCredentials, readCreden
 import { lockDataDir } from './lock.ts';
 import { AccessDeniedError, KmsError, kmsError } from './errors.ts';
 import { OPERATIONS, UNSUPPORTED } from './operations/index.ts';
-import { requestView, type RequestView } from './request-view.ts';
+import { incomingView, requestView, type RequestView } from './request-view.ts';
 import type { QuotaGroup, Trail } from './operations/types.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { applySeedKeys, readSeedFile } from './seed.ts';
@@ -99,6 +100,12 @@ export interface KmsOptions {
 }
 
 export interface KmsApp {
+  /**
+   * Answers one request, never rejecting: what the HTTP server (startKmsServer) calls with a view of
+   * the request and a way to read its whole body when the view has no IncomingMessage.
+   */
+  readonly answer: (req: RequestView, whole: () => Promise<ArrayBuffer>) => Promise<KmsAnswer>;
+  /** The same answers as a hono app (`app.request()`), for tests and embedding. */
   readonly app: Hono;
   readonly service: Service;
   readonly credentials: readonly Credential[];
@@ -120,31 +127,38 @@ function asKmsError(e: unknown): KmsError {
   return e instanceof KmsError ? e : new KmsError('KMSInternalException', 'An internal error occurred.', { cause: e });
 }
 
-function errorResponse(e: KmsError): Response {
+/** What the KMS answers a request: a status and a JSON body (content type and request id are added by the HTTP layer). */
+export interface KmsAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+function errorAnswer(e: KmsError): KmsAnswer {
   // Never a `code` member: the SDK would read it before `__type` (reference/kms.md). No `message`
   // member where AWS sends none (InvalidCiphertextException, KMSInvalidSignatureException, …: the
   // recorded responses in localstack's test_kms.snapshot.json carry no `message`).
-  return new Response(JSON.stringify(e.message === '' ? { __type: e.awsName } : { __type: e.awsName, message: e.message }), {
-    status: e.status,
-    headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() },
-  });
+  return { status: e.status, body: JSON.stringify(e.message === '' ? { __type: e.awsName } : { __type: e.awsName, message: e.message }) };
+}
+
+function toResponse(a: KmsAnswer): Response {
+  return new Response(a.body, { status: a.status, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
 }
 
 /**
  * The request body, at most 1 MiB, refused before parsing: a larger Content-Length is refused
- * before reading, and a chunked body is cut off at the first byte past the limit. Under
- * @hono/node-server it is read straight from the IncomingMessage (the WHATWG stream adapter and
- * hono's body-limit middleware, which materializes a full Request, cost more than the rest of a
- * Decrypt). A client that goes away before the body is complete is a client error, not a bug: the
+ * before reading, and a chunked body is cut off at the first byte past the limit. It is read
+ * straight from the IncomingMessage where there is one (`whole` reads a hono request that has
+ * none: the WHATWG stream adapter and hono's body-limit middleware, which materializes a full
+ * Request, cost more than the rest of a Decrypt). A client that goes away before the body is complete is a client error, not a bug: the
  * read settles on 'error' (Node's 'aborted' ECONNRESET), on 'close' without 'end', or at once when
  * the stream is already destroyed (its events were emitted before anyone listened).
  */
-async function readBody(c: Context, req: RequestView): Promise<Uint8Array> {
+async function readBody(req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<Uint8Array> {
   const declared = Number(req.header('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   const incoming = req.incoming;
   if (!incoming || incoming.readableEnded) {
-    const b = new Uint8Array(await c.req.arrayBuffer());
+    const b = new Uint8Array(await whole());
     if (b.length > MAX_BODY_BYTES) throw tooLarge();
     return b;
   }
@@ -190,6 +204,11 @@ async function readBody(c: Context, req: RequestView): Promise<Uint8Array> {
       settle(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     });
   });
+}
+
+/** The HTTP server's requests always carry their IncomingMessage, which readBody reads itself. */
+function unreachableBody(): Promise<ArrayBuffer> {
+  return Promise.reject(closedEarly());
 }
 
 /** Grant tokens are opaque, but one this KMS never issued is malformed (InvalidGrantToken). */
@@ -312,14 +331,13 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
   }, options.maintenanceIntervalMs ?? 1000);
   timer.unref();
 
-  const app = new Hono();
-  app.all('*', async (c) => {
+  /** Serves one request: its answer, or throws (after auditing) what becomes an error answer. */
+  const serveRequest = async (req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<KmsAnswer> => {
     const started = clock();
     const trail: Trail = {};
     let eventName = 'Unknown';
     let caller: Caller | undefined;
     let params: unknown;
-    const req = requestView(c);
     const ip = req.sourceIp;
     try {
       // A call the log cannot record is not served (audit/log.ts).
@@ -327,7 +345,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const target = req.header('x-amz-target') ?? '';
       const opName = TARGET.exec(target)?.[1];
       eventName = opName ?? 'Unknown';
-      const body = await readBody(c, req);
+      const body = await readBody(req, whole);
       if (options.allowAnonymous && req.header('authorization') === undefined) {
         caller = { principalArn: `arn:aws:iam::${account}:root`, account, ...(ip ? { sourceIp: ip } : {}), ...userAgent(req) };
       } else {
@@ -402,8 +420,8 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const text = toJson(output);
       // Group commit (audit/log.ts): answered once its record is written. A record that could not
       // be written waits in memory for the retry; the call is answered as the log's outage.
-      if (!(await recorded)) return errorResponse(audit.unavailableError);
-      return new Response(text, { status: 200, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
+      if (!(await recorded)) return errorAnswer(audit.unavailableError);
+      return { status: 200, body: text };
     } catch (e) {
       const err = asKmsError(e);
       const counted = countedAs(err, caller);
@@ -439,17 +457,24 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       });
       throw e;
     }
-  });
+  };
 
-  app.onError((e) => {
+  const failed = (e: unknown): KmsAnswer => {
     // A bug, or a store that failed its integrity check: not bad input. Tell the operator (the
     // reason is theirs, not the client's), answer 500 KMSInternalException as AWS would.
     // A refusal because the audit log cannot be written was reported once, when the write failed.
     if (!(e instanceof KmsError) || (e.status === 500 && e.detail !== AUDIT_UNAVAILABLE)) reportInternal(e);
-    return errorResponse(asKmsError(e));
-  });
+    return errorAnswer(asKmsError(e));
+  };
+  const answer = (req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<KmsAnswer> => serveRequest(req, whole).catch(failed);
+
+  // The same answers through hono, for `app.request()` (tests) and embedding in another hono app.
+  const app = new Hono();
+  app.all('*', async (c) => toResponse(await answer(requestView(c), () => c.req.arrayBuffer())));
+  app.onError((e) => toResponse(failed(e)));
 
   return {
+    answer,
     app,
     service,
     credentials,
@@ -491,9 +516,21 @@ export interface KmsServer extends KmsApp {
 export async function startKmsServer(options: KmsOptions & { port?: number; host?: string }): Promise<KmsServer> {
   const k = await createKmsApp(options);
   const host = options.host ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: k.app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
-    s.once('error', reject);
+  // Served by Node's HTTP server straight to `answer`: hono's adapter (a Request object, a Context
+  // and a Response per call) cost about a quarter of a Decrypt's server time beyond the answer
+  // itself (kms-proxy/README.md, "The request path").
+  const server = createServer((incoming, res) => {
+    void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }), unreachableBody).then((a) => {
+      res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', randomUUID(), 'content-length', String(Buffer.byteLength(a.body))]);
+      res.end(a.body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const credential = k.credentials[0];
@@ -504,9 +541,8 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
     credential,
     async close() {
       await new Promise<void>((resolve) => {
-        const s = server as unknown as { close(cb: () => void): void; closeAllConnections?: () => void };
-        s.close(() => resolve());
-        s.closeAllConnections?.();
+        server.close(() => resolve());
+        server.closeAllConnections();
       });
       await k.close();
     },
