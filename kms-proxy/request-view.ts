@@ -1,8 +1,8 @@
-// What the server reads of a request: method, path, query, headers, peer address. Under
-// @hono/node-server they are read straight from Node's IncomingMessage: `c.req.header()` and
-// `c.req.url` materialize a WHATWG Request and its Headers (an undici object built from every raw
-// header), which cost more than the SigV4 check that needs them (profile in kms-proxy/README.md,
-// "The request path"). Elsewhere (`app.request()` in tests) hono's request is used as it is.
+// What the server reads of a request: method, path, query, headers, peer address. They are read
+// straight from Node's IncomingMessage (the KMS's own HTTP server, and hono under
+// @hono/node-server): hono's `c.req.header()` and `c.req.url` materialize a WHATWG Request and its
+// Headers (an undici object built from every raw header), which cost more than the SigV4 check
+// that needs them. Elsewhere (`app.request()` in tests) hono's request is used as it is.
 //
 // Header semantics are the WHATWG ones either way: names are case-insensitive and a header sent
 // several times reads as its values joined with ", " (Node's `headers` object would instead keep
