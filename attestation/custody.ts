@@ -10,7 +10,7 @@
 // read the custody key and pki/ (the same user, root) can unseal the keys and mint documents
 // (docs/threat-model.md). Builds refuse the whole data directory and enclaves read no file at all.
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PkiError } from './errors.ts';
 
@@ -41,11 +41,15 @@ function errnoCode(e: unknown): string | undefined {
  * Writes `bytes` to `path` only if nothing is there yet, atomically: the content goes to a
  * temporary file first, is fsynced and hard-linked into place (link fails with EEXIST instead of
  * replacing), and the directory is fsynced, so a concurrent reader sees either nothing or the whole
- * file, and a crash leaves at most the temporary file. True when we wrote it. Used for every key and
- * marker created once that several processes may race to create (custody and CA keys here; the
- * KMS's master key and credentials, which replicas starting together on one data directory make).
+ * file, and a crash leaves at most the temporary file. True when we wrote it, false when `path`
+ * exists (then nothing is written). Used for every key and marker created once that several
+ * processes may race to create (custody and CA keys here; the KMS's master key and credentials,
+ * which replicas starting together on one data directory make).
  */
 export function createExclusive(path: string, bytes: string | Uint8Array, mode: number): boolean {
+  // Not even a temporary file where one exists: a directory mounted read-only (a replica's data
+  // directory, kms-proxy/README.md) holds files made once and is only read.
+  if (existsSync(path)) return false;
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', mode);
   try {

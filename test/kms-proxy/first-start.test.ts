@@ -20,10 +20,14 @@ describe('createExclusive', () => {
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  test('an existing name is left unchanged (false), with no temporary file', () => {
-    const p = join(root, 'b');
+  test('an existing name is left unchanged (false), and nothing is written in its directory (which may be mounted read-only)', () => {
+    const dir = mkdtempSync(join(root, 'ro-'));
+    const p = join(dir, 'b');
     writeFileSync(p, 'first');
+    const before = statSync(dir, { bigint: true }).mtimeNs;
     expect(createExclusive(p, 'second', 0o600)).toBe(false);
+    // A temporary file made and removed would have changed the directory's modification time.
+    expect(statSync(dir, { bigint: true }).mtimeNs).toBe(before);
     expect(readFileSync(p, 'utf8')).toBe('first');
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
