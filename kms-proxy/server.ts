@@ -149,9 +149,10 @@ function toResponse(a: KmsAnswer): Response {
  * before reading, and a chunked body is cut off at the first byte past the limit. It is read
  * straight from the IncomingMessage where there is one (`whole` reads a hono request that has
  * none: the WHATWG stream adapter and hono's body-limit middleware, which materializes a full
- * Request, cost more than the rest of a Decrypt). A client that goes away before the body is complete is a client error, not a bug: the
- * read settles on 'error' (Node's 'aborted' ECONNRESET), on 'close' without 'end', or at once when
- * the stream is already destroyed (its events were emitted before anyone listened).
+ * Request, cost more than the rest of a Decrypt). A client that goes away before the body is
+ * complete is a client error, not a bug: the read settles on 'error' (Node's 'aborted'
+ * ECONNRESET), on 'close' without 'end', or at once when the stream is already destroyed (its
+ * events were emitted before anyone listened).
  */
 async function readBody(req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<Uint8Array> {
   const declared = Number(req.header('content-length') ?? '0');
@@ -520,10 +521,13 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
   // and a Response per call) cost 7–8 µs of a Decrypt's 115–125 (kms-proxy/README.md, "The
   // request path").
   const server = createServer((incoming, res) => {
-    void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }), unreachableBody).then((a) => {
-      res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', randomUUID(), 'content-length', String(Buffer.byteLength(a.body))]);
-      res.end(a.body);
-    });
+    void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }), unreachableBody)
+      .then((a) => {
+        res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', randomUUID(), 'content-length', String(Buffer.byteLength(a.body))]);
+        res.end(a.body);
+      })
+      // `answer` never rejects; writing the answer cannot fail but on a socket already gone.
+      .catch(() => res.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
