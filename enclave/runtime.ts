@@ -73,9 +73,15 @@ function deepFreeze<T>(x: T): T {
  * kernel layer. Those a stock machine of ours has are required (namespaces, the empty root, no
  * privileges, the syscall filter); a user namespace, cgroup limits and CPU affinity depend on
  * the kernel's settings and the host's user, so they are preferred.
+ *
+ * `--no-concurrent-recompilation`: V8 optimizes functions on the thread that runs them, not on a
+ * background thread. An enclave gets one CPU per vCPU asked for (one by default), where a
+ * background compiler only competes with the app's own thread; and it kept 8–9 MiB more of Node's
+ * binary resident in an idle enclave (bench/host.bench.ts, idle RSS: 58 MiB with it, 49 without,
+ * against 41 for a bare Node). Warm starts are unchanged or a little faster.
  */
 export const DEFAULT_ISOLATION: IsolationPolicy = deepFreeze({
-  nodeFlags: ['--permission', '--no-experimental-sqlite'],
+  nodeFlags: ['--permission', '--no-experimental-sqlite', '--no-concurrent-recompilation'],
   heapPercentOfMemory: 75,
   environment: {},
   layers: {

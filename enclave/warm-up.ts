@@ -23,7 +23,7 @@ import { Channel, readAll } from './vsock/index.ts';
  */
 export function sampleSections(node: string = process.version): { runtime: Uint8Array; manifest: Uint8Array } {
   const layers = { cpuAffinity: 'preferred', emptyRoot: 'required', kernelLimits: 'preferred', networkNamespace: 'required', noPrivileges: 'required', syscallFilter: 'required', userNamespace: 'preferred' };
-  const runtime = { isolation: { environment: {}, heapPercentOfMemory: 75, layers, nodeFlags: ['--permission', '--no-experimental-sqlite'] }, node };
+  const runtime = { isolation: { environment: {}, heapPercentOfMemory: 75, layers, nodeFlags: ['--permission', '--no-experimental-sqlite', '--no-concurrent-recompilation'] }, node };
   const file = (i: number) => ({ path: `enclave/sample-${String(i).padStart(2, '0')}.ts`, sha384: `${i % 10}`.repeat(96) });
   const manifest = {
     build: { bundler: 'esbuild', tool: 'nitro-sandbox', toolVersion: '0.0.0' },

@@ -100,7 +100,7 @@ describe('the bundled bootstrap in an isolated process (node --permission, no gr
       const result = await boot.startEnclave(new Uint8Array(Buffer.concat(chunks)), {});
       process.stdout.write(JSON.stringify(result));`;
     const args = [...launchArgs(loaded.runtime, 128), '--input-type=module', '-e', host, Buffer.from(bootstrap).toString('base64')];
-    expect(args.slice(0, 3)).toEqual(['--permission', '--no-experimental-sqlite', '--max-old-space-size=96']);
+    expect(args.slice(0, 4)).toEqual(['--permission', '--no-experimental-sqlite', '--no-concurrent-recompilation', '--max-old-space-size=96']);
     const out = execFileSync(process.execPath, args, { input: image, env: {}, timeout: 20_000 }).toString();
     expect(JSON.parse(out)).toEqual({
       name: 'isolated',
