@@ -10,37 +10,38 @@
 import { duplexPair } from 'node:stream';
 import { importFromMemory } from './bootstrap.ts';
 import { BOOT_PORT } from './boot-protocol.ts';
+import { canonicalJson } from './canonical-json.ts';
 import { MAX_IMAGE_SIZE, SECTION, writeImage } from './image/format.ts';
 import { readImage } from './image/read.ts';
+import { DEFAULT_ISOLATION } from './runtime.ts';
 import { Channel, readAll } from './vsock/index.ts';
 
 const APP = 'export default function main() {}';
 
 /**
- * An image as a build writes one, with stand-in contents: a runtime section and a manifest
- * (canonical JSON: members in code-point order, no whitespace) with every kind of member the
- * readers check and a file list of a typical length, a small bootstrap and the app above. Valid
- * for readImage (test/enclave/warm-up.test.ts).
+ * An image as a build writes one, with stand-in contents: the default runtime section, a manifest
+ * with every kind of member the readers check and a file list of a typical length (both canonical
+ * JSON, as builds write them), a small bootstrap and the app above. Valid for readImage
+ * (test/enclave/warm-up.test.ts).
  */
 export function sampleImage(node: string = process.version): Uint8Array {
-  const layers = { cpuAffinity: 'preferred', emptyRoot: 'required', kernelLimits: 'preferred', networkNamespace: 'required', noPrivileges: 'required', syscallFilter: 'required', userNamespace: 'preferred' };
-  const runtime = { isolation: { environment: {}, heapPercentOfMemory: 75, layers, nodeFlags: ['--permission', '--no-experimental-sqlite', '--no-concurrent-recompilation'] }, node };
   const file = (i: number) => ({ path: `enclave/sample-${String(i).padStart(2, '0')}.ts`, sha384: `${i % 10}`.repeat(96) });
   const manifest = {
-    build: { bundler: 'esbuild', tool: 'nitro-sandbox', toolVersion: '0.0.0' },
-    cpuCount: 2,
-    files: { application: [file(0)], bootstrap: Array.from({ length: 16 }, (_, i) => file(i + 1)) },
-    memoryMiB: 512,
-    metadata: { sample: 'warm-up' },
     name: 'warm-up',
     version: '1.0',
+    metadata: { sample: 'warm-up' },
+    memoryMiB: 512,
+    cpuCount: 2,
     vsockPorts: [5005],
+    build: { tool: 'nitro-sandbox', toolVersion: '0.0.0', bundler: 'esbuild' },
+    files: { application: [file(0)], bootstrap: Array.from({ length: 16 }, (_, i) => file(i + 1)) },
   };
-  const text = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
+  const text = (x: unknown) => Buffer.from(canonicalJson(x));
   return writeImage([
-    { type: SECTION.RUNTIME, data: text(runtime) },
+    // Not runtimeDescriptor(), which checks the version: readImage is what must check it.
+    { type: SECTION.RUNTIME, data: text({ node, isolation: DEFAULT_ISOLATION }) },
     { type: SECTION.BOOTSTRAP, data: Buffer.alloc(32 * 1024, 0x20) },
-    { type: SECTION.APPLICATION, data: text(APP) },
+    { type: SECTION.APPLICATION, data: Buffer.from(APP) },
     { type: SECTION.MANIFEST, data: text(manifest) },
   ]);
 }
