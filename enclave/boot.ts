@@ -1,12 +1,12 @@
 // The enclave process entry: what the host runs as `node <measured flags> --input-type=module
 // --eval <this bundle>`. It is bundled into the image's BOOTSTRAP section, so PCR1 measures exactly
 // the code that runs first. It opens the channel on the inherited descriptor, receives the image
-// over it (never from disk), verifies it, runs the app and reports status; then the process lives
-// as long as the channel does.
-import { startEnclave } from './bootstrap.ts';
-import { BOOT_PORT, HEARTBEAT_MS, encodeStatus, type BootStatus } from './boot-protocol.ts';
+// over it (never from disk; framed as boot-protocol.ts says), verifies it, runs the app and
+// reports status; then the process lives as long as the channel does.
+import { prepareEnclave, runPrepared, type PreparedEnclave } from './bootstrap.ts';
+import { BOOT_PORT, HEARTBEAT_MS, ImageFrames, encodeStatus, type BootStatus } from './boot-protocol.ts';
 import { MAX_IMAGE_SIZE } from './image/format.ts';
-import { openEnclaveChannel, readAll } from './vsock/index.ts';
+import { ConnectionResetError, openEnclaveChannel } from './vsock/index.ts';
 import { warmUp } from './warm-up.ts';
 import type { Channel, VsockConnection } from './vsock/index.ts';
 import type { EnclaveServices } from './services.ts';
@@ -43,8 +43,48 @@ function services(channel: Channel, ready: () => void, debug: boolean): EnclaveS
   });
 }
 
-/** How long a process waits for its image before it warms up its receive path (warm-up.ts). */
+/**
+ * How long the boot stream stays open (a warm-pool process, its image staged or not yet sent)
+ * before the process warms up its start path (warm-up.ts). A cold start's stream ends within a
+ * few milliseconds of the connection, and then the warm-up never runs.
+ */
 const WARM_UP_AFTER_MS = 20;
+
+/**
+ * Reads the boot stream: checks each image as its frame completes (a warm process's staged image
+ * is checked while it waits for the run), and resolves with the last one once the host ends the
+ * stream. Whatever comes after a refused frame is discarded, and the stream kept open, so the
+ * failure's status line can still go out.
+ */
+function receiveImage(conn: VsockConnection): Promise<PreparedEnclave> {
+  return new Promise((resolve, reject) => {
+    let prepared: PreparedEnclave | undefined;
+    const frames = new ImageFrames(MAX_IMAGE_SIZE, (image) => (prepared = prepareEnclave(image)));
+    let ended = false;
+    conn.on('data', (chunk: Buffer) => {
+      try {
+        frames.push(chunk);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    conn.once('end', () => {
+      ended = true;
+      try {
+        frames.end();
+        if (prepared) resolve(prepared);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    conn.once('error', reject);
+    // After 'end' this is a no-op; before it, the host went away mid-boot.
+    conn.once('close', () => reject(new ConnectionResetError()));
+    setTimeout(() => {
+      if (!ended) void warmUp().catch(ignore);
+    }, WARM_UP_AFTER_MS).unref();
+  });
+}
 
 async function boot(): Promise<void> {
   const channel = openEnclaveChannel();
@@ -79,16 +119,9 @@ async function boot(): Promise<void> {
   process.on('unhandledRejection', crashed);
   setInterval(() => send({ status: 'alive' }), HEARTBEAT_MS);
   try {
-    // Only in a process that sits idle (a warm-pool one): a cold start's image arrives within a
-    // few milliseconds of the connection, and then the warm-up never runs.
-    let arrived = false;
-    conn.once('data', () => (arrived = true));
-    setTimeout(() => {
-      if (!arrived) void warmUp().catch(ignore);
-    }, WARM_UP_AFTER_MS).unref();
-    // Inside the try: an oversized or cut-off image is a failed launch the host hears about.
-    const image = await readAll(conn, { maxBytes: MAX_IMAGE_SIZE, onOverflow: 'discard' });
-    await startEnclave(image, services(channel, ready, debug));
+    // Inside the try: an oversized, cut-off or refused image is a failed launch the host hears about.
+    const prepared = await receiveImage(conn);
+    await runPrepared(prepared, services(channel, ready, debug));
     ready();
   } catch (e) {
     die(failure(readySent ? 'crashed' : 'failed', e), readySent ? 70 : 78);

@@ -54,21 +54,40 @@ export async function importFromMemory(code: Uint8Array): Promise<Record<string,
   }
 }
 
+/** An image the bootstrap has verified and may run: what `prepareEnclave` returns. */
+export interface PreparedEnclave {
+  readonly application: Uint8Array;
+  readonly info: AppImageInfo;
+}
+
 /**
- * Verifies `image`, loads its application and runs `main(ctx)`; resolves to what `main` returns.
- * `services` (vsock, nsm, kms… from the host) are merged into the context next to `image`.
+ * Verifies `image` (checksum, structure, descriptors) and that it was built for this Node: the
+ * part of a start that needs only the image, which a warm-pool process does while it waits.
  */
-export async function startEnclave<S extends object>(image: Uint8Array, services: S, opts: { nodeVersion?: string } = {}): Promise<unknown> {
+export function prepareEnclave(image: Uint8Array, opts: { nodeVersion?: string } = {}): PreparedEnclave {
   const parsed = readImage(image);
   const running = opts.nodeVersion ?? process.version;
   if (parsed.runtime.node !== running) {
     throw new RuntimeMismatchError(`image was built for Node ${parsed.runtime.node}, this runtime is ${running}`);
   }
-  const mod = await importFromMemory(parsed.layout.application.data);
+  return { application: parsed.layout.application.data, info: imageInfo(parsed.manifest) };
+}
+
+/** Loads a prepared image's application and runs `main(ctx)`; resolves to what `main` returns. */
+export async function runPrepared<S extends object>(prepared: PreparedEnclave, services: S): Promise<unknown> {
+  const mod = await importFromMemory(prepared.application);
   const main = mod.default;
   if (typeof main !== 'function') {
     throw new AppEntryPointError('the application must `export default` its entry point: async function main(ctx)');
   }
-  const ctx = Object.freeze({ ...services, image: imageInfo(parsed.manifest) }) as AppContext<S>;
+  const ctx = Object.freeze({ ...services, image: prepared.info }) as AppContext<S>;
   return await (main as AppMain<S>)(ctx);
+}
+
+/**
+ * Verifies `image`, loads its application and runs `main(ctx)`; resolves to what `main` returns.
+ * `services` (vsock, nsm, kms… from the host) are merged into the context next to `image`.
+ */
+export async function startEnclave<S extends object>(image: Uint8Array, services: S, opts: { nodeVersion?: string } = {}): Promise<unknown> {
+  return await runPrepared(prepareEnclave(image, opts), services);
 }

@@ -140,6 +140,22 @@ export type SessionErrorCode =
   | 'ERR_SESSION_OUT_OF_ORDER'
   | 'ERR_SESSION_AUTH';
 
+export type BootProtocolErrorCode = 'ERR_BOOT_TRUNCATED' | 'ERR_BOOT_NO_IMAGE' | 'ERR_BOOT_TOO_MANY_IMAGES';
+
+/**
+ * The host's boot stream (boot-protocol.ts) is not a sequence of image frames: it ended inside a
+ * frame or before any, or carried more images than a launch has.
+ */
+export class BootProtocolError extends EnclaveError {
+  static override readonly code: string = 'ERR_BOOT';
+  override readonly code: BootProtocolErrorCode;
+  constructor(code: BootProtocolErrorCode, message: string) {
+    super(message);
+    this.name = 'BootProtocolError';
+    this.code = code;
+  }
+}
+
 /** An attested session failed: closed, timed out, refused, unbound document, or a bad record. */
 export class SessionError extends EnclaveError {
   static override readonly code: string = 'ERR_SESSION';

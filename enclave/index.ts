@@ -26,12 +26,12 @@ export { memorySource, fileSource, type ByteSource } from './eif/source.ts';
 export type { MetadataDescription } from './eif/metadata.ts';
 export { DEFAULT_ISOLATION, LAYERS, launchArgs, runtimeDescriptor, type IsolationLayers, type IsolationPolicy, type LayerDemand, type RuntimeDescriptor } from './runtime.ts';
 export { MANIFEST_LIMITS, type Manifest } from './manifest.ts';
-export { startEnclave, importFromMemory, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
+export { startEnclave, prepareEnclave, runPrepared, importFromMemory, type PreparedEnclave, type AppContext, type AppImageInfo, type AppMain } from './bootstrap.ts';
 export type { JsonValue } from './canonical-json.ts';
 // The vsock channel (both ends), the boot handshake, the SDK an app bundles, envelope encryption
 // and attested sessions: host code and clients import them from here.
 export * from './vsock/index.ts';
-export { BOOT_PORT, HEARTBEAT_MS, type BootStatus } from './boot-protocol.ts';
+export { BOOT_PORT, HEARTBEAT_MS, MAX_BOOT_IMAGES, ImageFrames, imageFrameHeader, type BootStatus } from './boot-protocol.ts';
 export type { EnclaveServices } from './services.ts';
 export * as envelope from './envelope/index.ts';
 export * as session from './session/index.ts';

@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { NsmDevice } from '../attestation/index.ts';
-import { BOOT_PORT } from '../enclave/index.ts';
+import { BOOT_PORT, imageFrameHeader } from '../enclave/index.ts';
 import type { Channel, VsockConnection } from '../enclave/index.ts';
 import { openHostChannel } from './vsock/index.ts';
 import { channelBudget, DEFAULT_BUDGET, type EnclaveBudget } from './budget.ts';
@@ -116,6 +116,8 @@ export class EnclaveProcess {
   exitReason: string | undefined;
   readonly #limits: ProcessLimits;
   #bootConn: VsockConnection | undefined;
+  /** The image sent ahead of the run (stage), which the bootstrap has checked or is checking. */
+  #staged: Buffer | undefined;
   #bootWaiters: ((c: VsockConnection) => void)[] = [];
   #statusBuffer = '';
   #lastHeartbeat = Date.now();
@@ -155,6 +157,7 @@ export class EnclaveProcess {
       conn.setEncoding('utf8');
       conn.on('data', (text: string) => this.#onStatus(text));
       conn.on('error', () => undefined);
+      if (this.#staged) EnclaveProcess.#sendFrame(conn, this.#staged);
       for (const w of this.#bootWaiters) w(conn);
       this.#bootWaiters = [];
     });
@@ -216,15 +219,37 @@ export class EnclaveProcess {
     return this.#gate.refused;
   }
 
-  /** Sends the image and waits for the bootstrap's "ready" (or failure). */
+  static #sendFrame(conn: VsockConnection, image: Uint8Array): void {
+    conn.write(imageFrameHeader(image));
+    conn.write(Buffer.from(image.buffer, image.byteOffset, image.byteLength));
+  }
+
+  /**
+   * Sends `image` ahead of the run (a warm-pool process), for the bootstrap to check while it
+   * waits: a boot with the very same bytes then only ends the stream. The caller keeps `image`
+   * unchanged (the host's pool owns its copy). Once per process, before boot.
+   */
+  stage(image: Buffer): void {
+    if (this.#staged !== undefined || this.#onReady !== undefined || this.state !== 'BOOTING') throw new EnclaveBootError('an image can be staged once, before the boot');
+    this.#staged = image;
+    if (this.#bootConn) EnclaveProcess.#sendFrame(this.#bootConn, image);
+  }
+
+  /**
+   * Sends the image and waits for the bootstrap's "ready" (or failure). When `image` is byte for
+   * byte the staged one, only the end of the stream goes out: the bootstrap runs what it checked.
+   */
   async boot(image: Uint8Array, nsm: NsmDevice | Promise<NsmDevice>): Promise<void> {
+    // An ended process never reports again: failing now, not at the boot timeout.
+    if (this.state === 'TERMINATED') throw new EnclaveBootError(`enclave process ended before booting: ${this.exitReason}`);
     this.channel.setNsmHandler(this.#gate.wrap(async (req) => (await nsm).process(req)));
     const conn = this.#bootConn ?? (await this.#waitBootConn());
     const ready = new Promise<void>((resolve, reject) => {
       this.#onReady = (err) => (err ? reject(err) : resolve());
     });
     const timer = setTimeout(() => this.#fail(`boot timed out after ${this.#limits.bootTimeoutMs} ms`), this.#limits.bootTimeoutMs);
-    conn.end(Buffer.from(image.buffer, image.byteOffset, image.byteLength));
+    if (this.#staged === undefined || !this.#staged.equals(image)) EnclaveProcess.#sendFrame(conn, image);
+    conn.end();
     try {
       await ready;
     } finally {

@@ -112,6 +112,8 @@ interface PoolSpec {
   readonly cpus: readonly number[];
   readonly plan: LaunchPlan;
   readonly memoryMiB: number;
+  /** The image, as the pool's own copy of the bytes (staged in every process it spawns) and loaded. */
+  readonly bytes: Buffer;
   readonly image: LoadedImage;
   readonly debug: boolean;
 }
@@ -268,7 +270,9 @@ export class Host {
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < MIN_MEMORY_MIB) {
       throw new InvalidEnclaveArgumentError(`--memory must be a whole number of MiB ≥ ${MIN_MEMORY_MIB}`);
     }
-    const image = Host.#loadRunnable(imageBytes);
+    // An image a pool holds was loaded (verified, measured) at prewarm: loadImage is a function of
+    // the bytes alone, and the pool owns its copy of them.
+    const image = this.#pooledImage(imageBytes) ?? Host.#loadRunnable(imageBytes);
     const name = opts.name ?? image.manifest.name;
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidEnclaveArgumentError('--enclave-name must be 1–64 of [A-Za-z0-9._-]');
     if (this.#names.has(name)) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
@@ -333,6 +337,14 @@ export class Host {
       if (this.#ended.length > KEEP_ENDED) this.#ended.shift();
     });
     return this.#runResult(enclave);
+  }
+
+  /** The loaded image of a pool prewarmed for exactly these bytes, if any. */
+  #pooledImage(bytes: Uint8Array): LoadedImage | undefined {
+    for (const { spec } of this.#pools.values()) {
+      if (spec.bytes.length === bytes.length && spec.bytes.equals(bytes)) return spec.image;
+    }
+    return undefined;
   }
 
   /** Loads (verifies) an image and refuses one built for another Node than this host's. */
@@ -477,7 +489,9 @@ export class Host {
 
   /**
    * Keeps `count` processes booted for images with this image's runtime and bootstrap, so a
-   * matching runEnclave skips process start-up. The pool refills itself after each take.
+   * matching runEnclave skips process start-up. Each process is sent this image ahead and checks it
+   * while it waits, so a run of these very bytes skips that too; another image with the same
+   * runtime and bootstrap replaces it at run. The pool refills itself after each take.
    */
   async prewarm(imageBytes: Uint8Array, opts: RunOptions & { count: number }): Promise<void> {
     // A stopped host would never end these processes (stop() already emptied the pools).
@@ -485,10 +499,12 @@ export class Host {
     // Infinity would spawn without end; NaN, negative and fractional counts mean nothing.
     if (!Number.isInteger(opts.count) || opts.count < 0) throw new InvalidEnclaveArgumentError('count must be a whole number ≥ 0');
     // Checked here too: processes warmed for an image that cannot run would only fail at boot.
-    const image = Host.#loadRunnable(imageBytes);
+    // The pool's own copy: what its processes are sent and run must not change with the caller's buffer.
+    const bytes = Buffer.from(imageBytes);
+    const image = Host.#loadRunnable(bytes);
     const plan = this.#plan(image, opts, this.#cpuIds(opts));
     const key = Host.#poolKey(plan);
-    const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, image, debug: opts.debugMode === true, cpus: plan.report.CpuAffinity ?? [] };
+    const spec = { count: opts.count, plan, memoryMiB: opts.memoryMiB, bytes, image, debug: opts.debugMode === true, cpus: plan.report.CpuAffinity ?? [] };
     const pool = this.#pools.get(key) ?? { spec, procs: [] };
     pool.spec = spec;
     this.#pools.set(key, pool);
@@ -499,6 +515,8 @@ export class Host {
   #fillPool({ spec, procs }: Pool): void {
     while (procs.length < spec.count) {
       const p = this.#spawn(spec.plan, spec.memoryMiB, spec.cpus);
+      // The bootstrap checks the pool's image while it waits; a run of the same bytes only says go.
+      p.stage(spec.bytes);
       procs.push(this.#prepare(p, spec.cpus, spec.image, spec.debug));
     }
   }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { buildImage, launchArgs, loadImage, startEnclave, type BuildResult } from '../../enclave/index.ts';
+import { buildImage, launchArgs, loadImage, prepareEnclave, runPrepared, startEnclave, type BuildResult } from '../../enclave/index.ts';
 import { build } from 'esbuild';
 import { cleanup, examplesDir, fixCrc, repoRoot, tempDir, writeFile } from './fixtures.ts';
 
@@ -26,6 +26,15 @@ describe('startEnclave (in-process)', () => {
       echo: 'ping',
       sha384: createHash('sha384').update('ping').digest('hex'),
     });
+  });
+
+  test('prepareEnclave checks the image synchronously (as a warm process does while it waits); runPrepared then runs it', async () => {
+    const { image } = await buildImage({ entry: join(examplesDir, 'echo', 'main.ts'), vsockPorts: [5005], version: '3.1' });
+    expect(() => prepareEnclave(image, { nodeVersion: 'v25.0.0' })).toThrow(expect.objectContaining({ code: 'ERR_RUNTIME_MISMATCH' }));
+    expect(() => prepareEnclave(image.subarray(0, 100))).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_TRUNCATED' }));
+    const prepared = prepareEnclave(image);
+    expect(prepared.info).toMatchObject({ version: '3.1', vsockPorts: [5005] });
+    await expect(runPrepared(prepared, { message: 'pong' })).resolves.toMatchObject({ self: 'echo 3.1 listening on vsock 5005', echo: 'pong' });
   });
 
   test('the context is frozen and carries image.name/version/metadata/vsockPorts/memoryMiB/cpuCount', async () => {

@@ -3,6 +3,7 @@
 // process that exits or never connects to the boot port, a bootstrap that never reports, and one
 // that floods its status stream. The plans are crafted here (a plain `node`, a fake bootstrap) so
 // each path is reached directly; test/host/lifecycle.test.ts covers the fates of real enclaves.
+// Last, what the host sends on the boot stream when a warm process had an image staged.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnclaveProcess, type ProcessLimits } from '../../host/enclave-process.ts';
@@ -149,5 +150,51 @@ describe('enclave process: failures before ready', () => {
     const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'noise'], EVENT_BOOT);
     await p.boot(IMAGE, NO_NSM);
     expect(p.state).toBe('RUNNING');
+  });
+});
+
+describe('enclave process: an image staged ahead of the run (warm pool)', () => {
+  /** What the fake bootstrap saw, as the code of the failure it reports: ERR_IMAGES_<n>. */
+  function imagesSeen(p: EnclaveProcess, image: Uint8Array): Promise<string> {
+    return p.boot(image, NO_NSM).then(
+      () => 'ready',
+      (e: unknown) => (e as Error).message,
+    );
+  }
+  const A = new Uint8Array([1, 2, 3, 4, 5]);
+
+  it('without staging, the boot stream carries the one image', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    expect(await imagesSeen(p, A)).toBe('enclave failed: ERR_IMAGES_1');
+  });
+
+  it('staged, then booted with the same bytes (another buffer): only the end goes out, the staged image is the one', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    p.stage(Buffer.from(A)); // before the bootstrap connects: sent when it does
+    expect(await imagesSeen(p, Uint8Array.from(A))).toBe('enclave failed: ERR_IMAGES_1');
+    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    await q.waitBootConnection();
+    q.stage(Buffer.from(A)); // after: sent at once
+    expect(await imagesSeen(q, A)).toBe('enclave failed: ERR_IMAGES_1');
+  });
+
+  it('staged, then booted with other bytes (one byte off): the run image goes out after it, and is the one that runs', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    p.stage(Buffer.from(A));
+    const other = Uint8Array.from(A);
+    other[4] = 6;
+    expect(await imagesSeen(p, other)).toBe('enclave failed: ERR_IMAGES_2');
+  });
+
+  it('an image is staged once, before the boot (ERR_ENCLAVE_BOOT_FAILED otherwise)', async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    p.stage(Buffer.from(A));
+    expect(() => p.stage(Buffer.from(A))).toThrow(expect.objectContaining({ code: 'ERR_ENCLAVE_BOOT_FAILED' }));
+    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'count'], EVENT_BOOT);
+    const booted = imagesSeen(q, A);
+    await q.waitBootConnection();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(() => q.stage(Buffer.from(A))).toThrow(expect.objectContaining({ code: 'ERR_ENCLAVE_BOOT_FAILED' }));
+    expect(await booted).toBe('enclave failed: ERR_IMAGES_1');
   });
 });

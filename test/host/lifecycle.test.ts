@@ -470,6 +470,7 @@ describe('warm pool', () => {
     const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'from-pool' });
     expect(warm.has(r.ProcessID)).toBe(true);
     expect(await command(h, r.EnclaveCID, 'echo warm')).toBe('warm');
+    expect(await command(h, r.EnclaveCID, 'name')).toBe('lifecycle'); // the image staged at prewarm
     // Its NSM device (issued ahead, at prewarm) speaks for this enclave id and this image.
     const nonce = randomBytes(16);
     const doc = Buffer.from(await command(h, r.EnclaveCID, `attest ${nonce.toString('hex')}`), 'base64');
@@ -491,6 +492,8 @@ describe('warm pool', () => {
     const before2 = childPids();
     const o = await h.runEnclave(other.image, { ...WEAK, memoryMiB: MEM, name: 'other' });
     expect(before2.has(o.ProcessID)).toBe(true);
+    // It was staged with the pool's image: the run's replaced it, and is what runs.
+    expect(await command(h, o.EnclaveCID, 'name')).toBe('other-app');
     const nonce2 = randomBytes(16);
     const doc2 = Buffer.from(await command(h, o.EnclaveCID, `attest ${nonce2.toString('hex')}`), 'base64');
     const v2 = verifyAttestation(doc2, { trustAnchors: [h.authority.rootCertificate], expectedNonce: nonce2, expectedPcrs: { 0: other.measurements.pcr0 } });
@@ -519,6 +522,24 @@ describe('warm pool', () => {
     }
   });
 
+  it("the pool keeps its own copy of the image: a caller's buffer changed after prewarm neither changes what warm processes run nor passes as the pool's image", async () => {
+    const h = await startHost();
+    try {
+      const buffer = Uint8Array.from(app.image);
+      await h.prewarm(buffer, { ...WEAK, memoryMiB: MEM, count: 1 });
+      buffer.fill(0x41, 64, 4096); // the caller reuses its buffer
+      // Those bytes are no image: refused by the loader, as without a pool.
+      expect(await codeOf(h.runEnclave(buffer, { ...WEAK, memoryMiB: MEM, name: 'changed' }))).toBe('ERR_IMAGE_BAD_CHECKSUM');
+      const warm = childPids();
+      const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'original' });
+      expect(warm.has(r.ProcessID)).toBe(true);
+      expect(await command(h, r.EnclaveCID, 'name')).toBe('lifecycle');
+      expect(describeOne(h, r.EnclaveID).Measurements.PCR0).toBe(toHex(app.measurements.pcr0));
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('prewarm refuses a count that is not a whole number ≥ 0 (ERR_INVALID_ARGUMENT) and a stopped host (ERR_ENCLAVE_BOOT_FAILED), starting no process', async () => {
     const h = await startHost();
     const before = childPids();
@@ -538,7 +559,7 @@ describe('warm pool, idle', () => {
     try {
       await h.prewarm(app.image, { ...WEAK, memoryMiB: MEM, count: 1 });
       const warm = childPids();
-      // The bootstrap warms up after 20 ms without an image; give it ample time to finish.
+      // The bootstrap warms up after 20 ms with its boot stream open; give it ample time to finish.
       await new Promise((resolve) => setTimeout(resolve, 300));
       const r = await h.runEnclave(app.image, { ...WEAK, memoryMiB: MEM, name: 'idled' });
       expect(warm.has(r.ProcessID)).toBe(true);
