@@ -127,21 +127,25 @@ function asKmsError(e: unknown): KmsError {
   return e instanceof KmsError ? e : new KmsError('KMSInternalException', 'An internal error occurred.', { cause: e });
 }
 
-/** What the KMS answers a request: a status and a JSON body (content type and request id are added by the HTTP layer). */
+/**
+ * What the KMS answers a request: a status, a JSON body, and the request id the HTTP layer sends as
+ * x-amzn-RequestId, which is also the call's `requestID` in the audit log (as CloudTrail's is).
+ */
 export interface KmsAnswer {
   readonly status: number;
   readonly body: string;
+  readonly requestId: string;
 }
 
-function errorAnswer(e: KmsError): KmsAnswer {
+function errorAnswer(e: KmsError, requestId: string): KmsAnswer {
   // Never a `code` member: the SDK would read it before `__type` (reference/kms.md). No `message`
   // member where AWS sends none (InvalidCiphertextException, KMSInvalidSignatureException, …: the
   // recorded responses in localstack's test_kms.snapshot.json carry no `message`).
-  return { status: e.status, body: JSON.stringify(e.message === '' ? { __type: e.awsName } : { __type: e.awsName, message: e.message }) };
+  return { status: e.status, body: JSON.stringify(e.message === '' ? { __type: e.awsName } : { __type: e.awsName, message: e.message }), requestId };
 }
 
 function toResponse(a: KmsAnswer): Response {
-  return new Response(a.body, { status: a.status, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() } });
+  return new Response(a.body, { status: a.status, headers: { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': a.requestId } });
 }
 
 /**
@@ -333,7 +337,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
   timer.unref();
 
   /** Serves one request: its answer, or throws (after auditing) what becomes an error answer. */
-  const serveRequest = async (req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<KmsAnswer> => {
+  const serveRequest = async (req: RequestView, whole: () => Promise<ArrayBuffer>, requestId: string): Promise<KmsAnswer> => {
     const started = clock();
     const trail: Trail = {};
     let eventName = 'Unknown';
@@ -403,6 +407,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const recorded = audit.append({
         eventTime: started,
         eventName,
+        requestId,
         region: caller.region ?? region,
         account: caller.account,
         principalArn: caller.principalArn,
@@ -421,8 +426,8 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const text = toJson(output);
       // Group commit (audit/log.ts): answered once its record is written. A record that could not
       // be written waits in memory for the retry; the call is answered as the log's outage.
-      if (!(await recorded)) return errorAnswer(audit.unavailableError);
-      return { status: 200, body: text };
+      if (!(await recorded)) return errorAnswer(audit.unavailableError, requestId);
+      return { status: 200, body: text, requestId };
     } catch (e) {
       const err = asKmsError(e);
       const counted = countedAs(err, caller);
@@ -444,6 +449,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       await audit.append({
         eventTime: started,
         eventName,
+        requestId,
         region: caller?.region ?? region,
         account: caller?.account ?? account,
         ...(caller ? { principalArn: caller.principalArn } : {}),
@@ -460,19 +466,22 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
     }
   };
 
-  const failed = (e: unknown): KmsAnswer => {
+  const failed = (e: unknown, requestId: string): KmsAnswer => {
     // A bug, or a store that failed its integrity check: not bad input. Tell the operator (the
     // reason is theirs, not the client's), answer 500 KMSInternalException as AWS would.
     // A refusal because the audit log cannot be written was reported once, when the write failed.
     if (!(e instanceof KmsError) || (e.status === 500 && e.detail !== AUDIT_UNAVAILABLE)) reportInternal(e);
-    return errorAnswer(asKmsError(e));
+    return errorAnswer(asKmsError(e), requestId);
   };
-  const answer = (req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<KmsAnswer> => serveRequest(req, whole).catch(failed);
+  const answer = (req: RequestView, whole: () => Promise<ArrayBuffer>): Promise<KmsAnswer> => {
+    const requestId = randomUUID();
+    return serveRequest(req, whole, requestId).catch((e: unknown) => failed(e, requestId));
+  };
 
   // The same answers through hono, for `app.request()` (tests) and embedding in another hono app.
   const app = new Hono();
   app.all('*', async (c) => toResponse(await answer(requestView(c), () => c.req.arrayBuffer())));
-  app.onError((e) => toResponse(failed(e)));
+  app.onError((e) => toResponse(failed(e, randomUUID())));
 
   return {
     answer,
@@ -523,7 +532,7 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
   const server = createServer((incoming, res) => {
     void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }), unreachableBody)
       .then((a) => {
-        res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', randomUUID(), 'content-length', String(Buffer.byteLength(a.body))]);
+        res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', a.requestId, 'content-length', String(Buffer.byteLength(a.body))]);
         res.end(a.body);
       })
       // `answer` never rejects; writing the answer cannot fail but on a socket already gone.

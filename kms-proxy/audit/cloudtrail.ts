@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 export interface AuditEvent {
   readonly eventTime: number;
   readonly eventName: string;
+  /** The id the call was answered with (x-amzn-RequestId); a new one when absent. */
+  readonly requestId?: string;
   readonly region: string;
   readonly account: string;
   readonly principalArn?: string;
@@ -121,7 +123,7 @@ export function cloudTrailRecord(e: AuditEvent): Record<string, unknown> {
     requestParameters: e.requestParameters === undefined ? null : redact(e.requestParameters),
     responseElements: e.responseElements === undefined || e.errorCode !== undefined ? null : redact(e.responseElements),
     ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
-    requestID: randomUUID(),
+    requestID: e.requestId ?? randomUUID(),
     eventID: randomUUID(),
     readOnly: e.readOnly,
     resources: e.keyArn ? [{ accountId: e.account, type: 'AWS::KMS::Key', ARN: e.keyArn }] : [],

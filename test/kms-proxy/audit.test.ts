@@ -23,6 +23,9 @@ const base = join(root, 'base');
 let keyArn = '';
 let secretB64 = '';
 let dataKeyB64 = '';
+/** x-amzn-RequestId of the Encrypt call and of the DescribeKey that fails, as the SDK read them. */
+let encryptRequestId: string | undefined;
+let failedRequestId: string | undefined;
 
 beforeAll(async () => {
   const f = await startFixture({ dataDir: base });
@@ -41,10 +44,14 @@ beforeAll(async () => {
   const secret = Buffer.from('top secret plaintext 0123456789');
   secretB64 = secret.toString('base64');
   let blob: Uint8Array | undefined;
-  await step(async () => (blob = (await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: secret, EncryptionContext: { Who: 'test' } }))).CiphertextBlob));
+  await step(async () => {
+    const out = await f.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: secret, EncryptionContext: { Who: 'test' } }));
+    blob = out.CiphertextBlob;
+    encryptRequestId = out.$metadata.requestId;
+  });
   await step(() => f.kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { Who: 'test' } })));
   await step(async () => (dataKeyB64 = Buffer.from((await f.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32 }))).Plaintext ?? []).toString('base64')));
-  await step(() => f.kms.send(new DescribeKeyCommand({ KeyId: 'alias/missing' })));
+  await step(() => f.kms.send(new DescribeKeyCommand({ KeyId: 'alias/missing' })).catch((e: { $metadata?: { requestId?: string } }) => (failedRequestId = e.$metadata?.requestId)));
   await f.stop();
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -123,6 +130,14 @@ describe('records', () => {
     expect(r[1]?.eventTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(r[2]?.additionalEventData).toMatchObject({ authorization: { effect: 'Allow', decidedBy: { kind: 'statement', index: 0 } } });
     expect(r[4]).toMatchObject({ errorCode: 'NotFoundException', responseElements: null });
+    // requestID is the x-amzn-RequestId the call was answered with, as CloudTrail's is, for a
+    // success and a failure; eventID is the record's own.
+    expect(encryptRequestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(r[1]?.requestID).toBe(encryptRequestId);
+    expect(failedRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r[4]?.requestID).toBe(failedRequestId);
+    expect(new Set(r.map((x) => x.requestID)).size).toBe(r.length);
+    expect(r[1]?.eventID).not.toBe(r[1]?.requestID);
     expect((r[0]?.responseElements as { keyMetadata: { arn: string } }).keyMetadata.arn).toBe(keyArn);
     expect(all[0]?.record).toMatchObject({ sequence: 1, previousHash: GENESIS, replica: 'local', segment: 1, cause: 'new', format: 1, publicKey: auditSigningKeyOf(base)?.id });
   });
