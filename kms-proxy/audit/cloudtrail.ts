@@ -109,7 +109,7 @@ function buildUserIdentity(principalArn: string | undefined, accessKeyId: string
 }
 
 /** The CloudTrail members of one call's record, in CloudTrail's order. */
-export function cloudTrailRecord(e: AuditEvent): Record<string, unknown> {
+export function cloudTrailRecord(e: AuditEvent, eventId: string = randomUUID()): Record<string, unknown> {
   return {
     eventVersion: '1.08',
     userIdentity: userIdentity(e.principalArn, e.accessKeyId, e.account),
@@ -124,7 +124,7 @@ export function cloudTrailRecord(e: AuditEvent): Record<string, unknown> {
     responseElements: e.responseElements === undefined || e.errorCode !== undefined ? null : redact(e.responseElements),
     ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
     requestID: e.requestId ?? randomUUID(),
-    eventID: randomUUID(),
+    eventID: eventId,
     readOnly: e.readOnly,
     resources: e.keyArn ? [{ accountId: e.account, type: 'AWS::KMS::Key', ARN: e.keyArn }] : [],
     eventType: 'AwsApiCall',
@@ -132,4 +132,58 @@ export function cloudTrailRecord(e: AuditEvent): Record<string, unknown> {
     recipientAccountId: e.account,
     eventCategory: 'Management',
   };
+}
+
+/**
+ * `JSON.stringify(cloudTrailRecord(e, eventId))`, byte for byte (test/kms-proxy/audit-json.test.ts
+ * checks it on generated events), written member by member: the constant members are literals,
+ * the caller's identity is serialized once per caller, and only the call's own values go through
+ * JSON.stringify. The record is on every call's path; serializing the whole object was the largest
+ * single item of a Decrypt's profile after the socket write.
+ */
+export function cloudTrailJson(e: AuditEvent, eventId: string = randomUUID()): string {
+  let out = `{"eventVersion":"1.08","userIdentity":${identityJson(e.principalArn, e.accessKeyId, e.account)},"eventTime":"${isoSeconds(e.eventTime)}","eventSource":"kms.amazonaws.com"`;
+  out += `,"eventName":${JSON.stringify(e.eventName)},"awsRegion":${JSON.stringify(e.region)}`;
+  out += `,"sourceIPAddress":${e.sourceIp === undefined ? 'null' : JSON.stringify(e.sourceIp)},"userAgent":${e.userAgent === undefined ? 'null' : JSON.stringify(e.userAgent)}`;
+  if (e.errorCode !== undefined) out += `,"errorCode":${JSON.stringify(e.errorCode)},"errorMessage":${JSON.stringify(e.errorMessage ?? '')}`;
+  out += member('requestParameters', e.requestParameters === undefined ? null : redact(e.requestParameters));
+  out += member('responseElements', e.responseElements === undefined || e.errorCode !== undefined ? null : redact(e.responseElements));
+  if (e.additionalEventData) out += member('additionalEventData', e.additionalEventData);
+  out += `,"requestID":${JSON.stringify(e.requestId ?? randomUUID())},"eventID":${JSON.stringify(eventId)},"readOnly":${e.readOnly}`;
+  const account = JSON.stringify(e.account);
+  out += `,"resources":${e.keyArn ? `[{"accountId":${account},"type":"AWS::KMS::Key","ARN":${JSON.stringify(e.keyArn)}}]` : '[]'}`;
+  return `${out},"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":${account},"eventCategory":"Management"}`;
+}
+
+/** `,"name":<JSON>` as JSON.stringify writes an object member; nothing for a value it leaves out. */
+function member(name: string, value: unknown): string {
+  const json = JSON.stringify(value);
+  return json === undefined ? '' : `,"${name}":${json}`;
+}
+
+/** userIdentity's JSON, kept with the identity (a caller's is the same on each of its calls). */
+function identityJson(principalArn: string | undefined, accessKeyId: string | undefined, account: string): string {
+  const u = userIdentity(principalArn, accessKeyId, account);
+  let json = identityJsons.get(u);
+  if (json === undefined) {
+    json = JSON.stringify(u);
+    identityJsons.set(u, json);
+  }
+  return json;
+}
+
+const identityJsons = new WeakMap<object, string>();
+
+let lastSecond = Number.NaN;
+let lastIso = '';
+
+/** CloudTrail's eventTime: ISO 8601 UTC to the second, e.g. 2026-12-04T07:28:33Z (kept per second). */
+function isoSeconds(ms: number): string {
+  // Truncated to whole ms first, as Date does (TimeClip), then to the second below it.
+  const second = Math.floor(Math.trunc(ms) / 1000);
+  if (second !== lastSecond) {
+    lastIso = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastSecond = second;
+  }
+  return lastIso;
 }

@@ -20,10 +20,11 @@
 // RequestSummary record. The failure is reported once to `onError`. Calls already running finish
 // and their records wait in memory for the retry. Head writes that fail are reported and retried;
 // a head that lags is allowed.
+import { randomUUID } from 'node:crypto';
 import { closeSync, constants, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KmsError } from '../errors.ts';
-import { cloudTrailRecord, type AuditEvent } from './cloudtrail.ts';
+import { cloudTrailJson, cloudTrailRecord, type AuditEvent } from './cloudtrail.ts';
 import { encodeHead, FORMAT_VERSION, isoTime, lineHash, MAX_RECORD_BYTES, recordLine, signLine, type RecordType } from './format.ts';
 import { moveTail } from './files.ts';
 import { HEAD_FILE, newRecoveredDir, replicaDir, segmentFile } from './layout.ts';
@@ -217,7 +218,9 @@ export class AuditLog {
       this.#report(new KmsError('KMSInternalException', `A ${e.eventName} call finished after the audit log was closed; its record is not written.`));
       return Promise.resolve(false);
     }
-    this.#push('AwsApiCall', cloudTrailRecord(e));
+    // The record's JSON text, and its object only for a record too large to write whole.
+    const eventId = randomUUID();
+    this.#push('AwsApiCall', cloudTrailJson(e, eventId), () => cloudTrailRecord(e, eventId));
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
@@ -290,11 +293,14 @@ export class AuditLog {
     closeSync(this.#fd);
   }
 
-  #push(type: RecordType, body: Readonly<Record<string, unknown>>): void {
+  /** Adds a record; `body` is its members or their JSON text, `object` its members when `body` is text. */
+  #push(type: RecordType, body: Readonly<Record<string, unknown>> | string, object?: () => Readonly<Record<string, unknown>>): void {
     if (type !== 'SegmentStart') this.#maybeRotate();
     this.#sequence += 1;
     let line = recordLine(this.#sequence, this.#lastHash, type, body);
-    if (line.length > MAX_RECORD_BYTES / 3 && Buffer.byteLength(line) > MAX_RECORD_BYTES) line = recordLine(this.#sequence, this.#lastHash, type, omitLarge(body));
+    if (line.length > MAX_RECORD_BYTES / 3 && Buffer.byteLength(line) > MAX_RECORD_BYTES) {
+      line = recordLine(this.#sequence, this.#lastHash, type, omitLarge(typeof body === 'string' ? (object?.() ?? (JSON.parse(body) as Record<string, unknown>)) : body));
+    }
     this.#lastHash = lineHash(line);
     this.#pending.push(line);
     this.#pendingBytes += line.length + 1;
