@@ -4,12 +4,13 @@
 // require() and import(); the sandbox data directory (its PKI) is refused even inside the project.
 // And describe-eif lists the files that went in, checked against openssl's SHA-384.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SandboxPki, toHex } from '../../attestation/index.ts';
 import { buildImage, describeImage, measureImage } from '../../enclave/index.ts';
-import { packageKey } from '../../enclave/confine.ts';
+import { ConfinementCheck, confinementFor, packageKey } from '../../enclave/confine.ts';
+import { bundleModule } from '../../enclave/bundle.ts';
 import { cleanup, examplesDir, fixCrc, repoRoot, tempDir } from './fixtures.ts';
 
 afterAll(cleanup);
@@ -244,4 +245,44 @@ describe('describe-eif lists the files that went into the image', () => {
     expect((describeImage(edited).Files as typeof files).Application[0]!.Sha384).not.toBe(sha);
   });
 
+});
+
+describe('the check after the build, a layer of its own', () => {
+  // The plugin checks each import when esbuild resolves it; esbuild reads the file afterwards. A
+  // file swapped for a symlink to a host file in between would be read through it: the check of
+  // every file esbuild read (its metafile), after the build, is what catches that. The race is
+  // made deterministic here: the check the plugin calls swaps the file the moment it accepts it.
+  test('a file swapped for a symlink out of the project after the plugin accepted it: refused after the build (ERR_BUILD_IMPORT_REFUSED, as a bundle input)', async () => {
+    const p = project();
+    tree(p.root, { 'main.ts': "import { secret } from './dep.ts';\nexport default async () => secret;\n", 'dep.ts': 'export const secret = "harmless";\n' });
+    const dep = join(p.root, 'dep.ts');
+    const check = new ConfinementCheck(confinementFor(join(p.root, 'main.ts'), undefined, []));
+    const accepted: string[] = [];
+    const real = check.check.bind(check);
+    check.check = (path: string) => {
+      const why = real(path);
+      if (why === undefined) accepted.push(relative(p.root, path));
+      if (path === dep && accepted.filter((a) => a === 'dep.ts').length === 1) {
+        unlinkSync(dep);
+        symlinkSync(join(p.outside, 'secret.ts'), dep);
+      }
+      return why;
+    };
+    const err = (await bundleModule(join(p.root, 'main.ts'), { workingDir: p.root, filesRelativeTo: p.root, confine: check }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Record<string, unknown> | undefined;
+    // The plugin accepted both files; the check after the build refused what was read through the link.
+    expect(accepted).toEqual(['main.ts', 'dep.ts']);
+    expect(err).toMatchObject({ code: 'ERR_BUILD_IMPORT_REFUSED', specifier: 'dep.ts', importer: '(bundle input)' });
+    expect(String(err?.message)).toContain('outside the project root');
+  });
+
+  test('without the swap the same build passes both checks (the test above fails for the swap, not the setup)', async () => {
+    const p = project();
+    tree(p.root, { 'main.ts': "import { secret } from './dep.ts';\nexport default async () => secret;\n", 'dep.ts': 'export const secret = "harmless";\n' });
+    const check = new ConfinementCheck(confinementFor(join(p.root, 'main.ts'), undefined, []));
+    const b = await bundleModule(join(p.root, 'main.ts'), { workingDir: p.root, filesRelativeTo: p.root, confine: check });
+    expect(b.files.map((f) => f.path)).toEqual(['dep.ts', 'main.ts']);
+  });
 });
