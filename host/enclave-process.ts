@@ -25,7 +25,10 @@ export interface ProcessLimits {
   readonly memoryMiB: number;
   /** A running enclave that sends no heartbeat for this long is declared hung and killed. */
   readonly hangTimeoutMs: number;
+  /** From the image sent to the bootstrap's "ready". */
   readonly bootTimeoutMs: number;
+  /** From the spawn to the bootstrap's connection to the boot port; bootTimeoutMs when absent. */
+  readonly connectTimeoutMs?: number;
   /** How often the RSS watchdog samples /proc/<pid>/status. */
   readonly watchdogIntervalMs: number;
 }
@@ -272,7 +275,7 @@ export class EnclaveProcess {
         return;
       }
       this.#bootWaiters.push(resolve);
-      const t = setTimeout(() => this.#fail('bootstrap did not connect'), this.#limits.bootTimeoutMs);
+      const t = setTimeout(() => this.#fail('bootstrap did not connect'), this.#limits.connectTimeoutMs ?? this.#limits.bootTimeoutMs);
       void this.exited.then(() => {
         clearTimeout(t);
         reject(new EnclaveBootError(`enclave process ended before booting: ${this.exitReason}`));

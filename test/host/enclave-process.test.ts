@@ -13,12 +13,11 @@ import { repoRoot } from '../enclave/fixtures.ts';
 const FAKE_BOOTSTRAP = join(repoRoot, 'test/host/fixtures/fake-bootstrap.ts');
 const LIMITS: ProcessLimits = { memoryMiB: 256, hangTimeoutMs: 10_000, bootTimeoutMs: 500, watchdogIntervalMs: 250 };
 /**
- * For the fake bootstrap, which must connect within the boot timeout before it can misbehave, in
- * the case the boot timeout itself decides: the same timeout also bounds the wait for the
- * bootstrap's connection, which took over 3 s with every core busy; 8 s keeps the test meaningful
- * and bounded (the limit is one value for both waits in ProcessLimits).
+ * For the fake bootstrap in the case the boot timeout itself decides: it must connect first, which
+ * took over 3 s with every core busy, so the connection gets a limit no start-up reaches while the
+ * boot (from the image sent to "ready") keeps LIMITS' short one.
  */
-const SLOW_BOOT: ProcessLimits = { ...LIMITS, bootTimeoutMs: 8_000 };
+const SLOW_BOOT: ProcessLimits = { ...LIMITS, connectTimeoutMs: 60_000 };
 /**
  * For cases an event decides (the process exits, floods or reports): a boot timeout no start-up
  * reaches, even with every core busy, where Node alone can take seconds to start.
@@ -115,6 +114,14 @@ describe('enclave process: failures before ready', () => {
     expect(p.exitReason).toBe('bootstrap did not connect');
   });
 
+  it('connectTimeoutMs, when given, is the limit for the connection (bootTimeoutMs then only bounds the boot)', async () => {
+    const p = spawnPlan(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { ...LIMITS, bootTimeoutMs: 600_000, connectTimeoutMs: 300 });
+    const err = await bootFailure(p);
+    expect(err.code).toBe('ERR_ENCLAVE_BOOT_FAILED');
+    await p.exited;
+    expect(p.exitReason).toBe('bootstrap did not connect');
+  });
+
   it('a bootstrap that takes the image but never reports is killed after bootTimeoutMs', async () => {
     const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'silent'], SLOW_BOOT);
     const err = await bootFailure(p);
@@ -132,17 +139,17 @@ describe('enclave process: failures before ready', () => {
   });
 
   it('outside debug mode a failure is reported by status and code only, whatever the bootstrap sends', async () => {
-    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], SLOW_BOOT);
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], EVENT_BOOT);
     const err = await bootFailure(p);
     expect(err.message).toBe('enclave failed: ERR_APP_SECRET');
     expect(p.exitReason).toBe('failed: ERR_APP_SECRET');
     // A "code" that is free text is not repeated either.
-    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'free-code'], SLOW_BOOT);
+    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'free-code'], EVENT_BOOT);
     expect((await bootFailure(q)).message).toBe('enclave failed: ERR_APP_FAILED');
   });
 
   it('in debug mode the message is kept (as the console is readable there)', async () => {
-    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], SLOW_BOOT, true);
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'tells'], EVENT_BOOT, true);
     expect((await bootFailure(p)).message).toBe('enclave failed: ERR_APP_SECRET: card 4111 1111 1111 1111');
   });
 
