@@ -253,6 +253,7 @@ export class EnclaveProcess {
     const timer = setTimeout(() => this.#fail(`boot timed out after ${this.#limits.bootTimeoutMs} ms`), this.#limits.bootTimeoutMs);
     if (this.#staged === undefined || !this.#staged.equals(image)) EnclaveProcess.#sendFrame(conn, image);
     conn.end();
+    this.#staged = undefined; // sent; not kept for the enclave's life
     try {
       await ready;
     } finally {
