@@ -32,7 +32,7 @@ export {
 } from './nsm-protocol.ts';
 export { AttestationAuthority, type CreateDeviceOptions } from './authority.ts';
 export { NsmScheduler } from './nsm-scheduler.ts';
-export { ChainCache, type ValidatedChain } from './chain.ts';
+export { ChainCache, validateChain, type ValidatedChain } from './chain.ts';
 export { awsNitroRoot, derSha256, isDebugDocument, verifyAttestation, type TrustAnchor, type VerifiedDocument, type VerifyOptions } from './verify.ts';
 export { AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './roots.ts';
 export { describeDocument, type CertificateSummary } from './describe.ts';

@@ -16,6 +16,7 @@ import {
   equalBytes,
   isDebugDocument,
   toHex,
+  validateChain,
   verifyAttestation,
   verifyCoseSign1,
   type AttestationDocument,
@@ -258,7 +259,16 @@ export function inspectDocument(bytes: Uint8Array, options: InspectOptions): Ins
       } else chain = step('chain', 'fail', describeFailure(f), f.code);
     }
   } else if (window) {
-    chain = step('chain', 'skip', `cannot be judged apart from validity: the certificates have no common validity period (${window.latestStart} starts after ${window.earliestEnd} ends)`);
+    // No common validity period. The verifier judges the chain before any time (its links, CA
+    // flags and root do not depend on it), so it is judged here the same way; the signature is
+    // then checked with the leaf's key below, and validity fails at any time.
+    try {
+      validateChain(document.certificate, document.cabundle, trustAnchors);
+      chain = step('chain', 'pass', `${certificates.length} certificates, each issued and signed by the one before it, from a trusted root (${certificates[0]?.anchor ?? ''}); they have no common validity period (${window.latestStart} starts after ${window.earliestEnd} ends)`);
+    } catch (e) {
+      const f = codeOf(e);
+      chain = step('chain', 'fail', describeFailure(f), f.code);
+    }
   } else {
     // Some certificate does not parse: the verifier refuses the chain for that alone.
     try {

@@ -111,6 +111,16 @@ describe('inspector: real AWS documents (attestation_process.md §3)', () => {
     expect(r.verifier).toMatchObject({ ok: false, code: 'ERR_ATTESTATION_TOO_OLD' });
   });
 
+  it("a certificate date changed so the certificates share no validity period: the chain is still judged, apart from time, and fails first as the verifier's does (found by the property below)", () => {
+    const bytes = new Uint8Array(debugDoc);
+    bytes[423558778 % bytes.length]! ^= 7; // a byte of the instance certificate's validity dates
+    const r = inspectDocument(bytes, { anchors: aws, at: SIGNED_AT });
+    expect(r.window !== undefined && r.window.notBefore > r.window.notAfter).toBe(true);
+    expect(r.steps.find((s) => s.id === 'chain')).toMatchObject({ verdict: 'fail', code: 'ERR_ATTESTATION_CHAIN' });
+    expect(r.verifier).toMatchObject({ ok: false, code: 'ERR_ATTESTATION_CHAIN' });
+    expect(firstFailure(r)).toBe('ERR_ATTESTATION_CHAIN');
+  });
+
   it('property: over damaged documents and times, the first failing step is the verifier’s own verdict', () => {
     const pcr0 = new Uint8Array(Buffer.from(facts['signed-eif-2025-04-01.b64']!.pcr0, 'hex'));
     fc.assert(
