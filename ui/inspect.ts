@@ -5,8 +5,8 @@
 //
 // The verdict that counts is the verifier's own (`verifier` below, from verifyAttestation with the
 // same options); the steps explain it. Each step is judged independently where it can be (the
-// chain at a time inside the certificates' common validity period, the signature with the leaf's
-// key), in the verifier's order, so the first failing step is the one the verifier reports
+// chain at a time inside the certificates' common validity period, or apart from time when there
+// is none, the signature with the leaf's key), in the verifier's order, so the first failing step is the one the verifier reports
 // (test/ui/inspect.test.ts checks that over mutated documents).
 import { createHash, X509Certificate } from 'node:crypto';
 import {
