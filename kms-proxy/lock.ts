@@ -5,7 +5,8 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:f
 import { join } from 'node:path';
 import { kmsError } from './errors.ts';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, as another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -22,7 +23,7 @@ export function lockOwner(dataDir: string): number | undefined {
   } catch {
     return undefined;
   }
-  return Number.isInteger(owner) && owner > 0 && alive(owner) ? owner : undefined;
+  return Number.isInteger(owner) && owner > 0 && processAlive(owner) ? owner : undefined;
 }
 
 /** Takes the data directory's lock; returns the release function. */
@@ -49,7 +50,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch {
       continue; // released between our open and read: try again
     }
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) {
       throw kmsError('KMSInternalException', `The data directory ${dataDir} is in use by another KMS (pid ${owner}).`);
     }
     try {

