@@ -29,6 +29,16 @@ export function encodeStatus(s: BootStatus): string {
   return `${JSON.stringify(s)}\n`;
 }
 
+/**
+ * What marks a bootstrap that reads image frames: the code its ImageFrames raises for a stream with
+ * no image, which every such bootstrap's bundle contains (test/enclave/boot-protocol.test.ts checks
+ * the current one). A bootstrap built before frames (images of an earlier nitro-sandbox) read the
+ * raw image until the end of the stream and does not contain it: the host sends it that, without
+ * staging, so those images still run. A marker, not a security decision: a wrong guess can only
+ * fail the boot.
+ */
+export const FRAMED_BOOT_MARKER = 'ERR_BOOT_NO_IMAGE';
+
 /** Images on one boot stream at most: the one staged in a warm process, and the run's if it differs. */
 export const MAX_BOOT_IMAGES = 2;
 

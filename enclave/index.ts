@@ -31,7 +31,7 @@ export type { JsonValue } from './canonical-json.ts';
 // The vsock channel (both ends), the boot handshake, the SDK an app bundles, envelope encryption
 // and attested sessions: host code and clients import them from here.
 export * from './vsock/index.ts';
-export { BOOT_PORT, HEARTBEAT_MS, MAX_BOOT_IMAGES, ImageFrames, imageFrameHeader, type BootStatus } from './boot-protocol.ts';
+export { BOOT_PORT, FRAMED_BOOT_MARKER, HEARTBEAT_MS, MAX_BOOT_IMAGES, ImageFrames, imageFrameHeader, type BootStatus } from './boot-protocol.ts';
 export type { EnclaveServices } from './services.ts';
 export * as envelope from './envelope/index.ts';
 export * as session from './session/index.ts';

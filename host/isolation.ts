@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defaultDataDir } from '../attestation/index.ts';
-import { launchArgs, type IsolationLayers, type LayerDemand, type RuntimeDescriptor } from '../enclave/index.ts';
+import { FRAMED_BOOT_MARKER, launchArgs, type IsolationLayers, type LayerDemand, type RuntimeDescriptor } from '../enclave/index.ts';
 import { IsolationUnavailableError, InvalidEnclaveArgumentError } from './errors.ts';
 import { probeCgroups, PIDS_MAX, type CgroupSources, type CgroupSupport } from './sandbox/cgroups.ts';
 import { buildEmptyRoot, ENCLAVE_ID } from './sandbox/empty-root.ts';
@@ -252,6 +252,11 @@ export interface LaunchPlan {
   /** CPU placement: by the cpuset cgroup (at spawn or when a warm process is taken), by --cpus, or none. */
   readonly placement: 'cpuset' | 'affinity' | null;
   readonly memoryMiB: number;
+  /**
+   * Whether the bootstrap reads image frames (enclave/boot-protocol.ts), so an image can be staged;
+   * false for a bootstrap of an earlier nitro-sandbox, which gets the raw image. Absent: true.
+   */
+  readonly framedBoot?: boolean;
   readonly report: IsolationReport;
 }
 
@@ -352,6 +357,7 @@ export function planLaunch(req: LaunchRequest, machine: MachineIsolation = probe
     ids,
     placement: affinity === null ? null : cpuset ? 'cpuset' : 'affinity',
     memoryMiB: req.memoryMiB,
+    framedBoot: req.bootstrap.includes(FRAMED_BOOT_MARKER),
     report: {
       NetworkNamespace: namespaces,
       PidNamespace: namespaces,

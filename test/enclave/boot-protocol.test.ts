@@ -5,7 +5,11 @@
 // own code.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ImageFrames, MAX_BOOT_IMAGES, imageFrameHeader } from '../../enclave/boot-protocol.ts';
+import { FRAMED_BOOT_MARKER, ImageFrames, MAX_BOOT_IMAGES, imageFrameHeader } from '../../enclave/boot-protocol.ts';
+import { bundledBootstrap } from '../../enclave/build.ts';
+import { loadImage, buildImage } from '../../enclave/index.ts';
+import { planLaunch } from '../../host/isolation.ts';
+import { join } from 'node:path';
 
 const frame = (image: Uint8Array): Buffer => Buffer.concat([imageFrameHeader(image), image]);
 
@@ -99,5 +103,16 @@ describe('boot stream framing', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('the bundled bootstrap carries the marker the host reads to send it frames; a bootstrap without it is planned for the raw image', async () => {
+    const bootstrap = Buffer.from(await bundledBootstrap()).toString('utf8');
+    expect(bootstrap).toContain(FRAMED_BOOT_MARKER);
+    const { image } = await buildImage({ entry: join(import.meta.dirname, '..', '..', 'examples', 'echo-server', 'main.ts') });
+    const runtime = loadImage(image).runtime;
+    const plan = (text: string) => planLaunch({ runtime, memoryMiB: 256, cpuIds: [0], debug: false, allowWeakerIsolation: true, bootstrap: text });
+    expect(plan(bootstrap).framedBoot).toBe(true);
+    // An earlier bootstrap: the same code without the frame reader's codes.
+    expect(plan(bootstrap.replaceAll(FRAMED_BOOT_MARKER, 'ERR_OTHER')).framedBoot).toBe(false);
   });
 });

@@ -60,9 +60,9 @@ function plan(command: string, args: readonly string[]): LaunchPlan {
   };
 }
 
-function spawnPlan(command: string, args: readonly string[], limits = LIMITS, debug = false): EnclaveProcess {
+function spawnPlan(command: string, args: readonly string[], limits = LIMITS, debug = false, framedBoot?: boolean): EnclaveProcess {
   const base = plan(command, args);
-  const p = EnclaveProcess.spawn({ ...base, report: { ...base.report, Descriptors: { ...base.report.Descriptors, '1': debug ? 'console' : '/dev/null' } } }, limits);
+  const p = EnclaveProcess.spawn({ ...base, ...(framedBoot === undefined ? {} : { framedBoot }), report: { ...base.report, Descriptors: { ...base.report.Descriptors, '1': debug ? 'console' : '/dev/null' } } }, limits);
   procs.push(p);
   return p;
 }
@@ -203,5 +203,14 @@ describe('enclave process: an image staged ahead of the run (warm pool)', () => 
     await new Promise((resolve) => setImmediate(resolve));
     expect(() => q.stage(Buffer.from(A))).toThrow(expect.objectContaining({ code: 'ERR_ENCLAVE_BOOT_FAILED' }));
     expect(await booted).toBe('enclave failed: ERR_IMAGES_1');
+  });
+
+  it("a bootstrap of an earlier nitro-sandbox (its plan says it reads no frames) gets the raw image, and nothing is staged in it", async () => {
+    const p = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'raw'], EVENT_BOOT, false, false);
+    expect(() => p.stage(Buffer.from(A))).toThrow(expect.objectContaining({ code: 'ERR_ENCLAVE_BOOT_FAILED' }));
+    expect(await imagesSeen(p, A)).toBe(`enclave failed: ERR_BYTES_${A.length}`);
+    // The same fake, told the bootstrap reads frames: the length header comes first.
+    const q = spawnPlan(process.execPath, [FAKE_BOOTSTRAP, 'raw'], EVENT_BOOT, false, true);
+    expect(await imagesSeen(q, A)).toBe(`enclave failed: ERR_BYTES_${A.length + 4}`);
   });
 });
