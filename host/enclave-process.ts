@@ -253,7 +253,8 @@ export class EnclaveProcess {
     });
     const timer = setTimeout(() => this.#fail(`boot timed out after ${this.#limits.bootTimeoutMs} ms`), this.#limits.bootTimeoutMs);
     if (this.plan.framedBoot === false) conn.write(Buffer.from(image.buffer, image.byteOffset, image.byteLength)); // an earlier bootstrap: the raw image
-    else if (this.#staged === undefined || !this.#staged.equals(image)) EnclaveProcess.#sendFrame(conn, image);
+    // The host passes its pool's own buffer when it matched it (Host.#pooled): then no compare.
+    else if (this.#staged === undefined || (this.#staged !== image && !this.#staged.equals(image))) EnclaveProcess.#sendFrame(conn, image);
     conn.end();
     this.#staged = undefined; // sent; not kept for the enclave's life
     try {

@@ -270,9 +270,13 @@ export class Host {
     if (!Number.isInteger(opts.memoryMiB) || opts.memoryMiB < MIN_MEMORY_MIB) {
       throw new InvalidEnclaveArgumentError(`--memory must be a whole number of MiB ≥ ${MIN_MEMORY_MIB}`);
     }
-    // An image a pool holds was loaded (verified, measured) at prewarm: loadImage is a function of
-    // the bytes alone, and the pool owns its copy of them.
-    const image = this.#pooledImage(imageBytes) ?? Host.#loadRunnable(imageBytes);
+    // The bytes measured are the bytes the enclave gets: the host's own copy, so a caller changing
+    // its buffer while the process starts cannot run other code under these PCRs. An image a pool
+    // holds was copied and loaded (verified, measured) at prewarm: loadImage is a function of the
+    // bytes alone, and passing the pool's copy on lets a staged process see the same buffer.
+    const pooled = this.#pooled(imageBytes);
+    const bytes = pooled?.bytes ?? Buffer.from(imageBytes);
+    const image = pooled?.image ?? Host.#loadRunnable(bytes);
     const name = opts.name ?? image.manifest.name;
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidEnclaveArgumentError('--enclave-name must be 1–64 of [A-Za-z0-9._-]');
     if (this.#names.has(name)) throw new EnclaveConflictError(`an enclave named '${name}' is already running`);
@@ -311,7 +315,7 @@ export class Host {
       }
       // NSM requests wait for the device; run-enclave fails if issuance does.
       device.catch(() => undefined); // awaited below
-      const booted = proc.boot(imageBytes, device);
+      const booted = proc.boot(bytes, device);
       booted.catch(() => undefined);
       await Promise.all([booted, device]);
     } catch (e) {
@@ -339,10 +343,10 @@ export class Host {
     return this.#runResult(enclave);
   }
 
-  /** The loaded image of a pool prewarmed for exactly these bytes, if any. */
-  #pooledImage(bytes: Uint8Array): LoadedImage | undefined {
+  /** The pool prewarmed for exactly these bytes, if any: its copy of them and their loaded image. */
+  #pooled(bytes: Uint8Array): Pick<PoolSpec, 'bytes' | 'image'> | undefined {
     for (const { spec } of this.#pools.values()) {
-      if (spec.bytes.length === bytes.length && spec.bytes.equals(bytes)) return spec.image;
+      if (spec.bytes.length === bytes.length && spec.bytes.equals(bytes)) return spec;
     }
     return undefined;
   }

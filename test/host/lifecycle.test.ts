@@ -522,6 +522,20 @@ describe('warm pool', () => {
     }
   });
 
+  it("a cold start runs the bytes it measured: the caller's buffer zeroed while the process starts changes nothing", async () => {
+    const h = await startHost();
+    try {
+      const buffer = Uint8Array.from(app.image);
+      const started = h.runEnclave(buffer, { ...WEAK, memoryMiB: MEM, name: 'copied' });
+      buffer.fill(0); // before the process has even connected for its image
+      const r = await started;
+      expect(await command(h, r.EnclaveCID, 'name')).toBe('lifecycle');
+      expect(describeOne(h, r.EnclaveID).Measurements.PCR0).toBe(toHex(app.measurements.pcr0));
+    } finally {
+      await h.stop();
+    }
+  });
+
   it("the pool keeps its own copy of the image: a caller's buffer changed after prewarm neither changes what warm processes run nor passes as the pool's image", async () => {
     const h = await startHost();
     try {
