@@ -233,7 +233,7 @@ export class EnclaveProcess {
    * unchanged (the host's pool owns its copy). Once per process, before boot.
    */
   stage(image: Buffer): void {
-    if (this.plan.framedBoot === false) throw new EnclaveBootError("this image's bootstrap predates staged images (an earlier nitro-sandbox built it)");
+    if (!this.plan.framedBoot) throw new EnclaveBootError("this image's bootstrap predates staged images (an earlier nitro-sandbox built it)");
     if (this.#staged !== undefined || this.#onReady !== undefined || this.state !== 'BOOTING') throw new EnclaveBootError('an image can be staged once, before the boot');
     this.#staged = image;
     if (this.#bootConn) EnclaveProcess.#sendFrame(this.#bootConn, image);
@@ -252,7 +252,7 @@ export class EnclaveProcess {
       this.#onReady = (err) => (err ? reject(err) : resolve());
     });
     const timer = setTimeout(() => this.#fail(`boot timed out after ${this.#limits.bootTimeoutMs} ms`), this.#limits.bootTimeoutMs);
-    if (this.plan.framedBoot === false) conn.write(Buffer.from(image.buffer, image.byteOffset, image.byteLength)); // an earlier bootstrap: the raw image
+    if (!this.plan.framedBoot) conn.write(Buffer.from(image.buffer, image.byteOffset, image.byteLength)); // an earlier bootstrap: the raw image
     // The host passes its pool's own buffer when it matched it (Host.#pooled): then no compare.
     else if (this.#staged === undefined || (this.#staged !== image && !this.#staged.equals(image))) EnclaveProcess.#sendFrame(conn, image);
     conn.end();

@@ -520,7 +520,7 @@ export class Host {
     while (procs.length < spec.count) {
       const p = this.#spawn(spec.plan, spec.memoryMiB, spec.cpus);
       // The bootstrap checks the pool's image while it waits; a run of the same bytes only says go.
-      if (spec.plan.framedBoot !== false) p.stage(spec.bytes);
+      if (spec.plan.framedBoot) p.stage(spec.bytes);
       procs.push(this.#prepare(p, spec.cpus, spec.image, spec.debug));
     }
   }

@@ -254,9 +254,9 @@ export interface LaunchPlan {
   readonly memoryMiB: number;
   /**
    * Whether the bootstrap reads image frames (enclave/boot-protocol.ts), so an image can be staged;
-   * false for a bootstrap of an earlier nitro-sandbox, which gets the raw image. Absent: true.
+   * false for a bootstrap of an earlier nitro-sandbox, which gets the raw image.
    */
-  readonly framedBoot?: boolean;
+  readonly framedBoot: boolean;
   readonly report: IsolationReport;
 }
 

@@ -35,6 +35,7 @@ function plan(command: string, args: readonly string[]): LaunchPlan {
     ids: null,
     placement: null,
     memoryMiB: LIMITS.memoryMiB,
+    framedBoot: true,
     report: {
       NetworkNamespace: false,
       PidNamespace: false,
@@ -60,9 +61,9 @@ function plan(command: string, args: readonly string[]): LaunchPlan {
   };
 }
 
-function spawnPlan(command: string, args: readonly string[], limits = LIMITS, debug = false, framedBoot?: boolean): EnclaveProcess {
+function spawnPlan(command: string, args: readonly string[], limits = LIMITS, debug = false, framedBoot = true): EnclaveProcess {
   const base = plan(command, args);
-  const p = EnclaveProcess.spawn({ ...base, ...(framedBoot === undefined ? {} : { framedBoot }), report: { ...base.report, Descriptors: { ...base.report.Descriptors, '1': debug ? 'console' : '/dev/null' } } }, limits);
+  const p = EnclaveProcess.spawn({ ...base, framedBoot, report: { ...base.report, Descriptors: { ...base.report.Descriptors, '1': debug ? 'console' : '/dev/null' } } }, limits);
   procs.push(p);
   return p;
 }

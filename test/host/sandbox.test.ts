@@ -260,7 +260,7 @@ describe('descriptors a host process inherited', () => {
     const enclave = `const fs = require('node:fs'); let k = 'closed'; try { const st = fs.fstatSync(100); k = st.isCharacterDevice() && st.rdev === 259 ? 'devnull' : 'the inherited file'; } catch {} fs.writeFileSync(${JSON.stringify(seen)}, k);`;
     const app = `import { EnclaveProcess } from ${JSON.stringify(join(repoRoot, 'host/enclave-process.ts'))};
       const report = { NetworkNamespace: false, PidNamespace: false, Namespaces: [], UserNamespace: false, EmptyRoot: false, Session: true, NoPrivileges: false, SyscallFilter: false, DescriptorsClosed: false, ResourceLimits: {}, KernelLimits: null, PermissionModel: false, NodeFlags: [], EmptyEnvironment: true, StdinClosed: true, Descriptors: {}, HeapLimitMiB: 0, RssLimitMiB: 64, CpuAffinity: null, Weakened: [] };
-      const p = EnclaveProcess.spawn({ launcher: null, node: [process.execPath, '-e', ${JSON.stringify(enclave)}], env: {}, cgroups: null, ids: null, placement: null, memoryMiB: 64, report }, { memoryMiB: 64, hangTimeoutMs: 10000, bootTimeoutMs: 10000, watchdogIntervalMs: 250 });
+      const p = EnclaveProcess.spawn({ launcher: null, node: [process.execPath, '-e', ${JSON.stringify(enclave)}], env: {}, cgroups: null, ids: null, placement: null, memoryMiB: 64, framedBoot: true, report }, { memoryMiB: 64, hangTimeoutMs: 10000, bootTimeoutMs: 10000, watchdogIntervalMs: 250 });
       await p.exited;`;
     const child = spawn('/bin/bash', ['-c', 'exec 100<"$1"; exec "$2" --input-type=module -e "$3"', 'bash', file, process.execPath, app], { stdio: ['ignore', 'inherit', 'inherit'] });
     await new Promise((r) => child.once('exit', r));
