@@ -43,10 +43,9 @@ const SIGNATURE_OPEN = Buffer.from(',"signature":"');
 const SIGNED_SUFFIX = SIGNATURE_OPEN.length + SIGNATURE_CHARS + 2;
 const CLOSE = Buffer.from('}');
 
-/** The unsigned line of one record: the fixed prefix, then `body`'s members in their order (`body` may be its JSON text). */
-export function recordLine(sequence: number, previousHash: string, recordType: RecordType, body: Readonly<Record<string, unknown>> | string): string {
-  const rest = typeof body === 'string' ? body : JSON.stringify(body);
-  return `{"sequence":${sequence},"previousHash":"${previousHash}","recordType":"${recordType}"${rest === '{}' ? '}' : `,${rest.slice(1)}`}`;
+/** The unsigned line of one record: the fixed prefix, then the members of `json` (an object's JSON) in their order. */
+export function recordLine(sequence: number, previousHash: string, recordType: RecordType, json: string): string {
+  return `{"sequence":${sequence},"previousHash":"${previousHash}","recordType":"${recordType}"${json === '{}' ? '}' : `,${json.slice(1)}`}`;
 }
 
 export function lineHash(line: string | Uint8Array): string {

@@ -220,7 +220,7 @@ export class AuditLog {
     }
     // The record's JSON text, and its object only for a record too large to write whole.
     const eventId = randomUUID();
-    this.#push('AwsApiCall', cloudTrailJson(e, eventId), () => cloudTrailRecord(e, eventId));
+    this.#pushJson('AwsApiCall', cloudTrailJson(e, eventId), () => cloudTrailRecord(e, eventId));
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
@@ -293,13 +293,18 @@ export class AuditLog {
     closeSync(this.#fd);
   }
 
-  /** Adds a record; `body` is its members or their JSON text, `object` its members when `body` is text. */
-  #push(type: RecordType, body: Readonly<Record<string, unknown>> | string, object?: () => Readonly<Record<string, unknown>>): void {
+  /** Adds a record with these members. */
+  #push(type: RecordType, body: Readonly<Record<string, unknown>>): void {
+    this.#pushJson(type, JSON.stringify(body), () => body);
+  }
+
+  /** Adds a record whose members' JSON is `json`; `body` gives them as an object, for a record too large to keep whole. */
+  #pushJson(type: RecordType, json: string, body: () => Readonly<Record<string, unknown>>): void {
     if (type !== 'SegmentStart') this.#maybeRotate();
     this.#sequence += 1;
-    let line = recordLine(this.#sequence, this.#lastHash, type, body);
+    let line = recordLine(this.#sequence, this.#lastHash, type, json);
     if (line.length > MAX_RECORD_BYTES / 3 && Buffer.byteLength(line) > MAX_RECORD_BYTES) {
-      line = recordLine(this.#sequence, this.#lastHash, type, omitLarge(typeof body === 'string' ? (object?.() ?? (JSON.parse(body) as Record<string, unknown>)) : body));
+      line = recordLine(this.#sequence, this.#lastHash, type, JSON.stringify(omitLarge(body())));
     }
     this.#lastHash = lineHash(line);
     this.#pending.push(line);
