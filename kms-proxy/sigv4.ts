@@ -40,6 +40,8 @@ export const MAX_SKEW_MS = 5 * 60 * 1000;
 const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;\-_.]+),\s*Signature=([0-9a-f]{64})$/;
 
 const signingKeys = new Map<string, Buffer>();
+/** Whitespace other than single spaces: what Trimall changes. */
+const SPACES = /\s\s|[^\S ]/;
 
 function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
@@ -62,6 +64,8 @@ function uriEncode(s: string): string {
 }
 
 function canonicalPath(raw: string): string {
+  // The API's one path, as every client sends it, is its own encoding.
+  if (raw === '/') return raw;
   // Non-S3 services encode the (already encoded) path once more, segment by segment.
   return raw.split('/').map(uriEncode).join('/');
 }
@@ -90,10 +94,16 @@ function canonicalQuery(q: string): string {
     .join('&');
 }
 
+// The last X-Amz-Date read and its time: requests signed in the same second share it.
+let lastDate = { text: '', ms: 0 };
+
 function amzDateToMs(d: string): number | undefined {
+  if (d === lastDate.text) return lastDate.ms;
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(d);
   if (!m) return undefined;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  lastDate = { text: d, ms };
+  return ms;
 }
 
 function amzDate(ms: number): string {
@@ -140,13 +150,14 @@ export function verifySigV4(req: VerifyInput, lookup: (accessKeyId: string) => C
     const name = header.toLowerCase();
     if (name.startsWith('x-amz-') && !signedSet.has(name)) throw kmsError('InvalidSignatureException', messages.badSignature, `${name} is present but not signed`);
   }
-  const canonicalHeaders = signed
-    .map((h) => {
-      const v = req.headers(h);
-      if (v === undefined) throw kmsError('InvalidSignatureException', messages.badSignature, `signed header ${h} is absent`);
-      return `${h}:${v.trim().replace(/\s+/g, ' ')}\n`;
-    })
-    .join('');
+  let canonicalHeaders = '';
+  for (const h of signed) {
+    const v = req.headers(h);
+    if (v === undefined) throw kmsError('InvalidSignatureException', messages.badSignature, `signed header ${h} is absent`);
+    // Sequential spaces become one (SigV4 "Trimall"); most values have none to collapse.
+    const t = v.trim();
+    canonicalHeaders += `${h}:${SPACES.test(t) ? t.replace(/\s+/g, ' ') : t}\n`;
+  }
   const payloadHash = hash('sha256', req.body, 'hex');
   const canonicalRequest = [req.method, canonicalPath(req.path), canonicalQuery(req.query), canonicalHeaders, signedHeaderList, payloadHash].join('\n');
   const scope = `${scopeDate}/${scopeRegion}/${service}/aws4_request`;

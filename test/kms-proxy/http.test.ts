@@ -8,6 +8,7 @@ import { GenerateRandomCommand, KMSClient, ListKeysCommand } from '@aws-sdk/clie
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { createKmsApp, MAX_BODY_BYTES } from '../../kms-proxy/index.ts';
 import { auditRecords, startFixture, tempDir, type Fixture } from './helpers.ts';
+import { signedRequest } from './sign.ts';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -122,5 +123,75 @@ test.each([
   } finally {
     await k.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The raw text of one signed GenerateRandom of `n` bytes (a wrong secret: signed as someone else). */
+async function rawGenerateRandom(n: number, host: string, secret = f.server.credential.secretAccessKey): Promise<string> {
+  const body = JSON.stringify({ NumberOfBytes: n });
+  const signed = await signedRequest({ accessKeyId: f.server.credential.accessKeyId, secretAccessKey: secret }, body, { target: 'TrentService.GenerateRandom', host });
+  const headers = Object.entries({ ...signed.init.headers, 'content-length': String(Buffer.byteLength(body)) }).map(([k, v]) => `${k}: ${v}\r\n`);
+  return `POST / HTTP/1.1\r\n${headers.join('')}\r\n${body}`;
+}
+
+interface RawAnswer {
+  readonly status: number;
+  readonly requestId: string;
+  readonly json: Record<string, unknown>;
+}
+
+/** Sends `text` on one new connection in one write; resolves with the first `count` answers, in the order they came. */
+function exchange(text: string, count: number): Promise<RawAnswer[]> {
+  const url = new URL(f.server.endpoint);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(url.port), url.hostname, () => sock.write(text));
+    let buf = Buffer.alloc(0);
+    const answers: RawAnswer[] = [];
+    sock.on('error', reject);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        const head = buf.subarray(0, end).toString('latin1');
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1]);
+        if (buf.length < end + 4 + length) break;
+        answers.push({
+          status: Number(head.split(' ')[1]),
+          requestId: /\r\nx-amzn-requestid: ([^\r]+)/i.exec(head)?.[1] ?? '',
+          json: JSON.parse(buf.subarray(end + 4, end + 4 + length).toString('utf8')) as Record<string, unknown>,
+        });
+        buf = buf.subarray(end + 4 + length);
+      }
+      if (answers.length >= count) {
+        sock.destroy();
+        resolve(answers);
+      }
+    });
+    sock.on('close', () => reject(new Error(`connection closed after ${answers.length} of ${count} answers`)));
+  });
+}
+
+// The server answers the requests that arrive in one turn of the event loop as one batch
+// (server.ts): every request still gets its own answer, in its connection's order, and its own
+// audit record.
+test('requests that arrive together, pipelined on one connection and on many at once, each get their own answer in order and their own audit record', async () => {
+  const url = new URL(f.server.endpoint);
+  const host = `${url.hostname}:${url.port}`;
+  // One connection, four requests in one write; the third is signed with a wrong secret.
+  const pipelined = [await rawGenerateRandom(5, host), await rawGenerateRandom(6, host), await rawGenerateRandom(7, host, 'not-the-secret'), await rawGenerateRandom(8, host)];
+  // Forty connections, one request each, all written in the same turn.
+  const single = await Promise.all(Array.from({ length: 40 }, (_, i) => rawGenerateRandom(9 + i, host)));
+  const [onOne, ...onMany] = await Promise.all([exchange(pipelined.join(''), 4), ...single.map((t) => exchange(t, 1))]);
+  expect(onOne?.map((a) => a.status)).toEqual([200, 200, 400, 200]);
+  expect(onOne?.[2]?.json.__type).toBe('InvalidSignatureException');
+  expect([0, 1, 3].map((i) => Buffer.from(onOne?.[i]?.json.Plaintext as string, 'base64').length)).toEqual([5, 6, 8]);
+  expect(onMany.map((a) => Buffer.from(a[0]?.json.Plaintext as string, 'base64').length)).toEqual(single.map((_, i) => 9 + i));
+  const answered = [...(onOne ?? []), ...onMany.flat()].filter((a) => a.status === 200);
+  expect(new Set(answered.map((a) => a.requestId)).size).toBe(43);
+  const records = new Map((await auditRecords(f.server, f.dir)).map((r) => [r.requestID as string, r]));
+  for (const a of answered) {
+    const bytes = Buffer.from(a.json.Plaintext as string, 'base64').length;
+    expect(records.get(a.requestId)?.requestParameters).toEqual({ numberOfBytes: bytes });
   }
 });
