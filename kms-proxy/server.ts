@@ -115,6 +115,8 @@ export interface KmsApp {
   readonly auditPublicKey: string;
   /** Writes the audit records of every call answered so far, the counts so far and the head; rejects when the log cannot be written. */
   flushAudit(): Promise<void>;
+  /** Writes the audit records appended so far as one batch now, as the log does at the end of each turn of the event loop. */
+  writeAuditBatch(): void;
   close(): Promise<void>;
 }
 
@@ -514,6 +516,7 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
     credentialsCreated: created,
     auditPublicKey: audit.keyId,
     flushAudit: () => audit.flushed(),
+    writeAuditBatch: () => void audit.flush(),
     async close() {
       clearInterval(timer);
       audit.close();
@@ -574,6 +577,8 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
   // of server CPU served one read at a time against about 65 µs served back to back
   // (kms-proxy/README.md, "The request path"). The queue holds no more than the requests Node has
   // already parsed in that turn; a request waits for the rest of the turn, not for a timer.
+  // Microtasks run between two immediates, so every call of the batch that needs no I/O has its
+  // answer and its record appended before the second one runs.
   let batch: [IncomingMessage, ServerResponse][] = [];
   const serveBatch = (): void => {
     const now = batch;
@@ -590,7 +595,14 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
     }
   };
   const server = createServer((incoming, res) => {
-    if (batch.push([incoming, res]) === 1) setImmediate(serveBatch);
+    if (batch.push([incoming, res]) === 1) {
+      setImmediate(serveBatch);
+      // Then, in the same turn, the records of the calls that have their answers by then (all but
+      // those waiting on I/O, e.g. a PostgreSQL store's read barrier) as one batch: answered in
+      // this turn, not the next (the log's own batch would be written at the end of the turn the
+      // calls were served in, which is the next one).
+      setImmediate(k.writeAuditBatch);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
