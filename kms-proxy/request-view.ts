@@ -22,6 +22,8 @@ export interface RequestView {
   headerNames(): Iterable<string>;
   readonly sourceIp: string | undefined;
   readonly incoming: IncomingMessage | undefined;
+  /** When the server had read the request (performance.now()); absent: when it is answered. */
+  readonly receivedAt?: number;
 }
 
 /** Headers of a raw [name, value, name, value, …] list, duplicates joined as WHATWG Headers join them. */
@@ -37,7 +39,7 @@ function headerMap(raw: readonly string[]): Map<string, string> {
 }
 
 /** The view of a request Node's HTTP server received (the KMS server's own path, server.ts). */
-export function incomingView(incoming: IncomingMessage & { url: string; method: string }): RequestView {
+export function incomingView(incoming: IncomingMessage & { url: string; method: string }, receivedAt?: number): RequestView {
   const headers = headerMap(incoming.rawHeaders);
   const target = incoming.url;
   // The one path the API has, as clients send it, is taken as it is; any other target is
@@ -52,6 +54,7 @@ export function incomingView(incoming: IncomingMessage & { url: string; method: 
     headerNames: () => headers.keys(),
     sourceIp: incoming.socket?.remoteAddress,
     incoming,
+    ...(receivedAt === undefined ? {} : { receivedAt }),
   };
 }
 

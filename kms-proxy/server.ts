@@ -424,9 +424,10 @@ async function openKms(options: KmsOptions & { readonly region: string; readonly
       const input = validate(op.shape, json);
       params = input;
       checkGrantTokens(input.GrantTokens);
-      // Replicas: every change committed anywhere before this point is in this replica's caches
-      // (or the call is refused: coordination.ts).
-      if (coordination) await coordination.sync();
+      // Replicas: every change committed anywhere before the request was read is in this
+      // replica's caches (or the call is refused: coordination.ts). A change committed since is
+      // concurrent with the call, which may see it or not, as with one KMS.
+      if (coordination) await coordination.sync(req.receivedAt);
       const call = { svc: service, caller, input, trail };
       const output = op.quota === 'list' ? await listGate.run(() => op.run(call)) : await op.run(call);
       const recorded = audit.append({
@@ -561,8 +562,8 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
   // Served by Node's HTTP server straight to `answer`: hono's adapter (a Request object, a Context
   // and a Response per call) cost 7–8 µs of a Decrypt's 115–125 (kms-proxy/README.md, "The
   // request path").
-  const serveOne = (incoming: IncomingMessage, res: ServerResponse): void => {
-    void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }), unreachableBody)
+  const serveOne = (incoming: IncomingMessage, res: ServerResponse, receivedAt: number): void => {
+    void k.answer(incomingView(incoming as IncomingMessage & { url: string; method: string }, receivedAt), unreachableBody)
       .then((a) => {
         res.writeHead(a.status, ['content-type', CONTENT_TYPE, 'x-amzn-requestid', a.requestId, 'content-length', String(Buffer.byteLength(a.body))]);
         res.end(a.body);
@@ -579,13 +580,14 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
   // already parsed in that turn; a request waits for the rest of the turn, not for a timer.
   // Microtasks run between two immediates, so every call of the batch that needs no I/O has its
   // answer and its record appended before the second one runs.
-  let batch: [IncomingMessage, ServerResponse][] = [];
+  // Each with when it was read: a PostgreSQL store's read barrier sent after that covers it.
+  let batch: [IncomingMessage, ServerResponse, number][] = [];
   const serveBatch = (): void => {
     const now = batch;
     batch = [];
-    for (const [incoming, res] of now) {
+    for (const [incoming, res, receivedAt] of now) {
       try {
-        serveOne(incoming, res);
+        serveOne(incoming, res, receivedAt);
       } catch (e) {
         // Not expected (`answer` reports its own failures); one request's fault ends its
         // connection, never the rest of the batch.
@@ -595,7 +597,7 @@ export async function startKmsServer(options: KmsOptions & { port?: number; host
     }
   };
   const server = createServer((incoming, res) => {
-    if (batch.push([incoming, res]) === 1) {
+    if (batch.push([incoming, res, performance.now()]) === 1) {
       setImmediate(serveBatch);
       // Then, in the same turn, the records of the calls that have their answers by then (all but
       // those waiting on I/O, e.g. a PostgreSQL store's read barrier) as one batch: answered in

@@ -1,8 +1,9 @@
 // What several KMS replicas sharing one store (PostgreSQL) coordinate through it, beyond the
 // records themselves (kms-proxy/README.md, "Replicas on PostgreSQL"):
 //
-// - `sync`: a read barrier. Resolves once every change committed (by any replica) before it was
-//   called has invalidated this replica's caches; rejects (KMSInternalException) when the store
+// - `sync`: a read barrier. Resolves once every change committed (by any replica) before the call
+//   was received (`receivedAt`, performance.now(); absent: now) has invalidated this replica's
+//   caches; rejects (KMSInternalException) when the store
 //   cannot prove that within its bound, so a replica that lost the database serves nothing from
 //   its caches.
 // - `exclusive`: runs work (maintenance: rotation, scheduled deletion, expiry) in one replica at a
@@ -14,7 +15,7 @@
 import type { Quota } from '../throttle.ts';
 
 export interface Coordination {
-  sync(): Promise<void>;
+  sync(receivedAt?: number): Promise<void>;
   /** `fn`'s result, or undefined without running it when another replica is running it. */
   exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   /** Up to `want` tokens (0 … want) from the shared bucket of (account, group). */

@@ -16,7 +16,10 @@
 // replica's listener connection at commit. `sync()` (the read barrier the server runs before each
 // call) is a round trip on that same connection: PostgreSQL delivers a session's pending
 // notifications before the answer to its next query, so once the barrier returns, every change
-// committed before it was sent has been applied to the caches. A cache fill that raced with an
+// committed before it was sent has been applied to the caches. A call needs a barrier sent after
+// it was received (`sync(receivedAt)`): it joins the one in flight, or is answered at once by the
+// last one that returned, when that one was sent after the call arrived; only a call received
+// after the barrier in flight was sent waits for the next. A cache fill that raced with an
 // invalidation is not kept (an epoch counts invalidations). A replica whose listener is down, or
 // whose barrier does not return within SYNC_TIMEOUT_MS, fails the barrier: it answers
 // KMSInternalException (which the SDKs retry) and serves nothing from its caches until the
@@ -51,6 +54,11 @@ export interface PostgresStoreOptions {
 
 /** How long the read barrier may take before a call is refused (the staleness bound, README). */
 export const SYNC_TIMEOUT_MS = 2000;
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
 const CHANNEL = 'kms_changes';
 /** The listener connection's application_name (pg_stat_activity), for operators and tests. */
 export const LISTENER_NAME = 'nitro-sandbox-kms-listener';
@@ -94,8 +102,16 @@ export class PostgresKeyStore implements KeyStore {
   #listener: pg.Client | undefined;
   #reconnectMs = RECONNECT_MIN_MS;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #barrierWaiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  #barrierInFlight = false;
+  /** Calls waiting for the next barrier: received after the one in flight was sent. */
+  #barrierWaiting: Waiter[] = [];
+  /** The barrier in flight: when it was sent (performance.now()) and the calls it answers. */
+  #inFlight: { readonly sentAt: number; readonly waiting: Waiter[] } | undefined;
+  /**
+   * When the last barrier that returned was sent: every change committed before then is in the
+   * caches, so a call received before then needs no other. -Infinity before the first and once the
+   * listener was lost (the caches were emptied; notifications may have been missed).
+   */
+  #coveredUntil = Number.NEGATIVE_INFINITY;
   /** Audit replicas this process writes: claimed again on every listener connection. */
   readonly #claims = new Set<string>();
   /** Set when a claim could not be renewed: another process may write the chain; calls are refused. */
@@ -108,7 +124,7 @@ export class PostgresKeyStore implements KeyStore {
     this.#rows = rows;
     this.#report = report;
     this.coordination = {
-      sync: () => this.#sync(),
+      sync: (receivedAt) => this.#sync(receivedAt ?? performance.now()),
       exclusive: (name, fn) => this.#exclusive(name, fn),
       leaseTokens: (account, group, want, quota) => this.#leaseTokens(account, group, want, quota),
       claimAuditReplica: (replica) => this.#claimAuditReplica(replica),
@@ -160,6 +176,7 @@ export class PostgresKeyStore implements KeyStore {
     const lost = (e?: Error) => {
       if (this.#listener !== client) return;
       this.#listener = undefined;
+      this.#coveredUntil = Number.NEGATIVE_INFINITY;
       // Changes made while it was away were never announced here: nothing cached can be trusted.
       this.#invalidate('*');
       this.#failBarriers(unavailable(e ?? new Error('the listener connection closed')));
@@ -182,7 +199,7 @@ export class PostgresKeyStore implements KeyStore {
     this.#invalidate('*');
     this.#listener = client;
     this.#reconnectMs = RECONNECT_MIN_MS;
-    if (this.#barrierWaiting.length > 0 && !this.#barrierInFlight) this.#sendBarrier();
+    if (this.#barrierWaiting.length > 0 && !this.#inFlight) this.#sendBarrier();
   }
 
   #scheduleReconnect(): void {
@@ -219,32 +236,38 @@ export class PostgresKeyStore implements KeyStore {
     }
   }
 
-  #sync(): Promise<void> {
+  #sync(receivedAt: number): Promise<void> {
     if (this.#claimLost) return Promise.reject(this.#claimLost);
+    if (!this.#listener) return Promise.reject(unavailable(new Error('no connection to the database (listener down)')));
+    // A barrier sent after the call was received has returned, the listener up since.
+    if (receivedAt <= this.#coveredUntil) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.#barrierWaiting.push({ resolve, reject });
-      if (!this.#listener) {
-        this.#failBarriers(unavailable(new Error('no connection to the database (listener down)')));
+      const inFlight = this.#inFlight;
+      if (inFlight && receivedAt <= inFlight.sentAt) {
+        inFlight.waiting.push({ resolve, reject });
         return;
       }
-      if (!this.#barrierInFlight) this.#sendBarrier();
+      this.#barrierWaiting.push({ resolve, reject });
+      if (!inFlight) this.#sendBarrier();
     });
   }
 
-  /** One round trip on the listener for every caller waiting now; callers arriving meanwhile wait for the next. */
+  /** One round trip on the listener for every call waiting now and every call received before it is sent; later calls wait for the next. */
   #sendBarrier(): void {
     const client = this.#listener;
     if (!client) return;
-    const waiting = this.#barrierWaiting;
+    const barrier = { sentAt: performance.now(), waiting: this.#barrierWaiting };
     this.#barrierWaiting = [];
-    this.#barrierInFlight = true;
+    this.#inFlight = barrier;
     let settled = false;
     const done = (e?: KmsError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      this.#barrierInFlight = false;
-      for (const w of waiting) {
+      this.#inFlight = undefined;
+      // Only while the listener that answered is still the one: a lost listener emptied the caches.
+      if (!e && this.#listener === client) this.#coveredUntil = Math.max(this.#coveredUntil, barrier.sentAt);
+      for (const w of barrier.waiting) {
         if (e) w.reject(e);
         else w.resolve();
       }

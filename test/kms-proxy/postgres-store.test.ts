@@ -42,6 +42,25 @@ test('read barrier: after sync(), a store sees every change another store commit
   await b.close();
 });
 
+test('read barrier by receipt time: a call received after a change sees it, though a barrier that returned meanwhile was sent before the change; calls received before a barrier is sent share it', async () => {
+  const { a, b } = await twoStores();
+  await a.createKey(key('r'));
+  const at = { keyId: 'r', region: 'us-east-1' };
+  for (let i = 0; i < 30; i++) {
+    // A barrier for a call received now returns, with the key cached as it is…
+    await b.coordination.sync(performance.now());
+    expect((await b.getKey(at))?.description).toBe(i === 0 ? '' : `v${i - 1}`);
+    // …then another store changes it: a call received after that needs a barrier sent after it.
+    await a.putKey(key('r', { description: `v${i}` }));
+    const received = performance.now();
+    // Several calls received together, before any barrier for them is sent, share one.
+    await Promise.all([b.coordination.sync(received), b.coordination.sync(received), b.coordination.sync()]);
+    expect((await b.getKey(at))?.description).toBe(`v${i}`);
+  }
+  await a.close();
+  await b.close();
+});
+
 test('exclusive: one store runs the work at a time; the other skips it (undefined), and runs it once the first is done', async () => {
   const { a, b } = await twoStores();
   let release: () => void = () => undefined;
@@ -85,8 +104,9 @@ test('a store whose listener connection is lost refuses sync() (KMSInternalExcep
   const { a, b, url } = await twoStores();
   await a.createKey(key('l'));
   expect((await b.getKey({ keyId: 'l', region: 'us-east-1' }))?.state).toBe('Enabled');
-  // Every listener's backend is ended, as a database restart or a network cut would end it.
-  await onDatabase(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'nitro-sandbox-kms-listener'");
+  // Every listener's backend on this database is ended, as a database restart or a network cut
+  // would end it (only this one: the server is shared with other test files running meanwhile).
+  await onDatabase(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'nitro-sandbox-kms-listener' AND datname = current_database()");
   // A change made while b cannot hear about it.
   await a.putKey(key('l', { state: 'Disabled' }));
   let refused = 0;
