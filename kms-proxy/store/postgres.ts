@@ -269,17 +269,19 @@ export class PostgresKeyStore implements KeyStore {
     this.#barrierScheduled = true;
     setImmediate(() => {
       this.#barrierScheduled = false;
-      if (this.#inFlight || this.#barrierWaiting.length === 0) return;
-      // A listener lost meanwhile failed the waiting calls already (#listen's `lost`); this is a second guard.
-      if (this.#listener) this.#sendBarrier();
-      else this.#failBarriers(unavailable(new Error('no connection to the database (listener down)')));
+      if (!this.#inFlight && this.#barrierWaiting.length > 0) this.#sendBarrier();
     });
   }
 
   /** One round trip on the listener for every call waiting now and every call received before it is sent; later calls wait for the next. */
   #sendBarrier(): void {
     const client = this.#listener;
-    if (!client) return;
+    // No listener: the waiting calls are refused, never left waiting (when it was lost, #listen's
+    // `lost` refused those waiting then).
+    if (!client) {
+      this.#failBarriers(unavailable(new Error('no connection to the database (listener down)')));
+      return;
+    }
     const barrier = { sentAt: performance.now(), waiting: this.#barrierWaiting };
     this.#barrierWaiting = [];
     this.#inFlight = barrier;
@@ -295,7 +297,7 @@ export class PostgresKeyStore implements KeyStore {
         if (e) w.reject(e);
         else w.resolve();
       }
-      if (this.#barrierWaiting.length > 0 && this.#listener) this.#sendBarrier();
+      if (this.#barrierWaiting.length > 0) this.#sendBarrier();
     };
     const timer = setTimeout(() => {
       done(unavailable(new Error(`the database did not answer the read barrier within ${SYNC_TIMEOUT_MS} ms`)));

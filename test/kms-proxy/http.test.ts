@@ -126,7 +126,7 @@ test.each([
   }
 });
 
-/** The raw text of one signed GenerateRandom of `n` bytes (a wrong secret: signed as someone else). */
+/** The raw text of one GenerateRandom of `n` bytes, signed with `secret` (the fixture's credential's by default). */
 async function rawGenerateRandom(n: number, host: string, secret = f.server.credential.secretAccessKey): Promise<string> {
   const body = JSON.stringify({ NumberOfBytes: n });
   const signed = await signedRequest({ accessKeyId: f.server.credential.accessKeyId, secretAccessKey: secret }, body, { target: 'TrentService.GenerateRandom', host });

@@ -54,6 +54,29 @@ describe('verifySigV4', () => {
     expect(verifySigV4(await request(), lookup).credential).toBe(cred);
   });
 
+  // SigV4's Trimall: a signed header's value is compared with runs of whitespace as one space
+  // (the SDK's signer collapses spaces and tabs the same way); any other change breaks the signature.
+  test.each([
+    ['two spaces', 'a  b', 'a b'],
+    ['a tab', 'a\tb', 'a b'],
+    ['spaces and tabs', 'a \t  b', 'a\tb'],
+    ['single spaces only', 'a b c', 'a  b   c'],
+  ])('a signed header with %s verifies as signed and with its whitespace runs changed', async (_what, value, sameUnderTrimall) => {
+    const extra = { 'x-amz-meta-note': value };
+    expect(verifySigV4(await request({ extra }), lookup).credential).toBe(cred);
+    expect(verifySigV4(await request({ extra, headers: { 'x-amz-meta-note': sameUnderTrimall } }), lookup).credential).toBe(cred);
+    const e = refusal(await request({ extra, headers: { 'x-amz-meta-note': value.replace(/\s+/g, '') } }));
+    expect([e.code, e.detail]).toEqual([BAD_SIGNATURE, undefined]);
+  });
+
+  test('the same X-Amz-Date read twice is judged against each request\'s own clock', async () => {
+    const signed = await request();
+    expect(verifySigV4(signed, lookup).credential).toBe(cred);
+    const e = refusal({ ...signed, now: now + 6 * 60 * 1000 });
+    expect([e.code, e.message.startsWith('Signature expired')]).toEqual([BAD_SIGNATURE, true]);
+    expect(verifySigV4({ ...signed, now: now + 4 * 60 * 1000 }, lookup).credential).toBe(cred);
+  });
+
   test('no or an empty Authorization header → ERR_KMS_MISSING_AUTHENTICATION_TOKEN', async () => {
     for (const authorization of [undefined, '']) {
       const e = refusal(await request({ headers: { authorization } }));
